@@ -1,0 +1,64 @@
+# e-Cabinet. `make run` and `make test` work on a fresh machine: they install what is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+FE_STAMP := frontend/vendor/.installed
+CHROMIUM ?= /usr/bin/chromium
+export ECABINET_DATA_DIR ?= data
+
+.PHONY: run test unit integration e2e bench lint fmt setup chromium clean
+
+setup: $(PY_STAMP) $(FE_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+$(FE_STAMP): frontend/package.json frontend/package-lock.json frontend/vendor.sh
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error && bash vendor.sh
+	@touch $@
+
+# Browser tests use Debian's Chromium; install it when it is missing and we may (root with apt).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "could not install chromium: browser tests will skip"; \
+	  else echo "chromium missing and not root: browser tests will skip"; fi; \
+	fi
+
+run: setup
+	$(BIN)/ecabinet demo
+	$(BIN)/ecabinet serve
+
+test: setup chromium
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+unit: setup
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: setup
+	$(BIN)/python -m pytest -q tests/integration
+
+e2e: setup chromium
+	$(BIN)/python -m pytest -q tests/e2e
+
+bench: setup
+	@if ls bench/*.py >/dev/null 2>&1; then for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done; \
+	else echo "no benchmarks yet"; fi
+
+lint: setup
+	$(BIN)/ruff check backend signing media tests
+	$(BIN)/mypy
+	python3 ../shared/tools/import-rules 2>/dev/null || true
+
+fmt: setup
+	$(BIN)/ruff check --fix backend signing media tests
+
+clean:
+	rm -rf $(VENV) frontend/node_modules frontend/vendor

@@ -1,0 +1,1 @@
+"""e-Cabinet backend: Starlette app, REST API, realtime server, services and domain rules."""

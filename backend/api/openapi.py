@@ -1,0 +1,109 @@
+"""The OpenAPI 3.1 document, generated from the route declarations (backend/api/routing.py) and
+the pydantic schemas, so it cannot drift from what the API does."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+from backend.api.routing import SESSION_COOKIE, Access, Operation
+from backend.api.schemas import ErrorBody
+
+_PATH_PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
+_REF = "#/components/schemas/{model}"
+_ERROR_TEXT = {
+    400: "malformed request (e.g. body is not JSON, or breaks a rule)",
+    401: "not logged in, or the session has ended",
+    403: "logged in but not allowed (or missing CSRF token on a cookie session)",
+    404: "no such object",
+    409: "conflicts with the current state (duplicate, wrong meeting state)",
+    413: "body too large",
+    415: "body is not application/json",
+    422: "body or query fails validation (unknown field, wrong type, too long)",
+    429: "too many failed logins: locked for a while",
+}
+
+
+def _schema(components: dict[str, Any], tp: Any, mode: str) -> dict[str, Any]:
+    schema = TypeAdapter(tp).json_schema(ref_template=_REF, mode=mode)  # type: ignore[arg-type]
+    components.update(schema.pop("$defs", {}))
+    if isinstance(tp, type) and issubclass(tp, BaseModel) and "properties" in schema:
+        components[tp.__name__] = schema
+        return {"$ref": _REF.format(model=tp.__name__)}
+    return schema
+
+
+def _error_codes(op: Operation) -> list[int]:
+    codes = {400}
+    if op.body is not None:
+        codes |= {413, 415, 422}
+    if op.query is not None:
+        codes.add(422)
+    if op.permission.access is not Access.PUBLIC:
+        codes |= {401, 403}
+    if "{" in op.path or op.permission.meeting_actions:
+        codes.add(404)
+    if op.method != "GET":
+        codes.add(409)
+    if op.path.endswith(("/login", "/tokens")):
+        codes |= {401, 429}
+    return sorted(codes)
+
+
+def document(operations: list[Operation], *, version: str) -> dict[str, Any]:
+    components: dict[str, Any] = {}
+    error_ref = _schema(components, ErrorBody, "serialization")
+    paths: dict[str, Any] = {}
+    for op in operations:
+        oa_path = _PATH_PARAM.sub(lambda m: "{" + m.group(1) + "}", op.path)
+        parameters = [
+            {"name": m.group(1), "in": "path", "required": True,
+             "schema": {"type": "integer", "minimum": 1, "maximum": 2_147_483_647}
+             if m.group(2) == "int" else {"type": "string"}}
+            for m in _PATH_PARAM.finditer(op.path)
+        ]
+        if op.query is not None:
+            for name, info in op.query.model_json_schema(ref_template=_REF)["properties"].items():
+                parameters.append({"name": name, "in": "query", "required": name in (
+                    op.query.model_json_schema().get("required") or []), "schema": info})
+        entry: dict[str, Any] = {
+            "operationId": op.name,
+            "summary": op.summary,
+            "tags": [op.tag],
+            "description": f"Permission: {op.permission.describe()}.",
+            "parameters": parameters,
+            "responses": {},
+        }
+        if op.body is not None:
+            entry["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": _schema(components, op.body, "validation")}}}
+        if op.response is None:
+            entry["responses"][str(op.status)] = {"description": "done"}
+        else:
+            entry["responses"][str(op.status)] = {"description": "success", "content": {
+                "application/json": {"schema": _schema(components, op.response, "serialization")}}}
+        for code in _error_codes(op):
+            entry["responses"][str(code)] = {"description": _ERROR_TEXT[code],
+                                             "content": {"application/json": {"schema": error_ref}}}
+        entry["security"] = [] if op.permission.access is Access.PUBLIC else [{"bearerAuth": []},
+                                                                             {"cookieAuth": []}]
+        paths.setdefault(oa_path, {})[op.method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "e-Cabinet API", "version": version,
+                 "description": "Paperless government sessions. Errors are {\"error\": {\"code\", \"message\"}}. "
+                                "Cookie sessions must send X-CSRF-Token on unsafe methods."},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "a token from POST /api/auth/tokens"},
+                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
+                               "description": "set by POST /api/auth/login; unsafe methods also need "
+                                              "the X-CSRF-Token header"},
+            },
+        },
+    }

@@ -1,0 +1,258 @@
+"""How a REST operation is declared and run. Every route is declared once, with the permission it
+needs; that one declaration drives authentication, CSRF, admin checks, body and query validation,
+the answer's shape, the OpenAPI document and the generated permission table (docs/PERMISSIONS.md).
+
+Meeting-scoped permissions (`Permission.meeting(Action.X)`) are enforced by the service the route
+calls, inside its transaction (backend/services/access.py), with the same `Action`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from backend.config import Settings
+from backend.db import Database
+from backend.domain.meeting_states import Action, Status, who_may
+from backend.exceptions import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from backend.services import auth
+from backend.services.context import Actor
+
+SESSION_COOKIE = "ecabinet_session"
+CSRF_COOKIE = "ecabinet_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_ID = 2_147_483_647
+_STATE_ORDER = list(Status)
+
+
+class Access(str, Enum):
+    PUBLIC = "public"
+    USER = "user"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Permission:
+    access: Access
+    """Who may call at all: anyone, any logged-in user, or administrators."""
+    meeting_actions: tuple[Action, ...] = ()
+    """For routes under /api/meetings/{meeting_id}: the meeting action the caller's role must allow
+    (several for the transitions route, where the body names which one)."""
+    note: str = ""
+    """Extra rule for the permission table (e.g. 'the secretariat of the body')."""
+
+    @classmethod
+    def public(cls, note: str = "") -> Permission:
+        return cls(Access.PUBLIC, note=note)
+
+    @classmethod
+    def user(cls, note: str = "") -> Permission:
+        return cls(Access.USER, note=note)
+
+    @classmethod
+    def admin(cls, note: str = "") -> Permission:
+        return cls(Access.ADMIN, note=note)
+
+    @classmethod
+    def meeting(cls, *actions: Action) -> Permission:
+        return cls(Access.USER, meeting_actions=actions)
+
+    def describe(self) -> str:
+        if self.meeting_actions:
+            return "; ".join(_describe_action(a, named=len(self.meeting_actions) > 1) for a in self.meeting_actions)
+        base = {Access.PUBLIC: "anyone", Access.USER: "any logged-in user", Access.ADMIN: "administrator"}[self.access]
+        return f"{base}: {self.note}" if self.note else base
+
+
+def _describe_action(action: Action, *, named: bool) -> str:
+    roles, states = who_may(action)
+    role_names = ", ".join(sorted(r.value for r in roles))
+    state_names = ", ".join(s.value for s in sorted(states, key=_STATE_ORDER.index))
+    text = f"{action.value}: " if named else ""
+    text += f"meeting role {role_names} while the meeting is {state_names}"
+    if action is Action.VIEW:
+        text += " (a draft only for chair and secretary)"
+    return text
+
+
+@dataclass
+class Call:
+    """One request as a handler sees it."""
+
+    request: Request
+    db: Database
+    settings: Settings
+    actor: Actor | None
+    path: dict[str, Any]
+    body: Any = None
+    query: Any = None
+    cookies_to_set: list[dict[str, Any]] = field(default_factory=list)
+    cookies_to_delete: list[str] = field(default_factory=list)
+
+    @property
+    def user(self) -> Actor:
+        if self.actor is None:  # only PUBLIC routes have no actor, and they do not ask for one
+            raise Unauthorized("log in first")
+        return self.actor
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    permission: Permission
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: Any
+    status: int
+    tag: str
+
+    @property
+    def name(self) -> str:
+        return self.handler.__name__
+
+
+class Api:
+    def __init__(self) -> None:
+        self.operations: list[Operation] = []
+
+    def route(self, method: str, path: str, *, summary: str, permission: Permission, tag: str,
+              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+              response: Any = None, status: int = 200) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.operations.append(Operation(method, path, handler, summary, permission, body, query, response,
+                                             status, tag))
+            return handler
+        return register
+
+    def starlette_routes(self) -> list[Route]:
+        by_path: dict[str, dict[str, Operation]] = {}
+        for op in self.operations:
+            by_path.setdefault(op.path, {})[op.method] = op
+        return [Route(path, _endpoint(ops), methods=list(ops)) for path, ops in by_path.items()]
+
+
+def _endpoint(ops: dict[str, Operation]) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await run(ops[method], request)
+    return endpoint
+
+
+async def run(op: Operation, request: Request) -> Response:
+    db: Database = request.app.state.db
+    settings: Settings = request.app.state.settings
+    path = dict(request.path_params)
+    for key, value in path.items():
+        if isinstance(value, int) and not 1 <= value <= MAX_ID:
+            raise NotFound(f"no {key.removesuffix('_id')} {value}")
+    actor = await authenticate_request(request, db, settings, op.permission)
+    call = Call(request=request, db=db, settings=settings, actor=actor, path=path)
+    if op.query is not None:
+        call.query = _validate_query(op.query, request)
+    elif request.query_params:
+        raise ValidationFailed(f"this operation takes no query parameters: {sorted(request.query_params)}")
+    if op.body is not None:
+        call.body = await _read_body(op.body, request, settings)
+    result = await op.handler(call)
+    if op.response is None:
+        response: Response = Response(status_code=op.status)
+    else:
+        payload = TypeAdapter(op.response).dump_python(
+            TypeAdapter(op.response).validate_python(result, from_attributes=True), mode="json")
+        response = JSONResponse(payload, status_code=op.status)
+    for cookie in call.cookies_to_set:
+        response.set_cookie(**cookie)
+    for name in call.cookies_to_delete:
+        response.delete_cookie(name, path="/")
+    return response
+
+
+async def authenticate_request(request: Request, db: Database, settings: Settings,
+                               permission: Permission) -> Actor | None:
+    if permission.access is Access.PUBLIC:
+        return None
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("use 'Authorization: Bearer <token>'", code="bad_authorization_header")
+        actor = await auth.authenticate(db, settings, token.strip(), via_cookie=False)
+    else:
+        token = request.cookies.get(SESSION_COOKIE)
+        actor = await auth.authenticate(db, settings, token, via_cookie=True)
+        if request.method not in SAFE_METHODS and not auth.csrf_valid(
+                settings, token or "", request.headers.get(CSRF_HEADER)):
+            raise Forbidden("missing or wrong X-CSRF-Token header", code="csrf_failed")
+    if permission.access is Access.ADMIN and not actor.is_admin:
+        raise Forbidden("only an administrator may do this")
+    return actor
+
+
+def session_token(request: Request) -> str | None:
+    return request.cookies.get(SESSION_COOKIE)
+
+
+def _validate_query(model: type[BaseModel], request: Request) -> BaseModel:
+    raw: dict[str, Any] = {}
+    for key in request.query_params:
+        values = request.query_params.getlist(key)
+        raw[key] = values[0] if len(values) == 1 else values
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ValidationFailed("invalid query parameters", details=_problems(exc)) from exc
+
+
+async def _read_body(model: type[BaseModel], request: Request, settings: Settings) -> BaseModel:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise UnsupportedMediaType("send the body as JSON (Content-Type: application/json)")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > settings.max_json_bytes:
+        raise PayloadTooLarge(f"the body is larger than {settings.max_json_bytes} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > settings.max_json_bytes:
+            raise PayloadTooLarge(f"the body is larger than {settings.max_json_bytes} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    try:
+        json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("the body is not valid JSON", code="malformed_json") from exc
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise ValidationFailed("the request body is not valid", details=_problems(exc)) from exc
+
+
+def _problems(exc: ValidationError) -> list[dict[str, Any]]:
+    return [{"field": ".".join(str(p) for p in err["loc"]), "problem": err["msg"], "type": err["type"]}
+            for err in exc.errors(include_url=False, include_input=False)]
+
+
+# The application's one registry: route modules declare into it, app.py mounts it.
+api = Api()

@@ -1,0 +1,113 @@
+"""create_app(settings): the Starlette application with the REST API, the static tablet app and,
+from the live-session issue on, the Socket.IO server."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.api import api
+from backend.api.system import openapi_json
+from backend.config import Settings
+from backend.db import Database
+from backend.exceptions import AppError, NotFound, TooManyRequests
+
+log = logging.getLogger("ecabinet")
+
+# The tablet app loads only its own files: no inline scripts, no third-party origins.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "font-src 'self'; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def error_response(exc: AppError) -> JSONResponse:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    return JSONResponse({"error": exc.as_dict()}, status_code=exc.status, headers=headers)
+
+
+async def _app_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return error_response(exc)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 413: "payload_too_large"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code,
+                        headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"error": {"code": "internal", "message": "unexpected server error"}}, status_code=500)
+
+
+async def _unknown_api_route(request: Request) -> Response:
+    raise NotFound(f"no API route {request.method} {request.url.path}")
+
+
+class SecurityHeaders:
+    """Adds the browser hardening headers to every answer (pure ASGI, so streaming is untouched)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"cache-control", b"no-cache"),
+                ]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
+    database = db or Database(settings.effective_database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await database.dispose()
+
+    routes: list[BaseRoute] = [
+        Route("/api/openapi.json", openapi_json, methods=["GET"]),
+        *api.starlette_routes(),
+        Route("/api/{rest:path}", _unknown_api_route, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+    ]
+    if settings.frontend_dir.is_dir():
+        routes.append(Mount("/", StaticFiles(directory=settings.frontend_dir, html=True), name="frontend"))
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={AppError: _app_error, HTTPException: _http_error, Exception: _unexpected},
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,131 @@
+"""Settings: every knob comes from the environment, with documented defaults.
+
+Demo mode (the default, what `make run` uses) may generate a secret key; production mode
+(`ECABINET_MODE=production`) refuses to start without one, or with a known default."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backend.exceptions import ConfigError
+
+_KNOWN_BAD_SECRETS = {"", "changeme", "secret", "change-me", "dev"}
+_MIN_SECRET_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the application runs with. Build with `Settings.from_env()`."""
+
+    mode: str = "demo"
+    """`demo` (generated secret allowed, demo data may be loaded) or `production`."""
+    data_dir: Path = Path("data")
+    """Where the SQLite file and document files live (ECABINET_DATA_DIR)."""
+    database_url: str = ""
+    """SQLAlchemy async URL (DATABASE_URL); empty means SQLite under data_dir."""
+    redis_url: str = ""
+    """Redis URL (REDIS_URL); empty means the in-process Socket.IO manager."""
+    secret_key: str = field(default="", repr=False)
+    """Signs CSRF tokens (ECABINET_SECRET_KEY). Required in production."""
+    host: str = "127.0.0.1"
+    """Address to listen on (ECABINET_HOST)."""
+    port: int = 8000
+    """Port to listen on (ECABINET_PORT)."""
+    log_level: str = "info"
+    """Python log level name (ECABINET_LOG_LEVEL)."""
+    session_hours: int = 12
+    """How long a login (cookie or bearer token) lasts without use (ECABINET_SESSION_HOURS)."""
+    secure_cookies: bool = False
+    """Mark cookies Secure (ECABINET_SECURE_COOKIES); on by default in production, which runs behind HTTPS."""
+    login_slowdown_after: int = 3
+    """Failed logins for one username before each further attempt is slowed (ECABINET_LOGIN_SLOWDOWN_AFTER)."""
+    login_lock_after: int = 10
+    """Failed logins for one username before it is locked (ECABINET_LOGIN_LOCK_AFTER)."""
+    login_lock_seconds: int = 900
+    """How long a locked username stays locked (ECABINET_LOGIN_LOCK_SECONDS)."""
+    login_slowdown_max_ms: int = 2000
+    """Upper bound of the delay added to a slowed login attempt (ECABINET_LOGIN_SLOWDOWN_MAX_MS)."""
+    max_json_bytes: int = 1_000_000
+    """Largest JSON request body accepted (ECABINET_MAX_JSON_BYTES)."""
+    frontend_dir: Path = Path(__file__).resolve().parent.parent / "frontend"
+    """Where the static tablet app lives (ECABINET_FRONTEND_DIR)."""
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'ecabinet.sqlite3').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        mode = env.get("ECABINET_MODE", "demo").strip().lower()
+        if mode not in {"demo", "production"}:
+            raise ConfigError(f"ECABINET_MODE must be 'demo' or 'production', not {mode!r}")
+        secret = env.get("ECABINET_SECRET_KEY", "")
+        if mode == "production":
+            if secret.strip().lower() in _KNOWN_BAD_SECRETS or len(secret) < _MIN_SECRET_LENGTH:
+                raise ConfigError(
+                    f"ECABINET_SECRET_KEY must be set to a random value of at least {_MIN_SECRET_LENGTH} "
+                    "characters in production mode (for example: python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))')"
+                )
+        elif not secret:
+            secret = secrets.token_urlsafe(48)
+        try:
+            port = int(env.get("ECABINET_PORT", "8000"))
+        except ValueError as exc:
+            raise ConfigError("ECABINET_PORT must be a number") from exc
+
+        def number(name: str, default: int) -> int:
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                return int(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+
+        def flag(name: str, default: bool) -> bool:
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+        defaults = cls()
+        return cls(
+            mode=mode,
+            data_dir=Path(env.get("ECABINET_DATA_DIR", "data")),
+            database_url=env.get("DATABASE_URL", ""),
+            redis_url=env.get("REDIS_URL", ""),
+            secret_key=secret,
+            host=env.get("ECABINET_HOST", "127.0.0.1"),
+            port=port,
+            log_level=env.get("ECABINET_LOG_LEVEL", "info").lower(),
+            session_hours=number("ECABINET_SESSION_HOURS", defaults.session_hours),
+            secure_cookies=flag("ECABINET_SECURE_COOKIES", mode == "production"),
+            login_slowdown_after=number("ECABINET_LOGIN_SLOWDOWN_AFTER", defaults.login_slowdown_after),
+            login_lock_after=number("ECABINET_LOGIN_LOCK_AFTER", defaults.login_lock_after),
+            login_lock_seconds=number("ECABINET_LOGIN_LOCK_SECONDS", defaults.login_lock_seconds),
+            login_slowdown_max_ms=number("ECABINET_LOGIN_SLOWDOWN_MAX_MS", defaults.login_slowdown_max_ms),
+            max_json_bytes=number("ECABINET_MAX_JSON_BYTES", defaults.max_json_bytes),
+            frontend_dir=Path(env.get("ECABINET_FRONTEND_DIR", str(defaults.frontend_dir))),
+        )
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual spellings (postgres://, postgresql://, sqlite:///) and pick the async drivers."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://", "postgresql+psycopg://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://"):]
+    return url

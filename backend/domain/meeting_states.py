@@ -1,0 +1,105 @@
+"""The meeting state machine and what each role may do in each state.
+
+    draft -> published -> in_progress -> closed -> archived
+      ^----------'  (a published meeting can be withdrawn to draft before it starts)
+
+Roles are held per meeting: chair, secretary, member, guest, bridge. The two staff roles (chair and
+secretary) prepare and run the meeting; the others attend."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from backend.domain.rules import Decision, Refusal
+
+
+class Status(str, Enum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    IN_PROGRESS = "in_progress"
+    CLOSED = "closed"
+    ARCHIVED = "archived"
+
+
+class Role(str, Enum):
+    CHAIR = "chair"
+    SECRETARY = "secretary"
+    MEMBER = "member"
+    GUEST = "guest"
+    BRIDGE = "bridge"
+
+
+STAFF = frozenset({Role.CHAIR, Role.SECRETARY})
+ATTENDEES = frozenset(Role)
+# Roles that may hold a vote at all; whether a given participant votes is their `may_vote` flag.
+VOTING_ROLES = frozenset({Role.CHAIR, Role.MEMBER})
+
+
+class Action(str, Enum):
+    VIEW = "view"
+    EDIT_DETAILS = "edit_details"
+    MANAGE_AGENDA = "manage_agenda"
+    MANAGE_PARTICIPANTS = "manage_participants"
+    PUBLISH = "publish"
+    WITHDRAW = "withdraw"
+    START = "start"
+    CLOSE = "close"
+    ARCHIVE = "archive"
+
+
+# action -> (who may, in which states). Transitions also name their target state below.
+_ALLOWED: dict[Action, tuple[frozenset[Role], frozenset[Status]]] = {
+    Action.VIEW: (ATTENDEES, frozenset(Status)),
+    Action.EDIT_DETAILS: (STAFF, frozenset({Status.DRAFT, Status.PUBLISHED})),
+    Action.MANAGE_AGENDA: (STAFF, frozenset({Status.DRAFT, Status.PUBLISHED, Status.IN_PROGRESS})),
+    Action.MANAGE_PARTICIPANTS: (STAFF, frozenset({Status.DRAFT, Status.PUBLISHED, Status.IN_PROGRESS})),
+    Action.PUBLISH: (STAFF, frozenset({Status.DRAFT})),
+    Action.WITHDRAW: (STAFF, frozenset({Status.PUBLISHED})),
+    Action.START: (frozenset({Role.CHAIR}), frozenset({Status.PUBLISHED})),
+    Action.CLOSE: (frozenset({Role.CHAIR}), frozenset({Status.IN_PROGRESS})),
+    Action.ARCHIVE: (frozenset({Role.SECRETARY}), frozenset({Status.CLOSED})),
+}
+
+TRANSITIONS: dict[Action, Status] = {
+    Action.PUBLISH: Status.PUBLISHED,
+    Action.WITHDRAW: Status.DRAFT,
+    Action.START: Status.IN_PROGRESS,
+    Action.CLOSE: Status.CLOSED,
+    Action.ARCHIVE: Status.ARCHIVED,
+}
+
+
+def who_may(action: Action) -> tuple[frozenset[Role], frozenset[Status]]:
+    """The roles and states an action is allowed in (used to generate the permission table)."""
+    return _ALLOWED[action]
+
+
+def decide(role: Role | None, status: Status, action: Action) -> Decision:
+    """May someone holding `role` in a meeting (None: not a participant) do `action` while it is in `status`?
+
+    A draft meeting is visible only to its staff: members see a meeting once it is published."""
+    if role is None:
+        return Decision.no(Refusal.FORBIDDEN, "you are not a participant of this meeting")
+    if action is Action.VIEW and status is Status.DRAFT and role not in STAFF:
+        return Decision.no(Refusal.FORBIDDEN, "this meeting is still a draft")
+    roles, states = _ALLOWED[action]
+    if role not in roles:
+        return Decision.no(Refusal.FORBIDDEN, f"a {role.value} may not {action.value.replace('_', ' ')}")
+    if status not in states:
+        return Decision.no(
+            Refusal.INVALID_STATE, f"cannot {action.value.replace('_', ' ')} a meeting that is {status.value}"
+        )
+    return Decision.yes()
+
+
+def next_status(action: Action) -> Status:
+    """Target state of a transition action."""
+    try:
+        return TRANSITIONS[action]
+    except KeyError:
+        raise ValueError(f"{action.value} is not a state transition") from None
+
+
+def may_vote_allowed(role: Role) -> bool:
+    """Only chairs and members can be entitled to vote; guests, bridge points and the secretariat never are."""
+    return role in VOTING_ROLES

@@ -1,0 +1,85 @@
+"""The one error tree of the backend. Every error a client can cause maps to a 4xx answer
+`{"error": {"code", "message"}}` (REST) or an ack `{"ok": false, "error": {...}}` (Socket.IO)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AppError(ValueError):
+    """Base of every expected error. `code` is stable and machine-readable; `message` is for people."""
+
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+class BadRequest(AppError):
+    status = 400
+    code = "bad_request"
+
+
+class ValidationFailed(AppError):
+    status = 422
+    code = "validation_error"
+
+
+class Unauthorized(AppError):
+    status = 401
+    code = "not_authenticated"
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+
+
+class InvalidState(Conflict):
+    """The action is allowed for the role but not in the meeting's current state."""
+
+    code = "invalid_state"
+
+
+class TooManyRequests(AppError):
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class ConfigError(ValueError):
+    """Settings that cannot start the application (raised at start, never to a client)."""

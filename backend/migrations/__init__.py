@@ -1,0 +1,1 @@
+"""Alembic migrations; `ecabinet migrate` (and start-up) applies them."""

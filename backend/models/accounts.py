@@ -1,0 +1,61 @@
+"""Accounts: bodies (the Government, a provincial People's Committee), users, login sessions, login throttling."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, String
+from sqlmodel import Field, SQLModel
+
+from backend.models.base import UTCDateTime, utcnow
+
+
+class Body(SQLModel, table=True):
+    """A deliberative body whose meetings e-Cabinet runs."""
+
+    __tablename__ = "bodies"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    short_name: str = Field(default="", max_length=50)
+    kind: str = Field(default="government", max_length=30)  # government | provincial_committee
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_column=Column(String(64), unique=True, nullable=False, index=True))
+    full_name: str = Field(max_length=200)
+    title: str = Field(default="", max_length=200)
+    password_hash: str = Field(max_length=255)
+    is_active: bool = Field(default=True)
+    is_admin: bool = Field(default=False)
+    # The secretariat office of its body (Văn phòng): may create that body's meetings.
+    is_secretariat: bool = Field(default=False)
+    language: str = Field(default="vi", max_length=5)
+    body_id: int | None = Field(default=None, foreign_key="bodies.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    password_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AuthSession(SQLModel, table=True):
+    """One login: a browser cookie or an API bearer token. Only the token's SHA-256 is stored."""
+
+    __tablename__ = "auth_sessions"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    user_id: int = Field(foreign_key="users.id", index=True)
+    kind: str = Field(max_length=10)  # cookie | bearer
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    user_agent: str = Field(default="", max_length=300)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins per username (known or not, so lockout does not reveal which usernames exist)."""
+
+    __tablename__ = "login_throttle"
+    username: str = Field(sa_column=Column(String(64), primary_key=True))
+    failures: int = Field(default=0)
+    last_failure_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

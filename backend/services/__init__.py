@@ -1,0 +1,1 @@
+"""Use cases: load, check permission, apply a domain rule, persist, write the audit entry."""

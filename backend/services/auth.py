@@ -1,0 +1,193 @@
+"""Logging in and out, login sessions (browser cookie or API bearer token), CSRF tokens, throttling
+of failed logins, and password changes."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from backend.config import Settings
+from backend.db import Database
+from backend.exceptions import Forbidden, TooManyRequests, Unauthorized
+from backend.models import AuthSession, LoginThrottle, User
+from backend.models.base import utcnow
+from backend.services import audit, passwords
+from backend.services.context import Actor
+
+# A session is extended on use, but written back at most this often.
+_EXTEND_EVERY = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str
+    """The secret the client presents (cookie value or bearer token); only its hash is stored."""
+    user: User
+    """Who logged in."""
+    expires_at: datetime
+    """When the session ends if unused."""
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def csrf_token(settings: Settings, session_token: str) -> str:
+    """Bound to the session: a token stolen from another session is worthless."""
+    return hmac.new(settings.secret_key.encode(), b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_valid(settings: Settings, session_token: str, presented: str | None) -> bool:
+    return presented is not None and hmac.compare_digest(csrf_token(settings, session_token), presented)
+
+
+def _norm(username: str) -> str:
+    return username.strip().lower()[:64]
+
+
+async def login(db: Database, settings: Settings, username: str, password: str, *, kind: str,
+                user_agent: str = "") -> LoginResult:
+    """Check the password and open a session. Failed attempts for one username are slowed down after
+    a few, then the username is locked for a while (whether it exists or not)."""
+    name = _norm(username)
+    now = utcnow()
+    async with db.read() as s:
+        throttle = await s.get(LoginThrottle, name)
+        user = (await s.exec(select(User).where(User.username == name))).first()
+    failures = 0
+    if throttle is not None:
+        if throttle.locked_until is not None and throttle.locked_until > now:
+            wait = int((throttle.locked_until - now).total_seconds()) + 1
+            raise TooManyRequests(f"too many failed logins: try again in {wait} seconds",
+                                  code="account_locked", retry_after=wait)
+        if throttle.last_failure_at and now - throttle.last_failure_at < timedelta(
+                seconds=settings.login_lock_seconds):
+            failures = throttle.failures
+    if failures >= settings.login_slowdown_after:
+        extra = failures - settings.login_slowdown_after
+        await asyncio.sleep(min(settings.login_slowdown_max_ms, 250 * 2**min(extra, 10)) / 1000)
+
+    # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
+    ok = await asyncio.to_thread(passwords.verify_password, user.password_hash if user else None, password)
+    if not ok or user is None or not user.is_active:
+        await _record_failure(db, settings, name, user)
+        raise Unauthorized("wrong username or password", code="invalid_credentials")
+
+    token = secrets.token_urlsafe(32)
+    expires = now + timedelta(hours=settings.session_hours)
+    async with db.write() as s:
+        await s.exec(delete(LoginThrottle).where(LoginThrottle.username == name))  # type: ignore[call-overload]
+        stored = await s.get(User, user.id)
+        assert stored is not None
+        if passwords.needs_rehash(stored.password_hash):
+            stored.password_hash = await asyncio.to_thread(passwords.hash_password, password)
+        s.add(AuthSession(token_hash=token_hash(token), user_id=user.id, kind=kind, expires_at=expires,
+                          user_agent=user_agent[:300]))
+        await audit.record(s, "auth.login", actor_id=user.id, object_type="user", object_id=user.id,
+                           details={"kind": kind})
+    return LoginResult(token=token, user=user, expires_at=expires)
+
+
+async def _record_failure(db: Database, settings: Settings, name: str, user: User | None) -> None:
+    for attempt in range(3):
+        try:
+            async with db.write() as s:
+                now = utcnow()
+                row = await s.get(LoginThrottle, name)
+                if row is None:
+                    row = LoginThrottle(username=name, failures=0)
+                elif row.last_failure_at and now - row.last_failure_at >= timedelta(
+                        seconds=settings.login_lock_seconds):
+                    row.failures = 0
+                row.failures += 1
+                row.last_failure_at = now
+                locked = row.failures >= settings.login_lock_after
+                if locked:
+                    row.locked_until = now + timedelta(seconds=settings.login_lock_seconds)
+                    row.failures = 0
+                s.add(row)
+                await audit.record(s, "auth.login_failed", actor_id=None, object_type="user",
+                                   object_id=user.id if user else None,
+                                   details={"username": name, "locked": locked})
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
+
+
+async def authenticate(db: Database, settings: Settings, token: str | None, *, via_cookie: bool) -> Actor:
+    """The actor behind a session token, or Unauthorized. Extends the session on use."""
+    if not token or len(token) > 200:
+        raise Unauthorized("log in first")
+    digest = token_hash(token)
+    now = utcnow()
+    async with db.read() as s:
+        row = (await s.exec(select(AuthSession, User).join(User).where(AuthSession.token_hash == digest))).first()
+    if row is None:
+        raise Unauthorized("your session has ended: log in again")
+    session, user = row
+    if session.expires_at <= now or not user.is_active:
+        raise Unauthorized("your session has ended: log in again", code="session_expired")
+    if via_cookie != (session.kind == "cookie"):
+        # A bearer token in a cookie (or the reverse) means someone is replaying a secret where it does not belong.
+        raise Unauthorized("this token is not valid here")
+    lifetime = timedelta(hours=settings.session_hours)
+    if session.expires_at - now < lifetime - _EXTEND_EVERY:
+        async with db.write() as s:
+            live = await s.get(AuthSession, session.id)
+            if live is not None:
+                live.expires_at = now + lifetime
+                s.add(live)
+    return actor_for(user, session_id=session.id, via_cookie=via_cookie)
+
+
+def actor_for(user: User, *, session_id: int | None = None, via_cookie: bool = False) -> Actor:
+    assert user.id is not None
+    return Actor(user_id=user.id, username=user.username, is_admin=user.is_admin,
+                 is_secretariat=user.is_secretariat, body_id=user.body_id, session_id=session_id,
+                 via_cookie=via_cookie)
+
+
+async def logout(db: Database, actor: Actor) -> None:
+    async with db.write() as s:
+        await s.exec(delete(AuthSession).where(AuthSession.id == actor.session_id))  # type: ignore[call-overload]
+        await audit.record(s, "auth.logout", actor_id=actor.user_id, object_type="user", object_id=actor.user_id)
+
+
+async def change_password(db: Database, actor: Actor, current: str, new: str) -> None:
+    """Change one's own password; every other session of the user ends."""
+    async with db.read() as s:
+        user = await s.get(User, actor.user_id)
+    if user is None:
+        raise Unauthorized("log in first")
+    if not await asyncio.to_thread(passwords.verify_password, user.password_hash, current):
+        raise Forbidden("the current password is wrong", code="wrong_password")
+    if new == current:
+        raise Forbidden("the new password must differ from the current one", code="same_password")
+    new_hash = await asyncio.to_thread(passwords.hash_password, new)
+    async with db.write() as s:
+        stored = await s.get(User, actor.user_id)
+        assert stored is not None
+        stored.password_hash = new_hash
+        stored.password_changed_at = utcnow()
+        s.add(stored)
+        await s.exec(delete(AuthSession).where(  # type: ignore[call-overload]
+            AuthSession.user_id == actor.user_id, AuthSession.id != actor.session_id))
+        await audit.record(s, "auth.password_changed", actor_id=actor.user_id, object_type="user",
+                           object_id=actor.user_id)
+
+
+async def end_sessions(s: AsyncSession, user_id: int) -> None:
+    """End every session of a user and clear its login lock (deactivation, password reset by an admin)."""
+    await s.exec(delete(AuthSession).where(AuthSession.user_id == user_id))  # type: ignore[call-overload]
+    await s.exec(delete(LoginThrottle).where(  # type: ignore[call-overload]
+        LoginThrottle.username == select(User.username).where(User.id == user_id).scalar_subquery()))

@@ -1,0 +1,111 @@
+"""A realistic Vietnamese demo: the Government with its Prime Minister, deputy prime ministers and
+ministers, the Government Office's secretariat, three provincial bridge points, and a regular
+Government meeting with five agenda items. Loaded once; loading again changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from backend.db import Database
+from backend.domain.meeting_states import Action
+from backend.services import agenda, auth, bodies, meetings, participants, users
+
+VIETNAM = timezone(timedelta(hours=7))
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    """Login name."""
+    password: str
+    """Demo password (listed in the README: demo data is not for production)."""
+    full_name: str
+    """Display name (fictional people)."""
+    title: str
+    """Position."""
+    role: str | None
+    """Role in the demo meeting, if any."""
+    is_admin: bool = False
+    """Administrator."""
+    is_secretariat: bool = False
+    """Government Office secretariat."""
+
+
+ACCOUNTS = [
+    DemoAccount("admin", "Admin@2026", "Quản trị hệ thống", "Quản trị viên", None, is_admin=True),
+    DemoAccount("thutuong", "ThuTuong@2026", "Nguyễn Văn An", "Thủ tướng Chính phủ", "chair"),
+    DemoAccount("pho.thutuong1", "PhoThuTuong@2026", "Trần Thị Bình", "Phó Thủ tướng Chính phủ", "member"),
+    DemoAccount("pho.thutuong2", "PhoThuTuong@2026", "Lê Quang Cường", "Phó Thủ tướng Chính phủ", "member"),
+    DemoAccount("bo.taichinh", "BoTaiChinh@2026", "Phạm Minh Đức", "Bộ trưởng Bộ Tài chính", "member"),
+    DemoAccount("bo.tuphap", "BoTuPhap@2026", "Hoàng Thu Hà", "Bộ trưởng Bộ Tư pháp", "member"),
+    DemoAccount("bo.khcn", "BoKHCN@2026", "Vũ Đức Khánh", "Bộ trưởng Bộ Khoa học và Công nghệ", "member"),
+    DemoAccount("vpcp.thuky", "ThuKy@2026", "Đỗ Thị Lan", "Chuyên viên Văn phòng Chính phủ", "secretary",
+                is_secretariat=True),
+    DemoAccount("diemcau.hanoi", "DiemCau@2026", "Điểm cầu Hà Nội", "UBND thành phố Hà Nội", "bridge"),
+    DemoAccount("diemcau.hcm", "DiemCau@2026", "Điểm cầu TP. Hồ Chí Minh", "UBND Thành phố Hồ Chí Minh",
+                "bridge"),
+    DemoAccount("diemcau.danang", "DiemCau@2026", "Điểm cầu Đà Nẵng", "UBND thành phố Đà Nẵng", "bridge"),
+]
+
+MEETING_TITLE = "Phiên họp Chính phủ thường kỳ"
+AGENDA = [
+    ("Báo cáo tình hình kinh tế - xã hội tháng 11 và 11 tháng năm 2026", "Bộ trưởng Bộ Tài chính", 45),
+    ("Tình hình thực hiện dự toán ngân sách nhà nước năm 2026", "Bộ trưởng Bộ Tài chính", 30),
+    ("Dự án Luật sửa đổi, bổ sung một số điều của Luật Ban hành văn bản quy phạm pháp luật",
+     "Bộ trưởng Bộ Tư pháp", 40),
+    ("Đề án chuyển đổi số trong hoạt động của cơ quan hành chính nhà nước",
+     "Bộ trưởng Bộ Khoa học và Công nghệ", 30),
+    ("Ý kiến của các điểm cầu địa phương về giải ngân vốn đầu tư công", "Chủ tịch UBND các tỉnh, thành phố", 25),
+]
+
+
+def next_meeting_time(now: datetime) -> datetime:
+    """The next Thursday (at least one day ahead) at 08:00, Vietnam time."""
+    local = now.astimezone(VIETNAM) + timedelta(days=1)
+    while local.weekday() != 3:
+        local += timedelta(days=1)
+    return local.replace(hour=8, minute=0, second=0, microsecond=0)
+
+
+async def load(db: Database, *, now: datetime | None = None) -> list[DemoAccount] | None:
+    """Load the demo once. Returns the accounts created, or None if the demo was already there."""
+    if await users.by_username(db, "thutuong") is not None:
+        return None
+    government = await bodies.create(db, None, {"name": "Chính phủ nước Cộng hòa xã hội chủ nghĩa Việt Nam",
+                                                "short_name": "Chính phủ", "kind": "government"})
+    await bodies.create(db, None, {"name": "Ủy ban nhân dân thành phố Hà Nội", "short_name": "UBND TP. Hà Nội",
+                                   "kind": "provincial_committee"})
+    created = {}
+    for account in ACCOUNTS:
+        created[account.username] = await users.create(db, None, {
+            "username": account.username, "password": account.password, "full_name": account.full_name,
+            "title": account.title, "language": "vi", "is_admin": account.is_admin,
+            "is_secretariat": account.is_secretariat, "body_id": government.id})
+    secretary = auth.actor_for(created["vpcp.thuky"])
+    starts = next_meeting_time(now or datetime.now(VIETNAM))
+    view = await meetings.create(db, secretary, {
+        "body_id": government.id, "title": MEETING_TITLE, "kind": "session", "starts_at": starts,
+        "place": "Phòng họp Chính phủ, Trụ sở Chính phủ, Hà Nội",
+        "description": "Phiên họp thường kỳ tháng 11 năm 2026, kết nối trực tuyến với các điểm cầu địa phương.",
+        "confidentiality": "normal"})
+    meeting_id = view.meeting.id
+    assert meeting_id is not None
+    for title, presenter, minutes in AGENDA:
+        await agenda.add(db, secretary, meeting_id, {"title": title, "presenter": presenter,
+                                                     "planned_minutes": minutes, "description": ""})
+    for account in ACCOUNTS:
+        if account.role and account.role != "secretary":
+            await participants.add(db, secretary, meeting_id,
+                                   {"user_id": created[account.username].id, "role": account.role})
+    await meetings.transition(db, secretary, meeting_id, Action.PUBLISH)
+
+    draft = await meetings.create(db, secretary, {
+        "body_id": government.id, "title": "Phiên họp chuyên đề về xây dựng pháp luật",
+        "kind": "session", "starts_at": starts + timedelta(days=7), "place": "Phòng họp Chính phủ",
+        "description": "Đang chuẩn bị.", "confidentiality": "confidential"})
+    assert draft.meeting.id is not None
+    await agenda.add(db, secretary, draft.meeting.id, {"title": "Dự án Luật Dữ liệu (sửa đổi)",
+                                                       "presenter": "Bộ trưởng Bộ Tư pháp", "planned_minutes": 60,
+                                                       "description": ""})
+    return ACCOUNTS

@@ -1,0 +1,124 @@
+"""Meetings: create, change, move through their states, list mine, and the full detail view."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from backend.db import Database
+from backend.domain.meeting_states import Action, Role, Status, decide, next_status
+from backend.exceptions import BadRequest, Forbidden
+from backend.models import AgendaItem, Body, Meeting, Participant, User
+from backend.models.base import utcnow
+from backend.services import access, audit
+from backend.services.context import Actor
+
+
+@dataclass(frozen=True)
+class MeetingView:
+    """A meeting as its caller sees it."""
+
+    meeting: Meeting
+    """The meeting row."""
+    role: Role | None
+    """The caller's role in it."""
+    body_name: str
+    """Name of the body holding it."""
+    participants: list[tuple[Participant, User]]
+    """Who attends, with their accounts, chair first."""
+    agenda: list[AgendaItem]
+    """Agenda items in order."""
+    allowed_actions: list[str]
+    """What the caller may do now."""
+
+
+_ROLE_ORDER = {Role.CHAIR.value: 0, Role.SECRETARY.value: 1, Role.MEMBER.value: 2, Role.BRIDGE.value: 3,
+               Role.GUEST.value: 4}
+
+
+async def create(db: Database, actor: Actor, data: Mapping[str, Any]) -> MeetingView:
+    """The secretariat of a body (or an administrator) creates a draft meeting and becomes its secretary."""
+    async with db.write() as s:
+        body = await s.get(Body, data["body_id"])
+        if body is None:
+            raise BadRequest(f"no body {data['body_id']}", code="unknown_body")
+        if not (actor.is_admin or (actor.is_secretariat and actor.body_id == body.id)):
+            raise Forbidden("only the secretariat of this body may create its meetings")
+        meeting = Meeting(**data, status=Status.DRAFT.value, created_by=actor.user_id)
+        s.add(meeting)
+        await s.flush()
+        assert meeting.id is not None
+        s.add(Participant(meeting_id=meeting.id, user_id=actor.user_id, role=Role.SECRETARY.value, may_vote=False))
+        await audit.record(s, "meeting.created", actor_id=actor.user_id, object_type="meeting",
+                           object_id=meeting.id, meeting_id=meeting.id, details={"title": meeting.title})
+        meeting_id = meeting.id
+    return await detail(db, actor, meeting_id)
+
+
+async def update(db: Database, actor: Actor, meeting_id: int, changes: Mapping[str, Any]) -> MeetingView:
+    async with db.write() as s:
+        meeting, _ = await access.require(s, actor, meeting_id, Action.EDIT_DETAILS)
+        for key, value in changes.items():
+            setattr(meeting, key, value)
+        meeting.updated_at = utcnow()
+        s.add(meeting)
+        await audit.record(s, "meeting.updated", actor_id=actor.user_id, object_type="meeting",
+                           object_id=meeting_id, meeting_id=meeting_id, details={"changed": sorted(changes)})
+    return await detail(db, actor, meeting_id)
+
+
+async def transition(db: Database, actor: Actor, meeting_id: int, action: Action) -> MeetingView:
+    """Publish, withdraw, start, close or archive, as the state machine allows."""
+    async with db.write() as s:
+        meeting, _ = await access.require(s, actor, meeting_id, action)
+        target = next_status(action)
+        if action is Action.START and not await _has_chair(s, meeting_id):
+            raise BadRequest("a meeting needs a chair before it starts", code="no_chair")
+        before = meeting.status
+        meeting.status = target.value
+        meeting.updated_at = utcnow()
+        s.add(meeting)
+        await audit.record(s, f"meeting.{action.value}", actor_id=actor.user_id, object_type="meeting",
+                           object_id=meeting_id, meeting_id=meeting_id,
+                           details={"from": before, "to": target.value})
+    return await detail(db, actor, meeting_id)
+
+
+async def _has_chair(s: AsyncSession, meeting_id: int) -> bool:
+    return (await s.exec(select(Participant.id).where(
+        Participant.meeting_id == meeting_id, Participant.role == Role.CHAIR.value))).first() is not None
+
+
+async def mine(db: Database, actor: Actor, *, status: str | None = None) -> list[tuple[Meeting, Role]]:
+    """Meetings the actor takes part in and may see (a draft only for its staff), soonest first."""
+    stmt = (select(Meeting, Participant.role).join(Participant, col(Participant.meeting_id) == col(Meeting.id))
+            .where(Participant.user_id == actor.user_id).order_by(col(Meeting.starts_at), col(Meeting.id)))
+    if status is not None:
+        stmt = stmt.where(Meeting.status == status)
+    async with db.read() as s:
+        rows = (await s.exec(stmt)).all()
+    visible = []
+    for meeting, role_name in rows:
+        role = Role(role_name)
+        if decide(role, Status(meeting.status), Action.VIEW).allowed:
+            visible.append((meeting, role))
+    return visible
+
+
+async def detail(db: Database, actor: Actor, meeting_id: int) -> MeetingView:
+    async with db.read() as s:
+        meeting, role = await access.require(s, actor, meeting_id, Action.VIEW)
+        body = await s.get(Body, meeting.body_id)
+        people = (await s.exec(select(Participant, User).join(User, col(User.id) == col(Participant.user_id))
+                               .where(Participant.meeting_id == meeting_id))).all()
+        agenda = (await s.exec(select(AgendaItem).where(AgendaItem.meeting_id == meeting_id)
+                               .order_by(col(AgendaItem.position), col(AgendaItem.id)))).all()
+    participants = sorted(people, key=lambda pu: (_ROLE_ORDER.get(pu[0].role, 9), pu[1].full_name))
+    return MeetingView(meeting=meeting, role=role, body_name=body.name if body else "",
+                       participants=list(participants), agenda=list(agenda),
+                       allowed_actions=access.allowed_actions(role, Status(meeting.status)))
+

@@ -1,0 +1,111 @@
+"""Who attends a meeting and in which role."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from backend.db import Database
+from backend.domain.meeting_states import STAFF, Action, Role, may_vote_allowed
+from backend.exceptions import BadRequest, Conflict, NotFound
+from backend.models import Participant, User
+from backend.services import access, audit
+from backend.services.context import Actor
+
+
+def _vote_flag(role: Role, may_vote: bool | None) -> bool:
+    if may_vote is None:
+        return may_vote_allowed(role)
+    if may_vote and not may_vote_allowed(role):
+        raise BadRequest(f"a {role.value} cannot be entitled to vote", code="may_not_vote")
+    return may_vote
+
+
+async def listing(db: Database, actor: Actor, meeting_id: int) -> list[tuple[Participant, User]]:
+    async with db.read() as s:
+        await access.require(s, actor, meeting_id, Action.VIEW)
+        return list((await s.exec(select(Participant, User).join(User, col(User.id) == col(Participant.user_id))
+                                  .where(Participant.meeting_id == meeting_id)
+                                  .order_by(col(Participant.id)))).all())
+
+
+async def add(db: Database, actor: Actor, meeting_id: int, data: Mapping[str, Any]) -> tuple[Participant, User]:
+    role = Role(data["role"])
+    try:
+        async with db.write() as s:
+            await access.require(s, actor, meeting_id, Action.MANAGE_PARTICIPANTS)
+            user = await s.get(User, data["user_id"])
+            if user is None:
+                raise BadRequest(f"no user {data['user_id']}", code="unknown_user")
+            if not user.is_active:
+                raise BadRequest(f"the account {user.username!r} is deactivated", code="inactive_user")
+            if await _find(s, meeting_id, user_id=user.id) is not None:
+                raise Conflict(f"{user.full_name} already takes part in this meeting", code="already_participant")
+            participant = Participant(meeting_id=meeting_id, user_id=data["user_id"], role=role.value,
+                                      may_vote=_vote_flag(role, data.get("may_vote")))
+            s.add(participant)
+            await s.flush()
+            await audit.record(s, "participant.added", actor_id=actor.user_id, object_type="participant",
+                               object_id=participant.id, meeting_id=meeting_id,
+                               details={"user_id": user.id, "role": role.value, "may_vote": participant.may_vote})
+    except IntegrityError as exc:
+        raise Conflict("this person already takes part in this meeting", code="already_participant") from exc
+    return participant, user
+
+
+async def update(db: Database, actor: Actor, meeting_id: int, participant_id: int,
+                 changes: Mapping[str, Any]) -> tuple[Participant, User]:
+    async with db.write() as s:
+        await access.require(s, actor, meeting_id, Action.MANAGE_PARTICIPANTS)
+        participant = await _find(s, meeting_id, participant_id=participant_id)
+        role = Role(changes.get("role", participant.role))
+        if role not in STAFF and Role(participant.role) in STAFF:
+            await _keep_one_staff(s, meeting_id, participant_id)
+        may_vote = changes.get("may_vote", participant.may_vote if "role" not in changes else None)
+        participant.role = role.value
+        participant.may_vote = _vote_flag(role, may_vote)
+        s.add(participant)
+        user = await s.get(User, participant.user_id)
+        assert user is not None
+        await audit.record(s, "participant.updated", actor_id=actor.user_id, object_type="participant",
+                           object_id=participant_id, meeting_id=meeting_id,
+                           details={"role": participant.role, "may_vote": participant.may_vote})
+    return participant, user
+
+
+async def remove(db: Database, actor: Actor, meeting_id: int, participant_id: int) -> None:
+    async with db.write() as s:
+        await access.require(s, actor, meeting_id, Action.MANAGE_PARTICIPANTS)
+        participant = await _find(s, meeting_id, participant_id=participant_id)
+        if Role(participant.role) in STAFF:
+            await _keep_one_staff(s, meeting_id, participant_id)
+        await s.delete(participant)
+        await audit.record(s, "participant.removed", actor_id=actor.user_id, object_type="participant",
+                           object_id=participant_id, meeting_id=meeting_id,
+                           details={"user_id": participant.user_id, "role": participant.role})
+
+
+async def _find(s: AsyncSession, meeting_id: int, *, participant_id: int | None = None,
+                user_id: int | None = None) -> Participant:
+    stmt = select(Participant).where(Participant.meeting_id == meeting_id)
+    if participant_id is not None:
+        stmt = stmt.where(Participant.id == participant_id)
+    if user_id is not None:
+        stmt = stmt.where(Participant.user_id == user_id)
+    found = (await s.exec(stmt)).first()
+    if found is None and participant_id is not None:
+        raise NotFound(f"no participant {participant_id} in meeting {meeting_id}")
+    return found  # type: ignore[return-value]
+
+
+async def _keep_one_staff(s: AsyncSession, meeting_id: int, leaving_id: int) -> None:
+    """A meeting always keeps someone (chair or secretary) who can manage it."""
+    others = (await s.exec(select(func.count()).select_from(Participant).where(
+        Participant.meeting_id == meeting_id, Participant.id != leaving_id,
+        col(Participant.role).in_([r.value for r in STAFF])))).one()
+    if others == 0:
+        raise Conflict("a meeting needs at least one chair or secretary", code="last_staff")

@@ -1,0 +1,206 @@
+"""Integration plumbing: the real app served by uvicorn on a free loopback port, over a real
+database: SQLite and the real PostgreSQL (a fresh database per test session, dropped after)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+
+from backend import migrate
+from backend.app import create_app
+from backend.config import Settings, normalise_database_url
+from backend.db import Database
+from backend.services import users
+from tests.conftest import POSTGRES_URL, free_port, unavailable
+
+ADMIN_PASSWORD = "Quan-tri-2026!"
+_counter = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{next(_counter)}"
+
+
+@dataclass
+class Server:
+    base_url: str
+    settings: Settings
+    db: Database
+    backend: str
+
+
+async def _fresh_postgres() -> tuple[str, str]:
+    name = f"ecabinet_test_{uuid.uuid4().hex[:10]}"
+    try:
+        conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+        unavailable(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = POSTGRES_URL.rsplit("/", 1)[0]
+    return name, normalise_database_url(f"{base}/{name}")
+
+
+async def _drop_postgres(name: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def test_settings(data_dir: Path, database_url: str) -> Settings:
+    return replace(Settings.from_env({"ECABINET_DATA_DIR": str(data_dir)}), database_url=database_url,
+                   login_slowdown_after=2, login_lock_after=4, login_lock_seconds=60, login_slowdown_max_ms=50,
+                   max_json_bytes=64_000)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+async def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    data_dir = tmp_path_factory.mktemp(f"data-{request.param}")
+    pg_name = None
+    if request.param == "postgres":
+        pg_name, url = await _fresh_postgres()
+    else:
+        url = f"sqlite+aiosqlite:///{data_dir / 'test.sqlite3'}"
+    settings = test_settings(data_dir, url)
+    await asyncio.to_thread(migrate.upgrade, url)
+    db = Database(url)
+    await users.create(db, None, {"username": "admin", "full_name": "Quản trị", "password": ADMIN_PASSWORD,
+                                  "is_admin": True})
+    port = free_port()
+    config = uvicorn.Config(create_app(settings, db=db), host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="on")
+    uv = uvicorn.Server(config)
+    task = asyncio.create_task(uv.serve())
+    while not uv.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    yield Server(base_url=f"http://127.0.0.1:{port}", settings=settings, db=db, backend=request.param)
+    uv.should_exit = True
+    await task
+    await db.dispose()
+    if pg_name:
+        await _drop_postgres(pg_name)
+
+
+class Client:
+    """A real HTTP client that logs in like the browser (cookie + CSRF header) or like an API client."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.http = httpx.AsyncClient(base_url=server.base_url, timeout=30)
+        self.csrf: str | None = None
+        self.user: dict[str, Any] | None = None
+
+    async def login(self, username: str, password: str) -> httpx.Response:
+        r = await self.http.post("/api/auth/login", json={"username": username, "password": password})
+        if r.status_code == 200:
+            self.csrf = r.json()["csrf_token"]
+            self.user = r.json()["user"]
+        return r
+
+    async def login_bearer(self, username: str, password: str) -> httpx.Response:
+        r = await self.http.post("/api/auth/tokens", json={"username": username, "password": password})
+        if r.status_code == 201:
+            self.http.headers["Authorization"] = f"Bearer {r.json()['token']}"
+            self.user = r.json()["user"]
+        return r
+
+    def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
+        headers = {"X-CSRF-Token": self.csrf} if self.csrf else {}
+        headers.update(extra or {})
+        return headers
+
+    async def get(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.http.get(url, **kw)
+
+    async def post(self, url: str, json: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+        return await self.http.post(url, json=json, headers=self._headers(headers), **kw)
+
+    async def patch(self, url: str, json: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+        return await self.http.patch(url, json=json, headers=self._headers(headers), **kw)
+
+    async def put(self, url: str, json: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+        return await self.http.put(url, json=json, headers=self._headers(headers), **kw)
+
+    async def delete(self, url: str, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+        return await self.http.delete(url, headers=self._headers(headers), **kw)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+@pytest.fixture
+async def client_factory(server: Server) -> AsyncIterator[Any]:
+    made: list[Client] = []
+
+    def make() -> Client:
+        c = Client(server)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        await c.close()
+
+
+@pytest.fixture
+async def admin(client_factory: Any) -> Client:
+    c = client_factory()
+    r = await c.login("admin", ADMIN_PASSWORD)
+    assert r.status_code == 200, r.text
+    return c
+
+
+@dataclass
+class Person:
+    id: int
+    username: str
+    password: str
+    client: Client
+
+
+@pytest.fixture
+async def world(server: Server, admin: Client, client_factory: Any) -> dict[str, Any]:
+    """A body, its secretariat, a chair, two members, a guest, a bridge point and an outsider, all logged in,
+    and a draft meeting created by the secretariat with the chair and members added."""
+    body = (await admin.post("/api/bodies", json={"name": unique("Ủy ban nhân dân tỉnh "), "kind":
+                                                  "provincial_committee"})).json()
+    people: dict[str, Person] = {}
+    for key, secretariat in [("secretary", True), ("chair", False), ("member", False), ("member2", False),
+                             ("guest", False), ("bridge", False), ("outsider", False)]:
+        username = unique(f"{key}.")
+        password = f"Mat-khau-{key}-2026"
+        r = await admin.post("/api/users", json={"username": username, "full_name": f"Người {key}",
+                                                 "password": password, "is_secretariat": secretariat,
+                                                 "body_id": body["id"]})
+        assert r.status_code == 201, r.text
+        c = client_factory()
+        assert (await c.login(username, password)).status_code == 200
+        people[key] = Person(r.json()["id"], username, password, c)
+    r = await people["secretary"].client.post("/api/meetings", json={
+        "body_id": body["id"], "title": "Phiên họp thường kỳ tháng 12", "starts_at": "2026-12-03T08:00:00+07:00",
+        "place": "Hội trường UBND tỉnh"})
+    assert r.status_code == 201, r.text
+    meeting = r.json()
+    sec = people["secretary"].client
+    for key, role in [("chair", "chair"), ("member", "member"), ("member2", "member"), ("guest", "guest"),
+                      ("bridge", "bridge")]:
+        r = await sec.post(f"/api/meetings/{meeting['id']}/participants",
+                           json={"user_id": people[key].id, "role": role})
+        assert r.status_code == 201, r.text
+    return {"body": body, "meeting": meeting, "people": people, "admin": admin}
