@@ -81,5 +81,10 @@ class UnsupportedMediaType(AppError):
     code = "unsupported_media_type"
 
 
+class ServiceUnavailable(AppError):
+    status = 503
+    code = "unavailable"
+
+
 class ConfigError(ValueError):
     """Settings that cannot start the application (raised at start, never to a client)."""

@@ -83,8 +83,7 @@ async def update_meeting(call: Call) -> dict[str, Any]:
 
 
 @api.route("POST", MEETING + "/transitions",
-           summary="Publish, withdraw, start, close or archive (permission depends on the action: see "
-                   "docs/PERMISSIONS.md)",
+           summary="Publish, withdraw, start, close or archive (who may depends on the action)",
            permission=Permission.meeting(*TRANSITIONS), tag="meetings", body=MeetingTransitionIn,
            response=MeetingDetail)
 async def transition_meeting(call: Call) -> dict[str, Any]:

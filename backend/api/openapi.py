@@ -23,6 +23,7 @@ _ERROR_TEXT = {
     415: "body is not application/json",
     422: "body or query fails validation (unknown field, wrong type, too long)",
     429: "too many failed logins: locked for a while",
+    503: "a service the app depends on (database, Redis) does not answer",
 }
 
 
@@ -47,6 +48,8 @@ def _error_codes(op: Operation) -> list[int]:
         codes.add(404)
     if op.method != "GET":
         codes.add(409)
+    if op.path == "/api/health":
+        codes.add(503)
     if op.path.endswith(("/login", "/tokens")):
         codes |= {401, 429}
     return sorted(codes)

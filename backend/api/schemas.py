@@ -63,6 +63,7 @@ class ErrorBody(Output):
 class Health(Output):
     status: Literal["ok"]
     database: Literal["ok"]
+    redis: Literal["ok", "not_configured"] = Field(description="Redis carries fan-out when REDIS_URL is set")
     version: str
 
 

@@ -19,8 +19,8 @@ VERSION = "0.1.0"
 @api.route("GET", "/api/health", summary="Is the service up and its database reachable",
            permission=Permission.public(), tag="system", response=Health)
 async def get_health(call: Call) -> dict[str, Any]:
-    await health.check(call.db)
-    return {"status": "ok", "database": "ok", "version": VERSION}
+    redis = await health.check(call.db, call.settings.redis_url)
+    return {"status": "ok", "database": "ok", "redis": redis, "version": VERSION}
 
 
 class AuditQuery(BaseModel):

@@ -1,0 +1,36 @@
+"""Renders the permission table (docs/PERMISSIONS.md) from the route declarations, so the table is
+what the code enforces. Regenerate: `.venv/bin/python -m backend.api.permission_table > docs/PERMISSIONS.md`."""
+
+from __future__ import annotations
+
+from backend.api import api
+from backend.domain.meeting_states import Action, Role, Status, decide
+
+HEADER = """# Permissions
+
+Generated from the route declarations in `backend/api/` and the meeting state machine in
+`backend/domain/meeting_states.py` by `python -m backend.api.permission_table`; a test fails when
+this file is out of date. Roles are held per meeting (chair, secretary, member, guest, bridge);
+`admin` is global.
+"""
+
+
+def render() -> str:
+    lines = [HEADER, "## REST operations", "", "| method | path | what | who may |", "|---|---|---|---|"]
+    for op in api.operations:
+        path = op.path.replace(":int", "")
+        lines.append(f"| {op.method} | `{path}` | {op.summary} | {op.permission.describe()} |")
+    lines += ["", "## Meeting actions by role and state", "",
+              "Each cell lists the actions a role may take while the meeting is in that state.", "",
+              "| role | " + " | ".join(s.value for s in Status) + " |",
+              "|---|" + "---|" * len(Status)]
+    for role in Role:
+        cells = [", ".join(a.value for a in Action if decide(role, status, a).allowed) or "—" for status in Status]
+        lines.append(f"| {role.value} | " + " | ".join(cells) + " |")
+    lines += ["", "A person who is not a participant may do nothing in a meeting (403). A refused action answers "
+              "403 `forbidden` for a wrong role and 409 `invalid_state` for a wrong state.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render(), end="")

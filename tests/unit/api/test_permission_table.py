@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from backend.api import api
+from backend.api.permission_table import render
+from backend.api.routing import Access
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_docs_permission_table_is_generated_from_the_current_declarations() -> None:
+    committed = (ROOT / "docs" / "PERMISSIONS.md").read_text(encoding="utf-8")
+    assert committed == render(), "regenerate: .venv/bin/python -m backend.api.permission_table > docs/PERMISSIONS.md"
+
+
+def test_every_meeting_route_declares_a_meeting_permission() -> None:
+    for op in api.operations:
+        if op.path.startswith("/api/meetings/{meeting_id"):
+            assert op.permission.meeting_actions, f"{op.method} {op.path} declares no meeting action"
+
+
+def test_only_login_routes_and_health_are_public() -> None:
+    public = {(op.method, op.path) for op in api.operations if op.permission.access is Access.PUBLIC}
+    assert public == {("POST", "/api/auth/login"), ("POST", "/api/auth/tokens"), ("GET", "/api/health")}
+
+
+def test_operation_names_are_unique() -> None:
+    names = [op.name for op in api.operations]
+    assert len(names) == len(set(names))
