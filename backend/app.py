@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,7 +19,7 @@ from backend.api import api
 from backend.api.system import openapi_json
 from backend.config import Settings
 from backend.db import Database
-from backend.exceptions import AppError, NotFound, TooManyRequests
+from backend.exceptions import AppError, MethodNotAllowed, NotFound, TooManyRequests
 
 log = logging.getLogger("ecabinet")
 
@@ -57,6 +57,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 async def _unknown_api_route(request: Request) -> Response:
+    scope = dict(request.scope, type="http")
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.path != "/api/{rest:path}" and route.matches(scope)[0] is Match.PARTIAL:
+            raise MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
     raise NotFound(f"no API route {request.method} {request.url.path}")
 
 

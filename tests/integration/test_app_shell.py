@@ -1,0 +1,34 @@
+"""The app as a browser meets it: the tablet shell, hardening headers, JSON errors everywhere under /api."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.integration.conftest import Server
+
+
+async def test_root_serves_the_tablet_app_with_a_strict_content_security_policy(server: Server) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        r = await http.get("/")
+    assert r.status_code == 200
+    assert "text/html" in r.headers["content-type"]
+    assert '<script type="module"' in r.text and "<script>" not in r.text
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_unknown_api_routes_and_methods_answer_json_errors(server: Server) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        missing = await http.get("/api/no-such-thing")
+        wrong_method = await http.delete("/api/health")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_not_logged_in_gets_401_with_a_json_error(server: Server) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        r = await http.get("/api/meetings")
+    assert r.status_code == 401
+    assert set(r.json()["error"]) >= {"code", "message"}
