@@ -3,10 +3,13 @@ from the live-session issue on, the Socket.IO server."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import socketio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -20,8 +23,16 @@ from backend.api.system import openapi_json
 from backend.config import Settings
 from backend.db import Database
 from backend.exceptions import AppError, MethodNotAllowed, NotFound, TooManyRequests
+from backend.realtime.server import SessionNamespace, SioBus, create_server
+from backend.services import polls
+from backend.services.context import Live
+from backend.services.events import Coalescer
+from backend.services.presence import REFRESH_SECONDS, presence_store
 
 log = logging.getLogger("ecabinet")
+
+PROGRESS_INTERVAL_S = 0.25  # at most four vote-progress updates a second per poll and worker
+SWEEP_INTERVAL_S = 0.5  # how late a poll's time limit may close it
 
 # The tablet app loads only its own files: no inline scripts, no third-party origins.
 CONTENT_SECURITY_POLICY = (
@@ -91,12 +102,23 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
+def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
+    """The whole application: Socket.IO at /socket.io in front of the Starlette app (REST and the
+    tablet app). The Starlette app is reachable as `.other_asgi_app` (tests use its `.state`)."""
     database = db or Database(settings.effective_database_url)
+    sio = create_server(settings)
+    live_ctx = Live(db=database, bus=SioBus(sio), presence=presence_store(settings.redis_url),
+                    progress=Coalescer(PROGRESS_INTERVAL_S))
+    sio.register_namespace(SessionNamespace(live_ctx, settings))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        housekeeping = asyncio.create_task(_housekeeping(live_ctx))
         yield
+        housekeeping.cancel()
+        await asyncio.gather(housekeeping, return_exceptions=True)
+        await live_ctx.progress.drain()
+        await live_ctx.presence.close()
         await database.dispose()
 
     routes: list[BaseRoute] = [
@@ -113,5 +135,21 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.live = live_ctx
+    app.state.sio = sio
     app.add_middleware(SecurityHeaders)
-    return app
+    return socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
+
+
+async def _housekeeping(live_ctx: Live) -> None:
+    """Each worker: close polls whose time is up, and keep its presence entries alive."""
+    last_refresh = 0.0
+    while True:
+        try:
+            await polls.close_due(live_ctx)
+            if time.monotonic() - last_refresh > REFRESH_SECONDS:
+                await live_ctx.presence.refresh()
+                last_refresh = time.monotonic()
+        except Exception:  # a database hiccup must not stop the loop
+            log.exception("housekeeping failed")
+        await asyncio.sleep(SWEEP_INTERVAL_S)

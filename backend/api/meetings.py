@@ -23,7 +23,7 @@ from backend.api.schemas import (
 )
 from backend.domain.meeting_states import TRANSITIONS, Action
 from backend.models import AgendaItem, Participant, User
-from backend.services import agenda, meetings, participants
+from backend.services import agenda, live, meetings, participants
 from backend.services.meetings import MeetingView
 
 MEETING = "/api/meetings/{meeting_id:int}"
@@ -88,7 +88,9 @@ async def update_meeting(call: Call) -> dict[str, Any]:
            response=MeetingDetail)
 async def transition_meeting(call: Call) -> dict[str, Any]:
     action = Action(call.body.action)
-    return detail_out(await meetings.transition(call.db, call.user, call.path["meeting_id"], action))
+    view = await meetings.transition(call.db, call.user, call.path["meeting_id"], action)
+    await live.on_transition(call.request.app.state.live, call.path["meeting_id"], view.meeting.status)
+    return detail_out(view)
 
 
 @api.route("GET", MEETING + "/participants", summary="Who takes part",

@@ -45,6 +45,16 @@ class Action(str, Enum):
     START = "start"
     CLOSE = "close"
     ARCHIVE = "archive"
+    # During the session (live).
+    RUN_AGENDA = "run_agenda"
+    PRESENT = "present"
+    MANAGE_SPEAKERS = "manage_speakers"
+    REQUEST_FLOOR = "request_floor"
+    PREPARE_POLLS = "prepare_polls"
+    RUN_POLLS = "run_polls"
+    VOTE = "vote"
+    CHECK_IN = "check_in"
+    RECORD_ATTENDANCE = "record_attendance"
 
 
 # action -> (who may, in which states). Transitions also name their target state below.
@@ -58,6 +68,16 @@ _ALLOWED: dict[Action, tuple[frozenset[Role], frozenset[Status]]] = {
     Action.START: (frozenset({Role.CHAIR}), frozenset({Status.PUBLISHED})),
     Action.CLOSE: (frozenset({Role.CHAIR}), frozenset({Status.IN_PROGRESS})),
     Action.ARCHIVE: (frozenset({Role.SECRETARY}), frozenset({Status.CLOSED})),
+    Action.RUN_AGENDA: (frozenset({Role.CHAIR}), frozenset({Status.IN_PROGRESS})),
+    Action.PRESENT: (STAFF, frozenset({Status.IN_PROGRESS})),
+    Action.MANAGE_SPEAKERS: (frozenset({Role.CHAIR}), frozenset({Status.IN_PROGRESS})),
+    Action.REQUEST_FLOOR: (frozenset({Role.MEMBER, Role.BRIDGE, Role.GUEST}), frozenset({Status.IN_PROGRESS})),
+    Action.PREPARE_POLLS: (STAFF, frozenset({Status.DRAFT, Status.PUBLISHED, Status.IN_PROGRESS})),
+    Action.RUN_POLLS: (frozenset({Role.CHAIR}), frozenset({Status.IN_PROGRESS})),
+    # Whether a given chair or member votes is their participant's `may_vote` flag, checked by the service.
+    Action.VOTE: (VOTING_ROLES, frozenset({Status.IN_PROGRESS})),
+    Action.CHECK_IN: (ATTENDEES, frozenset({Status.PUBLISHED, Status.IN_PROGRESS})),
+    Action.RECORD_ATTENDANCE: (STAFF, frozenset({Status.PUBLISHED, Status.IN_PROGRESS})),
 }
 
 TRANSITIONS: dict[Action, Status] = {

@@ -3,6 +3,8 @@
 
 from backend.models.accounts import AuthSession, Body, LoginThrottle, User
 from backend.models.audit import AuditEntry
-from backend.models.meetings import AgendaItem, Meeting, Participant
+from backend.models.meetings import AgendaItem, Attendance, Meeting, Participant, SpeakerTurn
+from backend.models.votes import Ballot, Poll, PollVoter, SecretBallot
 
-__all__ = ["AgendaItem", "AuditEntry", "AuthSession", "Body", "LoginThrottle", "Meeting", "Participant", "User"]
+__all__ = ["AgendaItem", "Attendance", "AuditEntry", "AuthSession", "Ballot", "Body", "LoginThrottle", "Meeting",
+           "Participant", "Poll", "PollVoter", "SecretBallot", "SpeakerTurn", "User"]

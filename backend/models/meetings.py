@@ -21,6 +21,14 @@ class Meeting(SQLModel, table=True):
     description: str = Field(default="", max_length=5000)
     status: str = Field(default="draft", max_length=20, index=True)
     confidentiality: str = Field(default="normal", max_length=20)  # normal | confidential | secret
+    # Quorum rule of this meeting: majority (more than half of those entitled to vote), two_thirds, none.
+    quorum_rule: str = Field(default="majority", max_length=20, sa_column_kwargs={"server_default": "majority"})
+    # Live state during the session (follow-the-chair): the item under discussion and the presenter's page.
+    current_item_id: int | None = Field(default=None)
+    presenter_document_id: int | None = Field(default=None)
+    presenter_page: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_by: int = Field(foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -36,6 +44,8 @@ class Participant(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", index=True)
     role: str = Field(max_length=20)  # chair | secretary | member | guest | bridge
     may_vote: bool = Field(default=False)
+    # A named deputy (e.g. a vice-minister) who attends, speaks and votes for this participant.
+    deputy_user_id: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -51,3 +61,33 @@ class AgendaItem(SQLModel, table=True):
     status: str = Field(default="pending", max_length=20)  # pending | current | done | postponed
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Attendance(SQLModel, table=True):
+    """Who was in the meeting, from when to when, in person or through a deputy (for the minutes)."""
+
+    __tablename__ = "attendance"
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meetings.id", index=True)
+    participant_id: int = Field(foreign_key="participants.id", index=True)
+    user_id: int = Field(foreign_key="users.id")  # who was there: the participant or their deputy
+    checked_in_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    checked_out_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    recorded_by: int = Field(foreign_key="users.id")  # self (tablet) or the secretariat
+
+
+class SpeakerTurn(SQLModel, table=True):
+    """A request for the floor on one agenda item, and the turn it became (times for the minutes)."""
+
+    __tablename__ = "speaker_turns"
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meetings.id", index=True)
+    agenda_item_id: int = Field(foreign_key="agenda_items.id", index=True)
+    participant_id: int = Field(foreign_key="participants.id")
+    user_id: int = Field(foreign_key="users.id")  # who speaks: the participant or their deputy
+    status: str = Field(default="waiting", max_length=12)  # waiting | speaking | done | withdrawn
+    position: int = Field(default=0)
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    limit_seconds: int | None = Field(default=None)

@@ -3,6 +3,8 @@ in it, and ask the domain's state machine."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,22 +33,47 @@ def from_rule_error(exc: RuleError) -> AppError:
     return error_for(exc.refusal, exc.reason)
 
 
-async def role_in(s: AsyncSession, meeting_id: int, user_id: int) -> Role | None:
-    role = (await s.exec(select(Participant.role).where(
+@dataclass(frozen=True)
+class Membership:
+    participant: Participant
+    """The participant the actor is, or stands in for."""
+    role: Role
+    """That participant's role."""
+    deputy: bool
+    """True when the actor is the participant's named deputy."""
+
+
+async def membership(s: AsyncSession, meeting_id: int, user_id: int) -> Membership | None:
+    """The actor's own participation, else the participant they are the named deputy of."""
+    own = (await s.exec(select(Participant).where(
         Participant.meeting_id == meeting_id, Participant.user_id == user_id))).first()
-    return Role(role) if role else None
+    if own is not None:
+        return Membership(own, Role(own.role), False)
+    stand_in = (await s.exec(select(Participant).where(
+        Participant.meeting_id == meeting_id, Participant.deputy_user_id == user_id))).first()
+    if stand_in is not None:
+        return Membership(stand_in, Role(stand_in.role), True)
+    return None
+
+
+async def require_membership(s: AsyncSession, actor: Actor, meeting_id: int, action: Action, *,
+                             lock: bool | None = None) -> tuple[Meeting, Membership]:
+    """The meeting and the actor's membership, if the actor may do `action` now; else the matching error.
+    Changes lock the meeting row (PostgreSQL), so concurrent changes of one meeting queue up."""
+    lock = action is not Action.VIEW if lock is None else lock
+    meeting = await s.get(Meeting, meeting_id, with_for_update=lock)
+    if meeting is None:
+        raise NotFound(f"no meeting {meeting_id}")
+    member = await membership(s, meeting_id, actor.user_id)
+    raise_for(decide(member.role if member else None, Status(meeting.status), action))
+    assert member is not None
+    return meeting, member
 
 
 async def require(s: AsyncSession, actor: Actor, meeting_id: int, action: Action) -> tuple[Meeting, Role]:
     """The meeting and the actor's role in it, if the actor may do `action` now; else the matching error."""
-    # Changes lock the meeting row (PostgreSQL), so concurrent edits of one meeting queue up.
-    meeting = await s.get(Meeting, meeting_id, with_for_update=action is not Action.VIEW)
-    if meeting is None:
-        raise NotFound(f"no meeting {meeting_id}")
-    role = await role_in(s, meeting_id, actor.user_id)
-    raise_for(decide(role, Status(meeting.status), action))
-    assert role is not None
-    return meeting, role
+    meeting, member = await require_membership(s, actor, meeting_id, action)
+    return meeting, member.role
 
 
 def allowed_actions(role: Role | None, status: Status) -> list[str]:

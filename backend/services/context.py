@@ -1,8 +1,12 @@
-"""Who is acting: built once per request or socket from the login session."""
+"""Who is acting, and what live services need around the database."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from backend.db import Database
+from backend.services.events import Coalescer, EventBus
+from backend.services.presence import PresenceStore
 
 
 @dataclass(frozen=True)
@@ -21,3 +25,17 @@ class Actor:
     """The login session behind this request (None for internal calls such as the CLI)."""
     via_cookie: bool = False
     """True when authenticated by the browser cookie (then unsafe requests need the CSRF token)."""
+
+
+@dataclass(frozen=True)
+class Live:
+    """What a live-session use case needs: the database, the event bus, and presence."""
+
+    db: Database
+    """Source of truth."""
+    bus: EventBus
+    """Where changes are published after commit."""
+    presence: PresenceStore
+    """Who is connected."""
+    progress: Coalescer
+    """Throttles poll progress broadcasts (a few per second per poll)."""

@@ -6,15 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.db import Database
 from backend.domain.meeting_states import Action, Role, Status, decide, next_status
-from backend.exceptions import BadRequest, Forbidden
-from backend.models import AgendaItem, Body, Meeting, Participant, User
+from backend.exceptions import BadRequest, Conflict, Forbidden
+from backend.models import AgendaItem, Attendance, Body, Meeting, Participant, User
 from backend.models.base import utcnow
-from backend.services import access, audit
+from backend.services import access, audit, polls, speakers
 from backend.services.context import Actor
 
 
@@ -79,6 +79,10 @@ async def transition(db: Database, actor: Actor, meeting_id: int, action: Action
         if action is Action.START and not await _has_chair(s, meeting_id):
             raise BadRequest("a meeting needs a chair before it starts", code="no_chair")
         before = meeting.status
+        if action is Action.START:
+            await _start_session(s, meeting)
+        elif action is Action.CLOSE:
+            await _end_session(s, meeting, actor.user_id)
         meeting.status = target.value
         meeting.updated_at = utcnow()
         s.add(meeting)
@@ -86,6 +90,37 @@ async def transition(db: Database, actor: Actor, meeting_id: int, action: Action
                            object_id=meeting_id, meeting_id=meeting_id,
                            details={"from": before, "to": target.value})
     return await detail(db, actor, meeting_id)
+
+
+async def _start_session(s: AsyncSession, meeting: Meeting) -> None:
+    """The session opens on the first agenda item not yet done."""
+    meeting.started_at = utcnow()
+    first = (await s.exec(select(AgendaItem).where(AgendaItem.meeting_id == meeting.id,
+                                                   AgendaItem.status != "done")
+                          .order_by(col(AgendaItem.position), col(AgendaItem.id)))).first()
+    if first is not None:
+        first.status = "current"
+        meeting.current_item_id = first.id
+        s.add(first)
+
+
+async def _end_session(s: AsyncSession, meeting: Meeting, actor_id: int) -> None:
+    """Closing needs no poll open; whoever speaks stops, the current item is done, everyone leaves."""
+    assert meeting.id is not None
+    if await polls.any_open(s, meeting.id):
+        raise Conflict("close the open poll before closing the session", code="poll_open")
+    await speakers.end_current(s, meeting.id, actor_id)
+    now = utcnow()
+    if meeting.current_item_id is not None:
+        item = await s.get(AgendaItem, meeting.current_item_id)
+        if item is not None and item.status == "current":
+            item.status = "done"
+            s.add(item)
+    for row in (await s.exec(select(Attendance).where(Attendance.meeting_id == meeting.id,
+                                                      col(Attendance.checked_out_at).is_(None)))).all():
+        row.checked_out_at = now
+        s.add(row)
+    meeting.ended_at = now
 
 
 async def _has_chair(s: AsyncSession, meeting_id: int) -> bool:
@@ -96,15 +131,17 @@ async def _has_chair(s: AsyncSession, meeting_id: int) -> bool:
 async def mine(db: Database, actor: Actor, *, status: str | None = None) -> list[tuple[Meeting, Role]]:
     """Meetings the actor takes part in and may see (a draft only for its staff), soonest first."""
     stmt = (select(Meeting, Participant.role).join(Participant, col(Participant.meeting_id) == col(Meeting.id))
-            .where(Participant.user_id == actor.user_id).order_by(col(Meeting.starts_at), col(Meeting.id)))
+            .where(or_(Participant.user_id == actor.user_id, Participant.deputy_user_id == actor.user_id))
+            .order_by(col(Meeting.starts_at), col(Meeting.id)))
     if status is not None:
         stmt = stmt.where(Meeting.status == status)
     async with db.read() as s:
         rows = (await s.exec(stmt)).all()
-    visible = []
+    visible, seen = [], set()
     for meeting, role_name in rows:
         role = Role(role_name)
-        if decide(role, Status(meeting.status), Action.VIEW).allowed:
+        if meeting.id not in seen and decide(role, Status(meeting.status), Action.VIEW).allowed:
+            seen.add(meeting.id)
             visible.append((meeting, role))
     return visible
 

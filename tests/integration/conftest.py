@@ -204,3 +204,41 @@ async def world(server: Server, admin: Client, client_factory: Any) -> dict[str,
                            json={"user_id": people[key].id, "role": role})
         assert r.status_code == 201, r.text
     return {"body": body, "meeting": meeting, "people": people, "admin": admin}
+
+
+@pytest.fixture
+async def live_factory(server: Server) -> AsyncIterator[Any]:
+    """Makes logged-in, connected Socket.IO clients; disconnects them all at the end."""
+    from tests.integration.live import LiveClient
+
+    made: list[LiveClient] = []
+
+    async def make(person: Person | None = None, *, connect: bool = True) -> LiveClient:
+        c = LiveClient(server.base_url)
+        made.append(c)
+        if person is not None:
+            await c.login(person.username, person.password)
+            if connect:
+                await c.connect()
+        return c
+
+    yield make
+    for c in made:
+        await c.close()
+
+
+@pytest.fixture
+async def session_world(world: dict[str, Any]) -> dict[str, Any]:
+    """The `world` meeting with two agenda items, published and started by its chair."""
+    meeting_id = world["meeting"]["id"]
+    sec = world["people"]["secretary"].client
+    items = []
+    for title in ["Báo cáo kinh tế - xã hội", "Dự án Luật Đất đai (sửa đổi)"]:
+        r = await sec.post(f"/api/meetings/{meeting_id}/agenda", json={"title": title, "planned_minutes": 20})
+        assert r.status_code == 201, r.text
+        items.append(r.json())
+    assert (await sec.post(f"/api/meetings/{meeting_id}/transitions", json={"action": "publish"})).status_code == 200
+    chair = world["people"]["chair"].client
+    r = await chair.post(f"/api/meetings/{meeting_id}/transitions", json={"action": "start"})
+    assert r.status_code == 200, r.text
+    return {**world, "items": items, "meeting_id": meeting_id}

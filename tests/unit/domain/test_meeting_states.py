@@ -24,6 +24,15 @@ EXPECTED: dict[Action, dict[Role, set[Status]]] = {
     Action.START: {CH: {P}},
     Action.CLOSE: {CH: {I}},
     Action.ARCHIVE: {SE: {C}},
+    Action.RUN_AGENDA: {CH: {I}},
+    Action.PRESENT: {CH: {I}, SE: {I}},
+    Action.MANAGE_SPEAKERS: {CH: {I}},
+    Action.REQUEST_FLOOR: {ME: {I}, BR: {I}, GU: {I}},
+    Action.PREPARE_POLLS: {CH: {D, P, I}, SE: {D, P, I}},
+    Action.RUN_POLLS: {CH: {I}},
+    Action.VOTE: {CH: {I}, ME: {I}},
+    Action.CHECK_IN: {CH: {P, I}, SE: {P, I}, ME: {P, I}, GU: {P, I}, BR: {P, I}},
+    Action.RECORD_ATTENDANCE: {CH: {P, I}, SE: {P, I}},
 }
 
 CASES = list(itertools.product(Action, Role, Status))

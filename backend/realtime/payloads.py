@@ -1,0 +1,65 @@
+"""What each client event carries (pydantic, strict, unknown fields refused)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class MeetingRef(Payload):
+    meeting_id: Id
+
+
+class AttendanceRecord(MeetingRef):
+    participant_id: Id
+    present: bool
+
+
+class AgendaGoto(MeetingRef):
+    item_id: Id
+
+
+class PresenterPage(MeetingRef):
+    page: Annotated[int, Field(ge=1, le=100_000)]
+    document_id: Id | None = None
+
+
+class SpeakerGive(MeetingRef):
+    turn_id: Id
+    seconds: Annotated[int, Field(ge=10, le=3600)] | None = None
+
+
+class SpeakerTime(MeetingRef):
+    seconds: Annotated[int, Field(ge=10, le=3600)]
+
+
+class SpeakerReorder(MeetingRef):
+    turn_ids: Annotated[list[Id], Field(max_length=500)]
+
+
+class PollCreate(MeetingRef):
+    question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+    options: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=20)] | None = None
+    secret: bool = False
+    majority: Literal["majority_cast", "majority_entitled", "two_thirds"] = "majority_cast"
+    quorum_required: bool = True
+    allow_change: bool = False
+    show_interim: bool = False
+    time_limit_seconds: Annotated[int, Field(ge=10, le=86_400)] | None = None
+    agenda_item_id: Id | None = None
+
+
+class PollRef(Payload):
+    poll_id: Id
+
+
+class VoteCast(PollRef):
+    choice: Annotated[str, Field(min_length=1, max_length=20)]
+    receipt: Annotated[str, Field(max_length=40)] | None = None

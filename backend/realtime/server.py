@@ -1,0 +1,223 @@
+"""The Socket.IO server on namespace `/`: a connection is authenticated at connect (the same cookie
+session or bearer token as REST) or refused; every event is validated and answered by an ack
+`{"ok": true, ...}` or `{"ok": false, "error": {"code", "message"}}`. Handlers only translate:
+services decide and publish. With REDIS_URL set, python-socketio's Redis manager fans events out
+across workers; nothing else changes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+import socketio
+from pydantic import BaseModel, ValidationError
+
+from backend.config import Settings
+from backend.domain.meeting_states import STAFF
+from backend.exceptions import AppError, PayloadTooLarge, Unauthorized, ValidationFailed
+from backend.realtime import payloads as p
+from backend.services import attendance, auth, live, polls, speakers
+from backend.services.context import Actor, Live
+from backend.services.events import meeting_room, staff_room, user_room
+
+log = logging.getLogger("ecabinet.realtime")
+
+SESSION_COOKIE = "ecabinet_session"
+MAX_EVENT_BYTES = 32_000
+
+Handler = Callable[[str, Actor, Any], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Event:
+    model: type[BaseModel]
+    handler: Handler
+
+
+class SioBus:
+    """The services' event bus, delivered by Socket.IO (through Redis when configured)."""
+
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self.sio = sio
+
+    async def publish(self, event: str, data: dict[str, Any], *, room: str) -> None:
+        await self.sio.emit(event, data, room=room)
+
+
+def _cookie(environ: dict[str, Any], name: str) -> str | None:
+    for part in environ.get("HTTP_COOKIE", "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return unquote(value)
+    return None
+
+
+class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    def __init__(self, live_ctx: Live, settings: Settings) -> None:
+        super().__init__("/")
+        self.live = live_ctx
+        self.settings = settings
+        self.events: dict[str, Event] = {
+            "meeting.join": Event(p.MeetingRef, self.join),
+            "meeting.leave": Event(p.MeetingRef, self.leave),
+            "meeting.sync": Event(p.MeetingRef, self.sync),
+            "attendance.check_in": Event(p.MeetingRef, self.check_in),
+            "attendance.check_out": Event(p.MeetingRef, self.check_out),
+            "attendance.record": Event(p.AttendanceRecord, self.record_attendance),
+            "agenda.goto": Event(p.AgendaGoto, self.agenda_goto),
+            "presenter.page": Event(p.PresenterPage, self.presenter_page),
+            "speaker.request": Event(p.MeetingRef, self.speaker_request),
+            "speaker.withdraw": Event(p.MeetingRef, self.speaker_withdraw),
+            "speaker.give": Event(p.SpeakerGive, self.speaker_give),
+            "speaker.time": Event(p.SpeakerTime, self.speaker_time),
+            "speaker.end": Event(p.MeetingRef, self.speaker_end),
+            "speaker.reorder": Event(p.SpeakerReorder, self.speaker_reorder),
+            "poll.create": Event(p.PollCreate, self.poll_create),
+            "poll.open": Event(p.PollRef, self.poll_open),
+            "poll.close": Event(p.PollRef, self.poll_close),
+            "vote.cast": Event(p.VoteCast, self.vote_cast),
+        }
+
+    # --- connection -----------------------------------------------------------------------------
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth_data: Any = None) -> None:
+        token = auth_data.get("token") if isinstance(auth_data, dict) else None
+        try:
+            if isinstance(token, str) and token:
+                actor = await auth.authenticate(self.live.db, self.settings, token, via_cookie=False)
+            else:
+                actor = await auth.authenticate(self.live.db, self.settings, _cookie(environ, SESSION_COOKIE),
+                                                via_cookie=True)
+        except AppError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.as_dict()) from exc
+        await self.save_session(sid, {"actor": actor, "meetings": set()})
+        await self.enter_room(sid, user_room(actor.user_id))
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        session = await self.get_session(sid)
+        actor: Actor | None = session.get("actor")
+        if actor is None:
+            return
+        for meeting_id in list(session.get("meetings", ())):
+            await live.leave(self.live, actor.user_id, meeting_id, sid)
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        sid = args[0]
+        data = args[1] if len(args) > 1 else None
+        try:
+            return {"ok": True, **await self._dispatch(event, sid, data)}
+        except AppError as exc:
+            return {"ok": False, "error": exc.as_dict()}
+        except Exception:  # never let one event take the connection down
+            log.exception("event %s failed", event)
+            return {"ok": False, "error": {"code": "internal", "message": "unexpected server error"}}
+
+    async def _dispatch(self, event: str, sid: str, data: Any) -> dict[str, Any]:
+        spec = self.events.get(event)
+        if spec is None:
+            raise AppError(f"unknown event {event!r}", code="unknown_event")
+        session = await self.get_session(sid)
+        actor = session.get("actor")
+        if actor is None:
+            raise Unauthorized("log in first")
+        try:
+            size = len(json.dumps(data, default=str))
+        except (TypeError, ValueError) as exc:
+            raise ValidationFailed("the payload is not JSON") from exc
+        if size > MAX_EVENT_BYTES:
+            raise PayloadTooLarge(f"the payload is larger than {MAX_EVENT_BYTES} bytes")
+        try:
+            payload = spec.model.model_validate(data)
+        except ValidationError as exc:
+            problems = [{"field": ".".join(str(x) for x in e["loc"]), "problem": e["msg"]}
+                        for e in exc.errors(include_url=False, include_input=False)]
+            raise ValidationFailed("the payload is not valid", details=problems) from exc
+        return await spec.handler(sid, actor, payload)
+
+    # --- meeting room -----------------------------------------------------------------------------
+
+    async def join(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
+        member = await live.join(self.live, actor, data.meeting_id, sid)
+        await self.enter_room(sid, meeting_room(data.meeting_id))
+        if member.role in STAFF:
+            await self.enter_room(sid, staff_room(data.meeting_id))
+        session = await self.get_session(sid)
+        session["meetings"].add(data.meeting_id)
+        return {"state": await live.state(self.live, actor, data.meeting_id)}
+
+    async def leave(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
+        await self.leave_room(sid, meeting_room(data.meeting_id))
+        await self.leave_room(sid, staff_room(data.meeting_id))
+        session = await self.get_session(sid)
+        if data.meeting_id in session["meetings"]:
+            session["meetings"].discard(data.meeting_id)
+            await live.leave(self.live, actor.user_id, data.meeting_id, sid)
+        return {}
+
+    async def sync(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
+        return {"state": await live.state(self.live, actor, data.meeting_id)}
+
+    async def check_in(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
+        return await attendance.check_in(self.live, actor, data.meeting_id)
+
+    async def check_out(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
+        return await attendance.check_out(self.live, actor, data.meeting_id)
+
+    async def record_attendance(self, sid: str, actor: Actor, data: p.AttendanceRecord) -> dict[str, Any]:
+        return await attendance.record_attendance(self.live, actor, data.meeting_id, data.participant_id,
+                                                  data.present)
+
+    async def agenda_goto(self, sid: str, actor: Actor, data: p.AgendaGoto) -> dict[str, Any]:
+        return await live.goto_item(self.live, actor, data.meeting_id, data.item_id)
+
+    async def presenter_page(self, sid: str, actor: Actor, data: p.PresenterPage) -> dict[str, Any]:
+        return await live.set_page(self.live, actor, data.meeting_id, data.page, data.document_id)
+
+    # --- speakers -----------------------------------------------------------------------------------
+
+    async def speaker_request(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
+        return await speakers.request(self.live, actor, data.meeting_id)
+
+    async def speaker_withdraw(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
+        return await speakers.withdraw(self.live, actor, data.meeting_id)
+
+    async def speaker_give(self, sid: str, actor: Actor, data: p.SpeakerGive) -> dict[str, Any]:
+        return await speakers.give_floor(self.live, actor, data.meeting_id, data.turn_id, data.seconds)
+
+    async def speaker_time(self, sid: str, actor: Actor, data: p.SpeakerTime) -> dict[str, Any]:
+        return await speakers.set_time(self.live, actor, data.meeting_id, data.seconds)
+
+    async def speaker_end(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
+        return await speakers.end_floor(self.live, actor, data.meeting_id)
+
+    async def speaker_reorder(self, sid: str, actor: Actor, data: p.SpeakerReorder) -> dict[str, Any]:
+        return await speakers.reorder(self.live, actor, data.meeting_id, list(data.turn_ids))
+
+    # --- polls -------------------------------------------------------------------------------------
+
+    async def poll_create(self, sid: str, actor: Actor, data: p.PollCreate) -> dict[str, Any]:
+        fields = data.model_dump(exclude={"meeting_id"})
+        return {"poll": await polls.create(self.live, actor, data.meeting_id, fields)}
+
+    async def poll_open(self, sid: str, actor: Actor, data: p.PollRef) -> dict[str, Any]:
+        return {"poll": await polls.open_poll(self.live, actor, data.poll_id)}
+
+    async def poll_close(self, sid: str, actor: Actor, data: p.PollRef) -> dict[str, Any]:
+        return {"poll": await polls.close(self.live, actor, data.poll_id)}
+
+    async def vote_cast(self, sid: str, actor: Actor, data: p.VoteCast) -> dict[str, Any]:
+        return await polls.cast(self.live, actor, data.poll_id, data.choice, data.receipt)
+
+
+def create_server(settings: Settings) -> socketio.AsyncServer:
+    manager = socketio.AsyncRedisManager(settings.redis_url, channel="ecabinet") if settings.redis_url else None
+    # cors_allowed_origins=None: a browser may connect only from the page's own origin.
+    return socketio.AsyncServer(async_mode="asgi", client_manager=manager, cors_allowed_origins=None,
+                                max_http_buffer_size=1_000_000, ping_interval=20, ping_timeout=20,
+                                logger=False, engineio_logger=False)

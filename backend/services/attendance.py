@@ -1,0 +1,109 @@
+"""Attendance (who is present, for the minutes and the quorum) and the live quorum."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from backend.domain import quorum as quorum_rules
+from backend.domain.meeting_states import Action
+from backend.exceptions import NotFound
+from backend.models import Attendance, Meeting, Participant
+from backend.models.base import utcnow
+from backend.services import access, audit
+from backend.services.context import Actor, Live
+from backend.services.events import meeting_room
+
+
+async def quorum(s: AsyncSession, meeting: Meeting) -> dict[str, Any]:
+    """Computed from the database: entitled voters, and how many of them are checked in (or their deputy)."""
+    entitled = (await s.exec(select(func.count()).select_from(Participant).where(
+        Participant.meeting_id == meeting.id, Participant.may_vote == True))).one()  # noqa: E712
+    present = (await s.exec(select(func.count(func.distinct(Attendance.participant_id)))
+                            .join(Participant, col(Participant.id) == col(Attendance.participant_id))
+                            .where(Attendance.meeting_id == meeting.id, col(Attendance.checked_out_at).is_(None),
+                                   Participant.may_vote == True))).one()  # noqa: E712
+    q = quorum_rules.compute(quorum_rules.QuorumRule(meeting.quorum_rule), int(entitled), int(present))
+    return {"rule": q.rule, "entitled": q.entitled, "present": q.present, "needed": q.needed, "reached": q.reached}
+
+
+async def present(s: AsyncSession, meeting_id: int) -> list[dict[str, Any]]:
+    rows = (await s.exec(select(Attendance).where(Attendance.meeting_id == meeting_id,
+                                                  col(Attendance.checked_out_at).is_(None)))).all()
+    return [{"participant_id": a.participant_id, "user_id": a.user_id, "since": a.checked_in_at.isoformat()} for a in rows]
+
+
+async def publish_attendance(live: Live, meeting_id: int) -> None:
+    async with live.db.read() as s:
+        meeting = await s.get(Meeting, meeting_id)
+        if meeting is None:
+            return
+        payload = {"meeting_id": meeting_id, "attendance": await present(s, meeting_id),
+                   "quorum": await quorum(s, meeting)}
+    await live.bus.publish("attendance.changed", payload, room=meeting_room(meeting_id))
+
+
+async def check_in(live: Live, actor: Actor, meeting_id: int, *, quiet: bool = False) -> dict[str, Any]:
+    """The participant (or their deputy) is present. Checking in twice changes nothing."""
+    async with live.db.write() as s:
+        meeting, member = await access.require_membership(s, actor, meeting_id, Action.CHECK_IN)
+        changed = await _check_in(s, actor.user_id, meeting_id, member.participant, recorded_by=actor.user_id)
+    if changed or not quiet:
+        await publish_attendance(live, meeting_id)
+    return {"checked_in": True, "changed": changed}
+
+
+async def _check_in(s: AsyncSession, user_id: int, meeting_id: int, participant: Participant, *,
+                    recorded_by: int) -> bool:
+    open_row = (await s.exec(select(Attendance).where(
+        Attendance.meeting_id == meeting_id, Attendance.participant_id == participant.id,
+        col(Attendance.checked_out_at).is_(None)))).first()
+    if open_row is not None:
+        return False
+    assert participant.id is not None
+    s.add(Attendance(meeting_id=meeting_id, participant_id=participant.id, user_id=user_id, recorded_by=recorded_by))
+    await audit.record(s, "attendance.check_in", actor_id=recorded_by, object_type="participant",
+                       object_id=participant.id, meeting_id=meeting_id,
+                       details={"user_id": user_id, "deputy": user_id != participant.user_id})
+    return True
+
+
+async def check_out(live: Live, actor: Actor, meeting_id: int) -> dict[str, Any]:
+    async with live.db.write() as s:
+        _, member = await access.require_membership(s, actor, meeting_id, Action.CHECK_IN)
+        changed = await _check_out(s, meeting_id, member.participant, recorded_by=actor.user_id)
+    await publish_attendance(live, meeting_id)
+    return {"checked_in": False, "changed": changed}
+
+
+async def _check_out(s: AsyncSession, meeting_id: int, participant: Participant, *, recorded_by: int) -> bool:
+    open_row = (await s.exec(select(Attendance).where(
+        Attendance.meeting_id == meeting_id, Attendance.participant_id == participant.id,
+        col(Attendance.checked_out_at).is_(None)))).first()
+    if open_row is None:
+        return False
+    open_row.checked_out_at = utcnow()
+    s.add(open_row)
+    await audit.record(s, "attendance.check_out", actor_id=recorded_by, object_type="participant",
+                       object_id=participant.id, meeting_id=meeting_id)
+    return True
+
+
+async def record_attendance(live: Live, actor: Actor, meeting_id: int, participant_id: int,
+                            present: bool) -> dict[str, Any]:
+    """The secretariat marks someone present (in the room without a tablet) or gone."""
+    async with live.db.write() as s:
+        await access.require_membership(s, actor, meeting_id, Action.RECORD_ATTENDANCE)
+        participant = await s.get(Participant, participant_id)
+        if participant is None or participant.meeting_id != meeting_id:
+            raise NotFound(f"no participant {participant_id} in meeting {meeting_id}")
+        if present:
+            changed = await _check_in(s, participant.user_id, meeting_id, participant, recorded_by=actor.user_id)
+        else:
+            changed = await _check_out(s, meeting_id, participant, recorded_by=actor.user_id)
+    await publish_attendance(live, meeting_id)
+    return {"changed": changed}
+
+

@@ -1,0 +1,69 @@
+"""How services tell live clients what changed. Services publish only after their transaction has
+committed; the realtime layer supplies the implementation (Socket.IO, fanned out through Redis when
+configured), so services never import it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+log = logging.getLogger("ecabinet.events")
+
+
+class EventBus(Protocol):
+    async def publish(self, event: str, data: dict[str, Any], *, room: str) -> None: ...
+
+
+class NullBus:
+    """For the command line and for tests of services alone: nobody is listening."""
+
+    async def publish(self, event: str, data: dict[str, Any], *, room: str) -> None:
+        return None
+
+
+def meeting_room(meeting_id: int) -> str:
+    return f"meeting:{meeting_id}"
+
+
+def staff_room(meeting_id: int) -> str:
+    return f"meeting:{meeting_id}:staff"
+
+
+def user_room(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+class Coalescer:
+    """Runs an action at most once per `interval` seconds per key, always after the latest trigger.
+
+    Ballots arrive by the thousand; tablets need a few progress updates a second, not one per
+    ballot. The action reads the current state when it runs, so nothing is lost by skipping."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._pending: dict[object, asyncio.Task[None]] = {}
+        self._last: dict[object, float] = {}
+
+    def trigger(self, key: object, action: Callable[[], Awaitable[None]]) -> None:
+        if key in self._pending:
+            return
+        delay = max(0.0, self._last.get(key, 0.0) + self.interval - time.monotonic())
+        self._pending[key] = asyncio.get_running_loop().create_task(self._run(key, delay, action))
+
+    async def _run(self, key: object, delay: float, action: Callable[[], Awaitable[None]]) -> None:
+        await asyncio.sleep(delay)
+        # Leave the pending slot first: a trigger during the action schedules the next run.
+        self._pending.pop(key, None)
+        self._last[key] = time.monotonic()
+        try:
+            await action()
+        except Exception:  # a failed progress update must not kill the loop; the next one repairs it
+            log.exception("coalesced action for %r failed", key)
+
+    async def drain(self) -> None:
+        """Wait for scheduled actions (shutdown, tests)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending.values()), return_exceptions=True)
