@@ -41,16 +41,19 @@ def _summary_fields(view_meeting: Any, role: Any) -> dict[str, Any]:
             "my_role": role.value if role else None}
 
 
-def participant_out(participant: Participant, user: User) -> dict[str, Any]:
+def participant_out(participant: Participant, user: User, deputy: User | None = None) -> dict[str, Any]:
     return {"id": participant.id, "user_id": user.id, "username": user.username, "full_name": user.full_name,
-            "title": user.title, "role": participant.role, "may_vote": participant.may_vote}
+            "title": user.title, "role": participant.role, "may_vote": participant.may_vote,
+            "deputy_user_id": participant.deputy_user_id, "deputy_full_name": deputy.full_name if deputy else None}
 
 
 def detail_out(view: MeetingView) -> dict[str, Any]:
     m = view.meeting
-    return {**_summary_fields(m, view.role), "description": m.description, "body_name": view.body_name,
+    return {**_summary_fields(m, view.role), "description": m.description, "quorum_rule": m.quorum_rule,
+            "body_name": view.body_name,
             "created_at": m.created_at, "updated_at": m.updated_at,
-            "participants": [participant_out(p, u) for p, u in view.participants],
+            "participants": [participant_out(p, u, view.deputies.get(p.deputy_user_id or 0))
+                             for p, u in view.participants],
             "agenda": view.agenda, "allowed_actions": view.allowed_actions}
 
 
@@ -96,8 +99,8 @@ async def transition_meeting(call: Call) -> dict[str, Any]:
 @api.route("GET", MEETING + "/participants", summary="Who takes part",
            permission=Permission.meeting(Action.VIEW), tag="participants", response=list[ParticipantOut])
 async def list_participants(call: Call) -> list[dict[str, Any]]:
-    rows = await participants.listing(call.db, call.user, call.path["meeting_id"])
-    return [participant_out(p, u) for p, u in rows]
+    rows, deputies = await participants.listing(call.db, call.user, call.path["meeting_id"])
+    return [participant_out(p, u, deputies.get(p.deputy_user_id or 0)) for p, u in rows]
 
 
 @api.route("POST", MEETING + "/participants", summary="Add a participant with a role",

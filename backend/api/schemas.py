@@ -166,6 +166,9 @@ Place = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
 LongText = Annotated[str, Field(max_length=5000)]
 
 
+QuorumRuleName = Literal["majority", "two_thirds", "none"]
+
+
 class MeetingCreate(Input):
     body_id: Id
     title: MeetingTitle
@@ -174,6 +177,8 @@ class MeetingCreate(Input):
     place: Place = ""
     description: LongText = ""
     confidentiality: Confidentiality = "normal"
+    quorum_rule: QuorumRuleName = Field(default="majority",
+                                        description="more than half / two thirds of those entitled to vote, or none")
 
 
 class MeetingUpdate(Patch):
@@ -182,6 +187,7 @@ class MeetingUpdate(Patch):
     place: Place | None = None
     description: LongText | None = None
     confidentiality: Confidentiality | None = None
+    quorum_rule: QuorumRuleName | None = None
 
 
 class MeetingTransitionIn(Input):
@@ -204,11 +210,14 @@ class ParticipantIn(Input):
     user_id: Id
     role: RoleName
     may_vote: bool | None = Field(default=None, description="defaults to true for chair and member, else false")
+    deputy_user_id: Id | None = Field(default=None, description="a named deputy who attends and votes for a member")
 
 
 class ParticipantUpdate(Patch):
+    nullable: ClassVar[frozenset[str]] = frozenset({"deputy_user_id"})
     role: RoleName | None = None
     may_vote: bool | None = None
+    deputy_user_id: Id | None = Field(default=None, description="null removes the deputy")
 
 
 class ParticipantOut(Output):
@@ -219,6 +228,8 @@ class ParticipantOut(Output):
     title: str
     role: str
     may_vote: bool
+    deputy_user_id: int | None
+    deputy_full_name: str | None
 
 
 AgendaTitle = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -257,6 +268,7 @@ class AgendaItemOut(Output):
 
 class MeetingDetail(MeetingSummary):
     description: str
+    quorum_rule: str
     body_name: str
     created_at: datetime
     updated_at: datetime

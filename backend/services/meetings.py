@@ -14,7 +14,7 @@ from backend.domain.meeting_states import Action, Role, Status, decide, next_sta
 from backend.exceptions import BadRequest, Conflict, Forbidden
 from backend.models import AgendaItem, Attendance, Body, Meeting, Participant, User
 from backend.models.base import utcnow
-from backend.services import access, audit, polls, speakers
+from backend.services import access, audit, participants, polls, speakers
 from backend.services.context import Actor
 
 
@@ -32,6 +32,8 @@ class MeetingView:
     """Who attends, with their accounts, chair first."""
     agenda: list[AgendaItem]
     """Agenda items in order."""
+    deputies: dict[int, User]
+    """Accounts of the participants' named deputies, by id."""
     allowed_actions: list[str]
     """What the caller may do now."""
 
@@ -154,8 +156,9 @@ async def detail(db: Database, actor: Actor, meeting_id: int) -> MeetingView:
                                .where(Participant.meeting_id == meeting_id))).all()
         agenda = (await s.exec(select(AgendaItem).where(AgendaItem.meeting_id == meeting_id)
                                .order_by(col(AgendaItem.position), col(AgendaItem.id)))).all()
-    participants = sorted(people, key=lambda pu: (_ROLE_ORDER.get(pu[0].role, 9), pu[1].full_name))
+        deputies = await participants.deputies_of(s, [p for p, _ in people])
+    ordered = sorted(people, key=lambda pu: (_ROLE_ORDER.get(pu[0].role, 9), pu[1].full_name))
     return MeetingView(meeting=meeting, role=role, body_name=body.name if body else "",
-                       participants=list(participants), agenda=list(agenda),
+                       participants=list(ordered), agenda=list(agenda), deputies=deputies,
                        allowed_actions=access.allowed_actions(role, Status(meeting.status)))
 

@@ -25,15 +25,48 @@ def _vote_flag(role: Role, may_vote: bool | None) -> bool:
     return may_vote
 
 
-async def listing(db: Database, actor: Actor, meeting_id: int) -> list[tuple[Participant, User]]:
+async def listing(db: Database, actor: Actor, meeting_id: int) -> tuple[list[tuple[Participant, User]],
+                                                                         dict[int, User]]:
+    """The participants with their accounts, and the accounts of their deputies by id."""
     async with db.read() as s:
         await access.require(s, actor, meeting_id, Action.VIEW)
-        return list((await s.exec(select(Participant, User).join(User, col(User.id) == col(Participant.user_id))
+        rows = list((await s.exec(select(Participant, User).join(User, col(User.id) == col(Participant.user_id))
                                   .where(Participant.meeting_id == meeting_id)
                                   .order_by(col(Participant.id)))).all())
+        return rows, await deputies_of(s, [p for p, _ in rows])
 
 
-async def add(db: Database, actor: Actor, meeting_id: int, data: Mapping[str, Any]) -> tuple[Participant, User]:
+async def deputies_of(s: AsyncSession, people: list[Participant]) -> dict[int, User]:
+    ids = {p.deputy_user_id for p in people if p.deputy_user_id}
+    if not ids:
+        return {}
+    return {u.id: u for u in (await s.exec(select(User).where(col(User.id).in_(ids)))).all() if u.id}
+
+
+async def _check_deputy(s: AsyncSession, meeting_id: int, participant: Participant, deputy_id: int | None) -> \
+        User | None:
+    """A member's deputy: an active account that does not take part itself nor stands in for another."""
+    if deputy_id is None:
+        return None
+    if participant.role != Role.MEMBER.value:
+        raise BadRequest("only a member can be represented by a deputy", code="deputy_not_allowed")
+    deputy = await s.get(User, deputy_id)
+    if deputy is None:
+        raise BadRequest(f"no user {deputy_id}", code="unknown_user")
+    if not deputy.is_active:
+        raise BadRequest(f"the account {deputy.username!r} is deactivated", code="inactive_user")
+    if deputy_id == participant.user_id or await _find(s, meeting_id, user_id=deputy_id) is not None:
+        raise Conflict("a deputy cannot take part in the meeting in their own right", code="deputy_is_participant")
+    other = (await s.exec(select(Participant.id).where(Participant.meeting_id == meeting_id,
+                                                       Participant.deputy_user_id == deputy_id,
+                                                       Participant.id != participant.id))).first()
+    if other is not None:
+        raise Conflict("this person already stands in for another member", code="already_deputy")
+    return deputy
+
+
+async def add(db: Database, actor: Actor, meeting_id: int,
+              data: Mapping[str, Any]) -> tuple[Participant, User, User | None]:
     role = Role(data["role"])
     try:
         async with db.write() as s:
@@ -47,6 +80,8 @@ async def add(db: Database, actor: Actor, meeting_id: int, data: Mapping[str, An
                 raise Conflict(f"{user.full_name} already takes part in this meeting", code="already_participant")
             participant = Participant(meeting_id=meeting_id, user_id=data["user_id"], role=role.value,
                                       may_vote=_vote_flag(role, data.get("may_vote")))
+            deputy = await _check_deputy(s, meeting_id, participant, data.get("deputy_user_id"))
+            participant.deputy_user_id = deputy.id if deputy else None
             s.add(participant)
             await s.flush()
             await audit.record(s, "participant.added", actor_id=actor.user_id, object_type="participant",
@@ -54,11 +89,11 @@ async def add(db: Database, actor: Actor, meeting_id: int, data: Mapping[str, An
                                details={"user_id": user.id, "role": role.value, "may_vote": participant.may_vote})
     except IntegrityError as exc:
         raise Conflict("this person already takes part in this meeting", code="already_participant") from exc
-    return participant, user
+    return participant, user, deputy
 
 
 async def update(db: Database, actor: Actor, meeting_id: int, participant_id: int,
-                 changes: Mapping[str, Any]) -> tuple[Participant, User]:
+                 changes: Mapping[str, Any]) -> tuple[Participant, User, User | None]:
     async with db.write() as s:
         await access.require(s, actor, meeting_id, Action.MANAGE_PARTICIPANTS)
         participant = await _find(s, meeting_id, participant_id=participant_id)
@@ -68,13 +103,17 @@ async def update(db: Database, actor: Actor, meeting_id: int, participant_id: in
         may_vote = changes.get("may_vote", participant.may_vote if "role" not in changes else None)
         participant.role = role.value
         participant.may_vote = _vote_flag(role, may_vote)
+        deputy_id = changes["deputy_user_id"] if "deputy_user_id" in changes else participant.deputy_user_id
+        deputy = await _check_deputy(s, meeting_id, participant, deputy_id)
+        participant.deputy_user_id = deputy.id if deputy else None
         s.add(participant)
         user = await s.get(User, participant.user_id)
         assert user is not None
         await audit.record(s, "participant.updated", actor_id=actor.user_id, object_type="participant",
                            object_id=participant_id, meeting_id=meeting_id,
-                           details={"role": participant.role, "may_vote": participant.may_vote})
-    return participant, user
+                           details={"role": participant.role, "may_vote": participant.may_vote,
+                                    "deputy_user_id": participant.deputy_user_id})
+    return participant, user, deputy
 
 
 async def remove(db: Database, actor: Actor, meeting_id: int, participant_id: int) -> None:

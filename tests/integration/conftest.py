@@ -242,3 +242,30 @@ async def session_world(world: dict[str, Any]) -> dict[str, Any]:
     r = await chair.post(f"/api/meetings/{meeting_id}/transitions", json={"action": "start"})
     assert r.status_code == 200, r.text
     return {**world, "items": items, "meeting_id": meeting_id}
+
+
+async def bulk_members(server: Server, meeting_id: int, count: int, *, prefix: str) -> list[str]:
+    """`count` voting members of a meeting with ready bearer tokens, inserted directly (hashing and
+    logging in 200 people one by one would only test argon2's speed)."""
+    import secrets
+    from datetime import timedelta
+
+    from backend.models import AuthSession, Participant, User
+    from backend.models.base import utcnow
+    from backend.services.auth import token_hash
+    from backend.services.passwords import hash_password
+
+    shared_hash = hash_password("Mat-khau-chung-2026")
+    tokens: list[str] = []
+    async with server.db.write() as s:
+        for i in range(count):
+            user = User(username=unique(f"{prefix}."), full_name=f"Thành viên {i + 1}", password_hash=shared_hash)
+            s.add(user)
+            await s.flush()
+            assert user.id is not None
+            s.add(Participant(meeting_id=meeting_id, user_id=user.id, role="member", may_vote=True))
+            token = secrets.token_urlsafe(32)
+            s.add(AuthSession(token_hash=token_hash(token), user_id=user.id, kind="bearer",
+                              expires_at=utcnow() + timedelta(hours=1)))
+            tokens.append(token)
+    return tokens
