@@ -36,6 +36,11 @@ async def present(s: AsyncSession, meeting_id: int) -> list[dict[str, Any]]:
 
 
 async def publish_attendance(live: Live, meeting_id: int) -> None:
+    """Coalesced like presence: a burst of check-ins makes a few pushes, each with the current state."""
+    live.progress.trigger(("attendance", meeting_id), lambda: _push_attendance(live, meeting_id))
+
+
+async def _push_attendance(live: Live, meeting_id: int) -> None:
     async with live.db.read() as s:
         meeting = await s.get(Meeting, meeting_id)
         if meeting is None:

@@ -38,4 +38,4 @@ class Live:
     presence: PresenceStore
     """Who is connected."""
     progress: Coalescer
-    """Throttles poll progress broadcasts (a few per second per poll)."""
+    """Throttles bursty broadcasts (vote progress, presence, attendance): a few per second per key."""

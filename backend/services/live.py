@@ -105,6 +105,11 @@ async def leave(live: Live, actor_user_id: int, meeting_id: int, sid: str) -> No
 
 
 async def publish_presence(live: Live, meeting_id: int) -> None:
+    """Coalesced: when hundreds of tablets join at once, the room hears a few updates, not hundreds."""
+    live.progress.trigger(("presence", meeting_id), lambda: _push_presence(live, meeting_id))
+
+
+async def _push_presence(live: Live, meeting_id: int) -> None:
     online = await live.presence.online(meeting_id)
     await live.bus.publish("presence.changed", {"meeting_id": meeting_id, "online": sorted(online)},
                            room=meeting_room(meeting_id))

@@ -269,3 +269,119 @@ async def bulk_members(server: Server, meeting_id: int, count: int, *, prefix: s
                               expires_at=utcnow() + timedelta(hours=1)))
             tokens.append(token)
     return tokens
+
+
+# --- shared fixtures of the REST API tests ---------------------------------------------------------
+#
+# argon2 with its production cost takes ~165 ms of CPU per hash or check; the API tests create and log
+# in hundreds of accounts on two databases. The server runs in this process, so give it the same
+# algorithm (argon2id) at the lowest cost: the code paths are the real ones, only cheaper.
+from argon2 import PasswordHasher  # noqa: E402
+
+from backend.services import passwords as _passwords  # noqa: E402
+
+_passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+_passwords._DUMMY_HASH = _passwords._hasher.hash("e-cabinet timing equaliser")
+
+STAFF_ROLES = ("chair", "secretary")
+
+
+@dataclass
+class Cast:
+    """People shared by the tests of one server (never log them out or change their accounts):
+    `secretary` is the secretariat of `body`, `other_secretary` the secretariat of `other_body`."""
+
+    body: dict[str, Any]
+    other_body: dict[str, Any]
+    people: dict[str, Person]
+
+    def __getitem__(self, key: str) -> Person:
+        return self.people[key]
+
+
+async def _make_person(admin: Client, server: Server, key: str, *, body_id: int | None,
+                       secretariat: bool = False, bearer: bool = False) -> Person:
+    username = unique(f"{key.replace('_', '-')}.")
+    password = f"Mat-khau-{key}-2026"
+    r = await admin.post("/api/users", json={"username": username, "full_name": f"Người {key}",
+                                             "password": password, "is_secretariat": secretariat,
+                                             "body_id": body_id})
+    assert r.status_code == 201, r.text
+    c = Client(server)
+    login = c.login_bearer if bearer else c.login
+    assert (await login(username, password)).status_code in (200, 201)
+    return Person(r.json()["id"], username, password, c)
+
+
+@pytest.fixture(scope="session")
+async def root(server: Server) -> AsyncIterator[Client]:
+    """The administrator, logged in once per server (cookie session)."""
+    c = Client(server)
+    r = await c.login("admin", ADMIN_PASSWORD)
+    assert r.status_code == 200, r.text
+    yield c
+    await c.close()
+
+
+@pytest.fixture(scope="session")
+async def cast(server: Server, root: Client) -> AsyncIterator[Cast]:
+    bodies = []
+    for label in ("Ủy ban nhân dân tỉnh ", "Chính phủ "):
+        r = await root.post("/api/bodies", json={"name": unique(label), "kind": "provincial_committee"})
+        assert r.status_code == 201, r.text
+        bodies.append(r.json())
+    people: dict[str, Person] = {}
+    for key in ("secretary", "chair", "member", "member2", "guest", "bridge", "outsider"):
+        people[key] = await _make_person(root, server, key, body_id=bodies[0]["id"], secretariat=key == "secretary")
+    people["other_secretary"] = await _make_person(root, server, "other_secretary", body_id=bodies[1]["id"],
+                                                   secretariat=True)
+    yield Cast(bodies[0], bodies[1], people)
+    for p in people.values():
+        await p.client.close()
+
+
+@pytest.fixture
+async def new_user(server: Server, root: Client) -> AsyncIterator[Any]:
+    """Make a fresh account, logged in (cookie, or bearer token with bearer=True), for tests that
+    log out, lock, change or deactivate it."""
+    made: list[Person] = []
+
+    async def make(key: str = "user", *, body_id: int | None = None, secretariat: bool = False,
+                   bearer: bool = False) -> Person:
+        p = await _make_person(root, server, key, body_id=body_id, secretariat=secretariat, bearer=bearer)
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        await p.client.close()
+
+
+@pytest.fixture
+def new_meeting(cast: Cast) -> Any:
+    """Make a fresh meeting of the cast's body, created by its secretary, with chair, member, member2,
+    guest and bridge (or the `roles` given), driven to `state` by the roles allowed to."""
+
+    async def make(state: str = "draft", *, roles: tuple[str, ...] = ("chair", "member", "member2", "guest",
+                                                                        "bridge"),
+                   starts_at: str = "2026-12-03T08:00:00+07:00", title: str = "Phiên họp thường kỳ") -> dict[str, Any]:
+        sec = cast["secretary"].client
+        r = await sec.post("/api/meetings", json={"body_id": cast.body["id"], "title": title,
+                                                  "starts_at": starts_at, "place": "Hội trường"})
+        assert r.status_code == 201, r.text
+        meeting = r.json()
+        for key in roles:
+            role = "member" if key.startswith("member") else key
+            r = await sec.post(f"/api/meetings/{meeting['id']}/participants",
+                               json={"user_id": cast[key].id, "role": role})
+            assert r.status_code == 201, r.text
+        path = ["draft", "published", "in_progress", "closed", "archived"]
+        steps = [("publish", "secretary"), ("start", "chair"), ("close", "chair"), ("archive", "secretary")]
+        for action, who in steps[:path.index(state)]:
+            r = await cast[who].client.post(f"/api/meetings/{meeting['id']}/transitions", json={"action": action})
+            assert r.status_code == 200, r.text
+        r = await sec.get(f"/api/meetings/{meeting['id']}")
+        assert r.status_code == 200 and r.json()["status"] == state, r.text
+        return r.json()
+
+    return make
