@@ -75,12 +75,12 @@ class Permission:
 
     def describe(self) -> str:
         if self.meeting_actions:
-            return "; ".join(_describe_action(a, named=len(self.meeting_actions) > 1) for a in self.meeting_actions)
+            return "; ".join(describe_action(a, named=len(self.meeting_actions) > 1) for a in self.meeting_actions)
         base = {Access.PUBLIC: "anyone", Access.USER: "any logged-in user", Access.ADMIN: "administrator"}[self.access]
         return f"{base}: {self.note}" if self.note else base
 
 
-def _describe_action(action: Action, *, named: bool) -> str:
+def describe_action(action: Action, *, named: bool) -> str:
     roles, states = who_may(action)
     role_names = ", ".join(sorted(r.value for r in roles))
     state_names = ", ".join(s.value for s in sorted(states, key=_STATE_ORDER.index))

@@ -17,7 +17,7 @@ import socketio
 from pydantic import BaseModel, ValidationError
 
 from backend.config import Settings
-from backend.domain.meeting_states import STAFF
+from backend.domain.meeting_states import STAFF, Action
 from backend.exceptions import AppError, PayloadTooLarge, Unauthorized, ValidationFailed
 from backend.realtime import payloads as p
 from backend.services import attendance, auth, live, polls, speakers
@@ -35,7 +35,13 @@ Handler = Callable[[str, Actor, Any], Awaitable[dict[str, Any]]]
 @dataclass(frozen=True)
 class Event:
     model: type[BaseModel]
+    """The payload's schema."""
     handler: Handler
+    """The method that calls the service."""
+    action: Action | None
+    """The meeting action the service checks (None: only a logged-in connection is needed)."""
+    note: str = ""
+    """Extra rule for the permission table."""
 
 
 class SioBus:
@@ -62,24 +68,25 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.live = live_ctx
         self.settings = settings
         self.events: dict[str, Event] = {
-            "meeting.join": Event(p.MeetingRef, self.join),
-            "meeting.leave": Event(p.MeetingRef, self.leave),
-            "meeting.sync": Event(p.MeetingRef, self.sync),
-            "attendance.check_in": Event(p.MeetingRef, self.check_in),
-            "attendance.check_out": Event(p.MeetingRef, self.check_out),
-            "attendance.record": Event(p.AttendanceRecord, self.record_attendance),
-            "agenda.goto": Event(p.AgendaGoto, self.agenda_goto),
-            "presenter.page": Event(p.PresenterPage, self.presenter_page),
-            "speaker.request": Event(p.MeetingRef, self.speaker_request),
-            "speaker.withdraw": Event(p.MeetingRef, self.speaker_withdraw),
-            "speaker.give": Event(p.SpeakerGive, self.speaker_give),
-            "speaker.time": Event(p.SpeakerTime, self.speaker_time),
-            "speaker.end": Event(p.MeetingRef, self.speaker_end),
-            "speaker.reorder": Event(p.SpeakerReorder, self.speaker_reorder),
-            "poll.create": Event(p.PollCreate, self.poll_create),
-            "poll.open": Event(p.PollRef, self.poll_open),
-            "poll.close": Event(p.PollRef, self.poll_close),
-            "vote.cast": Event(p.VoteCast, self.vote_cast),
+            "meeting.join": Event(p.MeetingRef, self.join, Action.VIEW),
+            "meeting.leave": Event(p.MeetingRef, self.leave, None),
+            "meeting.sync": Event(p.MeetingRef, self.sync, Action.VIEW),
+            "attendance.check_in": Event(p.MeetingRef, self.check_in, Action.CHECK_IN),
+            "attendance.check_out": Event(p.MeetingRef, self.check_out, Action.CHECK_IN),
+            "attendance.record": Event(p.AttendanceRecord, self.record_attendance, Action.RECORD_ATTENDANCE),
+            "agenda.goto": Event(p.AgendaGoto, self.agenda_goto, Action.RUN_AGENDA),
+            "presenter.page": Event(p.PresenterPage, self.presenter_page, Action.PRESENT),
+            "speaker.request": Event(p.MeetingRef, self.speaker_request, Action.REQUEST_FLOOR),
+            "speaker.withdraw": Event(p.MeetingRef, self.speaker_withdraw, Action.REQUEST_FLOOR),
+            "speaker.give": Event(p.SpeakerGive, self.speaker_give, Action.MANAGE_SPEAKERS),
+            "speaker.time": Event(p.SpeakerTime, self.speaker_time, Action.MANAGE_SPEAKERS),
+            "speaker.end": Event(p.MeetingRef, self.speaker_end, Action.MANAGE_SPEAKERS),
+            "speaker.reorder": Event(p.SpeakerReorder, self.speaker_reorder, Action.MANAGE_SPEAKERS),
+            "poll.create": Event(p.PollCreate, self.poll_create, Action.PREPARE_POLLS),
+            "poll.open": Event(p.PollRef, self.poll_open, Action.RUN_POLLS),
+            "poll.close": Event(p.PollRef, self.poll_close, Action.RUN_POLLS),
+            "vote.cast": Event(p.VoteCast, self.vote_cast, Action.VOTE,
+                               "and entitled to vote (may_vote), or the named deputy of such a member"),
         }
 
     # --- connection -----------------------------------------------------------------------------
@@ -221,3 +228,12 @@ def create_server(settings: Settings) -> socketio.AsyncServer:
     return socketio.AsyncServer(async_mode="asgi", client_manager=manager, cors_allowed_origins=None,
                                 max_http_buffer_size=1_000_000, ping_interval=20, ping_timeout=20,
                                 logger=False, engineio_logger=False)
+
+
+def event_declarations() -> dict[str, Event]:
+    """The events and their permissions, for the generated permission table."""
+    from backend.services.events import Coalescer, NullBus
+    from backend.services.presence import MemoryPresence
+
+    placeholder = Live(db=None, bus=NullBus(), presence=MemoryPresence(), progress=Coalescer(1))  # type: ignore[arg-type]
+    return SessionNamespace(placeholder, Settings()).events

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from backend.api import api
-from backend.api.permission_table import render
+from backend.permission_table import render
 from backend.api.routing import Access
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def test_docs_permission_table_is_generated_from_the_current_declarations() -> None:
     committed = (ROOT / "docs" / "PERMISSIONS.md").read_text(encoding="utf-8")
-    assert committed == render(), "regenerate: .venv/bin/python -m backend.api.permission_table > docs/PERMISSIONS.md"
+    assert committed == render(), "regenerate: .venv/bin/python -m backend.permission_table > docs/PERMISSIONS.md"
 
 
 def test_every_meeting_route_declares_a_meeting_permission() -> None:
@@ -28,3 +28,11 @@ def test_only_login_routes_and_health_are_public() -> None:
 def test_operation_names_are_unique() -> None:
     names = [op.name for op in api.operations]
     assert len(names) == len(set(names))
+
+
+def test_every_socket_event_but_leave_declares_the_meeting_action_it_needs() -> None:
+    from backend.realtime.server import event_declarations
+
+    events = event_declarations()
+    assert {name for name, e in events.items() if e.action is None} == {"meeting.leave"}
+    assert all("." in name for name in events)

@@ -1,15 +1,20 @@
-"""Renders the permission table (docs/PERMISSIONS.md) from the route declarations, so the table is
-what the code enforces. Regenerate: `.venv/bin/python -m backend.api.permission_table > docs/PERMISSIONS.md`."""
+"""Renders the permission table (docs/PERMISSIONS.md) from the REST route and Socket.IO event
+declarations, so the table is what the code enforces. Like app.py it looks at the whole application,
+so it imports both api/ and realtime/. Regenerate:
+`.venv/bin/python -m backend.permission_table > docs/PERMISSIONS.md`."""
 
 from __future__ import annotations
 
 from backend.api import api
+from backend.api.routing import describe_action
 from backend.domain.meeting_states import Action, Role, Status, decide
+from backend.realtime.server import event_declarations
 
 HEADER = """# Permissions
 
-Generated from the route declarations in `backend/api/` and the meeting state machine in
-`backend/domain/meeting_states.py` by `python -m backend.api.permission_table`; a test fails when
+Generated from the route declarations in `backend/api/`, the Socket.IO event declarations in
+`backend/realtime/server.py` and the meeting state machine in `backend/domain/meeting_states.py`
+by `python -m backend.permission_table`; a test fails when
 this file is out of date. Roles are held per meeting (chair, secretary, member, guest, bridge);
 `admin` is global.
 """
@@ -20,6 +25,12 @@ def render() -> str:
     for op in api.operations:
         path = op.path.replace(":int", "")
         lines.append(f"| {op.method} | `{path}` | {op.summary} | {op.permission.describe()} |")
+    lines += ["", "## Socket.IO events (namespace `/`)", "",
+              "Every event needs an authenticated connection and answers with an ack `{\"ok\": ...}`.", "",
+              "| event | who may |", "|---|---|"]
+    for name, event in event_declarations().items():
+        who = describe_action(event.action, named=False) if event.action else "any connected user"
+        lines.append(f"| `{name}` | {who}{' ' + event.note if event.note else ''} |")
     lines += ["", "## Meeting actions by role and state", "",
               "Each cell lists the actions a role may take while the meeting is in that state.", "",
               "| role | " + " | ".join(s.value for s in Status) + " |",
