@@ -138,7 +138,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     app.state.live = live_ctx
     app.state.sio = sio
     app.add_middleware(SecurityHeaders)
-    return socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
+    combined: ASGIApp = socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
+    return combined
 
 
 async def _housekeeping(live_ctx: Live) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -41,7 +41,7 @@ MAX_ID = 2_147_483_647
 _STATE_ORDER = list(Status)
 
 
-class Access(str, Enum):
+class Access(StrEnum):
     PUBLIC = "public"
     USER = "user"
     ADMIN = "admin"
@@ -200,10 +200,10 @@ async def authenticate_request(request: Request, db: Database, settings: Setting
             raise Unauthorized("use 'Authorization: Bearer <token>'", code="bad_authorization_header")
         actor = await auth.authenticate(db, settings, token.strip(), via_cookie=False)
     else:
-        token = request.cookies.get(SESSION_COOKIE)
-        actor = await auth.authenticate(db, settings, token, via_cookie=True)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        actor = await auth.authenticate(db, settings, cookie, via_cookie=True)
         if request.method not in SAFE_METHODS and not auth.csrf_valid(
-                settings, token or "", request.headers.get(CSRF_HEADER)):
+                settings, cookie or "", request.headers.get(CSRF_HEADER)):
             raise Forbidden("missing or wrong X-CSRF-Token header", code="csrf_failed")
     if permission.access is Access.ADMIN and not actor.is_admin:
         raise Forbidden("only an administrator may do this")

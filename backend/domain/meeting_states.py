@@ -8,12 +8,12 @@ secretary) prepare and run the meeting; the others attend."""
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from backend.domain.rules import Decision, Refusal
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
     IN_PROGRESS = "in_progress"
@@ -21,7 +21,7 @@ class Status(str, Enum):
     ARCHIVED = "archived"
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     CHAIR = "chair"
     SECRETARY = "secretary"
     MEMBER = "member"
@@ -35,7 +35,7 @@ ATTENDEES = frozenset(Role)
 VOTING_ROLES = frozenset({Role.CHAIR, Role.MEMBER})
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     VIEW = "view"
     EDIT_DETAILS = "edit_details"
     MANAGE_AGENDA = "manage_agenda"

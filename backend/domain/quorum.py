@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class QuorumRule(str, Enum):
+class QuorumRule(StrEnum):
     MAJORITY = "majority"
     """More than half of the members entitled to vote."""
     TWO_THIRDS = "two_thirds"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Refusal(str, Enum):
+class Refusal(StrEnum):
     """Why a rule said no. `forbidden` maps to 403, `invalid_state` to 409, `invalid` to 400."""
 
     FORBIDDEN = "forbidden"

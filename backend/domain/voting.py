@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from backend.domain.rules import Refusal, RuleError
 
 
-class Majority(str, Enum):
+class Majority(StrEnum):
     CAST = "majority_cast"
     """More than half of the votes cast (yes and no; abstentions are not cast votes)."""
     ENTITLED = "majority_entitled"
@@ -22,7 +22,7 @@ class Majority(str, Enum):
     """At least two thirds of all members entitled to vote."""
 
 
-class PollStatus(str, Enum):
+class PollStatus(StrEnum):
     DRAFT = "draft"
     OPEN = "open"
     CLOSED = "closed"

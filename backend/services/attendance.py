@@ -32,7 +32,8 @@ async def quorum(s: AsyncSession, meeting: Meeting) -> dict[str, Any]:
 async def present(s: AsyncSession, meeting_id: int) -> list[dict[str, Any]]:
     rows = (await s.exec(select(Attendance).where(Attendance.meeting_id == meeting_id,
                                                   col(Attendance.checked_out_at).is_(None)))).all()
-    return [{"participant_id": a.participant_id, "user_id": a.user_id, "since": a.checked_in_at.isoformat()} for a in rows]
+    return [{"participant_id": a.participant_id, "user_id": a.user_id, "since": a.checked_in_at.isoformat()}
+            for a in rows]
 
 
 async def publish_attendance(live: Live, meeting_id: int) -> None:

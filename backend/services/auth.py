@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.config import Settings
@@ -85,11 +85,12 @@ async def login(db: Database, settings: Settings, username: str, password: str, 
     token = secrets.token_urlsafe(32)
     expires = now + timedelta(hours=settings.session_hours)
     async with db.write() as s:
-        await s.exec(delete(LoginThrottle).where(LoginThrottle.username == name))  # type: ignore[call-overload]
+        await s.exec(delete(LoginThrottle).where(col(LoginThrottle.username) == name))
         stored = await s.get(User, user.id)
         assert stored is not None
         if passwords.needs_rehash(stored.password_hash):
             stored.password_hash = await asyncio.to_thread(passwords.hash_password, password)
+        assert user.id is not None
         s.add(AuthSession(token_hash=token_hash(token), user_id=user.id, kind=kind, expires_at=expires,
                           user_agent=user_agent[:300]))
         await audit.record(s, "auth.login", actor_id=user.id, object_type="user", object_id=user.id,
@@ -159,7 +160,7 @@ def actor_for(user: User, *, session_id: int | None = None, via_cookie: bool = F
 
 async def logout(db: Database, actor: Actor) -> None:
     async with db.write() as s:
-        await s.exec(delete(AuthSession).where(AuthSession.id == actor.session_id))  # type: ignore[call-overload]
+        await s.exec(delete(AuthSession).where(col(AuthSession.id) == actor.session_id))
         await audit.record(s, "auth.logout", actor_id=actor.user_id, object_type="user", object_id=actor.user_id)
 
 
@@ -180,14 +181,14 @@ async def change_password(db: Database, actor: Actor, current: str, new: str) ->
         stored.password_hash = new_hash
         stored.password_changed_at = utcnow()
         s.add(stored)
-        await s.exec(delete(AuthSession).where(  # type: ignore[call-overload]
-            AuthSession.user_id == actor.user_id, AuthSession.id != actor.session_id))
+        await s.exec(delete(AuthSession).where(
+            col(AuthSession.user_id) == actor.user_id, col(AuthSession.id) != actor.session_id))
         await audit.record(s, "auth.password_changed", actor_id=actor.user_id, object_type="user",
                            object_id=actor.user_id)
 
 
 async def end_sessions(s: AsyncSession, user_id: int) -> None:
     """End every session of a user and clear its login lock (deactivation, password reset by an admin)."""
-    await s.exec(delete(AuthSession).where(AuthSession.user_id == user_id))  # type: ignore[call-overload]
-    await s.exec(delete(LoginThrottle).where(  # type: ignore[call-overload]
-        LoginThrottle.username == select(User.username).where(User.id == user_id).scalar_subquery()))
+    await s.exec(delete(AuthSession).where(col(AuthSession.user_id) == user_id))
+    await s.exec(delete(LoginThrottle).where(
+        col(LoginThrottle.username) == select(User.username).where(User.id == user_id).scalar_subquery()))

@@ -53,13 +53,13 @@ async def _entitled(s: AsyncSession, meeting_id: int) -> int:
 async def _voted(s: AsyncSession, poll: Poll) -> int:
     table = PollVoter if poll.secret else Ballot
     return int((await s.exec(select(func.count()).select_from(table).where(
-        table.poll_id == poll.id))).one())  # type: ignore[attr-defined]
+        table.poll_id == poll.id))).one())
 
 
 async def _counts(s: AsyncSession, poll: Poll) -> dict[str, int]:
     table = SecretBallot if poll.secret else Ballot
-    rows = (await s.exec(select(table.choice, func.count()).where(  # type: ignore[attr-defined]
-        table.poll_id == poll.id).group_by(table.choice))).all()  # type: ignore[attr-defined]
+    rows = (await s.exec(select(table.choice, func.count()).where(
+        table.poll_id == poll.id).group_by(table.choice))).all()
     return {choice: int(n) for choice, n in rows}
 
 
@@ -273,7 +273,7 @@ async def publish_progress(live: Live, poll_id: int, meeting_id: int) -> None:
         poll = await s.get(Poll, poll_id)
         if poll is None or poll.status != voting.PollStatus.OPEN.value:
             return
-        payload = {"poll_id": poll_id, "meeting_id": meeting_id, "voted": await _voted(s, poll),
+        payload: dict[str, Any] = {"poll_id": poll_id, "meeting_id": meeting_id, "voted": await _voted(s, poll),
                    "entitled": await _entitled(s, meeting_id)}
         if poll.show_interim:
             payload["counts"] = {o.key: 0 for o in _options(poll)} | await _counts(s, poll)
@@ -311,7 +311,7 @@ async def _reshuffle(s: AsyncSession, poll: Poll) -> None:
     ballots = [(b.receipt, b.choice) for b in (await s.exec(select(SecretBallot).where(
         SecretBallot.poll_id == poll.id))).all()]
     random.SystemRandom().shuffle(ballots)
-    await s.exec(sql_delete(SecretBallot).where(col(SecretBallot.poll_id) == poll.id))  # type: ignore[call-overload]
+    await s.exec(sql_delete(SecretBallot).where(col(SecretBallot.poll_id) == poll.id))
     assert poll.id is not None
     s.add_all([SecretBallot(id=uuid.uuid4().hex, poll_id=poll.id, receipt=r, choice=c) for r, c in ballots])
     await s.flush()

@@ -64,7 +64,7 @@ class RedisPresence:
 
     async def online(self, meeting_id: int) -> set[int]:
         members = await self._redis.zrangebyscore(self._key(meeting_id), time.time(), "+inf")
-        return {int(m.split(":", 1)[0]) for m in members}
+        return {int(str(m).split(":", 1)[0]) for m in members}
 
     async def refresh(self) -> None:
         """Extend this worker's connections and drop expired ones (run every REFRESH_SECONDS)."""
