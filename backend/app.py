@@ -8,12 +8,13 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import socketio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -75,6 +76,29 @@ async def _unknown_api_route(request: Request) -> Response:
     raise NotFound(f"no API route {request.method} {request.url.path}")
 
 
+# Only what the browser needs is served: not node_modules, the lockfile or the build scripts.
+_PUBLIC_DIRS = ("src", "styles", "i18n", "vendor")
+_PUBLIC_FILES = ("index.html", "favicon.svg", "sw.js", "manifest.webmanifest")
+
+
+def _frontend_routes(root: Path) -> list[BaseRoute]:
+    if not root.is_dir():
+        return []
+    routes: list[BaseRoute] = [Mount(f"/{d}", StaticFiles(directory=root / d, check_dir=False), name=f"fe-{d}")
+                               for d in _PUBLIC_DIRS]
+
+    def file_route(name: str) -> Route:
+        async def serve(request: Request) -> Response:
+            path = root / name
+            if not path.is_file():
+                raise HTTPException(404)
+            return FileResponse(path)
+        return Route("/" if name == "index.html" else f"/{name}", serve, methods=["GET", "HEAD"])
+
+    routes += [file_route(name) for name in _PUBLIC_FILES]
+    return routes
+
+
 class SecurityHeaders:
     """Adds the browser hardening headers to every answer (pure ASGI, so streaming is untouched)."""
 
@@ -126,8 +150,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
         *api.starlette_routes(),
         Route("/api/{rest:path}", _unknown_api_route, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]
-    if settings.frontend_dir.is_dir():
-        routes.append(Mount("/", StaticFiles(directory=settings.frontend_dir, html=True), name="frontend"))
+    routes += _frontend_routes(settings.frontend_dir)
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

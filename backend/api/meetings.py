@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.routing import Call, Permission, api
 from backend.api.schemas import (
@@ -20,6 +20,7 @@ from backend.api.schemas import (
     ParticipantIn,
     ParticipantOut,
     ParticipantUpdate,
+    UserOut,
 )
 from backend.domain.meeting_states import TRANSITIONS, Action
 from backend.models import AgendaItem, Participant, User
@@ -101,6 +102,18 @@ async def transition_meeting(call: Call) -> dict[str, Any]:
 async def list_participants(call: Call) -> list[dict[str, Any]]:
     rows, deputies = await participants.listing(call.db, call.user, call.path["meeting_id"])
     return [participant_out(p, u, deputies.get(p.deputy_user_id or 0)) for p, u in rows]
+
+
+class CandidateQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    q: Annotated[str, Field(max_length=100)] = ""
+
+
+@api.route("GET", MEETING + "/candidates", summary="Active accounts not yet taking part (to add as participants)",
+           permission=Permission.meeting(Action.MANAGE_PARTICIPANTS), tag="participants", query=CandidateQuery,
+           response=list[UserOut])
+async def list_candidates(call: Call) -> list[User]:
+    return await participants.candidates(call.db, call.user, call.path["meeting_id"], call.query.q)
 
 
 @api.route("POST", MEETING + "/participants", summary="Add a participant with a role",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, func, select
+from sqlmodel import col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.db import Database
@@ -34,6 +34,19 @@ async def listing(db: Database, actor: Actor, meeting_id: int) -> tuple[list[tup
                                   .where(Participant.meeting_id == meeting_id)
                                   .order_by(col(Participant.id)))).all())
         return rows, await deputies_of(s, [p for p, _ in rows])
+
+
+async def candidates(db: Database, actor: Actor, meeting_id: int, query: str = "") -> list[User]:
+    """Active accounts that could be added to the meeting (for whoever manages its participants)."""
+    async with db.read() as s:
+        await access.require(s, actor, meeting_id, Action.MANAGE_PARTICIPANTS)
+        taken = select(Participant.user_id).where(Participant.meeting_id == meeting_id)
+        stmt = (select(User).where(User.is_active == True, col(User.id).not_in(taken))  # noqa: E712
+                .order_by(col(User.full_name), col(User.id)).limit(500))
+        if query:
+            like = f"%{query.lower()}%"
+            stmt = stmt.where(or_(col(User.username).like(like), col(User.full_name).ilike(like)))
+        return list((await s.exec(stmt)).all())
 
 
 async def deputies_of(s: AsyncSession, people: list[Participant]) -> dict[int, User]:

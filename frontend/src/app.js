@@ -1,0 +1,188 @@
+// The tablet app: session, language, header and the hash router. Each screen is in src/views/.
+import { html, render, useCallback, useEffect, useRef, useState } from './lib/preact.js';
+import { api, onUnauthorized } from './lib/api.js';
+import {
+  language, languages, loadCatalogues, onLanguageChange, setLanguage, storedLanguage, t,
+} from './lib/i18n.js';
+import { navigate, parseRoute } from './lib/router.js';
+import { Loading, useTitle } from './views/components.js';
+import { LoginView } from './views/login.js';
+import { MeetingsView } from './views/meetings.js';
+import { MeetingView } from './views/meeting.js';
+import { MeetingFormView } from './views/meeting_form.js';
+
+const NEXT_KEY = 'ecabinet.next';
+
+function rememberTarget(hash) {
+  const route = parseRoute(hash);
+  if (route.name === 'login' || route.name === 'home' || route.name === 'not-found') return;
+  try { window.sessionStorage.setItem(NEXT_KEY, hash); } catch { /* not kept */ }
+}
+
+function takeTarget() {
+  try {
+    const hash = window.sessionStorage.getItem(NEXT_KEY);
+    window.sessionStorage.removeItem(NEXT_KEY);
+    return hash && hash.startsWith('#/') ? hash.slice(1) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The account's language applies unless someone chose one on this device with the switch. */
+function applyUserLanguage(user) {
+  if (!storedLanguage() && user && user.language) setLanguage(user.language, { remember: false });
+}
+
+function Emblem() {
+  return html`
+    <svg class="emblem" viewBox="0 0 40 40" aria-hidden="true" focusable="false">
+      <circle cx="20" cy="20" r="19" class="emblem-disc" />
+      <polygon class="emblem-star"
+        points="20,7 23.1,16.2 32.8,16.2 25,21.9 27.9,31.1 20,25.5 12.1,31.1 15,21.9 7.2,16.2 16.9,16.2" />
+    </svg>`;
+}
+
+function LanguageSwitch() {
+  const current = language();
+  return html`
+    <div class="lang-switch" role="group" aria-label=${t('header.language')}>
+      ${languages().map((lang) => html`
+        <button type="button" class=${lang === current ? 'lang-button active' : 'lang-button'}
+          aria-pressed=${lang === current ? 'true' : 'false'} lang=${lang} title=${t(`lang.${lang}.name`)}
+          data-testid=${`lang-${lang}`} onClick=${() => setLanguage(lang)}>${t(`lang.${lang}.short`)}</button>`)}
+    </div>`;
+}
+
+function Header({ user, onLogout }) {
+  return html`
+    <header class="topbar">
+      <a class="brand" href=${user ? '#/meetings' : '#/login'} data-testid="brand">
+        <${Emblem} />
+        <span class="brand-text">
+          <span class="brand-name">${t('app.name')}</span>
+          <span class="brand-sub">${t('app.subtitle')}</span>
+        </span>
+      </a>
+      <div class="topbar-tools">
+        ${user && html`
+          <span class="user-name" data-testid="current-user">
+            <span class="user-full-name">${user.full_name}</span>
+            ${user.title && html`<span class="user-title">${user.title}</span>`}
+          </span>`}
+        <${LanguageSwitch} />
+        ${user && html`
+          <button type="button" class="button button-header" data-testid="logout" onClick=${onLogout}>
+            ${t('header.logout')}
+          </button>`}
+      </div>
+    </header>`;
+}
+
+function NotFound() {
+  useTitle(t('notfound.title'));
+  return html`
+    <main class="page" id="main">
+      <section class="card">
+        <h1 tabindex="-1">${t('notfound.title')}</h1>
+        <p><a href="#/meetings">${t('nav.back_to_list')}</a></p>
+      </section>
+    </main>`;
+}
+
+function App() {
+  const [route, setRoute] = useState(() => parseRoute(window.location.hash));
+  const [session, setSession] = useState({ status: 'loading', user: null });
+  const [, setLang] = useState(language());
+  const firstRoute = useRef(true);
+
+  useEffect(() => onLanguageChange(setLang), []);
+
+  useEffect(() => {
+    const onHash = () => setRoute(parseRoute(window.location.hash));
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+
+  useEffect(() => {
+    onUnauthorized(() => {
+      rememberTarget(window.location.hash);
+      setSession((s) => ({ status: 'anonymous', user: null, expired: s.status === 'user' }));
+    });
+    api.me()
+      .then(({ user }) => {
+        applyUserLanguage(user);
+        setSession({ status: 'user', user });
+      })
+      .catch(() => setSession({ status: 'anonymous', user: null }));
+  }, []);
+
+  // Send people where they may be: to the login page when logged out, away from it when logged in.
+  useEffect(() => {
+    if (session.status === 'anonymous' && route.name !== 'login') {
+      rememberTarget(window.location.hash);
+      navigate('/login', { replace: true });
+    } else if (session.status === 'user' && (route.name === 'login' || route.name === 'home')) {
+      navigate(takeTarget() || '/meetings', { replace: true });
+    }
+  }, [session.status, route.name]);
+
+  // After moving to another screen, put the keyboard and screen-reader focus on its heading.
+  useEffect(() => {
+    if (firstRoute.current) {
+      firstRoute.current = false;
+      return;
+    }
+    const heading = document.querySelector('main h1');
+    if (heading) heading.focus({ preventScroll: false });
+    window.scrollTo(0, 0);
+  }, [route.name, route.id]);
+
+  const onLoggedIn = useCallback((user) => {
+    applyUserLanguage(user);
+    setSession({ status: 'user', user });
+  }, []);
+
+  const onLogout = useCallback(async () => {
+    try { await api.logout(); } catch { /* the session is gone either way */ }
+    try { window.sessionStorage.removeItem(NEXT_KEY); } catch { /* not kept */ }
+    setSession({ status: 'anonymous', user: null });
+    navigate('/login', { replace: true });
+  }, []);
+
+  const user = session.user;
+  let body;
+  if (session.status === 'loading') {
+    body = html`<main class="page" id="main"><${Loading} /></main>`;
+  } else if (session.status === 'anonymous') {
+    body = route.name === 'login' ? html`<${LoginView} onLoggedIn=${onLoggedIn} expired=${session.expired} />` : null;
+  } else {
+    switch (route.name) {
+      case 'meetings': body = html`<${MeetingsView} user=${user} />`; break;
+      case 'meeting-new': body = html`<${MeetingFormView} user=${user} />`; break;
+      case 'meeting-edit': body = html`<${MeetingFormView} user=${user} meetingId=${route.id} key=${`edit-${route.id}`} />`; break;
+      case 'meeting': body = html`<${MeetingView} user=${user} meetingId=${route.id} key=${`m-${route.id}`} />`; break;
+      case 'not-found': body = html`<${NotFound} />`; break;
+      default: body = html`<main class="page" id="main"><${Loading} /></main>`;
+    }
+  }
+
+  return html`
+    <${Header} user=${session.status === 'user' ? user : null} onLogout=${onLogout} />
+    ${body}
+    <footer class="footer">${t('app.footer')}</footer>`;
+}
+
+async function start() {
+  const root = document.getElementById('app');
+  try {
+    await loadCatalogues();
+  } catch (exc) {
+    root.textContent = `e-Cabinet: ${exc.message}`;
+    return;
+  }
+  root.textContent = '';
+  render(html`<${App} />`, root);
+}
+
+start();

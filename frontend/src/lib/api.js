@@ -1,0 +1,104 @@
+// REST client for /api: JSON in and out, the session cookie, and the CSRF header on every unsafe
+// request. Errors {"error": {"code", "message", "details"}} become thrown ApiError objects.
+
+const API_BASE = new URL('../../api', import.meta.url).pathname;
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+let csrfToken = null;
+let unauthorizedHandler = null;
+
+export class ApiError extends Error {
+  constructor(status, code, message, details = null, retryAfter = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.details = details;
+    this.retryAfter = retryAfter;
+  }
+}
+
+export function setCsrfToken(token) {
+  csrfToken = token || null;
+}
+
+/** Called with the error when a request other than login answers 401 (session gone). */
+export function onUnauthorized(fn) {
+  unauthorizedHandler = fn;
+}
+
+function cookie(name) {
+  const hit = document.cookie.split('; ').find((part) => part.startsWith(`${name}=`));
+  return hit ? decodeURIComponent(hit.slice(name.length + 1)) : null;
+}
+
+export async function request(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  if (UNSAFE.has(method)) {
+    const token = csrfToken || cookie('ecabinet_csrf');
+    if (token) headers['X-CSRF-Token'] = token;
+  }
+  let res;
+  try {
+    res = await fetch(API_BASE + path, init);
+  } catch (exc) {
+    throw new ApiError(0, 'network', String(exc && exc.message ? exc.message : exc));
+  }
+  const text = res.status === 204 ? '' : await res.text();
+  let data = null;
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = null; }
+  }
+  if (!res.ok) {
+    const err = (data && data.error) || {};
+    const retry = Number(res.headers.get('Retry-After')) || null;
+    const error = new ApiError(res.status, err.code || `http_${res.status}`, err.message || res.statusText,
+      err.details || null, retry);
+    if (res.status === 401 && path !== '/auth/login' && unauthorizedHandler) unauthorizedHandler(error);
+    throw error;
+  }
+  return data;
+}
+
+const get = (path) => request('GET', path);
+const post = (path, body) => request('POST', path, body);
+const enc = encodeURIComponent;
+
+export const api = {
+  async login(username, password) {
+    const out = await post('/auth/login', { username, password });
+    setCsrfToken(out.csrf_token);
+    return out;
+  },
+  async logout() {
+    try {
+      await post('/auth/logout');
+    } finally {
+      setCsrfToken(null);
+    }
+  },
+  async me() {
+    const out = await get('/auth/me');
+    setCsrfToken(out.csrf_token);
+    return out;
+  },
+  changePassword: (current_password, new_password) => post('/auth/password', { current_password, new_password }),
+  users: () => get('/users'),
+  bodies: () => get('/bodies'),
+  meetings: () => get('/meetings'),
+  meeting: (id) => get(`/meetings/${enc(id)}`),
+  createMeeting: (data) => post('/meetings', data),
+  updateMeeting: (id, changes) => request('PATCH', `/meetings/${enc(id)}`, changes),
+  transition: (id, action) => post(`/meetings/${enc(id)}/transitions`, { action }),
+  addParticipant: (id, data) => post(`/meetings/${enc(id)}/participants`, data),
+  removeParticipant: (id, participantId) => request('DELETE', `/meetings/${enc(id)}/participants/${enc(participantId)}`),
+  addAgendaItem: (id, data) => post(`/meetings/${enc(id)}/agenda`, data),
+  updateAgendaItem: (id, itemId, changes) => request('PATCH', `/meetings/${enc(id)}/agenda/${enc(itemId)}`, changes),
+  deleteAgendaItem: (id, itemId) => request('DELETE', `/meetings/${enc(id)}/agenda/${enc(itemId)}`),
+  reorderAgenda: (id, itemIds) => request('PUT', `/meetings/${enc(id)}/agenda/order`, { item_ids: itemIds }),
+};

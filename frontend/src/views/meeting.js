@@ -1,0 +1,345 @@
+// One meeting: its details, agenda and participants; and for those allowed, the tools to prepare it
+// (agenda items, participants) and to move it through its states (publish, start, close, ...).
+import { html, useEffect, useRef, useState } from '../lib/preact.js';
+import { api } from '../lib/api.js';
+import { formatDateTime, formatNumber, t } from '../lib/i18n.js';
+import {
+  ConfidentialityBadge, ConfirmButton, ErrorBox, Loading, Notice, RoleBadge, StatusBadge, useTitle,
+} from './components.js';
+
+const ROLES = ['chair', 'secretary', 'member', 'guest', 'bridge'];
+const VOTING_ROLES = new Set(['chair', 'member']);
+// Transitions in the order they happen; the irreversible ones ask for confirmation.
+const TRANSITIONS = [
+  { action: 'publish', variant: 'primary' },
+  { action: 'start', variant: 'primary' },
+  { action: 'close', variant: 'danger', confirm: true },
+  { action: 'archive', variant: 'secondary', confirm: true },
+  { action: 'withdraw', variant: 'secondary' },
+];
+
+export function MeetingView({ meetingId }) {
+  const [meeting, setMeeting] = useState(null);
+  const [loadError, setLoadError] = useState(null);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState('');
+  const [busy, setBusy] = useState(false);
+  useTitle(meeting ? meeting.title : t('meeting.loading_title'));
+
+  async function reload() {
+    try {
+      setMeeting(await api.meeting(meetingId));
+      setLoadError(null);
+    } catch (err) {
+      setLoadError(err);
+    }
+  }
+  useEffect(() => { reload(); }, [meetingId]);
+
+  /** Runs one change: disables the tools meanwhile, shows the refusal or a confirmation. */
+  async function run(work, doneText) {
+    if (busy) return false;
+    setBusy(true);
+    setError(null);
+    setNotice('');
+    try {
+      await work();
+      if (doneText) setNotice(doneText);
+      return true;
+    } catch (err) {
+      setError(err);
+      await reload();
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  if (!meeting) {
+    return html`
+      <main class="page" id="main">
+        <p class="breadcrumb"><a href="#/meetings">← ${t('nav.back_to_list')}</a></p>
+        <h1 tabindex="-1" class="visually-hidden">${t('meeting.loading_title')}</h1>
+        ${loadError ? html`<${ErrorBox} error=${loadError} />` : html`<${Loading} />`}
+      </main>`;
+  }
+
+  const allowed = new Set(meeting.allowed_actions || []);
+  const ctx = { meeting, allowed, busy, run, reload, setMeeting };
+  return html`
+    <main class="page page-meeting" id="main">
+      <p class="breadcrumb"><a href="#/meetings">← ${t('nav.back_to_list')}</a></p>
+      <${MeetingHeader} ...${ctx} />
+      <div class="messages" aria-live="polite">
+        <${ErrorBox} error=${error} testid="meeting-error" />
+        <${Notice} text=${notice} testid="meeting-notice" />
+      </div>
+      <div class="meeting-columns">
+        <${AgendaSection} ...${ctx} />
+        <${ParticipantsSection} ...${ctx} />
+      </div>
+    </main>`;
+}
+
+function MeetingHeader({ meeting: m, allowed, busy, run, setMeeting }) {
+  const transitions = TRANSITIONS.filter((tr) => allowed.has(tr.action));
+  const transition = (action) => run(async () => {
+    setMeeting(await api.transition(m.id, action));
+  }, t(`notice.${action}`));
+
+  return html`
+    <section class="card meeting-head" aria-labelledby="meeting-title">
+      <div class="meeting-head-top">
+        <h1 id="meeting-title" tabindex="-1" data-testid="meeting-heading">${m.title}</h1>
+        <div class="badges">
+          <${StatusBadge} status=${m.status} />
+          <${ConfidentialityBadge} level=${m.confidentiality} />
+        </div>
+      </div>
+      <dl class="facts">
+        <div><dt>${t('meeting.time')}</dt><dd data-testid="meeting-time">${formatDateTime(m.starts_at)}</dd></div>
+        ${m.place && html`<div><dt>${t('meeting.place')}</dt><dd>${m.place}</dd></div>`}
+        ${m.body_name && html`<div><dt>${t('meeting.body')}</dt><dd>${m.body_name}</dd></div>`}
+        <div><dt>${t('meeting.kind')}</dt><dd>${t(`kind.${m.kind}`)}</dd></div>
+        ${m.my_role && html`<div><dt>${t('meeting.my_role')}</dt><dd data-testid="meeting-my-role">${t(`role.${m.my_role}`)}</dd></div>`}
+      </dl>
+      ${m.description && html`<p class="description">${m.description}</p>`}
+      ${(transitions.length > 0 || allowed.has('edit_details')) && html`
+        <div class="toolbar" role="group" aria-label=${t('meeting.actions')}>
+          ${transitions.map((tr) => (tr.confirm
+            ? html`<${ConfirmButton} label=${t(`action.${tr.action}`)} question=${t(`action.confirm_${tr.action}`)}
+                variant=${tr.variant} disabled=${busy} testid=${`action-${tr.action}`}
+                onConfirm=${() => transition(tr.action)} />`
+            : html`<button type="button" class=${`button button-${tr.variant}`} disabled=${busy}
+                data-testid=${`action-${tr.action}`} onClick=${() => transition(tr.action)}>${t(`action.${tr.action}`)}</button>`))}
+          ${allowed.has('edit_details') && html`
+            <a class="button button-secondary" href=${`#/meetings/${m.id}/edit`} data-testid="edit-meeting">${t('meeting.edit')}</a>`}
+        </div>`}
+    </section>`;
+}
+
+function AgendaSection({ meeting: m, allowed, busy, run, reload, setMeeting }) {
+  const manage = allowed.has('manage_agenda');
+  const items = [...(m.agenda || [])].sort((a, b) => a.position - b.position);
+  const total = items.reduce((sum, item) => sum + (item.planned_minutes || 0), 0);
+
+  const move = (index, delta) => {
+    const ids = items.map((item) => item.id);
+    const [moved] = ids.splice(index, 1);
+    ids.splice(index + delta, 0, moved);
+    return run(async () => {
+      const agenda = await api.reorderAgenda(m.id, ids);
+      setMeeting((current) => ({ ...current, agenda }));
+    });
+  };
+  const remove = (item) => run(async () => {
+    await api.deleteAgendaItem(m.id, item.id);
+    await reload();
+  }, t('notice.agenda_deleted', { title: item.title }));
+
+  return html`
+    <section class="card section-agenda" aria-labelledby="agenda-heading">
+      <div class="section-head">
+        <h2 id="agenda-heading">${t('meeting.agenda')}</h2>
+        ${total > 0 && html`<span class="muted">${t('agenda.total', { n: formatNumber(total) })}</span>`}
+      </div>
+      ${items.length === 0
+        ? html`<p class="empty" data-testid="agenda-empty">${t('agenda.empty')}</p>`
+        : html`
+          <ol class="agenda-list" data-testid="agenda-list">
+            ${items.map((item, index) => html`
+              <li class="agenda-item" key=${item.id} data-testid="agenda-item" data-item-id=${item.id}>
+                <span class="agenda-pos" aria-hidden="true">${item.position}</span>
+                <div class="agenda-body">
+                  <span class="agenda-title" data-testid="agenda-item-title">${item.title}</span>
+                  <span class="agenda-meta">
+                    ${item.presenter && html`<span>${t('agenda.presenter', { name: item.presenter })}</span>`}
+                    ${item.planned_minutes > 0 && html`<span>${t('agenda.minutes', { n: formatNumber(item.planned_minutes) })}</span>`}
+                    ${item.status && item.status !== 'pending' && html`
+                      <span class=${`badge badge-item badge-item-${item.status}`}>${t(`agenda_status.${item.status}`)}</span>`}
+                  </span>
+                </div>
+                ${manage && html`
+                  <div class="agenda-tools">
+                    <button type="button" class="button button-icon" disabled=${busy || index === 0}
+                      aria-label=${t('agenda.move_up', { title: item.title })} title=${t('agenda.move_up_short')}
+                      data-testid="agenda-move-up" onClick=${() => move(index, -1)}>▲</button>
+                    <button type="button" class="button button-icon" disabled=${busy || index === items.length - 1}
+                      aria-label=${t('agenda.move_down', { title: item.title })} title=${t('agenda.move_down_short')}
+                      data-testid="agenda-move-down" onClick=${() => move(index, 1)}>▼</button>
+                    <button type="button" class="button button-icon button-icon-danger"
+                      disabled=${busy || item.status === 'current' || item.status === 'done'}
+                      aria-label=${t('agenda.delete_label', { title: item.title })} title=${t('common.delete')}
+                      data-testid="agenda-delete" onClick=${() => remove(item)}>✕</button>
+                  </div>`}
+              </li>`)}
+          </ol>`}
+      ${manage && html`<${AddAgendaForm} meeting=${m} busy=${busy} run=${run} reload=${reload} />`}
+    </section>`;
+}
+
+function AddAgendaForm({ meeting: m, busy, run, reload }) {
+  const [title, setTitle] = useState('');
+  const [presenter, setPresenter] = useState('');
+  const [minutes, setMinutes] = useState('');
+  const titleRef = useRef(null);
+
+  async function submit(event) {
+    event.preventDefault();
+    const clean = title.trim();
+    if (!clean) return;
+    const planned = minutes === '' ? 0 : Math.max(0, Math.round(Number(minutes)) || 0);
+    const ok = await run(async () => {
+      await api.addAgendaItem(m.id, { title: clean, presenter: presenter.trim(), planned_minutes: planned, description: '' });
+      await reload();
+    }, t('notice.agenda_added', { title: clean }));
+    if (ok) {
+      setTitle('');
+      setPresenter('');
+      setMinutes('');
+      if (titleRef.current) titleRef.current.focus();
+    }
+  }
+
+  return html`
+    <form class="form form-inline-card" onSubmit=${submit} data-testid="add-agenda-form">
+      <h3>${t('agenda.add_heading')}</h3>
+      <div class="field">
+        <label for="aa-title">${t('agenda.field_title')}</label>
+        <input id="aa-title" ref=${titleRef} type="text" required maxlength="500" value=${title}
+          onInput=${(e) => setTitle(e.currentTarget.value)} data-testid="add-agenda-title" />
+      </div>
+      <div class="field-row">
+        <div class="field field-grow">
+          <label for="aa-presenter">${t('agenda.field_presenter')}</label>
+          <input id="aa-presenter" type="text" maxlength="200" value=${presenter}
+            onInput=${(e) => setPresenter(e.currentTarget.value)} data-testid="add-agenda-presenter" />
+        </div>
+        <div class="field field-small">
+          <label for="aa-minutes">${t('agenda.field_minutes')}</label>
+          <input id="aa-minutes" type="number" inputmode="numeric" min="0" max="1440" step="1" value=${minutes}
+            onInput=${(e) => setMinutes(e.currentTarget.value)} data-testid="add-agenda-minutes" />
+        </div>
+      </div>
+      <button type="submit" class="button button-primary" disabled=${busy} data-testid="add-agenda-submit">
+        ${t('agenda.add_submit')}
+      </button>
+    </form>`;
+}
+
+function ParticipantsSection({ meeting: m, allowed, busy, run, reload }) {
+  const manage = allowed.has('manage_participants');
+  const participants = m.participants || [];
+  const groups = ROLES.map((role) => ({ role, people: participants.filter((p) => p.role === role) }))
+    .filter((g) => g.people.length > 0);
+  const others = participants.filter((p) => !ROLES.includes(p.role));
+  if (others.length) groups.push({ role: null, people: others });
+
+  const remove = (p) => run(async () => {
+    await api.removeParticipant(m.id, p.id);
+    await reload();
+  }, t('notice.participant_removed', { name: p.full_name }));
+
+  return html`
+    <section class="card section-participants" aria-labelledby="participants-heading">
+      <div class="section-head">
+        <h2 id="participants-heading">${t('meeting.participants')}</h2>
+        ${participants.length > 0 && html`<span class="muted">${t('participants.count', { n: formatNumber(participants.length) })}</span>`}
+      </div>
+      ${participants.length === 0 && html`<p class="empty">${t('participants.empty')}</p>`}
+      ${groups.map((g) => html`
+        <div class="participant-group" key=${g.role || 'other'}>
+          <h3 class="group-title">${g.role ? t(`role_plural.${g.role}`) : t('participants.other')}</h3>
+          <ul class="participant-list">
+            ${g.people.map((p) => html`
+              <li class="participant-row" key=${p.id} data-testid="participant-row" data-username=${p.username}
+                data-role=${p.role}>
+                <div class="participant-body">
+                  <span class="participant-name">${p.full_name}</span>
+                  ${p.title && html`<span class="participant-title">${p.title}</span>`}
+                  ${p.deputy_full_name && html`<span class="participant-title">${t('participants.deputy', { name: p.deputy_full_name })}</span>`}
+                </div>
+                <div class="participant-side">
+                  ${g.role === null && html`<${RoleBadge} role=${p.role} />`}
+                  ${p.may_vote && html`<span class="badge badge-vote">${t('participants.may_vote')}</span>`}
+                  ${manage && html`
+                    <button type="button" class="button button-icon button-icon-danger" disabled=${busy}
+                      aria-label=${t('participants.remove_label', { name: p.full_name })} title=${t('participants.remove')}
+                      data-testid="participant-remove" onClick=${() => remove(p)}>✕</button>`}
+                </div>
+              </li>`)}
+          </ul>
+        </div>`)}
+      ${manage && html`<${AddParticipantForm} meeting=${m} busy=${busy} run=${run} reload=${reload} />`}
+    </section>`;
+}
+
+function AddParticipantForm({ meeting: m, busy, run, reload }) {
+  const [users, setUsers] = useState(null);
+  const [usersError, setUsersError] = useState(null);
+  const [userId, setUserId] = useState('');
+  const [role, setRole] = useState('member');
+  const [mayVote, setMayVote] = useState(null); // null: the role's default
+
+  useEffect(() => {
+    let live = true;
+    api.users().then((list) => live && setUsers(list)).catch((err) => live && setUsersError(err));
+    return () => { live = false; };
+  }, [m.id]);
+
+  const taken = new Set((m.participants || []).map((p) => p.user_id));
+  const choices = (users || []).filter((u) => u.is_active && !taken.has(u.id))
+    .sort((a, b) => a.full_name.localeCompare(b.full_name, 'vi'));
+  const voting = mayVote ?? VOTING_ROLES.has(role);
+  // The account list is for the secretariat and administrators: others cannot pick anyone to add.
+  if (usersError && usersError.status === 403) return null;
+
+  async function submit(event) {
+    event.preventDefault();
+    if (!userId) return;
+    const person = choices.find((u) => String(u.id) === userId);
+    const ok = await run(async () => {
+      await api.addParticipant(m.id, { user_id: Number(userId), role, may_vote: voting });
+      await reload();
+    }, t('notice.participant_added', { name: person ? person.full_name : '' }));
+    if (ok) {
+      setUserId('');
+      setRole('member');
+      setMayVote(null);
+    }
+  }
+
+  return html`
+    <form class="form form-inline-card" onSubmit=${submit} data-testid="add-participant-form">
+      <h3>${t('participants.add_heading')}</h3>
+      <${ErrorBox} error=${usersError} />
+      <div class="field">
+        <label for="ap-user">${t('participants.field_user')}</label>
+        <select id="ap-user" required value=${userId} onChange=${(e) => setUserId(e.currentTarget.value)}
+          disabled=${users === null} data-testid="add-participant-user">
+          <option value="" selected=${userId === ''}>${users === null ? t('app.loading') : t('participants.choose_user')}</option>
+          ${choices.map((u) => html`
+            <option value=${String(u.id)} data-username=${u.username} selected=${String(u.id) === userId}>
+              ${u.title ? `${u.full_name} — ${u.title}` : u.full_name}
+            </option>`)}
+        </select>
+      </div>
+      <div class="field-row">
+        <div class="field field-grow">
+          <label for="ap-role">${t('participants.field_role')}</label>
+          <select id="ap-role" value=${role} onChange=${(e) => { setRole(e.currentTarget.value); setMayVote(null); }}
+            data-testid="add-participant-role">
+            ${ROLES.map((r) => html`<option value=${r} selected=${r === role}>${t(`role.${r}`)}</option>`)}
+          </select>
+        </div>
+        <div class="field field-check">
+          <input id="ap-vote" type="checkbox" checked=${voting} onChange=${(e) => setMayVote(e.currentTarget.checked)}
+            data-testid="add-participant-may-vote" />
+          <label for="ap-vote">${t('participants.field_may_vote')}</label>
+        </div>
+      </div>
+      <button type="submit" class="button button-primary" disabled=${busy || !userId} data-testid="add-participant-submit">
+        ${t('participants.add_submit')}
+      </button>
+    </form>`;
+}

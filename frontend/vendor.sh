@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Copies the browser builds of the npm dependencies into vendor/ (git-ignored). Run after `npm ci`
+# from this directory; running it again gives the same result.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+copy() {  # copy SRC DEST: atomically, so a half-written file is never served
+  local src="node_modules/$1" dest="vendor/$2"
+  if [ ! -f "$src" ]; then
+    echo "vendor.sh: $src is missing: run 'npm ci' in frontend/ first" >&2
+    exit 1
+  fi
+  cp -f "$src" "$dest.tmp"
+  mv -f "$dest.tmp" "$dest"
+}
+
+mkdir -p vendor
+# One self-contained ES module: Preact, its hooks and htm (exports html, render, h, useState, ...).
+copy htm/preact/standalone.module.js preact-htm.js
+copy htm/LICENSE htm-LICENSE.txt
+echo "vendor.sh: vendor/preact-htm.js from htm $(node -p "require('./node_modules/htm/package.json').version" 2>/dev/null || echo '?')"

@@ -1,0 +1,155 @@
+"""Browser-test plumbing: the real server (`ecabinet demo`, then `ecabinet serve`) in a subprocess on a
+free loopback port with a throwaway data directory, driven by Debian's headless Chromium through
+Playwright. Chromium missing: the tests skip, or fail when ECABINET_REQUIRE_SERVICES=1."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect, sync_playwright
+
+from tests.conftest import free_port, unavailable
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+CHROMIUM = Path(os.environ.get("ECABINET_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+VENDORED = REPO / "frontend" / "vendor" / "preact-htm.js"
+START_TIMEOUT_S = 30
+TABLET = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ECABINET_", "DATABASE_URL", "REDIS_URL"))}
+    env.update({"ECABINET_DATA_DIR": str(data_dir), "ECABINET_MODE": "demo", "ECABINET_LOG_LEVEL": "warning",
+                "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+def _wait_ready(server: LiveServer) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    with httpx.Client(base_url=server.base_url, timeout=2) as http:
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                pytest.fail(f"the server exited with {server.process.returncode}:\n{server.output()}")
+            try:
+                if http.get("/api/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+    pytest.fail(f"the server did not answer /api/health within {START_TIMEOUT_S} s:\n{server.output()}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} is missing: install Debian's chromium (`make chromium`) to run the browser tests")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    if not VENDORED.is_file():
+        unavailable(f"{VENDORED.relative_to(REPO)} is missing: run `make setup` (npm ci and frontend/vendor.sh)")
+    data_dir = tmp_path_factory.mktemp("e2e-data")
+    env = _env(data_dir)
+    demo = subprocess.run([sys.executable, "-m", "backend.cli", "demo"], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert demo.returncode == 0, f"ecabinet demo failed:\n{demo.stdout}\n{demo.stderr}"
+    port = free_port()
+    log = data_dir / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-migrate"],
+            env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log)
+    try:
+        _wait_ready(server)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+@dataclass
+class Tablet:
+    """One browser context (one device) with its page, collecting script errors and CSP refusals."""
+
+    context: BrowserContext
+    page: Page
+    base_url: str
+    problems: list[str] = field(default_factory=list)
+
+    def open(self, route: str = "") -> Page:
+        self.page.goto(f"{self.base_url}/{route}")
+        return self.page
+
+    def login(self, username: str, password: str) -> Page:
+        page = self.page
+        page.get_by_test_id("login-username").fill(username)
+        page.get_by_test_id("login-password").fill(password)
+        page.get_by_test_id("login-submit").click()
+        expect(page.get_by_test_id("logout")).to_be_visible()
+        return page
+
+    def screenshot(self, name: str, *, full_page: bool = False) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
+
+    def assert_clean(self) -> None:
+        assert not self.problems, "the page reported problems:\n" + "\n".join(self.problems)
+
+
+@pytest.fixture
+def devices(browser: Browser, live_server: LiveServer) -> Iterator[Any]:
+    """devices(viewport=TABLET) opens a fresh device (its own cookies and storage) in Vietnam's time zone."""
+    opened: list[Tablet] = []
+
+    def open_device(viewport: dict[str, int] = TABLET, **options: Any) -> Tablet:
+        context = browser.new_context(viewport=viewport, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", **options)
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        tablet = Tablet(context, page, live_server.base_url)
+
+        def on_console(message: ConsoleMessage) -> None:
+            if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+                tablet.problems.append(f"CSP: {message.text}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: tablet.problems.append(f"script error: {exc}"))
+        opened.append(tablet)
+        return tablet
+
+    yield open_device
+    for tablet in opened:
+        tablet.context.close()
