@@ -22,13 +22,14 @@ $(FE_STAMP): frontend/package.json frontend/package-lock.json frontend/vendor.sh
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error && bash vendor.sh
 	@touch $@
 
-# Browser tests use Debian's Chromium; install it when it is missing and we may (root with apt).
+# Browser tests use Debian's Chromium (and Noto fonts, so Vietnamese renders in screenshots);
+# install them when missing and we may (root with apt).
 chromium:
-	@if [ ! -x $(CHROMIUM) ]; then \
+	@if [ ! -x $(CHROMIUM) ] || [ ! -d /usr/share/fonts/truetype/noto ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's chromium for the browser tests"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	      || echo "could not install chromium: browser tests will skip"; \
+	    echo "installing Debian's chromium and fonts-noto-core for the browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-core \
+	      >/dev/null) || echo "could not install chromium: browser tests will skip"; \
 	  else echo "chromium missing and not root: browser tests will skip"; fi; \
 	fi
 
