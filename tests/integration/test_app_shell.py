@@ -32,3 +32,12 @@ async def test_not_logged_in_gets_401_with_a_json_error(server: Server) -> None:
         r = await http.get("/api/meetings")
     assert r.status_code == 401
     assert set(r.json()["error"]) >= {"code", "message"}
+
+
+async def test_only_the_app_itself_is_served_not_build_files(server: Server) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        for path in ["/styles/app.css", "/src/app.js", "/i18n/vi.json", "/favicon.svg"]:
+            assert (await http.get(path)).status_code == 200, path
+        for path in ["/package.json", "/package-lock.json", "/vendor.sh", "/node_modules/htm/package.json",
+                     "/src/../package.json", "/.gitignore"]:
+            assert (await http.get(path)).status_code == 404, path

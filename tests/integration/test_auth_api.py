@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from backend.models import LoginThrottle
 from backend.models.base import utcnow
@@ -118,7 +119,8 @@ async def test_a_bearer_token_sent_as_a_cookie_is_refused(server: Server, cast: 
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         token = ok(await http.post("/api/auth/tokens", json={"username": member.username,
                                                              "password": member.password}), 201)["token"]
-        assert ok(await http.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}))["user"]["id"] == member.id
+        me = ok(await http.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}))
+        assert me["user"]["id"] == member.id
         http.cookies.set(SESSION, token)
         assert_error(await http.get("/api/auth/me"), 401)
         assert_error(await http.get("/api/meetings"), 401)
@@ -264,14 +266,24 @@ async def test_a_successful_login_forgets_earlier_failures(server: Server, new_u
         ok(await _login(http, person.username, person.password))
 
 
-async def test_concurrent_failed_logins_lock_cleanly_without_server_errors(server: Server, new_user: Any) -> None:
-    person = await new_user("storm")
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
-        answers = await asyncio.gather(*(_login(http, person.username, f"wrong-{i}-password") for i in range(10)))
-        assert {r.status_code for r in answers} <= {401, 429}, [r.text for r in answers]
+async def test_concurrent_failed_logins_are_all_counted_and_lock_the_username(
+        server: Server, request: pytest.FixtureRequest) -> None:
+    """A guesser who fires in parallel must not escape the lock. Five bursts of ten wrong passwords,
+    each burst at one username, all at once: every username ends up locked, and no answer is a 500."""
+    if server.backend == "postgres":
+        request.node.add_marker(pytest.mark.xfail(strict=True, reason=(
+            "BUG: services/auth.py _record_failure reads and increments login_throttle.failures without a "
+            "row lock; on PostgreSQL (READ COMMITTED) concurrent failures overwrite each other, so ten "
+            "parallel wrong guesses usually count as 2-3 and the username is never locked")))
+    names = [unique("burst.") for _ in range(5)]
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
+        answers = await asyncio.gather(*(_login(http, name, f"wrong-{i}-password")
+                                         for name in names for i in range(10)))
         for r in answers:
+            assert r.status_code in (401, 429), r.text
             assert_error(r, r.status_code)
-        assert_error(await _login(http, person.username, person.password), 429, "account_locked")
+        after = [await _login(http, name, "wrong-password") for name in names]
+    assert [r.status_code for r in after] == [429] * len(names), [r.text for r in after]
 
 
 async def test_change_password_ends_the_other_sessions_but_keeps_this_one(server: Server, new_user: Any,
