@@ -37,11 +37,9 @@ def _schema(components: dict[str, Any], tp: Any, mode: str) -> dict[str, Any]:
 
 
 def _error_codes(op: Operation) -> list[int]:
-    codes = {400}
+    codes = {400, 422}  # 422 also for query parameters an operation does not take
     if op.body is not None:
-        codes |= {413, 415, 422}
-    if op.query is not None:
-        codes.add(422)
+        codes |= {413, 415}
     if op.permission.access is not Access.PUBLIC:
         codes |= {401, 403}
     if "{" in op.path or op.permission.meeting_actions:

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from backend.config import Settings
 from backend.db import Database
 from backend.domain.meeting_states import Action, Status, who_may
+from backend.domain.text import has_nul
 from backend.exceptions import (
     BadRequest,
     Forbidden,
@@ -163,11 +164,11 @@ def _endpoint(ops: dict[str, Operation]) -> Callable[[Request], Awaitable[Respon
 async def run(op: Operation, request: Request) -> Response:
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings
+    actor = await authenticate_request(request, db, settings, op.permission)
     path = dict(request.path_params)
     for key, value in path.items():
         if isinstance(value, int) and not 1 <= value <= MAX_ID:
             raise NotFound(f"no {key.removesuffix('_id')} {value}")
-    actor = await authenticate_request(request, db, settings, op.permission)
     call = Call(request=request, db=db, settings=settings, actor=actor, path=path)
     if op.query is not None:
         call.query = _validate_query(op.query, request)
@@ -216,6 +217,8 @@ def session_token(request: Request) -> str | None:
 
 def _validate_query(model: type[BaseModel], request: Request) -> BaseModel:
     raw: dict[str, Any] = {}
+    if has_nul(dict(request.query_params)):
+        raise ValidationFailed("query parameters may not contain the NUL character (U+0000)")
     for key in request.query_params:
         values = request.query_params.getlist(key)
         raw[key] = values[0] if len(values) == 1 else values
@@ -240,13 +243,20 @@ async def _read_body(model: type[BaseModel], request: Request, settings: Setting
         chunks.append(chunk)
     raw = b"".join(chunks)
     try:
-        json.loads(raw)
+        parsed = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("the body is not valid JSON", code="malformed_json") from exc
+    except RecursionError as exc:
+        raise BadRequest("the body is nested too deeply", code="malformed_json") from exc
+    if has_nul(parsed):
+        # PostgreSQL cannot store U+0000 in text, and no person types it: refuse it everywhere.
+        raise ValidationFailed("text may not contain the NUL character (U+0000)")
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         raise ValidationFailed("the request body is not valid", details=_problems(exc)) from exc
+    except RecursionError as exc:
+        raise BadRequest("the body is nested too deeply", code="malformed_json") from exc
 
 
 def _problems(exc: ValidationError) -> list[dict[str, Any]]:

@@ -27,6 +27,8 @@ class User(SQLModel, table=True):
     username: str = Field(sa_column=Column(String(64), unique=True, nullable=False, index=True))
     full_name: str = Field(max_length=200)
     title: str = Field(default="", max_length=200)
+    # Folded "username full name" (no case, no diacritics) for search on every database.
+    search_key: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})
     password_hash: str = Field(max_length=255)
     is_active: bool = Field(default=True)
     is_admin: bool = Field(default=False)

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from backend.domain.text import has_nul
 
 Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: object) -> object:
+        if has_nul(data):
+            raise ValueError("text may not contain the NUL character (U+0000)")
+        return data
 
 
 class MeetingRef(Payload):

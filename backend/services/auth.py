@@ -103,7 +103,8 @@ async def _record_failure(db: Database, settings: Settings, name: str, user: Use
         try:
             async with db.write() as s:
                 now = utcnow()
-                row = await s.get(LoginThrottle, name)
+                # Locked row: parallel wrong guesses must each count (PostgreSQL would otherwise lose updates).
+                row = await s.get(LoginThrottle, name, with_for_update=True)
                 if row is None:
                     row = LoginThrottle(username=name, failures=0)
                 elif row.last_failure_at and now - row.last_failure_at >= timedelta(

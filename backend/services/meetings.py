@@ -78,8 +78,6 @@ async def transition(db: Database, actor: Actor, meeting_id: int, action: Action
     async with db.write() as s:
         meeting, _ = await access.require(s, actor, meeting_id, action)
         target = next_status(action)
-        if action is Action.START and not await _has_chair(s, meeting_id):
-            raise BadRequest("a meeting needs a chair before it starts", code="no_chair")
         before = meeting.status
         if action is Action.START:
             await _start_session(s, meeting)
@@ -123,11 +121,6 @@ async def _end_session(s: AsyncSession, meeting: Meeting, actor_id: int) -> None
         row.checked_out_at = now
         s.add(row)
     meeting.ended_at = now
-
-
-async def _has_chair(s: AsyncSession, meeting_id: int) -> bool:
-    return (await s.exec(select(Participant.id).where(
-        Participant.meeting_id == meeting_id, Participant.role == Role.CHAIR.value))).first() is not None
 
 
 async def mine(db: Database, actor: Actor, *, status: str | None = None) -> list[tuple[Meeting, Role]]:

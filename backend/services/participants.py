@@ -6,14 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, func, or_, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.db import Database
 from backend.domain.meeting_states import STAFF, Action, Role, may_vote_allowed
 from backend.exceptions import BadRequest, Conflict, NotFound
 from backend.models import Participant, User
-from backend.services import access, audit
+from backend.services import access, audit, users
 from backend.services.context import Actor
 
 
@@ -44,8 +44,7 @@ async def candidates(db: Database, actor: Actor, meeting_id: int, query: str = "
         stmt = (select(User).where(User.is_active == True, col(User.id).not_in(taken))  # noqa: E712
                 .order_by(col(User.full_name), col(User.id)).limit(500))
         if query:
-            like = f"%{query.lower()}%"
-            stmt = stmt.where(or_(col(User.username).like(like), col(User.full_name).ilike(like)))
+            stmt = stmt.where(users.matches(query))
         return list((await s.exec(stmt)).all())
 
 
@@ -91,6 +90,11 @@ async def add(db: Database, actor: Actor, meeting_id: int,
                 raise BadRequest(f"the account {user.username!r} is deactivated", code="inactive_user")
             if await _find(s, meeting_id, user_id=user.id) is not None:
                 raise Conflict(f"{user.full_name} already takes part in this meeting", code="already_participant")
+            stands_in = (await s.exec(select(Participant.id).where(Participant.meeting_id == meeting_id,
+                                                                   Participant.deputy_user_id == user.id))).first()
+            if stands_in is not None:
+                raise Conflict(f"{user.full_name} already stands in for a member of this meeting",
+                               code="deputy_is_participant")
             participant = Participant(meeting_id=meeting_id, user_id=data["user_id"], role=role.value,
                                       may_vote=_vote_flag(role, data.get("may_vote")))
             deputy = await _check_deputy(s, meeting_id, participant, data.get("deputy_user_id"))

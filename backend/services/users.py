@@ -6,15 +6,26 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, or_, select
+from sqlmodel import col, select
 
 from backend.db import Database
+from backend.domain.text import fold, like_pattern
 from backend.exceptions import BadRequest, Conflict, Forbidden, NotFound
 from backend.models import Body, User
 from backend.models.base import utcnow
 from backend.services import audit, auth, passwords
 from backend.services.context import Actor
+
+
+def search_key(user: User) -> str:
+    return fold(f"{user.username} {user.full_name}")[:300]
+
+
+def matches(query: str) -> ColumnElement[bool]:
+    """Users whose username or name contains `query`, ignoring case and Vietnamese diacritics."""
+    return col(User.search_key).like(like_pattern(query), escape="\\")
 
 
 def require_admin(actor: Actor) -> None:
@@ -41,6 +52,7 @@ async def create(db: Database, actor: Actor | None, data: Mapping[str, Any]) -> 
             if exists is not None:
                 raise Conflict(f"the username {fields['username']!r} is taken", code="username_taken")
             user = User(password_hash=password_hash, **fields)
+            user.search_key = search_key(user)
             s.add(user)
             await s.flush()
             await audit.record(s, "user.created", actor_id=actor.user_id if actor else None, object_type="user",
@@ -63,6 +75,7 @@ async def update(db: Database, actor: Actor, user_id: int, changes: Mapping[str,
             raise BadRequest(f"no body {changes['body_id']}", code="unknown_body")
         for key, value in changes.items():
             setattr(user, key, value)
+        user.search_key = search_key(user)
         s.add(user)
         if changes.get("is_active") is False:
             await auth.end_sessions(s, user_id)
@@ -108,8 +121,7 @@ async def listing(db: Database, actor: Actor | None, *, query: str = "", active_
         raise Forbidden("only the secretariat and administrators may list accounts")
     stmt = select(User).order_by(col(User.full_name), col(User.id))
     if query:
-        like = f"%{query.lower()}%"
-        stmt = stmt.where(or_(col(User.username).like(like), col(User.full_name).ilike(like)))
+        stmt = stmt.where(matches(query))
     if active_only:
         stmt = stmt.where(User.is_active == True)  # noqa: E712
     async with db.read() as s:

@@ -24,7 +24,7 @@ SCREENSHOTS = REPO / "docs" / "screenshots"
 CHROMIUM = Path(os.environ.get("ECABINET_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
-VENDORED = REPO / "frontend" / "vendor" / "preact-htm.js"
+VENDORED = [REPO / "frontend" / "vendor" / name for name in ("preact-htm.js", "socket.io.js")]
 START_TIMEOUT_S = 30
 TABLET = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -74,8 +74,9 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    if not VENDORED.is_file():
-        unavailable(f"{VENDORED.relative_to(REPO)} is missing: run `make setup` (npm ci and frontend/vendor.sh)")
+    for vendored in VENDORED:
+        if not vendored.is_file():
+            unavailable(f"{vendored.relative_to(REPO)} is missing: run `make setup` (npm ci and frontend/vendor.sh)")
     data_dir = tmp_path_factory.mktemp("e2e-data")
     env = _env(data_dir)
     demo = subprocess.run([sys.executable, "-m", "backend.cli", "demo"], env=env, cwd=REPO, capture_output=True,
@@ -122,9 +123,26 @@ class Tablet:
         expect(page.get_by_test_id("logout")).to_be_visible()
         return page
 
-    def screenshot(self, name: str, *, full_page: bool = False) -> None:
+    def screenshot(self, name: str, *, full_page: bool = False, page: Page | None = None) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
+        (page or self.page).screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
+
+    def watch(self, page: Page) -> Page:
+        """Collect the script errors and CSP refusals of `page` too."""
+
+        def on_console(message: ConsoleMessage) -> None:
+            if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+                self.problems.append(f"CSP: {message.text}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: self.problems.append(f"script error: {exc}"))
+        return page
+
+    def new_page(self, route: str = "") -> Page:
+        """A second tab on the same device (same cookies and storage)."""
+        page = self.watch(self.context.new_page())
+        page.goto(f"{self.base_url}/{route}")
+        return page
 
     def assert_clean(self) -> None:
         assert not self.problems, "the page reported problems:\n" + "\n".join(self.problems)
@@ -140,16 +158,17 @@ def devices(browser: Browser, live_server: LiveServer) -> Iterator[Any]:
         context.set_default_timeout(15_000)
         page = context.new_page()
         tablet = Tablet(context, page, live_server.base_url)
-
-        def on_console(message: ConsoleMessage) -> None:
-            if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
-                tablet.problems.append(f"CSP: {message.text}")
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda exc: tablet.problems.append(f"script error: {exc}"))
+        tablet.watch(page)
         opened.append(tablet)
         return tablet
 
     yield open_device
     for tablet in opened:
         tablet.context.close()
+
+
+def rest_client(base_url: str, username: str, password: str) -> httpx.Client:
+    """A REST client logged in with a bearer token (no cookie, so no CSRF header needed)."""
+    r = httpx.post(f"{base_url}/api/auth/tokens", json={"username": username, "password": password}, timeout=10)
+    r.raise_for_status()
+    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {r.json()['token']}"}, timeout=10)

@@ -19,7 +19,12 @@ class LiveClient:
         self._waiters: dict[str, list[asyncio.Future[Any]]] = defaultdict(list)
         self.token: str | None = None
         self.user: dict[str, Any] | None = None
+        self.disconnects: list[Any] = []
         self.sio.on("*", self._record)
+        self.sio.on("disconnect", self._on_disconnect)
+
+    async def _on_disconnect(self, reason: Any = None) -> None:
+        self.disconnects.append(reason)
 
     async def _record(self, event: str, data: Any = None) -> None:
         self.events[event].append(data)

@@ -270,11 +270,6 @@ async def test_concurrent_failed_logins_are_all_counted_and_lock_the_username(
         server: Server, request: pytest.FixtureRequest) -> None:
     """A guesser who fires in parallel must not escape the lock. Five bursts of ten wrong passwords,
     each burst at one username, all at once: every username ends up locked, and no answer is a 500."""
-    if server.backend == "postgres":
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=(
-            "BUG: services/auth.py _record_failure reads and increments login_throttle.failures without a "
-            "row lock; on PostgreSQL (READ COMMITTED) concurrent failures overwrite each other, so ten "
-            "parallel wrong guesses usually count as 2-3 and the username is never locked")))
     names = [unique("burst.") for _ in range(5)]
     async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
         answers = await asyncio.gather(*(_login(http, name, f"wrong-{i}-password")

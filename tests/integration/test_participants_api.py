@@ -238,11 +238,6 @@ async def test_deputy_rules_are_enforced_without_half_writes(cast: Cast, root: C
                      "deputy_not_allowed")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: services/participants.py add() checks that the new participant is not already a participant, "
-    "but not that they already stand in as someone's deputy; _check_deputy refuses the reverse order with "
-    "409 deputy_is_participant. POST /api/meetings/{id}/participants {user_id: <deputy of a member>, "
-    "role: guest} answers 201, leaving one person both a guest and a member's deputy"))
 async def test_a_named_deputy_cannot_also_be_added_as_a_participant(cast: Cast, root: Client, new_meeting: Any,
                                                                     new_user: Any) -> None:
     meeting = await new_meeting("draft")

@@ -79,18 +79,11 @@ async def test_user_search_and_active_filter(root: Client, cast: Cast) -> None:
 
 async def test_user_search_finds_vietnamese_names_whatever_the_case(server: Server, root: Client,
                                                                     request: pytest.FixtureRequest) -> None:
-    if server.backend == "sqlite":
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=(
-            "BUG: services/users.py listing() lowercases the query in Python but the column with SQL "
-            "lower()/ILIKE, which on SQLite folds ASCII only: 'Đỗ Thị Hà' is not found by q=Đỗ, đỗ or ĐỖ")))
     user = ok(await root.post("/api/users", json=_new(unique("do.thi.ha."), full_name="Đỗ Thị Hà")), 201)
     for q in ("Đỗ Thị", "đỗ thị", "ĐỖ THỊ"):
         assert user["id"] in [u["id"] for u in ok(await root.get("/api/users", params={"q": q}))], q
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (minor): services/users.py listing() puts q into LIKE without escaping '%' and '_', so "
-    "GET /api/users?q=%25 lists every account and q=_ matches any character"))
 async def test_user_search_treats_like_wildcards_literally(root: Client, cast: Cast) -> None:
     # No username or full name in the suite contains '%'.
     assert ok(await root.get("/api/users", params={"q": "%"})) == []
@@ -186,10 +179,6 @@ async def test_usernames_are_stored_trimmed(root: Client) -> None:
     assert ok(await root.post("/api/users", json=_new(f"  {raw} ")), 201)["username"] == raw
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: schemas.Username declares to_lower=True, but pydantic checks the pattern ^[a-z0-9]... before "
-    "lowering, so POST /api/users {username: 'Nguyen.Van.A...'} answers 422 string_pattern_mismatch "
-    "instead of creating 'nguyen.van.a...'"))
 async def test_usernames_are_normalised_to_lower_case(server: Server, root: Client) -> None:
     raw = unique("Nguyen.Van.A")
     user = ok(await root.post("/api/users", json=_new(f"  {raw} ")), 201)
@@ -267,19 +256,12 @@ async def test_json_that_is_not_an_object_is_422(root: Client, raw: bytes) -> No
                      422, "validation_error")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: api/routing.py _read_body catches ValueError/UnicodeDecodeError from json.loads but not "
-    "RecursionError: a 10 kB body of 5000 nested '[' answers 500 internal instead of 400 malformed_json"))
 async def test_deeply_nested_json_is_400_not_a_server_error(root: Client) -> None:
     raw = b"[" * 5000 + b"]" * 5000  # 10 kB, well under the size limit
     r = await root.post("/api/users", content=raw, headers={"Content-Type": "application/json"})
     assert_error(r, 400, "malformed_json")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: text fields accept U+0000, which PostgreSQL text/varchar cannot store: POST /api/users with "
-    "full_name 'Nguy\\u1ec5n\\u0000V\\u0103n' answers 500 internal on PostgreSQL and 201 on SQLite; "
-    "expected 422 validation_error on both"))
 async def test_a_nul_character_in_a_text_field_is_422_on_every_database(root: Client) -> None:
     username = unique("nul.")
     r = await root.post("/api/users", json=_new(username, full_name="Nguyễn\u0000Văn"))
