@@ -18,4 +18,9 @@ mkdir -p vendor
 # One self-contained ES module: Preact, its hooks and htm (exports html, render, h, useState, ...).
 copy htm/preact/standalone.module.js preact-htm.js
 copy htm/LICENSE htm-LICENSE.txt
-echo "vendor.sh: vendor/preact-htm.js from htm $(node -p "require('./node_modules/htm/package.json').version" 2>/dev/null || echo '?')"
+# The Socket.IO client as one self-contained ES module (engine.io and the parser bundled, no imports).
+copy socket.io-client/dist/socket.io.esm.min.js socket.io.js
+copy socket.io-client/LICENSE socket.io-LICENSE.txt
+
+version() { node -p "require('./node_modules/$1/package.json').version" 2>/dev/null || echo '?'; }
+echo "vendor.sh: vendor/preact-htm.js from htm $(version htm), vendor/socket.io.js from socket.io-client $(version socket.io-client)"

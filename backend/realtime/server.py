@@ -100,7 +100,7 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 actor = await auth.authenticate(self.live.db, self.settings, _cookie(environ, SESSION_COOKIE),
                                                 via_cookie=True)
         except AppError as exc:
-            raise socketio.exceptions.ConnectionRefusedError(exc.as_dict()) from exc
+            raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.as_dict()) from exc
         await self.save_session(sid, {"actor": actor, "meetings": set()})
         await self.enter_room(sid, user_room(actor.user_id))
 

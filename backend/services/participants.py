@@ -41,7 +41,10 @@ async def candidates(db: Database, actor: Actor, meeting_id: int, query: str = "
     async with db.read() as s:
         await access.require(s, actor, meeting_id, Action.MANAGE_PARTICIPANTS)
         taken = select(Participant.user_id).where(Participant.meeting_id == meeting_id)
-        stmt = (select(User).where(User.is_active == True, col(User.id).not_in(taken))  # noqa: E712
+        standing_in = select(Participant.deputy_user_id).where(Participant.meeting_id == meeting_id,
+                                                               col(Participant.deputy_user_id).is_not(None))
+        stmt = (select(User).where(User.is_active == True, col(User.id).not_in(taken),  # noqa: E712
+                                   col(User.id).not_in(standing_in))
                 .order_by(col(User.full_name), col(User.id)).limit(500))
         if query:
             stmt = stmt.where(users.matches(query))

@@ -5,11 +5,15 @@ import {
   language, languages, loadCatalogues, onLanguageChange, setLanguage, storedLanguage, t,
 } from './lib/i18n.js';
 import { navigate, parseRoute } from './lib/router.js';
+import { disconnectSocket } from './lib/socket.js';
 import { Loading, useTitle } from './views/components.js';
 import { LoginView } from './views/login.js';
 import { MeetingsView } from './views/meetings.js';
 import { MeetingView } from './views/meeting.js';
 import { MeetingFormView } from './views/meeting_form.js';
+import { LiveView } from './views/live.js';
+import { ConsoleView } from './views/console.js';
+import { WallView } from './views/wall.js';
 
 const NEXT_KEY = 'ecabinet.next';
 
@@ -139,12 +143,14 @@ function App() {
   }, [route.name, route.id]);
 
   const onLoggedIn = useCallback((user) => {
+    disconnectSocket(); // a live connection belongs to whoever was logged in when it connected
     applyUserLanguage(user);
     setSession({ status: 'user', user });
   }, []);
 
   const onLogout = useCallback(async () => {
     try { await api.logout(); } catch { /* the session is gone either way */ }
+    disconnectSocket();
     try { window.sessionStorage.removeItem(NEXT_KEY); } catch { /* not kept */ }
     setSession({ status: 'anonymous', user: null });
     navigate('/login', { replace: true });
@@ -162,11 +168,16 @@ function App() {
       case 'meeting-new': body = html`<${MeetingFormView} user=${user} />`; break;
       case 'meeting-edit': body = html`<${MeetingFormView} user=${user} meetingId=${route.id} key=${`edit-${route.id}`} />`; break;
       case 'meeting': body = html`<${MeetingView} user=${user} meetingId=${route.id} key=${`m-${route.id}`} />`; break;
+      case 'meeting-live': body = html`<${LiveView} user=${user} meetingId=${route.id} key=${`live-${route.id}`} />`; break;
+      case 'meeting-console': body = html`<${ConsoleView} user=${user} meetingId=${route.id} key=${`console-${route.id}`} />`; break;
+      case 'meeting-wall': body = html`<${WallView} user=${user} meetingId=${route.id} key=${`wall-${route.id}`} />`; break;
       case 'not-found': body = html`<${NotFound} />`; break;
       default: body = html`<main class="page" id="main"><${Loading} /></main>`;
     }
   }
 
+  // The projector shows the session alone: no header, no footer.
+  if (route.name === 'meeting-wall' && session.status === 'user') return body;
   return html`
     <${Header} user=${session.status === 'user' ? user : null} onLogout=${onLogout} />
     ${body}

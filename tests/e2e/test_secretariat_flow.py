@@ -153,3 +153,38 @@ def test_wrong_password_shows_the_refusal_and_stays_on_login(devices: Any) -> No
     expect(page.get_by_test_id("login-error")).to_have_text("Sai tên đăng nhập hoặc mật khẩu.")
     expect(page.get_by_test_id("logout")).to_have_count(0)
     device.assert_clean()
+
+
+def test_the_chair_picks_participants_and_deputies_from_the_candidates(devices: Any) -> None:
+    """The chair may not list all accounts (GET /api/users); the meeting's candidates list serves instead."""
+    chair = devices()
+    page = chair.open()
+    chair.login("thutuong", "ThuTuong@2026")
+    page.get_by_test_id("meeting-row").filter(has_text="Phiên họp Chính phủ thường kỳ").get_by_role("link").click()
+    expect(page.get_by_test_id("open-console")).to_have_text("Bàn điều khiển")
+
+    # A deputy for the Minister of Justice: search the candidates, choose, save; then remove again.
+    row = page.locator("[data-testid=participant-row][data-username='bo.tuphap']")
+    row.get_by_test_id("participant-deputy-edit").click()
+    form = row.get_by_test_id("deputy-form")
+    form.get_by_test_id("deputy-search").fill("quản trị")
+    option = form.get_by_test_id("deputy-user").locator("option[data-username=admin]")
+    expect(option).to_have_count(1)
+    form.get_by_test_id("deputy-user").select_option(option.get_attribute("value"))
+    form.get_by_test_id("deputy-save").click()
+    expect(row.get_by_test_id("participant-deputy")).to_have_text("Người dự thay: Quản trị hệ thống")
+    expect(page.get_by_test_id("meeting-notice")).to_have_text("Quản trị hệ thống sẽ dự thay cho Hoàng Thu Hà.")
+    row.get_by_test_id("participant-deputy-edit").click()
+    row.get_by_test_id("deputy-remove").click()
+    expect(row.get_by_test_id("participant-deputy")).to_have_count(0)
+
+    # Adding a participant: the list holds only accounts not yet taking part.
+    select = page.get_by_test_id("add-participant-user")
+    expect(select.locator("option[data-username=admin]")).to_have_count(1)
+    expect(select.locator("option[data-username='bo.tuphap']")).to_have_count(0)
+    select.select_option(select.locator("option[data-username=admin]").get_attribute("value"))
+    page.get_by_test_id("add-participant-role").select_option("guest")
+    page.get_by_test_id("add-participant-submit").click()
+    expect(page.locator("[data-testid=participant-row][data-username=admin]")).to_have_attribute("data-role", "guest")
+    expect(select.locator("option[data-username=admin]")).to_have_count(0)
+    chair.assert_clean()

@@ -96,7 +96,10 @@ export const api = {
   updateMeeting: (id, changes) => request('PATCH', `/meetings/${enc(id)}`, changes),
   transition: (id, action) => post(`/meetings/${enc(id)}/transitions`, { action }),
   addParticipant: (id, data) => post(`/meetings/${enc(id)}/participants`, data),
+  updateParticipant: (id, participantId, changes) => request('PATCH', `/meetings/${enc(id)}/participants/${enc(participantId)}`, changes),
   removeParticipant: (id, participantId) => request('DELETE', `/meetings/${enc(id)}/participants/${enc(participantId)}`),
+  /** Active accounts not yet taking part (for whoever manages the participants, the chair included). */
+  candidates: (id, q = '') => get(`/meetings/${enc(id)}/candidates${q ? `?q=${enc(q)}` : ''}`),
   addAgendaItem: (id, data) => post(`/meetings/${enc(id)}/agenda`, data),
   updateAgendaItem: (id, itemId, changes) => request('PATCH', `/meetings/${enc(id)}/agenda/${enc(itemId)}`, changes),
   deleteAgendaItem: (id, itemId) => request('DELETE', `/meetings/${enc(id)}/agenda/${enc(itemId)}`),

@@ -1,4 +1,7 @@
-// Hash routes: #/login, #/meetings, #/meetings/new, #/meetings/<id>, #/meetings/<id>/edit.
+// Hash routes: #/login, #/meetings, #/meetings/new, #/meetings/<id>, #/meetings/<id>/edit, and the live
+// session: #/meetings/<id>/live (tablet), #/meetings/<id>/console (chair), #/meetings/<id>/wall (projector).
+
+const MEETING_PAGES = { edit: 'meeting-edit', live: 'meeting-live', console: 'meeting-console', wall: 'meeting-wall' };
 
 export function parseRoute(hash) {
   const path = (hash || '').replace(/^#/, '').split('?')[0];
@@ -11,7 +14,7 @@ export function parseRoute(hash) {
     if (/^[1-9][0-9]{0,9}$/.test(parts[1])) {
       const id = Number(parts[1]);
       if (parts.length === 2) return { name: 'meeting', id };
-      if (parts.length === 3 && parts[2] === 'edit') return { name: 'meeting-edit', id };
+      if (parts.length === 3 && Object.hasOwn(MEETING_PAGES, parts[2])) return { name: MEETING_PAGES[parts[2]], id };
     }
   }
   return { name: 'not-found' };
@@ -24,3 +27,6 @@ export function navigate(path, { replace = false } = {}) {
 }
 
 export const meetingPath = (id) => `/meetings/${id}`;
+export const livePath = (id) => `/meetings/${id}/live`;
+export const consolePath = (id) => `/meetings/${id}/console`;
+export const wallPath = (id) => `/meetings/${id}/wall`;

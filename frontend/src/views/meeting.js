@@ -3,12 +3,15 @@
 import { html, useEffect, useRef, useState } from '../lib/preact.js';
 import { api } from '../lib/api.js';
 import { formatDateTime, formatNumber, t } from '../lib/i18n.js';
+import { consolePath, livePath, wallPath } from '../lib/router.js';
 import {
   ConfidentialityBadge, ConfirmButton, ErrorBox, Loading, Notice, RoleBadge, StatusBadge, useTitle,
 } from './components.js';
 
 const ROLES = ['chair', 'secretary', 'member', 'guest', 'bridge'];
 const VOTING_ROLES = new Set(['chair', 'member']);
+const STAFF_ROLES = new Set(['chair', 'secretary']);
+const LIVE_STATES = new Set(['published', 'in_progress']);
 // Transitions in the order they happen; the irreversible ones ask for confirmation.
 const TRANSITIONS = [
   { action: 'publish', variant: 'primary' },
@@ -115,7 +118,22 @@ function MeetingHeader({ meeting: m, allowed, busy, run, setMeeting }) {
           ${allowed.has('edit_details') && html`
             <a class="button button-secondary" href=${`#/meetings/${m.id}/edit`} data-testid="edit-meeting">${t('meeting.edit')}</a>`}
         </div>`}
+      <${LiveLinks} meeting=${m} />
     </section>`;
+}
+
+/** The way into the live session: the tablet view for everyone, the console and the wall for the staff. */
+function LiveLinks({ meeting: m }) {
+  if (!LIVE_STATES.has(m.status)) return null;
+  const staff = STAFF_ROLES.has(m.my_role);
+  return html`
+    <div class="toolbar toolbar-live" role="group" aria-label=${t('meeting.live_actions')}>
+      ${m.status === 'in_progress' && html`<span class="live-pulse" aria-hidden="true"></span>`}
+      <a class="button button-primary" href=${`#${livePath(m.id)}`} data-testid="open-live">${t('meeting.open_live')}</a>
+      ${staff && html`
+        <a class="button button-secondary" href=${`#${consolePath(m.id)}`} data-testid="open-console">${t('meeting.open_console')}</a>
+        <a class="button button-secondary" href=${`#${wallPath(m.id)}`} data-testid="open-wall">${t('meeting.open_wall')}</a>`}
+    </div>`;
 }
 
 function AgendaSection({ meeting: m, allowed, busy, run, reload, setMeeting }) {
@@ -229,6 +247,7 @@ function AddAgendaForm({ meeting: m, busy, run, reload }) {
 
 function ParticipantsSection({ meeting: m, allowed, busy, run, reload }) {
   const manage = allowed.has('manage_participants');
+  const [deputyFor, setDeputyFor] = useState(null);
   const participants = m.participants || [];
   const groups = ROLES.map((role) => ({ role, people: participants.filter((p) => p.role === role) }))
     .filter((g) => g.people.length > 0);
@@ -257,16 +276,24 @@ function ParticipantsSection({ meeting: m, allowed, busy, run, reload }) {
                 <div class="participant-body">
                   <span class="participant-name">${p.full_name}</span>
                   ${p.title && html`<span class="participant-title">${p.title}</span>`}
-                  ${p.deputy_full_name && html`<span class="participant-title">${t('participants.deputy', { name: p.deputy_full_name })}</span>`}
+                  ${p.deputy_full_name && html`<span class="participant-title" data-testid="participant-deputy">${t('participants.deputy', { name: p.deputy_full_name })}</span>`}
                 </div>
                 <div class="participant-side">
                   ${g.role === null && html`<${RoleBadge} role=${p.role} />`}
                   ${p.may_vote && html`<span class="badge badge-vote">${t('participants.may_vote')}</span>`}
+                  ${manage && p.role === 'member' && html`
+                    <button type="button" class="button button-icon" disabled=${busy}
+                      aria-expanded=${deputyFor === p.id ? 'true' : 'false'}
+                      aria-label=${t('deputy.edit_label', { name: p.full_name })} title=${t('deputy.edit')}
+                      data-testid="participant-deputy-edit" onClick=${() => setDeputyFor(deputyFor === p.id ? null : p.id)}>⇄</button>`}
                   ${manage && html`
                     <button type="button" class="button button-icon button-icon-danger" disabled=${busy}
                       aria-label=${t('participants.remove_label', { name: p.full_name })} title=${t('participants.remove')}
                       data-testid="participant-remove" onClick=${() => remove(p)}>✕</button>`}
                 </div>
+                ${deputyFor === p.id && html`
+                  <${DeputyForm} meeting=${m} participant=${p} busy=${busy} run=${run} reload=${reload}
+                    done=${() => setDeputyFor(null)} />`}
               </li>`)}
           </ul>
         </div>`)}
@@ -274,25 +301,40 @@ function ParticipantsSection({ meeting: m, allowed, busy, run, reload }) {
     </section>`;
 }
 
+/**
+ * Active accounts not yet taking part, from GET /api/meetings/<id>/candidates?q= (allowed to whoever
+ * manages the participants, the chair included). `null` while loading. Reloads when the query or the
+ * participants change, a moment after the last keystroke.
+ */
+function useCandidates(meeting, query) {
+  const [state, setState] = useState({ list: null, error: null });
+  const taken = (meeting.participants || []).map((p) => `${p.user_id}:${p.deputy_user_id || ''}`).join(',');
+  useEffect(() => {
+    let live = true;
+    const timer = window.setTimeout(() => {
+      api.candidates(meeting.id, query.trim())
+        .then((list) => live && setState({ list, error: null }))
+        .catch((error) => live && setState({ list: [], error }));
+    }, query ? 250 : 0);
+    return () => { live = false; window.clearTimeout(timer); };
+  }, [meeting.id, query, taken]);
+  return state;
+}
+
+function personLabel(u) {
+  return u.title ? `${u.full_name} — ${u.title}` : u.full_name;
+}
+
 function AddParticipantForm({ meeting: m, busy, run, reload }) {
-  const [users, setUsers] = useState(null);
-  const [usersError, setUsersError] = useState(null);
+  const [query, setQuery] = useState('');
+  const { list: users, error: usersError } = useCandidates(m, query);
   const [userId, setUserId] = useState('');
   const [role, setRole] = useState('member');
   const [mayVote, setMayVote] = useState(null); // null: the role's default
 
-  useEffect(() => {
-    let live = true;
-    api.users().then((list) => live && setUsers(list)).catch((err) => live && setUsersError(err));
-    return () => { live = false; };
-  }, [m.id]);
-
-  const taken = new Set((m.participants || []).map((p) => p.user_id));
-  const choices = (users || []).filter((u) => u.is_active && !taken.has(u.id))
+  const choices = (users || []).filter((u) => u.is_active !== false)
     .sort((a, b) => a.full_name.localeCompare(b.full_name, 'vi'));
   const voting = mayVote ?? VOTING_ROLES.has(role);
-  // The account list is for the secretariat and administrators: others cannot pick anyone to add.
-  if (usersError && usersError.status === 403) return null;
 
   async function submit(event) {
     event.preventDefault();
@@ -314,13 +356,20 @@ function AddParticipantForm({ meeting: m, busy, run, reload }) {
       <h3>${t('participants.add_heading')}</h3>
       <${ErrorBox} error=${usersError} />
       <div class="field">
+        <label for="ap-search">${t('participants.search')}</label>
+        <input id="ap-search" type="search" maxlength="100" value=${query} autocomplete="off"
+          placeholder=${t('participants.search_placeholder')} data-testid="add-participant-search"
+          onInput=${(e) => { setQuery(e.currentTarget.value); setUserId(''); }} />
+      </div>
+      <div class="field">
         <label for="ap-user">${t('participants.field_user')}</label>
         <select id="ap-user" required value=${userId} onChange=${(e) => setUserId(e.currentTarget.value)}
           disabled=${users === null} data-testid="add-participant-user">
-          <option value="" selected=${userId === ''}>${users === null ? t('app.loading') : t('participants.choose_user')}</option>
+          <option value="" selected=${userId === ''}>${users === null ? t('app.loading')
+            : choices.length ? t('participants.choose_user') : t('participants.no_candidates')}</option>
           ${choices.map((u) => html`
             <option value=${String(u.id)} data-username=${u.username} selected=${String(u.id) === userId}>
-              ${u.title ? `${u.full_name} — ${u.title}` : u.full_name}
+              ${personLabel(u)}
             </option>`)}
         </select>
       </div>
@@ -341,5 +390,54 @@ function AddParticipantForm({ meeting: m, busy, run, reload }) {
       <button type="submit" class="button button-primary" disabled=${busy || !userId} data-testid="add-participant-submit">
         ${t('participants.add_submit')}
       </button>
+    </form>`;
+}
+
+/** A member's named deputy (attends, speaks and votes for them): choose one from the candidates, or remove. */
+function DeputyForm({ meeting: m, participant: p, busy, run, reload, done }) {
+  const [query, setQuery] = useState('');
+  const { list: users, error } = useCandidates(m, query);
+  const [userId, setUserId] = useState('');
+  const choices = (users || []).slice().sort((a, b) => a.full_name.localeCompare(b.full_name, 'vi'));
+  const save = (deputyId, text) => run(async () => {
+    await api.updateParticipant(m.id, p.id, { deputy_user_id: deputyId });
+    await reload();
+    done();
+  }, text);
+
+  async function submit(event) {
+    event.preventDefault();
+    if (!userId) return;
+    const person = choices.find((u) => String(u.id) === userId);
+    await save(Number(userId), t('notice.deputy_set', { name: p.full_name, deputy: person ? person.full_name : '' }));
+  }
+
+  const base = `deputy-${p.id}`;
+  return html`
+    <form class="form deputy-form" onSubmit=${submit} data-testid="deputy-form">
+      <p class="deputy-help">${t('deputy.help', { name: p.full_name })}</p>
+      <${ErrorBox} error=${error} />
+      <div class="field">
+        <label for=${`${base}-q`}>${t('participants.search')}</label>
+        <input id=${`${base}-q`} type="search" maxlength="100" value=${query} autocomplete="off"
+          placeholder=${t('participants.search_placeholder')}
+          data-testid="deputy-search" onInput=${(e) => { setQuery(e.currentTarget.value); setUserId(''); }} />
+      </div>
+      <div class="field">
+        <label for=${`${base}-user`}>${t('deputy.field')}</label>
+        <select id=${`${base}-user`} value=${userId} disabled=${users === null} data-testid="deputy-user"
+          onChange=${(e) => setUserId(e.currentTarget.value)}>
+          <option value="" selected=${userId === ''}>${users === null ? t('app.loading') : t('deputy.choose')}</option>
+          ${choices.map((u) => html`
+            <option value=${String(u.id)} data-username=${u.username} selected=${String(u.id) === userId}>${personLabel(u)}</option>`)}
+        </select>
+      </div>
+      <div class="form-actions">
+        <button type="submit" class="button button-primary" disabled=${busy || !userId} data-testid="deputy-save">${t('deputy.save')}</button>
+        ${p.deputy_user_id && html`
+          <button type="button" class="button button-secondary" disabled=${busy} data-testid="deputy-remove"
+            onClick=${() => save(null, t('notice.deputy_removed', { name: p.full_name }))}>${t('deputy.remove')}</button>`}
+        <button type="button" class="button button-secondary" onClick=${done}>${t('common.cancel')}</button>
+      </div>
     </form>`;
 }

@@ -1,0 +1,276 @@
+// One live store per meeting: filled by `meeting.join` (on every connect and reconnect, so a tablet
+// that lost its connection never shows a stale state) and kept current by the server's pushes.
+// Views only read it (useLive) and send actions (store.send); they never change it themselves.
+import { useEffect, useState } from './preact.js';
+import { api } from './api.js';
+import {
+  LiveError, connectSocket, disconnectSocket, emitAck, liveSocket, onSocketStatus, socketStatus,
+} from './socket.js';
+
+const PUSHES = [
+  'meeting.changed', 'agenda.changed', 'presenter.changed', 'presence.changed', 'attendance.changed',
+  'speakers.changed', 'poll.changed', 'poll.progress', 'poll.closed',
+];
+const RECEIPT_PREFIX = 'ecabinet.ballot';
+const NO_BALLOT = Object.freeze({ voted: false, choice: null });
+
+const stores = new Map();
+
+/** The ballot this device cast in a secret poll (receipt and choice), kept in localStorage. */
+export function storedBallot(userId, pollId) {
+  try {
+    const raw = window.localStorage.getItem(`${RECEIPT_PREFIX}.${userId}.${pollId}`);
+    const value = raw ? JSON.parse(raw) : null;
+    return value && typeof value.receipt === 'string' ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+function keepBallot(userId, pollId, receipt, choice) {
+  try {
+    window.localStorage.setItem(`${RECEIPT_PREFIX}.${userId}.${pollId}`, JSON.stringify({ receipt, choice }));
+  } catch { /* private mode: the receipt is still shown on screen */ }
+}
+
+function upsertPoll(polls, poll) {
+  const index = polls.findIndex((p) => p.id === poll.id);
+  if (index === -1) return [...polls, { ...poll, mine: NO_BALLOT }];
+  const next = polls.slice();
+  next[index] = { ...poll, mine: polls[index].mine || NO_BALLOT };
+  return next;
+}
+
+/** Applies one server push to the state (pure: returns a new state). */
+export function applyPush(state, event, data) {
+  switch (event) {
+    case 'meeting.changed':
+      return { ...state, meeting: { ...state.meeting, status: data.status } };
+    case 'agenda.changed':
+      return {
+        ...state,
+        agenda: data.agenda,
+        presenter: data.presenter,
+        speakers: state.speakers.item_id === data.current_item_id ? state.speakers
+          : { item_id: data.current_item_id, turns: [] },
+      };
+    case 'presenter.changed':
+      return { ...state, presenter: { item_id: data.item_id, document_id: data.document_id, page: data.page } };
+    case 'presence.changed':
+      return { ...state, presence: { online: data.online } };
+    case 'attendance.changed':
+      return { ...state, attendance: data.attendance, quorum: data.quorum };
+    case 'speakers.changed':
+      return { ...state, speakers: { item_id: data.item_id, turns: data.turns } };
+    case 'poll.changed':
+    case 'poll.closed':
+      return { ...state, polls: upsertPoll(state.polls, data) };
+    case 'poll.progress': {
+      const polls = state.polls.map((p) => (p.id !== data.poll_id || p.status !== 'open' ? p : {
+        ...p, voted: data.voted, entitled: data.entitled, ...(data.counts ? { counts: data.counts } : {}),
+      }));
+      return { ...state, polls };
+    }
+    default:
+      return state;
+  }
+}
+
+class LiveStore {
+  constructor(meetingId) {
+    this.meetingId = meetingId;
+    this.users = 0;
+    this.running = false;
+    this.listeners = new Set();
+    this.snapshot = {
+      connection: 'connecting', // connecting | online | reconnecting | refused
+      state: null, // the state from meeting.join, kept current by pushes
+      error: null, // a refused join (LiveError)
+      skewMs: 0, // server clock minus device clock
+      syncedAt: null,
+    };
+    this.joining = null;
+    this.buffer = null; // pushes that arrive while a join is under way, replayed after it
+    this.handlers = PUSHES.map((event) => [event, (data) => this.onPush(event, data)]);
+    this.onConnect = () => this.join();
+    this.onVisible = () => {
+      if (document.visibilityState === 'visible') this.refresh();
+    };
+  }
+
+  set(changes) {
+    this.snapshot = { ...this.snapshot, ...changes };
+    this.listeners.forEach((fn) => fn(this.snapshot));
+  }
+
+  subscribe(fn) {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  start() {
+    this.running = true;
+    const socket = liveSocket();
+    this.handlers.forEach(([event, fn]) => socket.on(event, fn));
+    socket.on('connect', this.onConnect);
+    this.offStatus = onSocketStatus((status, detail) => this.onStatus(status, detail));
+    document.addEventListener('visibilitychange', this.onVisible);
+    connectSocket();
+    if (socket.connected) this.join();
+    else this.onStatus(socketStatus());
+  }
+
+  stop() {
+    this.running = false;
+    const socket = liveSocket();
+    this.handlers.forEach(([event, fn]) => socket.off(event, fn));
+    socket.off('connect', this.onConnect);
+    if (this.offStatus) this.offStatus();
+    document.removeEventListener('visibilitychange', this.onVisible);
+    if (socket.connected) emitAck('meeting.leave', { meeting_id: this.meetingId }).catch(() => {});
+  }
+
+  onStatus(status, detail) {
+    // 'online' is not shown on connect but once meeting.join has answered (onConnect): only then is
+    // the state current.
+    if (status === 'refused') {
+      this.set({ connection: 'refused', error: new LiveError(detail || 'not_authenticated', 'refused') });
+      // Most likely the session has ended: asking who is logged in sends the person to the login page.
+      api.me().catch(() => {});
+    } else if (status === 'reconnecting' || status === 'connecting') {
+      this.set({ connection: this.snapshot.state ? 'reconnecting' : 'connecting' });
+    }
+  }
+
+  onPush(event, data) {
+    if (!data || data.meeting_id !== this.meetingId) return;
+    if (this.buffer) {
+      this.buffer.push([event, data]);
+      return;
+    }
+    if (!this.snapshot.state) return;
+    this.set({ state: applyPush(this.snapshot.state, event, data) });
+    // A change of state (started, closed) changes what everyone may do and who is checked in:
+    // join again for the full picture (in a running session that also checks this tablet in).
+    if (event === 'meeting.changed') this.join();
+  }
+
+  /** meeting.join: enter the room and replace the whole state with the server's. */
+  join() {
+    if (this.joining) return this.joining;
+    this.buffer = [];
+    const started = Date.now();
+    this.joining = emitAck('meeting.join', { meeting_id: this.meetingId })
+      .then((ack) => {
+        this.replace(ack.state, started);
+        return ack.state;
+      })
+      .catch((err) => {
+        this.buffer = null;
+        if (err.code === 'offline' || err.code === 'timeout') {
+          this.set({ connection: this.snapshot.state ? 'reconnecting' : 'connecting' });
+          if (err.code === 'timeout') window.setTimeout(() => this.refresh(), 2000);
+        } else {
+          this.set({ connection: 'online', error: err });
+        }
+        return null;
+      })
+      .finally(() => { this.joining = null; });
+    return this.joining;
+  }
+
+  replace(state, started) {
+    const now = Date.now();
+    const server = Date.parse(state.server_time);
+    // The server read its clock about half-way through the round trip.
+    const skewMs = Number.isNaN(server) ? 0 : server - (started + now) / 2;
+    let next = state;
+    const pending = this.buffer || [];
+    this.buffer = null;
+    pending.forEach(([event, data]) => { next = applyPush(next, event, data); });
+    this.set({ connection: 'online', state: next, error: null, skewMs, syncedAt: now });
+  }
+
+  /** After the tablet wakes up: a fresh state if connected, else let the socket reconnect. */
+  refresh() {
+    const socket = liveSocket();
+    if (socket.connected) this.join();
+    else connectSocket();
+  }
+
+  /** Sends an action for this meeting; resolves with the ack, rejects with a LiveError. */
+  send(event, payload = {}) {
+    return emitAck(event, { meeting_id: this.meetingId, ...payload });
+  }
+
+  /** Sends a poll event (they name the poll, not the meeting). */
+  sendPoll(event, payload) {
+    return emitAck(event, payload);
+  }
+
+  /** Casts a ballot. A secret poll's receipt is kept on this device and sent back to change the vote. */
+  async vote(poll, choice) {
+    const me = this.snapshot.state.me;
+    const kept = poll.secret ? storedBallot(me.user_id, poll.id) : null;
+    const payload = { poll_id: poll.id, choice };
+    if (kept && poll.mine && poll.mine.voted) payload.receipt = kept.receipt;
+    const ack = await emitAck('vote.cast', payload);
+    if (ack.receipt) keepBallot(me.user_id, poll.id, ack.receipt, choice);
+    const state = this.snapshot.state;
+    if (state) {
+      const polls = state.polls.map((p) => (p.id !== poll.id ? p : {
+        ...p,
+        mine: { voted: true, choice: poll.secret ? null : choice },
+        voted: p.mine && p.mine.voted ? p.voted : p.voted + 1, // poll.progress follows with the real count
+      }));
+      this.set({ state: { ...state, polls } });
+    }
+    return ack;
+  }
+
+  /** The server's clock now, for countdowns (corrected for the device's clock skew). */
+  serverNow() {
+    return Date.now() + this.snapshot.skewMs;
+  }
+}
+
+/** The store of one meeting, shared by the views that show it; released when the last one leaves. */
+export function acquireLive(meetingId) {
+  let store = stores.get(meetingId);
+  if (!store) {
+    store = new LiveStore(meetingId);
+    stores.set(meetingId, store);
+  }
+  store.users += 1;
+  if (!store.running) store.start();
+  return store;
+}
+
+export function releaseLive(store) {
+  store.users -= 1;
+  if (store.users > 0) return;
+  // Wait a moment: switching between the tablet view and the console keeps the same store.
+  window.setTimeout(() => {
+    if (store.users > 0 || !store.running) return;
+    store.stop();
+    stores.delete(store.meetingId);
+    if (stores.size === 0) disconnectSocket();
+  }, 1500);
+}
+
+/** Hook: the store of a meeting and its current snapshot (re-renders on every change). */
+export function useLive(meetingId) {
+  const [store, setStore] = useState(null);
+  const [snapshot, setSnapshot] = useState(null);
+  useEffect(() => {
+    const s = acquireLive(meetingId);
+    setStore(s);
+    setSnapshot(s.snapshot);
+    const off = s.subscribe(setSnapshot);
+    return () => {
+      off();
+      releaseLive(s);
+    };
+  }, [meetingId]);
+  return [store, snapshot];
+}

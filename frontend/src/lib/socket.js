@@ -1,0 +1,113 @@
+// The one Socket.IO connection of this device (namespace "/", path /socket.io on the page's own
+// origin). The HttpOnly session cookie authenticates it: a refused connection means "not logged in".
+// It reconnects by itself; whoever listens to 'connect' (the live stores) joins its meetings again.
+import { io } from '../../vendor/socket.io.js';
+
+const SOCKET_PATH = new URL('../../socket.io', import.meta.url).pathname;
+export const ACK_TIMEOUT_MS = 10_000;
+
+/** A refused or failed event: `code` is the server's error code, or timeout / offline. */
+export class LiveError extends Error {
+  constructor(code, message, details = null) {
+    super(message || code);
+    this.name = 'LiveError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+let socket = null;
+const statusListeners = new Set();
+let status = 'idle'; // idle | connecting | online | reconnecting | refused
+
+function setStatus(next, detail) {
+  status = next;
+  statusListeners.forEach((fn) => fn(next, detail));
+}
+
+/** Server refusals at connect arrive as a message; the backend puts its error dict in it. */
+function refusalCode(err) {
+  const data = err && err.data;
+  if (data && typeof data === 'object' && data.code) return data.code;
+  const text = String((err && err.message) || '');
+  const match = text.match(/['"]code['"]\s*:\s*['"]([a-z_]+)['"]/);
+  return match ? match[1] : 'not_authenticated';
+}
+
+/** The device's connection, created on first use. */
+export function liveSocket() {
+  if (socket) return socket;
+  socket = io({
+    path: SOCKET_PATH,
+    withCredentials: true,
+    autoConnect: false,
+    // WebSocket first (no sticky-session handshake over polling), long-polling if a proxy refuses it.
+    transports: ['websocket', 'polling'],
+    tryAllTransports: true,
+    reconnection: true,
+    reconnectionDelay: 500,
+    reconnectionDelayMax: 5000,
+    randomizationFactor: 0.5,
+    timeout: 10_000,
+  });
+  socket.on('connect', () => setStatus('online'));
+  socket.on('disconnect', (reason) => {
+    // "io client disconnect" is our own close: nothing to reconnect.
+    setStatus(reason === 'io client disconnect' ? 'idle' : 'reconnecting', reason);
+  });
+  socket.on('connect_error', (err) => {
+    // socket.active is false when the server refused the connection (no automatic retry then).
+    if (!socket.active) setStatus('refused', refusalCode(err));
+    else setStatus('reconnecting', err && err.message);
+  });
+  return socket;
+}
+
+export function socketStatus() {
+  return status;
+}
+
+export function onSocketStatus(fn) {
+  statusListeners.add(fn);
+  return () => statusListeners.delete(fn);
+}
+
+/** Connects if not connected (also after a refusal, e.g. once logged in again). */
+export function connectSocket() {
+  const s = liveSocket();
+  if (!s.connected && !s.active) {
+    setStatus('connecting');
+    s.connect();
+  } else if (!s.connected && status === 'idle') {
+    setStatus('connecting');
+  }
+  return s;
+}
+
+export function disconnectSocket() {
+  if (socket) socket.disconnect();
+}
+
+/**
+ * Sends one event and resolves with the server's ack `{ok: true, ...}`; rejects with a LiveError
+ * for `{ok: false, error}`, when no ack comes within the timeout, or when the device is offline.
+ * Nothing is queued while offline: a vote tapped without a connection must not be sent minutes later.
+ */
+export function emitAck(event, payload, { timeout = ACK_TIMEOUT_MS } = {}) {
+  const s = liveSocket();
+  if (!s.connected) return Promise.reject(new LiveError('offline', 'not connected'));
+  return new Promise((resolve, reject) => {
+    s.timeout(timeout).emit(event, payload, (err, ack) => {
+      if (err) {
+        reject(new LiveError('timeout', `no answer to ${event}`));
+      } else if (!ack || typeof ack !== 'object') {
+        reject(new LiveError('internal', `bad answer to ${event}`));
+      } else if (ack.ok) {
+        resolve(ack);
+      } else {
+        const e = ack.error || {};
+        reject(new LiveError(e.code || 'internal', e.message, e.details || null));
+      }
+    });
+  });
+}
