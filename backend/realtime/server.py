@@ -105,7 +105,8 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         await self.enter_room(sid, user_room(actor.user_id))
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        log.debug("socket %s disconnected: %s", sid, reason)
+        if reason not in (None, self.server.reason.CLIENT_DISCONNECT, self.server.reason.SERVER_DISCONNECT):
+            log.warning("socket %s dropped: %s", sid, reason)
         session = await self.get_session(sid)
         actor: Actor | None = session.get("actor")
         if actor is None:
@@ -152,10 +153,8 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def join(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
         member = await live.join(self.live, actor, data.meeting_id, sid)
-        mgr = self.server.manager
-        if "/" not in mgr.rooms or sid not in mgr.rooms["/"].get(None, {}):
-            log.error("DEBUG sid %s missing; namespaces %s; connected %d; pending %s", sid, list(mgr.rooms),
-                      len(mgr.rooms.get("/", {}).get(None, {})), {k: len(v) for k, v in mgr.pending_connect.items()})
+        if self.server.manager.eio_sid_from_sid(sid, self.namespace) is None:
+            raise AppError("this connection has closed", code="disconnected")
         await self.enter_room(sid, meeting_room(data.meeting_id))
         if member.role in STAFF:
             await self.enter_room(sid, staff_room(data.meeting_id))
