@@ -8,7 +8,7 @@ FE_STAMP := frontend/vendor/.installed
 CHROMIUM ?= /usr/bin/chromium
 export ECABINET_DATA_DIR ?= data
 
-.PHONY: run test unit integration e2e bench lint fmt setup chromium clean
+.PHONY: run test unit integration e2e bench lint fmt setup chromium signing-tools clean
 
 setup: $(PY_STAMP) $(FE_STAMP)
 
@@ -33,17 +33,29 @@ chromium:
 	  else echo "chromium missing and not root: browser tests will skip"; fi; \
 	fi
 
+# Signature tests use SoftHSM2 (a PKCS#11 token), OpenSC's pkcs11-tool, poppler's pdfsig and NSS's
+# certutil as independent validators; install them when missing and we may.
+SIGNING_TOOLS := /usr/bin/softhsm2-util /usr/bin/pkcs11-tool /usr/bin/pdfsig /usr/bin/certutil
+signing-tools:
+	@if ! ls $(SIGNING_TOOLS) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing softhsm2, opensc, poppler-utils and libnss3-tools for the signature tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 opensc poppler-utils \
+	      libnss3-tools >/dev/null) || echo "could not install the signing tools: those tests will skip"; \
+	  else echo "signing tools missing and not root: those tests will skip"; fi; \
+	fi
+
 run: setup
 	$(BIN)/ecabinet demo
 	$(BIN)/ecabinet serve
 
-test: setup chromium
+test: setup chromium signing-tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit
 
-integration: setup
+integration: setup signing-tools
 	$(BIN)/python -m pytest -q tests/integration
 
 e2e: setup chromium
