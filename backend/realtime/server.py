@@ -85,6 +85,8 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "poll.create": Event(p.PollCreate, self.poll_create, Action.PREPARE_POLLS),
             "poll.open": Event(p.PollRef, self.poll_open, Action.RUN_POLLS),
             "poll.close": Event(p.PollRef, self.poll_close, Action.RUN_POLLS),
+            "poll.ballots": Event(p.PollRef, self.poll_ballots, Action.VIEW,
+                                  "once the poll publishes them (closed; named polls showing interim results)"),
             "vote.cast": Event(p.VoteCast, self.vote_cast, Action.VOTE,
                                "and entitled to vote (may_vote), or the named deputy of such a member"),
         }
@@ -221,6 +223,9 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def poll_close(self, sid: str, actor: Actor, data: p.PollRef) -> dict[str, Any]:
         return {"poll": await polls.close(self.live, actor, data.poll_id)}
+
+    async def poll_ballots(self, sid: str, actor: Actor, data: p.PollRef) -> dict[str, Any]:
+        return await polls.ballots(self.live, actor, data.poll_id)
 
     async def vote_cast(self, sid: str, actor: Actor, data: p.VoteCast) -> dict[str, Any]:
         return await polls.cast(self.live, actor, data.poll_id, data.choice, data.receipt)

@@ -14,7 +14,7 @@ from backend.models import Attendance, Meeting, Participant
 from backend.models.base import utcnow
 from backend.services import access, audit
 from backend.services.context import Actor, Live
-from backend.services.events import meeting_room
+from backend.services.events import ROSTER_PUSH_INTERVAL_S, meeting_room, staff_room
 
 
 async def quorum(s: AsyncSession, meeting: Meeting) -> dict[str, Any]:
@@ -30,25 +30,30 @@ async def quorum(s: AsyncSession, meeting: Meeting) -> dict[str, Any]:
 
 
 async def present(s: AsyncSession, meeting_id: int) -> list[dict[str, Any]]:
-    rows = (await s.exec(select(Attendance).where(Attendance.meeting_id == meeting_id,
-                                                  col(Attendance.checked_out_at).is_(None)))).all()
-    return [{"participant_id": a.participant_id, "user_id": a.user_id, "since": a.checked_in_at.isoformat()}
-            for a in rows]
+    rows = (await s.exec(select(Attendance.participant_id, Attendance.user_id, Attendance.checked_in_at).where(
+        Attendance.meeting_id == meeting_id, col(Attendance.checked_out_at).is_(None)))).all()
+    return [{"participant_id": pid, "user_id": uid, "since": since.isoformat()} for pid, uid, since in rows]
 
 
 async def publish_attendance(live: Live, meeting_id: int) -> None:
     """Coalesced like presence: a burst of check-ins makes a few pushes, each with the current state."""
-    live.progress.trigger(("attendance", meeting_id), lambda: _push_attendance(live, meeting_id))
+    live.progress.trigger(("attendance", meeting_id), lambda: _push_attendance(live, meeting_id),
+                          interval=ROSTER_PUSH_INTERVAL_S)
 
 
 async def _push_attendance(live: Live, meeting_id: int) -> None:
+    """Everyone hears the quorum; only the staff, who record attendance, get the whole list (at 2,000
+    members the list is ~150 KB, too much to send to every tablet several times a second)."""
     async with live.db.read() as s:
         meeting = await s.get(Meeting, meeting_id)
         if meeting is None:
             return
-        payload = {"meeting_id": meeting_id, "attendance": await present(s, meeting_id),
-                   "quorum": await quorum(s, meeting)}
-    await live.bus.publish("attendance.changed", payload, room=meeting_room(meeting_id))
+        q = await quorum(s, meeting)
+        roster = await present(s, meeting_id)
+    await live.bus.publish("attendance.changed", {"meeting_id": meeting_id, "quorum": q, "count": len(roster)},
+                           room=meeting_room(meeting_id))
+    await live.bus.publish("attendance.roster", {"meeting_id": meeting_id, "attendance": roster},
+                           room=staff_room(meeting_id))
 
 
 async def check_in(live: Live, actor: Actor, meeting_id: int, *, quiet: bool = False) -> dict[str, Any]:

@@ -36,6 +36,11 @@ def user_room(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+# Presence and attendance go to every tablet in the room: when 2,000 tablets join at once, one push a
+# second (not four, like poll progress) keeps that fan-out well under what python-socketio can send.
+ROSTER_PUSH_INTERVAL_S = 1.0
+
+
 class Coalescer:
     """Runs an action at most once per `interval` seconds per key, always after the latest trigger.
 
@@ -47,10 +52,12 @@ class Coalescer:
         self._pending: dict[object, asyncio.Task[None]] = {}
         self._last: dict[object, float] = {}
 
-    def trigger(self, key: object, action: Callable[[], Awaitable[None]]) -> None:
+    def trigger(self, key: object, action: Callable[[], Awaitable[None]], *, interval: float | None = None) -> None:
+        """`interval` overrides the default for this key (room-wide rosters are pushed less often)."""
         if key in self._pending:
             return
-        delay = max(0.0, self._last.get(key, 0.0) + self.interval - time.monotonic())
+        every = self.interval if interval is None else interval
+        delay = max(0.0, self._last.get(key, 0.0) + every - time.monotonic())
         self._pending[key] = asyncio.get_running_loop().create_task(self._run(key, delay, action))
 
     async def _run(self, key: object, delay: float, action: Callable[[], Awaitable[None]]) -> None:

@@ -5,10 +5,13 @@ Every change commits first and is then published to the meeting's room."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from backend.domain.meeting_states import STAFF, Action, Status
 from backend.exceptions import BadRequest, Conflict
@@ -17,7 +20,7 @@ from backend.models.base import utcnow
 from backend.services import access, attendance, audit, polls, speakers
 from backend.services.access import Membership
 from backend.services.context import Actor, Live
-from backend.services.events import meeting_room
+from backend.services.events import ROSTER_PUSH_INTERVAL_S, meeting_room, staff_room
 
 
 def iso(value: Any) -> str | None:
@@ -41,17 +44,17 @@ def me_out(actor: Actor, member: Membership) -> dict[str, Any]:
 
 
 async def participants_out(s: AsyncSession, meeting_id: int) -> list[dict[str, Any]]:
-    rows = (await s.exec(select(Participant, User).join(User, col(User.id) == col(Participant.user_id))
+    # Columns, not entities: every tablet syncs this list, and ORM objects cost more than the query.
+    deputy = aliased(User)
+    rows: Sequence[Any] = (await s.exec(Select(col(Participant.id), col(User.id), col(User.full_name), col(User.title),
+                                        col(Participant.role), col(Participant.may_vote),
+                                        col(Participant.deputy_user_id), col(deputy.full_name))
+                         .join(User, col(User.id) == col(Participant.user_id))
+                         .outerjoin(deputy, col(deputy.id) == col(Participant.deputy_user_id))
                          .where(Participant.meeting_id == meeting_id).order_by(col(Participant.id)))).all()
-    deputies = {u.id: u for u in (await s.exec(select(User).where(col(User.id).in_(
-        [p.deputy_user_id for p, _ in rows if p.deputy_user_id])))).all()}
-    out = []
-    for p, u in rows:
-        deputy = deputies.get(p.deputy_user_id) if p.deputy_user_id else None
-        out.append({"id": p.id, "user_id": u.id, "full_name": u.full_name, "title": u.title, "role": p.role,
-                    "may_vote": p.may_vote, "deputy_user_id": p.deputy_user_id,
-                    "deputy_full_name": deputy.full_name if deputy else None})
-    return out
+    return [{"id": pid, "user_id": uid, "full_name": name, "title": title, "role": role, "may_vote": may_vote,
+             "deputy_user_id": deputy_id, "deputy_full_name": deputy_name}
+            for pid, uid, name, title, role, may_vote, deputy_id, deputy_name in rows]
 
 
 async def state(live: Live, actor: Actor, meeting_id: int) -> dict[str, Any]:
@@ -61,10 +64,14 @@ async def state(live: Live, actor: Actor, meeting_id: int) -> dict[str, Any]:
         agenda = await _agenda(s, meeting_id)
         turns = await speakers.turns_out(s, meeting_id, meeting.current_item_id)
         poll_list = await polls.for_sync(s, meeting, member)
-        people = await participants_out(s, meeting_id)
-        present = await attendance.present(s, meeting_id)
+        # The lists of people (who takes part, who is present, who is online) are for the staff's
+        # console; tablets show counts. At 2,000 members, sending each joining tablet the whole
+        # roster made joins cost O(N) each and a join storm O(N²).
+        staff = member.role in STAFF
+        people = await participants_out(s, meeting_id) if staff else None
+        present = await attendance.present(s, meeting_id) if staff else None
         q = await attendance.quorum(s, meeting)
-    online = await live.presence.online(meeting_id)
+    online = sorted(await live.presence.online(meeting_id))
     return {
         "meeting": {"id": meeting.id, "title": meeting.title, "status": meeting.status, "place": meeting.place,
                     "starts_at": iso(meeting.starts_at), "started_at": iso(meeting.started_at),
@@ -75,7 +82,7 @@ async def state(live: Live, actor: Actor, meeting_id: int) -> dict[str, Any]:
         "polls": poll_list,
         "participants": people,
         "attendance": present,
-        "presence": {"online": sorted(online)},
+        "presence": {"online": online if staff else None, "count": len(online)},
         "quorum": q,
         "me": me_out(actor, member),
         "allowed_actions": access.allowed_actions(member.role, Status(meeting.status)),
@@ -106,13 +113,17 @@ async def leave(live: Live, actor_user_id: int, meeting_id: int, sid: str) -> No
 
 async def publish_presence(live: Live, meeting_id: int) -> None:
     """Coalesced: when hundreds of tablets join at once, the room hears a few updates, not hundreds."""
-    live.progress.trigger(("presence", meeting_id), lambda: _push_presence(live, meeting_id))
+    live.progress.trigger(("presence", meeting_id), lambda: _push_presence(live, meeting_id),
+                          interval=ROSTER_PUSH_INTERVAL_S)
 
 
 async def _push_presence(live: Live, meeting_id: int) -> None:
-    online = await live.presence.online(meeting_id)
-    await live.bus.publish("presence.changed", {"meeting_id": meeting_id, "online": sorted(online)},
+    """Everyone hears how many are online; the staff, who see who, get the list."""
+    online = sorted(await live.presence.online(meeting_id))
+    await live.bus.publish("presence.changed", {"meeting_id": meeting_id, "count": len(online)},
                            room=meeting_room(meeting_id))
+    await live.bus.publish("presence.roster", {"meeting_id": meeting_id, "online": online},
+                           room=staff_room(meeting_id))
 
 
 async def goto_item(live: Live, actor: Actor, meeting_id: int, item_id: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import json
 import random
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from backend.domain import voting
 from backend.domain.meeting_states import STAFF, Action
@@ -64,16 +65,22 @@ async def _counts(s: AsyncSession, poll: Poll) -> dict[str, int]:
 
 
 async def _named_votes(s: AsyncSession, poll: Poll) -> list[dict[str, Any]]:
-    rows = (await s.exec(select(Ballot, Participant, User).join(Participant, col(Participant.id) ==
-                                                                col(Ballot.participant_id))
+    # Columns, not entities: thousands of ORM objects per request cost more than the query.
+    rows: Sequence[Any] = (await s.exec(Select(col(Participant.id), col(User.full_name), col(Ballot.choice),
+                                        col(Ballot.cast_by), col(Participant.user_id))
+                         .join(Participant, col(Participant.id) == col(Ballot.participant_id))
                          .join(User, col(User.id) == col(Participant.user_id))
                          .where(Ballot.poll_id == poll.id).order_by(col(User.full_name)))).all()
-    return [{"participant_id": p.id, "full_name": u.full_name, "choice": b.choice,
-             "by_deputy": b.cast_by != p.user_id} for b, p, u in rows]
+    return [{"participant_id": pid, "full_name": name, "choice": choice, "by_deputy": cast_by != user_id}
+            for pid, name, choice, cast_by, user_id in rows]
 
 
 async def public(s: AsyncSession, poll: Poll) -> dict[str, Any]:
-    """What everyone in the meeting may see of a poll now (never who chose what in a secret poll)."""
+    """What everyone in the meeting may see of a poll now (never who chose what in a secret poll).
+
+    The per-voter lists (named votes, secret receipts) are not in here: at 2,000 members they weigh
+    ~200 KB, and sending them with every result to every tablet would make the result late. A
+    tablet asks for them with `ballots()` when it shows them."""
     out: dict[str, Any] = {
         "id": poll.id, "meeting_id": poll.meeting_id, "agenda_item_id": poll.agenda_item_id,
         "question": poll.question, "options": [asdict(o) for o in _options(poll)], "secret": poll.secret,
@@ -83,22 +90,38 @@ async def public(s: AsyncSession, poll: Poll) -> dict[str, Any]:
         "closes_at": poll.closes_at.isoformat() if poll.closes_at else None,
         "closed_at": poll.closed_at.isoformat() if poll.closed_at else None,
         "voted": await _voted(s, poll), "entitled": await _entitled(s, poll.meeting_id),
-        "counts": None, "result": None, "votes": None, "receipts": None,
+        "counts": None, "result": None, "ballots_published": _ballots_published(poll),
     }
     if poll.status == voting.PollStatus.CLOSED.value and poll.result:
         out["result"] = json.loads(poll.result)
         out["counts"] = out["result"]["counts"]
+    elif poll.status == voting.PollStatus.OPEN.value and poll.show_interim:
+        out["counts"] = {o.key: 0 for o in _options(poll)} | await _counts(s, poll)
+    return out
+
+
+def _ballots_published(poll: Poll) -> bool:
+    """Named votes once closed (or while open when the poll shows interim results); receipts once closed."""
+    if poll.status == voting.PollStatus.CLOSED.value:
+        return True
+    return poll.status == voting.PollStatus.OPEN.value and poll.show_interim and not poll.secret
+
+
+async def ballots(live: Live, actor: Actor, poll_id: int) -> dict[str, Any]:
+    """The per-voter list a poll publishes: who chose what (named), or every (receipt, choice) (secret)."""
+    async with live.db.read() as s:
+        poll = await _load(s, poll_id)
+        _, member = await access.require_membership(s, actor, poll.meeting_id, Action.VIEW)
+        if poll.status == voting.PollStatus.DRAFT.value and member.role not in STAFF:
+            raise NotFound(f"no poll {poll_id}", code="unknown_poll")
+        if not _ballots_published(poll):
+            raise InvalidState("this poll publishes its ballots when it closes", code="ballots_not_published")
         if poll.secret:
             receipts = (await s.exec(select(SecretBallot.receipt, SecretBallot.choice).where(
                 SecretBallot.poll_id == poll.id).order_by(col(SecretBallot.receipt)))).all()
-            out["receipts"] = [{"receipt": r, "choice": c} for r, c in receipts]
-        else:
-            out["votes"] = await _named_votes(s, poll)
-    elif poll.status == voting.PollStatus.OPEN.value and poll.show_interim:
-        out["counts"] = {o.key: 0 for o in _options(poll)} | await _counts(s, poll)
-        if not poll.secret:
-            out["votes"] = await _named_votes(s, poll)
-    return out
+            return {"poll_id": poll.id, "status": poll.status, "votes": None,
+                    "receipts": [{"receipt": r, "choice": c} for r, c in receipts]}
+        return {"poll_id": poll.id, "status": poll.status, "votes": await _named_votes(s, poll), "receipts": None}
 
 
 async def _mine(s: AsyncSession, poll: Poll, member: Membership) -> dict[str, Any]:

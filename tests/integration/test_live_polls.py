@@ -48,7 +48,10 @@ async def test_named_poll_from_open_to_immutable_result(session_world: dict[str,
     assert result["counts"] == {"yes": 2, "no": 0, "abstain": 1}
     assert result["passed"] is True and result["winner"] == "yes" and result["threshold"] == 2
     assert result["quorum_reached"] is True and result["present"] == 3
-    assert sorted(v["choice"] for v in closed["votes"]) == ["abstain", "yes", "yes"]
+    assert "votes" not in closed and closed["ballots_published"] is True  # the list is asked for, not pushed
+    listed = await member2.call("poll.ballots", {"poll_id": poll["id"]})
+    assert listed["ok"] and listed["receipts"] is None
+    assert sorted(v["choice"] for v in listed["votes"]) == ["abstain", "yes", "yes"]
     seen = await member2.wait_for("poll.closed", lambda d: d["id"] == poll["id"])
     assert seen["result"] == result
     late = await member.call("vote.cast", {"poll_id": poll["id"], "choice": "no"})
@@ -70,6 +73,8 @@ async def test_interim_counts_and_changing_a_vote_where_the_poll_allows(
     assert changed["ok"] and changed["changed"] is True
     progress = await chair.wait_for("poll.progress", lambda d: d.get("counts", {}).get("yes") == 1)
     assert progress["counts"] == {"yes": 1, "no": 0, "abstain": 0} and progress["voted"] == 1
+    interim = await chair.call("poll.ballots", {"poll_id": poll["id"]})  # named + interim: the list is public
+    assert [v["choice"] for v in interim["votes"]] == ["yes"]
     closed = (await chair.call("poll.close", {"poll_id": poll["id"]}))["poll"]
     assert closed["result"]["counts"]["yes"] == 1 and closed["result"]["total_ballots"] == 1
 
@@ -94,9 +99,12 @@ async def test_secret_poll_publishes_receipts_and_stores_nothing_linking_ballot_
     assert (await member.call("vote.cast", {"poll_id": poll["id"], "choice": "yes", "receipt": receipt}))["ok"]
     state = (await member.call("meeting.sync", {"meeting_id": mid}))["state"]
     assert next(p for p in state["polls"] if p["id"] == poll["id"])["mine"] == {"voted": True, "choice": None}
+    early = await member.call("poll.ballots", {"poll_id": poll["id"]})
+    assert early["ok"] is False and early["error"]["code"] == "ballots_not_published"
     closed = (await chair.call("poll.close", {"poll_id": poll["id"]}))["poll"]
-    assert closed["votes"] is None
-    assert sorted(closed["receipts"], key=lambda r: r["receipt"]) == sorted(
+    listed = await member2.call("poll.ballots", {"poll_id": poll["id"]})
+    assert listed["votes"] is None
+    assert sorted(listed["receipts"], key=lambda r: r["receipt"]) == sorted(
         [{"receipt": receipt, "choice": "yes"}, {"receipt": second["receipt"], "choice": "yes"}],
         key=lambda r: r["receipt"])
     # What is stored: who voted (no choice), and anonymous ballots (no voter, no time, random id).
@@ -178,6 +186,10 @@ async def test_bad_ballots_get_clear_acks_and_change_nothing(session_world: dict
         (member, "vote.cast", {"poll_id": poll["id"], "choice": "y" * 50_000}, "payload_too_large"),
         (member, "vote.steal", {"poll_id": poll["id"]}, "unknown_event"),
         (chair, "poll.open", {"poll_id": draft["id"]}, "poll_open"),
+        (outsider, "poll.ballots", {"poll_id": poll["id"]}, "forbidden"),
+        (member, "poll.ballots", {"poll_id": draft["id"]}, "unknown_poll"),
+        (member, "poll.ballots", {"poll_id": poll["id"]}, "ballots_not_published"),
+        (member, "poll.ballots", {"poll_id": "x"}, "validation_error"),
         (chair, "poll.create", {"meeting_id": mid, "question": "X", "options": ["Một"]}, "invalid"),
     ]
     for client, event, data, code in cases:

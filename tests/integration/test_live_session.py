@@ -48,14 +48,21 @@ async def test_a_person_with_two_tablets_counts_once_and_leaves_when_both_discon
     member_id = people["member"].id
     tablet1, _ = await _joined(live_factory, people["member"], mid)
     tablet2, _ = await _joined(live_factory, people["member"], mid)
-    await chair.wait_for("presence.changed", lambda d: member_id in d["online"])
+    await chair.wait_for("presence.roster", lambda d: member_id in d["online"])
     state = (await chair.call("meeting.sync", {"meeting_id": mid}))["state"]
     assert state["presence"]["online"].count(member_id) == 1
+    assert state["presence"]["count"] == len(state["presence"]["online"])
+    # Tablets hear the count, not the list; the list is the staff's.
+    counted = await tablet1.wait_for("presence.changed", lambda d: d["count"] == state["presence"]["count"])
+    assert "online" not in counted
+    own = (await tablet1.call("meeting.sync", {"meeting_id": mid}))["state"]
+    assert own["presence"] == {"online": None, "count": state["presence"]["count"]}
+    assert own["attendance"] is None and own["participants"] is None and state["participants"]
     await tablet1.close()
     still = (await chair.call("meeting.sync", {"meeting_id": mid}))["state"]["presence"]["online"]
     assert member_id in still
     await tablet2.close()
-    await chair.wait_for("presence.changed", lambda d: member_id not in d["online"])
+    await chair.wait_for("presence.roster", lambda d: member_id not in d["online"])
 
 
 async def test_joining_a_running_session_checks_in_and_moves_the_quorum(
@@ -67,7 +74,9 @@ async def test_joining_a_running_session_checks_in_and_moves_the_quorum(
     assert state["quorum"]["present"] == 1 and not state["quorum"]["reached"]
     await _joined(live_factory, people["member"], mid)
     pushed = await chair.wait_for("attendance.changed", lambda d: d["quorum"]["present"] == 2)
-    assert pushed["quorum"]["reached"] is True
+    assert pushed["quorum"]["reached"] is True and pushed["count"] == 2 and "attendance" not in pushed
+    roster = await chair.wait_for("attendance.roster", lambda d: len(d["attendance"]) == 2)
+    assert {a["user_id"] for a in roster["attendance"]} == {people["chair"].id, people["member"].id}
     member_participant = next(p["id"] for p in state["participants"] if p["user_id"] == people["member"].id)
     # The secretariat records someone leaving the room; the quorum drops again.
     sec, _ = await _joined(live_factory, people["secretary"], mid)
@@ -155,7 +164,9 @@ async def test_a_named_deputy_attends_speaks_and_votes_for_the_member(
     assert (await chair.call("poll.open", {"poll_id": poll["id"]}))["ok"]
     assert (await deputy.call("vote.cast", {"poll_id": poll["id"], "choice": "yes"}))["ok"]
     closed = (await chair.call("poll.close", {"poll_id": poll["id"]}))["poll"]
-    assert closed["votes"] == [{"participant_id": member_pid, "full_name": "Người member", "choice": "yes",
+    assert closed["ballots_published"] is True
+    listed = await deputy.call("poll.ballots", {"poll_id": poll["id"]})
+    assert listed["votes"] == [{"participant_id": member_pid, "full_name": "Người member", "choice": "yes",
                                 "by_deputy": True}]
 
 
@@ -191,7 +202,7 @@ async def test_closing_the_session_ends_the_live_state(session_world: dict[str, 
     assert closed.status_code == 200
     pushed = await member.wait_for("meeting.changed", lambda d: d["status"] == "closed")
     assert pushed["meeting_id"] == mid
-    state = (await member.call("meeting.sync", {"meeting_id": mid}))["state"]
+    state = (await chair.call("meeting.sync", {"meeting_id": mid}))["state"]
     assert state["attendance"] == [] and state["quorum"]["present"] == 0
     late = await member.call("speaker.request", {"meeting_id": mid})
     assert late["error"]["code"] == "invalid_state"

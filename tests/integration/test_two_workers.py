@@ -228,13 +228,13 @@ async def test_member_connecting_on_worker_b_appears_in_presence_seen_by_chair_o
     ack = await member.call("meeting.join", {"meeting_id": mid})
     assert ack["ok"], ack
     # The join on B is published by B; the chair's socket lives on A.
-    seen = await chair.wait_for("presence.changed",
+    seen = await chair.wait_for("presence.roster",
                                 lambda d: d["meeting_id"] == mid and member.user["id"] in d["online"])
     assert chair.user["id"] in seen["online"]
     # Presence itself is shared: B's view of the meeting includes the chair who joined on A.
-    assert chair.user["id"] in ack["state"]["presence"]["online"]
+    assert ack["state"]["presence"]["count"] == 2
     await member.close()
-    gone = await chair.wait_for("presence.changed",
+    gone = await chair.wait_for("presence.roster",
                                 lambda d: d["meeting_id"] == mid and member.user["id"] not in d["online"])
     assert chair.user["id"] in gone["online"]
 
@@ -247,7 +247,7 @@ async def test_poll_run_by_chair_on_worker_a_with_members_voting_on_worker_b(ses
         await m.connect()
         assert (await m.call("meeting.join", {"meeting_id": mid}))["ok"]
     member_ids = {m.user["id"] for m in members if m.user}
-    await chair.wait_for("presence.changed", lambda d: member_ids <= set(d["online"]))
+    await chair.wait_for("presence.roster", lambda d: member_ids <= set(d["online"]))
 
     created = await chair.call("poll.create", {"meeting_id": mid, "question": "Thông qua Tờ trình?"})
     assert created["ok"], created
@@ -277,4 +277,5 @@ async def test_poll_run_by_chair_on_worker_a_with_members_voting_on_worker_b(ses
     everyone = await asyncio.gather(*(m.wait_for("poll.closed", lambda d: d["id"] == poll_id) for m in members))
     for seen in everyone:
         assert seen["status"] == "closed" and seen["counts"] == expected and seen["result"] == result
-        assert sorted(v["choice"] for v in seen["votes"]) == sorted(choices)
+    listed = await members[0].call("poll.ballots", {"poll_id": poll_id})  # asked on B, closed on A
+    assert sorted(v["choice"] for v in listed["votes"]) == sorted(choices)

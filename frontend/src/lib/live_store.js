@@ -8,7 +8,8 @@ import {
 } from './socket.js';
 
 const PUSHES = [
-  'meeting.changed', 'agenda.changed', 'presenter.changed', 'presence.changed', 'attendance.changed',
+  'meeting.changed', 'agenda.changed', 'presenter.changed', 'presence.changed', 'presence.roster',
+  'attendance.changed', 'attendance.roster',
   'speakers.changed', 'poll.changed', 'poll.progress', 'poll.closed',
 ];
 const RECEIPT_PREFIX = 'ecabinet.ballot';
@@ -56,10 +57,15 @@ export function applyPush(state, event, data) {
       };
     case 'presenter.changed':
       return { ...state, presenter: { item_id: data.item_id, document_id: data.document_id, page: data.page } };
+    // Everyone hears the counts; the staff also get the lists (the roster events).
     case 'presence.changed':
-      return { ...state, presence: { online: data.online } };
+      return { ...state, presence: { ...state.presence, count: data.count } };
+    case 'presence.roster':
+      return { ...state, presence: { online: data.online, count: data.online.length } };
     case 'attendance.changed':
-      return { ...state, attendance: data.attendance, quorum: data.quorum };
+      return { ...state, quorum: data.quorum };
+    case 'attendance.roster':
+      return { ...state, attendance: data.attendance };
     case 'speakers.changed':
       return { ...state, speakers: { item_id: data.item_id, turns: data.turns } };
     case 'poll.changed':

@@ -146,7 +146,7 @@ export function QuorumChip({ quorum, testid = 'quorum' }) {
 }
 
 export function OnlineChip({ state }) {
-  const n = ((state.presence && state.presence.online) || []).length;
+  const n = (state.presence && state.presence.count) || 0;
   return html`<span class="chip" data-testid="online-count">${t('live.online_count', { n: formatNumber(n) })}</span>`;
 }
 
@@ -254,38 +254,65 @@ function myChoiceText(poll, me) {
   return '';
 }
 
-function ReceiptBox({ poll, me }) {
-  if (!poll.secret || !me) return null;
-  const kept = storedBallot(me.user_id, poll.id);
+/**
+ * The per-voter list a poll publishes (named votes, or secret receipts), asked for with `poll.ballots`
+ * only when shown: sent with every result to every tablet it would make the result late.
+ */
+function useBallots(store, poll, wanted) {
+  const [ballots, setBallots] = useState(null);
+  const [error, setError] = useState(null);
+  const stamp = `${poll.id}:${poll.status}:${poll.status === 'open' ? poll.voted : ''}`;
+  useEffect(() => {
+    if (!wanted || !poll.ballots_published || !store) return undefined;
+    let live = true;
+    store.sendPoll('poll.ballots', { poll_id: poll.id })
+      .then((ack) => { if (live) { setBallots(ack); setError(null); } })
+      .catch((err) => { if (live) setError(err); });
+    return () => { live = false; };
+  }, [wanted, stamp, poll.ballots_published]);
+  return [ballots, error];
+}
+
+function ReceiptBox({ store, poll, me }) {
+  const kept = poll.secret && me ? storedBallot(me.user_id, poll.id) : null;
+  const [ballots, error] = useBallots(store, poll, Boolean(kept) && poll.status === 'closed');
   if (!kept) return null;
-  const counted = poll.receipts ? poll.receipts.find((r) => r.receipt === kept.receipt) : null;
+  const receipts = ballots && ballots.receipts;
+  const counted = receipts ? receipts.find((r) => r.receipt === kept.receipt) : null;
+  let help = t('poll.receipt_help');
+  if (poll.status === 'closed') {
+    if (error) help = t('poll.receipt_unchecked');
+    else if (!receipts) help = t('poll.receipt_checking');
+    else help = counted ? t('poll.receipt_counted', { choice: optionLabel(optionByKey(poll, counted.choice)) })
+      : t('poll.receipt_missing');
+  }
   return html`
     <div class="receipt" data-testid="receipt">
       <span class="receipt-label">${t('poll.receipt')}</span>
       <code class="receipt-code" data-testid="receipt-code">${kept.receipt}</code>
-      <span class="muted receipt-help">${poll.status === 'closed'
-        ? (counted ? t('poll.receipt_counted', { choice: optionLabel(optionByKey(poll, counted.choice)) }) : t('poll.receipt_missing'))
-        : t('poll.receipt_help')}</span>
+      <span class="muted receipt-help">${help}</span>
     </div>`;
 }
 
-/** Named votes (after close) or the published receipts of a secret poll. */
-function BallotList({ poll }) {
-  if (poll.votes && poll.votes.length) {
-    return html`
-      <details class="ballots">
-        <summary>${t('poll.named_votes', { n: formatNumber(poll.votes.length) })}</summary>
-        <ul>${poll.votes.map((v) => html`<li key=${v.participant_id}>${v.full_name}${v.by_deputy ? ` (${t('live.deputy')})` : ''}: <strong>${optionLabel(optionByKey(poll, v.choice))}</strong></li>`)}</ul>
-      </details>`;
+/** Named votes or the published receipts of a secret poll, fetched when the reader opens the list. */
+function BallotList({ store, poll }) {
+  const [open, setOpen] = useState(false);
+  const [ballots, error] = useBallots(store, poll, open);
+  if (!poll.ballots_published || !poll.voted) return null;
+  const label = poll.secret ? t('poll.receipts', { n: formatNumber(poll.voted) })
+    : t('poll.named_votes', { n: formatNumber(poll.voted) });
+  let body = html`<p class="muted">${t('app.loading')}</p>`;
+  if (error) body = html`<${ErrorBox} error=${error} testid="ballots-error" />`;
+  else if (ballots && ballots.votes) {
+    body = html`<ul>${ballots.votes.map((v) => html`<li key=${v.participant_id}>${v.full_name}${v.by_deputy ? ` (${t('live.deputy')})` : ''}: <strong>${optionLabel(optionByKey(poll, v.choice))}</strong></li>`)}</ul>`;
+  } else if (ballots && ballots.receipts) {
+    body = html`<ul class="receipt-list">${ballots.receipts.map((r) => html`<li key=${r.receipt}><code>${r.receipt}</code> ${optionLabel(optionByKey(poll, r.choice))}</li>`)}</ul>`;
   }
-  if (poll.receipts && poll.receipts.length) {
-    return html`
-      <details class="ballots">
-        <summary>${t('poll.receipts', { n: formatNumber(poll.receipts.length) })}</summary>
-        <ul class="receipt-list">${poll.receipts.map((r) => html`<li key=${r.receipt}><code>${r.receipt}</code> ${optionLabel(optionByKey(poll, r.choice))}</li>`)}</ul>
-      </details>`;
-  }
-  return null;
+  return html`
+    <details class="ballots" data-testid="ballot-list" onToggle=${(e) => setOpen(e.currentTarget.open)}>
+      <summary>${label}</summary>
+      ${open && body}
+    </details>`;
 }
 
 /**
@@ -334,7 +361,7 @@ export function PollPanel({ store, state, poll, canVote, className = '', childre
         <p class="voted" data-testid="poll-voted">
           ${chosen ? t('poll.you_voted', { choice: chosen }) : t('poll.you_voted_secret')}
         </p>`}
-      <${ReceiptBox} poll=${poll} me=${me} />
+      <${ReceiptBox} store=${store} poll=${poll} me=${me} />
       ${poll.status === 'open' && mine.voted && poll.secret && poll.allow_change && !kept && html`
         <p class="muted">${t('poll.no_receipt_here')}</p>`}
       ${showButtons && html`
@@ -353,7 +380,7 @@ export function PollPanel({ store, state, poll, canVote, className = '', childre
       ${poll.status === 'open' && poll.counts && html`
         <p class="muted">${t('poll.interim')}</p>
         <${ResultChart} poll=${poll} />`}
-      ${poll.status === 'closed' && html`<${ResultChart} poll=${poll} /><${BallotList} poll=${poll} />`}
+      ${poll.status === 'closed' && html`<${ResultChart} poll=${poll} /><${BallotList} store=${store} poll=${poll} />`}
       <${ErrorBox} error=${error} testid="poll-error" />
       ${children}
     </section>`;
