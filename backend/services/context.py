@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
 
 from backend.db import Database
 from backend.services.events import Coalescer, EventBus
@@ -39,3 +41,5 @@ class Live:
     """Who is connected."""
     progress: Coalescer
     """Throttles bursty broadcasts (vote progress, presence, attendance): a few per second per key."""
+    closed_lists: OrderedDict[int, dict[str, Any]] = field(default_factory=OrderedDict)
+    """Published per-voter lists of closed polls (immutable), the last few, by poll id (services/polls.py)."""

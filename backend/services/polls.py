@@ -107,6 +107,11 @@ def _ballots_published(poll: Poll) -> bool:
     return poll.status == voting.PollStatus.OPEN.value and poll.show_interim and not poll.secret
 
 
+# A closed poll's lists never change: each worker keeps the last few (Live.closed_lists), so that a
+# room of tablets checking their receipts at once costs one query, not one per tablet.
+_CLOSED_LISTS_KEPT = 16
+
+
 async def ballots(live: Live, actor: Actor, poll_id: int) -> dict[str, Any]:
     """The per-voter list a poll publishes: who chose what (named), or every (receipt, choice) (secret)."""
     async with live.db.read() as s:
@@ -116,12 +121,23 @@ async def ballots(live: Live, actor: Actor, poll_id: int) -> dict[str, Any]:
             raise NotFound(f"no poll {poll_id}", code="unknown_poll")
         if not _ballots_published(poll):
             raise InvalidState("this poll publishes its ballots when it closes", code="ballots_not_published")
-        if poll.secret:
-            receipts = (await s.exec(select(SecretBallot.receipt, SecretBallot.choice).where(
-                SecretBallot.poll_id == poll.id).order_by(col(SecretBallot.receipt)))).all()
-            return {"poll_id": poll.id, "status": poll.status, "votes": None,
-                    "receipts": [{"receipt": r, "choice": c} for r, c in receipts]}
-        return {"poll_id": poll.id, "status": poll.status, "votes": await _named_votes(s, poll), "receipts": None}
+        if poll.status != voting.PollStatus.CLOSED.value:
+            return await _lists(s, poll)
+        cached = live.closed_lists.get(poll_id)
+        if cached is None:
+            cached = live.closed_lists[poll_id] = await _lists(s, poll)
+            while len(live.closed_lists) > _CLOSED_LISTS_KEPT:
+                live.closed_lists.popitem(last=False)
+        return cached
+
+
+async def _lists(s: AsyncSession, poll: Poll) -> dict[str, Any]:
+    if poll.secret:
+        receipts = (await s.exec(select(SecretBallot.receipt, SecretBallot.choice).where(
+            SecretBallot.poll_id == poll.id).order_by(col(SecretBallot.receipt)))).all()
+        return {"poll_id": poll.id, "status": poll.status, "votes": None,
+                "receipts": [{"receipt": r, "choice": c} for r, c in receipts]}
+    return {"poll_id": poll.id, "status": poll.status, "votes": await _named_votes(s, poll), "receipts": None}
 
 
 async def _mine(s: AsyncSession, poll: Poll, member: Membership) -> dict[str, Any]:

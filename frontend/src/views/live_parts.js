@@ -258,24 +258,27 @@ function myChoiceText(poll, me) {
  * The per-voter list a poll publishes (named votes, or secret receipts), asked for with `poll.ballots`
  * only when shown: sent with every result to every tablet it would make the result late.
  */
-function useBallots(store, poll, wanted) {
+function useBallots(store, poll, wanted, spreadMs = 0) {
   const [ballots, setBallots] = useState(null);
   const [error, setError] = useState(null);
   const stamp = `${poll.id}:${poll.status}:${poll.status === 'open' ? poll.voted : ''}`;
   useEffect(() => {
     if (!wanted || !poll.ballots_published || !store) return undefined;
     let live = true;
-    store.sendPoll('poll.ballots', { poll_id: poll.id })
-      .then((ack) => { if (live) { setBallots(ack); setError(null); } })
-      .catch((err) => { if (live) setError(err); });
-    return () => { live = false; };
+    // Automatic checks are spread over a few seconds so a whole room does not ask in the same instant.
+    const timer = setTimeout(() => {
+      store.sendPoll('poll.ballots', { poll_id: poll.id })
+        .then((ack) => { if (live) { setBallots(ack); setError(null); } })
+        .catch((err) => { if (live) setError(err); });
+    }, Math.random() * spreadMs);
+    return () => { live = false; clearTimeout(timer); };
   }, [wanted, stamp, poll.ballots_published]);
   return [ballots, error];
 }
 
 function ReceiptBox({ store, poll, me }) {
   const kept = poll.secret && me ? storedBallot(me.user_id, poll.id) : null;
-  const [ballots, error] = useBallots(store, poll, Boolean(kept) && poll.status === 'closed');
+  const [ballots, error] = useBallots(store, poll, Boolean(kept) && poll.status === 'closed', 3000);
   if (!kept) return null;
   const receipts = ballots && ballots.receipts;
   const counted = receipts ? receipts.find((r) => r.receipt === kept.receipt) : null;
