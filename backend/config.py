@@ -15,6 +15,7 @@ from backend.exceptions import ConfigError
 
 _KNOWN_BAD_SECRETS = {"", "changeme", "secret", "change-me", "dev"}
 _MIN_SECRET_LENGTH = 32
+PADES_LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,23 @@ class Settings:
     """Largest JSON request body accepted (ECABINET_MAX_JSON_BYTES)."""
     frontend_dir: Path = Path(__file__).resolve().parent.parent / "frontend"
     """Where the static tablet app lives (ECABINET_FRONTEND_DIR)."""
+    pki_dir: Path | None = None
+    """The development CA made by `ecabinet pki init` (ECABINET_PKI_DIR); default data_dir/pki."""
+    trust_roots: tuple[Path, ...] = ()
+    """PEM files of the root certificates signatures are verified against, besides the development
+    root when it exists (ECABINET_TRUST_ROOTS, separated by the OS path separator)."""
+    timestamp_url: str = ""
+    """RFC 3161 timestamp authority (ECABINET_TSA_URL); needed for PAdES B-T and above."""
+    pades_level: str = "B-B"
+    """The PAdES level of every signature: B-B, B-T, B-LT or B-LTA (ECABINET_PADES_LEVEL)."""
+    max_verify_bytes: int = 50_000_000
+    """Largest PDF accepted by POST /api/verify (ECABINET_MAX_VERIFY_BYTES)."""
+    signing_timezone: str = "Asia/Ho_Chi_Minh"
+    """Time zone of the dates printed on resolutions, minutes and signatures (ECABINET_TIMEZONE)."""
+
+    @property
+    def effective_pki_dir(self) -> Path:
+        return self.pki_dir if self.pki_dir is not None else self.data_dir / "pki"
 
     @property
     def effective_database_url(self) -> str:
@@ -101,6 +119,11 @@ class Settings:
             return raw.strip().lower() in {"1", "true", "yes", "on"}
 
         defaults = cls()
+        level = env.get("ECABINET_PADES_LEVEL", defaults.pades_level).strip().upper()
+        if level not in PADES_LEVELS:
+            raise ConfigError(f"ECABINET_PADES_LEVEL must be one of {', '.join(PADES_LEVELS)}, not {level!r}")
+        if level != "B-B" and not env.get("ECABINET_TSA_URL", "").strip():
+            raise ConfigError(f"PAdES {level} needs a timestamp authority: set ECABINET_TSA_URL")
         return cls(
             mode=mode,
             data_dir=Path(env.get("ECABINET_DATA_DIR", "data")),
@@ -118,6 +141,12 @@ class Settings:
             login_slowdown_max_ms=number("ECABINET_LOGIN_SLOWDOWN_MAX_MS", defaults.login_slowdown_max_ms),
             max_json_bytes=number("ECABINET_MAX_JSON_BYTES", defaults.max_json_bytes),
             frontend_dir=Path(env.get("ECABINET_FRONTEND_DIR", str(defaults.frontend_dir))),
+            pki_dir=Path(env["ECABINET_PKI_DIR"]) if env.get("ECABINET_PKI_DIR") else None,
+            trust_roots=tuple(Path(p) for p in env.get("ECABINET_TRUST_ROOTS", "").split(os.pathsep) if p.strip()),
+            timestamp_url=env.get("ECABINET_TSA_URL", "").strip(),
+            pades_level=level,
+            max_verify_bytes=number("ECABINET_MAX_VERIFY_BYTES", defaults.max_verify_bytes),
+            signing_timezone=env.get("ECABINET_TIMEZONE", defaults.signing_timezone),
         )
 
 

@@ -38,7 +38,7 @@ def _schema(components: dict[str, Any], tp: Any, mode: str) -> dict[str, Any]:
 
 def _error_codes(op: Operation) -> list[int]:
     codes = {400, 422}  # 422 also for query parameters an operation does not take
-    if op.body is not None:
+    if op.body is not None or op.upload is not None:
         codes |= {413, 415}
     if op.permission.access is not Access.PUBLIC:
         codes |= {401, 403}
@@ -80,7 +80,13 @@ def document(operations: list[Operation], *, version: str) -> dict[str, Any]:
         if op.body is not None:
             entry["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": _schema(components, op.body, "validation")}}}
-        if op.response is None:
+        if op.upload is not None:
+            entry["requestBody"] = {"required": True, "content": {
+                op.upload: {"schema": {"type": "string", "format": "binary"}}}}
+        if op.produces is not None:
+            entry["responses"][str(op.status)] = {"description": "the file", "content": {
+                op.produces: {"schema": {"type": "string", "format": "binary"}}}}
+        elif op.response is None:
             entry["responses"][str(op.status)] = {"description": "done"}
         else:
             entry["responses"][str(op.status)] = {"description": "success", "content": {

@@ -103,6 +103,8 @@ class Call:
     path: dict[str, Any]
     body: Any = None
     query: Any = None
+    raw: bytes = b""
+    """The uploaded file of an operation declared with `upload` (e.g. a PDF)."""
     cookies_to_set: list[dict[str, Any]] = field(default_factory=list)
     cookies_to_delete: list[str] = field(default_factory=list)
 
@@ -128,6 +130,12 @@ class Operation:
     response: Any
     status: int
     tag: str
+    upload: str | None = None
+    """Media type of a raw file body (e.g. application/pdf) instead of JSON."""
+    upload_limit: str = ""
+    """Name of the Settings field that caps the upload's size in bytes."""
+    produces: str | None = None
+    """Media type of a file answer (the handler returns a starlette Response)."""
 
     @property
     def name(self) -> str:
@@ -140,10 +148,11 @@ class Api:
 
     def route(self, method: str, path: str, *, summary: str, permission: Permission, tag: str,
               body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
-              response: Any = None, status: int = 200) -> Callable[[Handler], Handler]:
+              response: Any = None, status: int = 200, upload: str | None = None, upload_limit: str = "",
+              produces: str | None = None) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.operations.append(Operation(method, path, handler, summary, permission, body, query, response,
-                                             status, tag))
+                                             status, tag, upload, upload_limit, produces))
             return handler
         return register
 
@@ -176,7 +185,11 @@ async def run(op: Operation, request: Request) -> Response:
         raise ValidationFailed(f"this operation takes no query parameters: {sorted(request.query_params)}")
     if op.body is not None:
         call.body = await _read_body(op.body, request, settings)
+    if op.upload is not None:
+        call.raw = await _read_upload(op.upload, int(getattr(settings, op.upload_limit)), request)
     result = await op.handler(call)
+    if isinstance(result, Response):
+        return result
     if op.response is None:
         response: Response = Response(status_code=op.status)
     else:
@@ -257,6 +270,25 @@ async def _read_body(model: type[BaseModel], request: Request, settings: Setting
         raise ValidationFailed("the request body is not valid", details=_problems(exc)) from exc
     except RecursionError as exc:
         raise BadRequest("the body is nested too deeply", code="malformed_json") from exc
+
+
+async def _read_upload(media_type: str, limit: int, request: Request) -> bytes:
+    """A raw file body of one media type, refused as soon as it passes `limit` (never read whole first)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != media_type:
+        raise UnsupportedMediaType(f"send the file as the body with Content-Type: {media_type}")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the file is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the file is larger than {limit} bytes")
+        chunks.append(chunk)
+    if size == 0:
+        raise BadRequest("the file is empty", code="empty_file")
+    return b"".join(chunks)
 
 
 def _problems(exc: ValidationError) -> list[dict[str, Any]]:

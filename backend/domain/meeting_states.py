@@ -55,6 +55,11 @@ class Action(StrEnum):
     VOTE = "vote"
     CHECK_IN = "check_in"
     RECORD_ATTENDANCE = "record_attendance"
+    # Signed records: resolutions and minutes.
+    PREPARE_RECORDS = "prepare_records"
+    REVIEW_RECORDS = "review_records"
+    SIGN_RECORDS = "sign_records"
+    PUBLISH_RECORDS = "publish_records"
 
 
 # action -> (who may, in which states). Transitions also name their target state below.
@@ -78,6 +83,13 @@ _ALLOWED: dict[Action, tuple[frozenset[Role], frozenset[Status]]] = {
     Action.VOTE: (VOTING_ROLES, frozenset({Status.IN_PROGRESS})),
     Action.CHECK_IN: (ATTENDEES, frozenset({Status.PUBLISHED, Status.IN_PROGRESS})),
     Action.RECORD_ATTENDANCE: (STAFF, frozenset({Status.PUBLISHED, Status.IN_PROGRESS})),
+    # A resolution is drafted from a closed poll during or after the session, the minutes after it;
+    # the secretary checks and initials (the certifying signature), the chair signs, the secretariat
+    # publishes. Drafts are seen by the staff only (checked by the service).
+    Action.PREPARE_RECORDS: (STAFF, frozenset({Status.IN_PROGRESS, Status.CLOSED})),
+    Action.REVIEW_RECORDS: (frozenset({Role.SECRETARY}), frozenset({Status.IN_PROGRESS, Status.CLOSED})),
+    Action.SIGN_RECORDS: (frozenset({Role.CHAIR}), frozenset({Status.IN_PROGRESS, Status.CLOSED})),
+    Action.PUBLISH_RECORDS: (STAFF, frozenset({Status.IN_PROGRESS, Status.CLOSED})),
 }
 
 TRANSITIONS: dict[Action, Status] = {

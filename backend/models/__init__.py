@@ -4,7 +4,9 @@
 from backend.models.accounts import AuthSession, Body, LoginThrottle, User
 from backend.models.audit import AuditEntry
 from backend.models.meetings import AgendaItem, Attendance, Meeting, Participant, SpeakerTurn
+from backend.models.resolutions import Resolution, ResolutionSignature, SigningCredential
 from backend.models.votes import Ballot, Poll, PollVoter, SecretBallot
 
 __all__ = ["AgendaItem", "Attendance", "AuditEntry", "AuthSession", "Ballot", "Body", "LoginThrottle", "Meeting",
-           "Participant", "Poll", "PollVoter", "SecretBallot", "SpeakerTurn", "User"]
+           "Participant", "Poll", "PollVoter", "Resolution", "ResolutionSignature", "SecretBallot",
+           "SigningCredential", "SpeakerTurn", "User"]
