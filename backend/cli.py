@@ -1,4 +1,4 @@
-"""`ecabinet serve | migrate | demo | user add|passwd|list`."""
+"""`ecabinet serve | migrate | demo | user add|passwd|list | pki init|issue|import|token|list | verify`."""
 
 from __future__ import annotations
 
@@ -75,6 +75,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
                  "(use --force on a test system)")
     migrate.upgrade(settings.effective_database_url)
     accounts = _with_db(settings, demo.load)
+    signers = _with_db(settings, lambda db: demo.load_signing(db, settings))
+    if signers:
+        print(f"signing certificates issued to {', '.join(signers)} (key passphrase {demo.SIGNING_PASSPHRASE})")
     if accounts is None:
         print("demo data already loaded (passwords: see README.md)")
         return
@@ -139,6 +142,117 @@ def cmd_user_list(args: argparse.Namespace) -> None:
         print(f"{u.id:5} {u.username:20} {u.full_name:30} {u.title:40} {flags}")
 
 
+def _read_secret(args: argparse.Namespace, prompt: str, env: str, *, confirm: bool = False) -> str:
+    """A passphrase or PIN: from stdin (--secret-stdin), the environment variable `env`, or a prompt."""
+    if getattr(args, "secret_stdin", False):
+        return sys.stdin.readline().rstrip("\n")
+    if os.environ.get(env):
+        return os.environ[env]
+    first = getpass.getpass(prompt)
+    if confirm and getpass.getpass("Repeat it: ") != first:
+        sys.exit("ecabinet: the two entries differ")
+    return first
+
+
+def cmd_pki_init(args: argparse.Namespace) -> None:
+    from backend.services import credentials
+
+    settings = _settings()
+    try:
+        paths = credentials.init_ca(settings, force=args.force)
+    except AppError as exc:
+        sys.exit(f"ecabinet: {exc.message} ({exc.code})")
+    print(f"development CA created in {settings.effective_pki_dir} (root: {paths.root_cert})")
+    print("signatures from it are trusted in demo mode; in production list real roots in ECABINET_TRUST_ROOTS")
+
+
+def cmd_pki_issue(args: argparse.Namespace) -> None:
+    from backend.services import credentials
+
+    settings = _settings()
+    passphrase = _read_secret(args, "Passphrase for the new key: ", "ECABINET_KEY_PASSPHRASE", confirm=True)
+    out = _with_db(settings, lambda db: credentials.issue(db, settings, args.username, passphrase))
+    print(f"issued certificate {out['serial']} for {args.username}: {out['subject']} "
+          f"(valid until {out['not_after']:%Y-%m-%d}, credential id {out['id']})")
+
+
+def cmd_pki_import(args: argparse.Namespace) -> None:
+    from backend.services import credentials
+
+    settings = _settings()
+    try:
+        data = open(args.file, "rb").read()  # noqa: SIM115 (a CLI reads one small file)
+    except OSError as exc:
+        sys.exit(f"ecabinet: cannot read {args.file}: {exc.strerror}")
+    passphrase = _read_secret(args, "Passphrase of the .p12 file: ", "ECABINET_KEY_PASSPHRASE")
+    out = _with_db(settings, lambda db: credentials.import_pkcs12(db, args.username, data, passphrase))
+    print(f"attached {out['subject']} (issuer {out['issuer']}) to {args.username}, credential id {out['id']}")
+
+
+def cmd_pki_token(args: argparse.Namespace) -> None:
+    import signing
+    from backend.services import credentials
+
+    settings = _settings()
+    pin = _read_secret(args, "Token PIN: ", "ECABINET_TOKEN_PIN")
+    config = signing.TokenConfig(module_path=args.module, token_label=args.token, key_label=args.key,
+                                 cert_label=args.cert or args.key, user_pin=pin)
+    out = _with_db(settings, lambda db: credentials.register_token(db, args.username, config))
+    print(f"registered the token key {args.key!r} ({out['subject']}) for {args.username}, credential id {out['id']}")
+
+
+def cmd_pki_list(args: argparse.Namespace) -> None:
+    from backend.services import credentials
+
+    settings = _settings()
+    for c in _with_db(settings, lambda db: credentials.list_for(db, args.username)):
+        state = "usable" if c["usable"] else "NOT usable"
+        print(f"{c['id']:5} {c['kind']:6} {c['subject']}  until {c['not_after']:%Y-%m-%d}  {state}")
+
+
+def cmd_verify(args: argparse.Namespace) -> None:
+    """Exit 0: every signature valid; 1: not signed or a signature is invalid; 2: could not verify."""
+    from backend.services import verification
+
+    settings = _settings()
+    try:
+        data = open(args.file, "rb").read()  # noqa: SIM115
+    except OSError as exc:
+        print(f"ecabinet: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        report = asyncio.run(verification.verify(settings, data))
+    except (AppError, ConfigError) as exc:
+        print(f"ecabinet: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        sys.exit(2)
+    if args.json:
+        import json
+
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print(_verification_text(args.file, report))
+    sys.exit(0 if report.get("valid") else 1)
+
+
+def _verification_text(name: str, report: dict[str, Any]) -> str:
+    lines = [f"{name}: {'VALID' if report.get('valid') else 'NOT VALID'}"]
+    sigs = report.get("signatures") or []
+    if not sigs:
+        lines.append("  no signatures")
+    for sig in sigs:
+        verdict = "valid" if sig.get("bottom_line") else "INVALID"
+        lines.append(f"  [{sig.get('field_name')}] {verdict}: {sig.get('signer_common_name')} "
+                     f"({sig.get('pades_level') or 'not PAdES'}), signed {sig.get('signing_time')}")
+        lines.append(f"    intact={sig.get('intact')} trusted={sig.get('trusted')} "
+                     f"revocation={sig.get('revocation')} coverage={sig.get('coverage')}")
+        for reason in sig.get("reasons") or []:
+            lines.append(f"    - {reason}")
+    for ts in report.get("document_timestamps") or []:
+        ok = ts.get("intact") and ts.get("trusted")
+        lines.append(f"  document timestamp {ts.get('time')}: {'valid' if ok else 'INVALID'}")
+    return "\n".join(lines)
+
+
 def _redacted(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
@@ -181,6 +295,37 @@ def parser() -> argparse.ArgumentParser:
     pw.set_defaults(func=cmd_user_passwd)
     ls = user.add_parser("list", help="list accounts")
     ls.set_defaults(func=cmd_user_list)
+
+    pki = sub.add_parser("pki", help="signing certificates").add_subparsers(dest="pki_command", required=True)
+    init = pki.add_parser("init", help="create the development root and issuing CA (data dir/pki)")
+    init.add_argument("--force", action="store_true", help="replace an existing development CA")
+    init.set_defaults(func=cmd_pki_init)
+    issue = pki.add_parser("issue", help="issue a signing certificate from the development CA to a user "
+                                         "(passphrase from prompt, ECABINET_KEY_PASSPHRASE or stdin)")
+    issue.add_argument("username")
+    issue.add_argument("--secret-stdin", action="store_true")
+    issue.set_defaults(func=cmd_pki_issue)
+    imp = pki.add_parser("import", help="attach a certificate and key from a real CA (.p12 file)")
+    imp.add_argument("username")
+    imp.add_argument("file")
+    imp.add_argument("--secret-stdin", action="store_true")
+    imp.set_defaults(func=cmd_pki_import)
+    token = pki.add_parser("token", help="attach a key on a PKCS#11 token (USB token, HSM)")
+    token.add_argument("username")
+    token.add_argument("--module", default="/usr/lib/softhsm/libsofthsm2.so", help="the PKCS#11 module (.so)")
+    token.add_argument("--token", required=True, help="token label")
+    token.add_argument("--key", required=True, help="label of the private key")
+    token.add_argument("--cert", help="label of the certificate (default: the key's label)")
+    token.add_argument("--secret-stdin", action="store_true")
+    token.set_defaults(func=cmd_pki_token)
+    pls = pki.add_parser("list", help="a user's signing credentials")
+    pls.add_argument("username")
+    pls.set_defaults(func=cmd_pki_list)
+
+    verify = sub.add_parser("verify", help="verify a PDF's signatures (exit 0 valid, 1 invalid, 2 error)")
+    verify.add_argument("file")
+    verify.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    verify.set_defaults(func=cmd_verify)
     return p
 
 

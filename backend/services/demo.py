@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from backend.config import Settings
 from backend.db import Database
 from backend.domain.meeting_states import Action
-from backend.services import agenda, auth, bodies, meetings, participants, users
+from backend.services import agenda, auth, bodies, credentials, meetings, participants, users
 
 VIETNAM = timezone(timedelta(hours=7))
 
@@ -47,6 +48,10 @@ ACCOUNTS = [
                 "bridge"),
     DemoAccount("diemcau.danang", "DiemCau@2026", "Điểm cầu Đà Nẵng", "UBND thành phố Đà Nẵng", "bridge"),
 ]
+
+# The demo's signers get certificates from the development CA, their keys under this passphrase.
+SIGNERS = ("thutuong", "vpcp.thuky")
+SIGNING_PASSPHRASE = "KySo@2026"
 
 MEETING_TITLE = "Phiên họp Chính phủ thường kỳ"
 AGENDA = [
@@ -109,3 +114,15 @@ async def load(db: Database, *, now: datetime | None = None) -> list[DemoAccount
                                                        "presenter": "Bộ trưởng Bộ Tư pháp", "planned_minutes": 60,
                                                        "description": ""})
     return ACCOUNTS
+
+
+async def load_signing(db: Database, settings: Settings) -> list[str]:
+    """A development CA and certificates for the demo's chair and secretary (once)."""
+    if not credentials.dev_ca(settings).exists:
+        credentials.init_ca(settings)
+    issued = []
+    for username in SIGNERS:
+        if not await credentials.list_for(db, username):
+            await credentials.issue(db, settings, username, SIGNING_PASSPHRASE)
+            issued.append(username)
+    return issued

@@ -22,6 +22,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
+from backend.db import Database
 from backend.domain import voting
 from backend.domain.meeting_states import STAFF, Action
 from backend.domain.rules import RuleError
@@ -159,6 +160,13 @@ async def for_sync(s: AsyncSession, meeting: Meeting, member: Membership) -> lis
     for poll in (await s.exec(stmt)).all():
         out.append({**await public(s, poll), "mine": await _mine(s, poll, member)})
     return out
+
+
+async def listing(db: Database, actor: Actor, meeting_id: int) -> list[dict[str, Any]]:
+    """The meeting's polls as REST shows them (drafts only for the staff), e.g. to draft a resolution."""
+    async with db.read() as s:
+        meeting, member = await access.require_membership(s, actor, meeting_id, Action.VIEW)
+        return await for_sync(s, meeting, member)
 
 
 async def any_open(s: AsyncSession, meeting_id: int) -> bool:
