@@ -21,6 +21,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signing.errors import CertificateUnusable, TokenUnavailable, WrongPassphrase
 from signing.pki import check_can_sign, read_pkcs12
+from signing.trust import load_roots
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 
@@ -54,6 +55,8 @@ class TokenConfig:
     """Label of the certificate object (default: the key's label)."""
     user_pin: str | None = None
     """The user PIN (never stored)."""
+    chain: tuple[bytes, ...] = ()
+    """Issuing CA certificates (PEM or DER) to embed with the signature: tokens rarely hold them."""
 
 
 @contextlib.contextmanager
@@ -83,7 +86,7 @@ def open_token_signer(config: TokenConfig, *, at: datetime | None = None) -> Ite
             raise TokenUnavailable(f"no single private key labelled {label!r} on the token") from exc
         is_ec = key.key_type == pkcs11.KeyType.EC
         signer = PKCS11Signer(session, cert_label=config.cert_label or label, key_label=label,
-                              use_raw_mechanism=is_ec)
+                              use_raw_mechanism=is_ec, ca_chain=load_roots(config.chain) or None)
         try:
             der = signer.signing_cert.dump()
         except Exception as exc:  # pyHanko raises its own PKCS11Error when the certificate is missing

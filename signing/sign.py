@@ -211,13 +211,15 @@ async def sign_pdf(pdf: bytes, signer: signers.Signer, options: SignOptions) -> 
             box=tuple(int(v) for v in options.box) if options.box else None,  # type: ignore[arg-type]
             field_mdp_spec=lock, doc_mdp_update_value=fields.MDPPerm.FILL_FORMS if options.certify else None)
     long_term = options.level in (PadesLevel.B_LT, PadesLevel.B_LTA)
+    vc = _validation_context(options) if long_term else None
     meta = signers.PdfSignatureMetadata(
         field_name=options.field_name, md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
         certify=options.certify, docmdp_permissions=fields.MDPPerm.FILL_FORMS, reason=options.reason,
         location=options.location, embed_validation_info=long_term,
         use_pades_lta=options.level is PadesLevel.B_LTA,
-        validation_context=_validation_context(options) if long_term else None)
-    timestamper = timestamps.HTTPTimeStamper(options.timestamp_url) if options.timestamp_url else None
+        validation_context=vc)
+    timestamper = (timestamps.HTTPTimeStamper(options.timestamp_url)
+                   if options.timestamp_url and options.level is not PadesLevel.B_B else None)
     style, params = _stamp(options) if options.appearance else (None, None)
     pdf_signer = signers.PdfSigner(meta, signer, timestamper=timestamper, stamp_style=style,
                                    new_field_spec=new_field)
@@ -242,6 +244,9 @@ async def sign_pdf(pdf: bytes, signer: signers.Signer, options: SignOptions) -> 
         if "PathValidation" in name or "PathBuilding" in name or "Revoked" in name or "Expired" in name:
             raise CertificateUnusable(f"the signer's certificate did not validate ({name}: {exc})") from exc
         raise
+    finally:
+        if vc is not None:
+            await vc.aclose()  # type: ignore[no-untyped-call]  # its HTTP session for revocation data
     return out.getvalue()
 
 
@@ -255,4 +260,6 @@ async def add_document_timestamp(pdf: bytes, timestamp_url: str, trust_roots: tu
             reader, vc, in_place=False, output=out)
     except (timestamps.TimestampRequestError, OSError) as exc:
         raise ServiceUnavailable(f"the timestamp authority did not answer: {exc}") from exc
+    finally:
+        await vc.aclose()  # type: ignore[no-untyped-call]
     return out.getvalue()

@@ -176,13 +176,27 @@ async def verify_pdf(pdf: bytes, *, trust_roots: Sequence[Any], other_certs: Seq
         except (PdfError, ValueError, KeyError) as exc:
             raise InvalidPdf(f"the document's security store is unreadable ({exc})") from exc
 
+    made: list[ValidationContext] = []
+
     def context(moment: datetime | None = None) -> ValidationContext:
         kwargs: dict[str, Any] = {"trust_roots": roots, "allow_fetching": allow_fetching,
                                   "other_certs": extra, "moment": moment or at}
         if dss is not None:
-            return dss.as_validation_context({**kwargs, "revocation_mode": "hard-fail",
-                                              "retroactive_revinfo": True})
-        return ValidationContext(**kwargs, revocation_mode="hard-fail" if allow_fetching else "soft-fail")
+            vc = dss.as_validation_context({**kwargs, "revocation_mode": "hard-fail", "retroactive_revinfo": True})
+        else:
+            vc = ValidationContext(**kwargs, revocation_mode="hard-fail" if allow_fetching else "soft-fail")
+        made.append(vc)
+        return vc
+
+    try:
+        return await _verify_all(reader, signatures, timestamps, context, dss is not None, page_count)
+    finally:
+        for vc in made:
+            await vc.aclose()  # type: ignore[no-untyped-call]  # sessions opened to fetch
+
+
+async def _verify_all(reader: Any, signatures: list[Any], timestamps: list[Any], context: Any, has_dss: bool,
+                      page_count: int) -> VerificationReport:
 
     ts_reports = []
     for emb in timestamps:
@@ -198,7 +212,7 @@ async def verify_pdf(pdf: bytes, *, trust_roots: Sequence[Any], other_certs: Seq
                                                       trusted=False))
     reports = []
     for emb in signatures:
-        reports.append(await _one(emb, context, dss is not None, timestamps))
+        reports.append(await _one(emb, context, has_dss, timestamps))
     return VerificationReport(signatures=tuple(reports), document_timestamps=tuple(ts_reports),
                               valid=bool(reports) and all(r.bottom_line for r in reports), page_count=page_count)
 

@@ -66,6 +66,14 @@ def dev_ca(settings: Settings) -> DevCa:
     return DevCa(settings.effective_pki_dir)
 
 
+def dev_chain(settings: Settings) -> tuple[bytes, ...]:
+    """The development CA's certificates, embedded with token signatures it issued."""
+    ca = dev_ca(settings)
+    if not ca.exists:
+        return ()
+    return tuple(p.read_bytes() for p in (ca.directory / "issuing.pem", ca.directory / "root.pem") if p.exists())
+
+
 def init_ca(settings: Settings, *, force: bool = False) -> signing.CaPaths:
     try:
         return signing.init_ca(settings.effective_pki_dir, force=force)
@@ -185,15 +193,16 @@ async def load_own(s: AsyncSession, actor: Actor, credential_id: int) -> Signing
 
 
 @contextlib.contextmanager
-def open_signer(cred: SigningCredential, secret: str) -> Iterator[Any]:
-    """A pyHanko signer for this credential (runs in a worker thread: tokens block)."""
+def open_signer(cred: SigningCredential, secret: str, chain: tuple[bytes, ...] = ()) -> Iterator[Any]:
+    """A pyHanko signer for this credential (runs in a worker thread: tokens block). `chain`: CA
+    certificates to embed when the token does not hold them."""
     if cred.kind == "file":
         assert cred.pkcs12 is not None
         yield signing.file_signer(cred.pkcs12, secret)
         return
     config = signing.TokenConfig(module_path=cred.token_module or signing.TokenConfig.module_path,
                                  token_label=cred.token_label or "", key_label=cred.key_label or "",
-                                 cert_label=cred.key_label or "", user_pin=secret)
+                                 cert_label=cred.key_label or "", user_pin=secret, chain=chain)
     with signing.open_token_signer(config) as signer:
         got = hashlib.sha256(signer.signing_cert.dump()).hexdigest()
         if got != cred.fingerprint:
