@@ -346,7 +346,8 @@ def _numbered_canvas(total_holder: list[int]) -> type[rl_canvas.Canvas]:
         """Writes "Trang i/N" on every page once N is known (pages are buffered until save)."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.setdefault("invariant", 1)
+            kwargs["invariant"] = 1  # the same input gives the same bytes (no creation time, fixed ids)
+            kwargs["initialFontName"] = FAMILY  # else Helvetica sits in every page's resources
             super().__init__(*args, **kwargs)
             self._pages: list[dict[str, Any]] = []
 
@@ -384,7 +385,9 @@ def _header(issuer: Issuer, number: str, issued_at: datetime | None, st: dict[st
     if issued_at is not None:
         right.append(Paragraph(_t(vietnamese_date(issued_at, issuer.place)), st["date"]))
     table = Table([[left, right]], colWidths=[width * 0.4, width * 0.6])
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+    table.setStyle(TableStyle([
+        ("FONTNAME", (0, 0), (-1, -1), FAMILY),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
     return [table, Spacer(1, 6 * mm)]
 
@@ -401,7 +404,9 @@ def _poll_table(poll: PollResult, st: dict[str, ParagraphStyle], width: float) -
                      Paragraph(pct(votes, poll.voted), st["cell_c"]), Paragraph(pct(votes, poll.entitled),
                                                                                 st["cell_c"])])
     table = Table(rows, colWidths=[width * 0.4, width * 0.16, width * 0.22, width * 0.22], repeatRows=1)
-    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+    table.setStyle(TableStyle([
+        ("FONTNAME", (0, 0), (-1, -1), FAMILY),
+        ("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                                ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.93, 0.93, 0.93))]))
     facts = [
         f"Nội dung biểu quyết: {_t(poll.question)}",
@@ -452,7 +457,9 @@ def _closing(recipients: Sequence[str], signatories: Sequence[Signatory], st: di
             left += [Spacer(1, 4 * mm)] + _signature_column(extra, st, found, small=True)
         rows = [[left, main]]
     table = Table(rows, colWidths=[width * 0.45, width * 0.55])
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+    table.setStyle(TableStyle([
+        ("FONTNAME", (0, 0), (-1, -1), FAMILY),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
     return KeepTogether([Spacer(1, 6 * mm), table])
 
@@ -518,7 +525,9 @@ def render_minutes(doc: MinutesDoc) -> RenderedPdf:
                      Paragraph(_t(a.title), st["cell"]), Paragraph(_t(a.role), st["cell"]),
                      Paragraph(note, st["cell"])])
     table = Table(rows, colWidths=[width * 0.08, width * 0.27, width * 0.3, width * 0.15, width * 0.2], repeatRows=1)
-    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    table.setStyle(TableStyle([
+        ("FONTNAME", (0, 0), (-1, -1), FAMILY),
+        ("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP"),
                                ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.93, 0.93, 0.93))]))
     story += [Spacer(1, 2 * mm), table, Paragraph("<b>II. NỘI DUNG CUỘC HỌP</b>", st["heading"])]
     for item in doc.agenda:
