@@ -65,3 +65,49 @@ def test_production_mode_refuses_demo_accounts(tmp_path: Path) -> None:
 def test_bad_command_lines_are_refused_with_usage(tmp_path: Path, argv: list[str]) -> None:
     result = ecabinet(tmp_path, *argv)
     assert result.returncode == 2 and "usage:" in result.stderr
+
+
+def test_pki_and_verify_from_the_command_line(tmp_path: Path) -> None:
+    """Demo signers get certificates; an operator issues one; `verify` answers 0 valid / 1 invalid / 2 error."""
+    import asyncio
+
+    first = ecabinet(tmp_path, "demo")
+    assert first.returncode == 0 and "KySo@2026" in first.stdout, first.stdout + first.stderr
+    assert "ca_exists" in ecabinet(tmp_path, "pki", "init").stderr
+    listed = ecabinet(tmp_path, "pki", "list", "thutuong")
+    assert listed.returncode == 0 and "Nguyễn Văn An" in listed.stdout and " usable" in listed.stdout
+    weak = ecabinet(tmp_path, "pki", "issue", "bo.tuphap", "--secret-stdin", stdin="short\n")
+    assert weak.returncode != 0 and "weak_passphrase" in weak.stderr
+    issued = ecabinet(tmp_path, "pki", "issue", "bo.tuphap", "--secret-stdin", stdin="Khoa-ky-tu-phap\n")
+    assert issued.returncode == 0 and "Hoàng Thu Hà" in issued.stdout, issued.stderr
+    assert ecabinet(tmp_path, "pki", "issue", "nobody", "--secret-stdin", stdin="Khoa-ky-tu-phap\n").returncode != 0
+    bad_p12 = tmp_path / "bad.p12"
+    bad_p12.write_bytes(b"not a p12")
+    assert "invalid_pkcs12" in ecabinet(tmp_path, "pki", "import", "bo.tuphap", str(bad_p12), "--secret-stdin",
+                                        stdin="x\n").stderr
+
+    import signing as S
+    from signing.pki import load_ca
+
+    p12 = S.issue_signing_certificate(load_ca(tmp_path / "pki"), common_name="Vũ Đức Khánh", passphrase="Khoa-ky-123")
+    from tests.integration.signing.conftest import make_pdf
+
+    signed = asyncio.run(S.sign_pdf(make_pdf(), S.file_signer(p12, "Khoa-ky-123"), S.SignOptions(field_name="chair")))
+    good, tampered, garbage = tmp_path / "good.pdf", tmp_path / "tampered.pdf", tmp_path / "garbage.pdf"
+    good.write_bytes(signed)
+    broken = bytearray(signed)
+    spot = broken.index(b"/MediaBox")
+    broken[spot + 1] = ord("N")
+    tampered.write_bytes(bytes(broken))
+    garbage.write_bytes(b"hello")
+    ok = ecabinet(tmp_path, "verify", str(good))
+    assert ok.returncode == 0 and "VALID" in ok.stdout and "Vũ Đức Khánh" in ok.stdout, ok.stdout + ok.stderr
+    bad = ecabinet(tmp_path, "verify", str(tampered))
+    assert bad.returncode == 1 and "NOT VALID" in bad.stdout and "digest mismatch" in bad.stdout
+    unsigned = tmp_path / "unsigned.pdf"
+    unsigned.write_bytes(make_pdf())
+    assert ecabinet(tmp_path, "verify", str(unsigned)).returncode == 1
+    assert ecabinet(tmp_path, "verify", str(garbage)).returncode == 2
+    assert ecabinet(tmp_path, "verify", str(tmp_path / "missing.pdf")).returncode == 2
+    as_json = ecabinet(tmp_path, "verify", "--json", str(good))
+    assert as_json.returncode == 0 and '"bottom_line": true' in as_json.stdout
