@@ -14,12 +14,14 @@ import { MeetingFormView } from './views/meeting_form.js';
 import { LiveView } from './views/live.js';
 import { ConsoleView } from './views/console.js';
 import { WallView } from './views/wall.js';
+import { RecordView } from './views/record.js';
+import { VerifyView } from './views/verify.js';
 
 const NEXT_KEY = 'ecabinet.next';
 
 function rememberTarget(hash) {
   const route = parseRoute(hash);
-  if (route.name === 'login' || route.name === 'home' || route.name === 'not-found') return;
+  if (['login', 'home', 'not-found', 'verify'].includes(route.name)) return;
   try { window.sessionStorage.setItem(NEXT_KEY, hash); } catch { /* not kept */ }
 }
 
@@ -74,6 +76,7 @@ function Header({ user, onLogout }) {
             <span class="user-full-name">${user.full_name}</span>
             ${user.title && html`<span class="user-title">${user.title}</span>`}
           </span>`}
+        <a class="button button-header" href="#/verify" data-testid="nav-verify">${t('verify.nav')}</a>
         <${LanguageSwitch} />
         ${user && html`
           <button type="button" class="button button-header" data-testid="logout" onClick=${onLogout}>
@@ -123,7 +126,8 @@ function App() {
 
   // Send people where they may be: to the login page when logged out, away from it when logged in.
   useEffect(() => {
-    if (session.status === 'anonymous' && route.name !== 'login') {
+    // The verify page is public: anyone may check a signed PDF without an account.
+    if (session.status === 'anonymous' && route.name !== 'login' && route.name !== 'verify') {
       rememberTarget(window.location.hash);
       navigate('/login', { replace: true });
     } else if (session.status === 'user' && (route.name === 'login' || route.name === 'home')) {
@@ -161,7 +165,8 @@ function App() {
   if (session.status === 'loading') {
     body = html`<main class="page" id="main"><${Loading} /></main>`;
   } else if (session.status === 'anonymous') {
-    body = route.name === 'login' ? html`<${LoginView} onLoggedIn=${onLoggedIn} expired=${session.expired} />` : null;
+    if (route.name === 'verify') body = html`<${VerifyView} />`;
+    else body = route.name === 'login' ? html`<${LoginView} onLoggedIn=${onLoggedIn} expired=${session.expired} />` : null;
   } else {
     switch (route.name) {
       case 'meetings': body = html`<${MeetingsView} user=${user} />`; break;
@@ -171,6 +176,8 @@ function App() {
       case 'meeting-live': body = html`<${LiveView} user=${user} meetingId=${route.id} key=${`live-${route.id}`} />`; break;
       case 'meeting-console': body = html`<${ConsoleView} user=${user} meetingId=${route.id} key=${`console-${route.id}`} />`; break;
       case 'meeting-wall': body = html`<${WallView} user=${user} meetingId=${route.id} key=${`wall-${route.id}`} />`; break;
+      case 'record': body = html`<${RecordView} user=${user} recordId=${route.id} key=${`r-${route.id}`} />`; break;
+      case 'verify': body = html`<${VerifyView} />`; break;
       case 'not-found': body = html`<${NotFound} />`; break;
       default: body = html`<main class="page" id="main"><${Loading} /></main>`;
     }

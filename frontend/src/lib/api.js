@@ -32,10 +32,14 @@ function cookie(name) {
   return hit ? decodeURIComponent(hit.slice(name.length + 1)) : null;
 }
 
-export async function request(method, path, body) {
+/** One API call. `rawType` sends `body` as is (a File) with that Content-Type instead of JSON. */
+export async function request(method, path, body, rawType) {
   const headers = { Accept: 'application/json' };
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
-  if (body !== undefined) {
+  if (body !== undefined && rawType) {
+    headers['Content-Type'] = rawType;
+    init.body = body;
+  } else if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
@@ -88,6 +92,19 @@ export const api = {
     return out;
   },
   changePassword: (current_password, new_password) => post('/auth/password', { current_password, new_password }),
+  // Resolutions and minutes, signing credentials, verification.
+  polls: (meetingId) => get(`/meetings/${enc(meetingId)}/polls`),
+  records: (meetingId) => get(`/meetings/${enc(meetingId)}/records`),
+  createRecord: (meetingId, data) => post(`/meetings/${enc(meetingId)}/records`, data),
+  record: (id) => get(`/records/${enc(id)}`),
+  updateRecord: (id, changes) => request('PATCH', `/records/${enc(id)}`, changes),
+  reviewRecord: (id, credential_id, secret) => post(`/records/${enc(id)}/review`, { credential_id, secret }),
+  signRecord: (id, credential_id, secret) => post(`/records/${enc(id)}/sign`, { credential_id, secret }),
+  publishRecord: (id) => post(`/records/${enc(id)}/publish`),
+  recordVerification: (id) => get(`/records/${enc(id)}/verification`),
+  recordPdfUrl: (id) => `${API_BASE}/records/${enc(id)}/pdf`,
+  credentials: () => get('/me/credentials'),
+  verifyPdf: (file) => request('POST', '/verify', file, 'application/pdf'),
   users: () => get('/users'),
   bodies: () => get('/bodies'),
   meetings: () => get('/meetings'),

@@ -1,4 +1,4 @@
-// Hash routes: #/login, #/meetings, #/meetings/new, #/meetings/<id>, #/meetings/<id>/edit, and the live
+// Hash routes: #/login, #/verify (public), #/records/<id>, #/meetings, #/meetings/new, #/meetings/<id>, #/meetings/<id>/edit, and the live
 // session: #/meetings/<id>/live (tablet), #/meetings/<id>/console (chair), #/meetings/<id>/wall (projector).
 
 const MEETING_PAGES = { edit: 'meeting-edit', live: 'meeting-live', console: 'meeting-console', wall: 'meeting-wall' };
@@ -8,6 +8,10 @@ export function parseRoute(hash) {
   const parts = path.split('/').filter(Boolean);
   if (parts.length === 0) return { name: 'home' };
   if (parts[0] === 'login' && parts.length === 1) return { name: 'login' };
+  if (parts[0] === 'verify' && parts.length === 1) return { name: 'verify' };
+  if (parts[0] === 'records' && parts.length === 2 && /^[1-9][0-9]{0,9}$/.test(parts[1])) {
+    return { name: 'record', id: Number(parts[1]) };
+  }
   if (parts[0] === 'meetings') {
     if (parts.length === 1) return { name: 'meetings' };
     if (parts.length === 2 && parts[1] === 'new') return { name: 'meeting-new' };
@@ -30,3 +34,5 @@ export const meetingPath = (id) => `/meetings/${id}`;
 export const livePath = (id) => `/meetings/${id}/live`;
 export const consolePath = (id) => `/meetings/${id}/console`;
 export const wallPath = (id) => `/meetings/${id}/wall`;
+export const recordPath = (id) => `/records/${id}`;
+export const verifyPath = () => '/verify';

@@ -7,6 +7,7 @@ import { consolePath, livePath, wallPath } from '../lib/router.js';
 import {
   ConfidentialityBadge, ConfirmButton, ErrorBox, Loading, Notice, RoleBadge, StatusBadge, useTitle,
 } from './components.js';
+import { RecordsSection } from './record.js';
 
 const ROLES = ['chair', 'secretary', 'member', 'guest', 'bridge'];
 const VOTING_ROLES = new Set(['chair', 'member']);
@@ -81,6 +82,7 @@ export function MeetingView({ meetingId }) {
         <${AgendaSection} ...${ctx} />
         <${ParticipantsSection} ...${ctx} />
       </div>
+      <${RecordsSection} meeting=${meeting} />
     </main>`;
 }
 

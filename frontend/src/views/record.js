@@ -1,0 +1,231 @@
+// Resolutions and minutes: the list in the meeting page (with the staff's drafting form), and one
+// record's page with its PDF, its signatures as they verify now, and the step the reader may take
+// (the secretary reviews and initials, the chair signs, the staff publish).
+import { html, useEffect, useState } from '../lib/preact.js';
+import { api } from '../lib/api.js';
+import { formatDateTime, t } from '../lib/i18n.js';
+import { meetingPath, recordPath } from '../lib/router.js';
+import { ErrorBox, Loading, Notice, useTitle } from './components.js';
+import { SignatureReport } from './signature_report.js';
+
+const STAFF = new Set(['chair', 'secretary']);
+
+function RecordBadge({ status }) {
+  return html`<span class=${`badge badge-record badge-record-${status}`} data-testid="record-status">${t(`record.status.${status}`)}</span>`;
+}
+
+function lines(text) {
+  return text.split('\n').map((s) => s.trim()).filter(Boolean);
+}
+
+/** The meeting's records; the staff also draft new ones here. */
+export function RecordsSection({ meeting }) {
+  const [records, setRecords] = useState(null);
+  const [error, setError] = useState(null);
+  const staff = STAFF.has(meeting.my_role);
+  const load = () => api.records(meeting.id).then(setRecords).catch(setError);
+  useEffect(() => { load(); }, [meeting.id, meeting.status]);
+  if (!staff && records && records.length === 0) return null;
+  return html`
+    <section class="card section-records" aria-labelledby="records-heading">
+      <div class="section-head"><h2 id="records-heading">${t('record.section')}</h2></div>
+      <${ErrorBox} error=${error} testid="records-error" />
+      ${records === null && !error && html`<${Loading} />`}
+      ${records && records.length === 0 && html`<p class="empty">${t('record.none')}</p>`}
+      ${records && records.length > 0 && html`
+        <ul class="record-list">
+          ${records.map((r) => html`
+            <li key=${r.id} class="record-row" data-testid="record-row">
+              <a href=${`#${recordPath(r.id)}`} data-testid="record-link">
+                <span class="record-kind">${t(`record.kind.${r.kind}`)} ${r.number}</span>
+                <span class="record-title">${r.title}</span>
+              </a>
+              <${RecordBadge} status=${r.status} />
+            </li>`)}
+        </ul>`}
+      ${staff && html`<${DraftForm} meeting=${meeting} onDone=${(r) => { window.location.hash = `#${recordPath(r.id)}`; }} />`}
+    </section>`;
+}
+
+function DraftForm({ meeting, onDone }) {
+  const [kind, setKind] = useState(null);
+  const [polls, setPolls] = useState([]);
+  const [form, setForm] = useState({ number: '', title: '', poll_id: '', preamble: '', articles: '', recipients: '' });
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    if (kind === 'resolution') api.polls(meeting.id).then((all) => setPolls(all.filter((p) => p.status === 'closed'))).catch(setError);
+  }, [kind]);
+  if (!kind) {
+    return html`
+      <div class="toolbar" role="group" aria-label=${t('record.draft_actions')}>
+        <button type="button" class="button button-secondary" data-testid="draft-resolution" onClick=${() => setKind('resolution')}>${t('record.draft_resolution')}</button>
+        ${meeting.status === 'closed' && html`
+          <button type="button" class="button button-secondary" data-testid="draft-minutes" onClick=${() => setKind('minutes')}>${t('record.draft_minutes')}</button>`}
+      </div>`;
+  }
+  const set = (key) => (e) => setForm({ ...form, [key]: e.currentTarget.value });
+  async function submit(e) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    const data = { kind, number: form.number, title: form.title, recipients: lines(form.recipients) };
+    if (kind === 'resolution') {
+      data.poll_id = Number(form.poll_id) || null;
+      data.preamble = lines(form.preamble);
+      data.articles = lines(form.articles).map((text, i) => ({ heading: `Điều ${i + 1}.`, text }));
+    } else {
+      data.summary = lines(form.articles);
+    }
+    try {
+      onDone(await api.createRecord(meeting.id, data));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return html`
+    <form class="form record-form" onSubmit=${submit} data-testid="record-form">
+      <h3>${t(kind === 'resolution' ? 'record.draft_resolution' : 'record.draft_minutes')}</h3>
+      ${kind === 'resolution' && html`
+        <label for="rf-poll">${t('record.poll')}</label>
+        <select id="rf-poll" required value=${form.poll_id} onChange=${set('poll_id')} data-testid="record-poll">
+          <option value="">${t('record.pick_poll')}</option>
+          ${polls.map((p) => html`<option key=${p.id} value=${p.id}>${p.question}</option>`)}
+        </select>`}
+      <label for="rf-number">${t('record.number')}</label>
+      <input id="rf-number" required maxlength="50" placeholder=${kind === 'resolution' ? '15/NQ-CP' : '02/BB-CP'}
+        value=${form.number} onInput=${set('number')} data-testid="record-number" />
+      <label for="rf-title">${t('record.title')}</label>
+      <input id="rf-title" required maxlength="500" value=${form.title} onInput=${set('title')} data-testid="record-title" />
+      ${kind === 'resolution' && html`
+        <label for="rf-preamble">${t('record.preamble')}</label>
+        <textarea id="rf-preamble" rows="3" value=${form.preamble} onInput=${set('preamble')}></textarea>`}
+      <label for="rf-articles">${t(kind === 'resolution' ? 'record.articles' : 'record.summary')}</label>
+      <textarea id="rf-articles" rows="4" value=${form.articles} onInput=${set('articles')} data-testid="record-articles"></textarea>
+      <label for="rf-recipients">${t('record.recipients')}</label>
+      <textarea id="rf-recipients" rows="2" value=${form.recipients} onInput=${set('recipients')}></textarea>
+      <${ErrorBox} error=${error} testid="record-form-error" />
+      <div class="toolbar">
+        <button type="submit" class="button button-primary" disabled=${busy} data-testid="record-create">${t('record.create')}</button>
+        <button type="button" class="button button-secondary" onClick=${() => setKind(null)}>${t('common.cancel')}</button>
+      </div>
+    </form>`;
+}
+
+/** The step this reader may take now, if any: [action, api call]. */
+function nextStep(record, role) {
+  if (record.status === 'draft' && role === 'secretary') return 'review';
+  if (record.status === 'reviewed' && role === 'chair') return 'sign';
+  if (record.status === 'signed' && STAFF.has(role)) return 'publish';
+  return null;
+}
+
+export function RecordView({ recordId }) {
+  const [record, setRecord] = useState(null);
+  const [meeting, setMeeting] = useState(null);
+  const [report, setReport] = useState(null);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState('');
+  useTitle(record ? `${t(`record.kind.${record.kind}`)} ${record.number}` : t('record.section'));
+
+  async function load() {
+    try {
+      const r = await api.record(recordId);
+      setRecord(r);
+      setMeeting(await api.meeting(r.meeting_id));
+      setReport(r.signatures.length ? await api.recordVerification(recordId) : null);
+    } catch (err) {
+      setError(err);
+    }
+  }
+  useEffect(() => { load(); }, [recordId]);
+
+  if (!record) {
+    return html`<main class="page" id="main"><h1 tabindex="-1" class="visually-hidden">${t('record.section')}</h1>
+      ${error ? html`<${ErrorBox} error=${error} />` : html`<${Loading} />`}</main>`;
+  }
+  const step = meeting ? nextStep(record, meeting.my_role) : null;
+  const done = async (updated, text) => { setRecord(updated); setNotice(text); setError(null); await load(); };
+  return html`
+    <main class="page page-record" id="main">
+      <p class="breadcrumb"><a href=${`#${meetingPath(record.meeting_id)}`}>← ${t('nav.back_to_meeting')}</a></p>
+      <section class="card" aria-labelledby="record-heading">
+        <div class="meeting-head-top">
+          <h1 id="record-heading" tabindex="-1" data-testid="record-heading">${t(`record.kind.${record.kind}`)} ${record.number}</h1>
+          <${RecordBadge} status=${record.status} />
+        </div>
+        <p class="record-subject">${record.title}</p>
+        <div class="toolbar">
+          <a class="button button-secondary" href=${api.recordPdfUrl(record.id)} target="_blank" rel="noopener" data-testid="record-open-pdf">${t('record.open_pdf')}</a>
+          <a class="button button-secondary" href=${api.recordPdfUrl(record.id)} download=${`${record.kind}-${record.id}.pdf`} data-testid="record-download">${t('record.download')}</a>
+        </div>
+        <div aria-live="polite">
+          <${ErrorBox} error=${error} testid="record-error" />
+          <${Notice} text=${notice} testid="record-notice" />
+        </div>
+        ${step === 'publish' && html`
+          <button type="button" class="button button-primary" data-testid="record-publish"
+            onClick=${() => api.publishRecord(record.id).then((r) => done(r, t('record.published'))).catch(setError)}>${t('record.publish')}</button>`}
+        ${(step === 'review' || step === 'sign') && html`<${SignForm} record=${record} step=${step}
+          onSigned=${(r) => done(r, t(step === 'review' ? 'record.reviewed' : 'record.signed'))} />`}
+      </section>
+      <section class="card" aria-labelledby="signatures-heading">
+        <h2 id="signatures-heading">${t('record.signatures')}</h2>
+        ${record.signatures.length === 0 && html`<p class="empty">${t('record.no_signatures')}</p>`}
+        ${report && html`<${SignatureReport} report=${report} />`}
+        <ul class="signature-history">
+          ${record.signatures.map((s) => html`<li key=${s.field_name}>${t(`record.field.${s.field_name}`)}: ${s.signer_name} · ${formatDateTime(s.signed_at)} · PAdES ${s.level}</li>`)}
+        </ul>
+      </section>
+    </main>`;
+}
+
+function SignForm({ record, step, onSigned }) {
+  const [credentials, setCredentials] = useState(null);
+  const [credentialId, setCredentialId] = useState('');
+  const [secret, setSecret] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    api.credentials().then((list) => {
+      const usable = list.filter((c) => c.usable);
+      setCredentials(usable);
+      if (usable.length) setCredentialId(String(usable[0].id));
+    }).catch(setError);
+  }, []);
+  const chosen = credentials && credentials.find((c) => String(c.id) === credentialId);
+  async function submit(e) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const call = step === 'review' ? api.reviewRecord : api.signRecord;
+      const updated = await call(record.id, Number(credentialId), secret);
+      setSecret('');
+      onSigned(updated);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+  if (credentials && credentials.length === 0) return html`<p class="alert alert-error" data-testid="no-credentials">${t('record.no_credentials')}</p>`;
+  return html`
+    <form class="form sign-form" onSubmit=${submit} data-testid="sign-form">
+      <h2>${t(step === 'review' ? 'record.review' : 'record.sign')}</h2>
+      <p class="muted">${t(step === 'review' ? 'record.review_help' : 'record.sign_help')}</p>
+      <label for="sf-cred">${t('record.credential')}</label>
+      <select id="sf-cred" value=${credentialId} onChange=${(e) => setCredentialId(e.currentTarget.value)} data-testid="sign-credential">
+        ${(credentials || []).map((c) => html`<option key=${c.id} value=${c.id}>${c.subject} (${t(`record.credential_kind.${c.kind}`)})</option>`)}
+      </select>
+      <label for="sf-secret">${t(chosen && chosen.kind === 'token' ? 'record.pin' : 'record.passphrase')}</label>
+      <input id="sf-secret" type="password" required autocomplete="off" value=${secret}
+        onInput=${(e) => setSecret(e.currentTarget.value)} data-testid="sign-secret" />
+      <${ErrorBox} error=${error} testid="sign-error" />
+      <button type="submit" class="button button-primary" disabled=${busy || !credentialId} data-testid="sign-submit">
+        ${busy ? t('record.signing') : t(step === 'review' ? 'record.review' : 'record.sign')}
+      </button>
+    </form>`;
+}
