@@ -129,7 +129,8 @@ async def test_every_api_route_appears_with_its_methods(server: Server, doc: dic
 
 async def test_public_operations_need_no_security_and_the_others_declare_it(doc: dict[str, Any]) -> None:
     public = {k for k, op in _operations(doc).items() if op["security"] == []}
-    assert public == {("GET", "/api/health"), ("POST", "/api/auth/login"), ("POST", "/api/auth/tokens")}
+    assert public == {("GET", "/api/health"), ("POST", "/api/auth/login"), ("POST", "/api/auth/tokens"),
+                      ("POST", "/api/verify")}
     for key, op in _operations(doc).items():
         if key not in public:
             assert op["security"] == [{"bearerAuth": []}, {"cookieAuth": []}], key
@@ -142,12 +143,14 @@ async def _samples(server: Server, root: Client, cast: Cast,
     out: list[tuple[str, str, Client | None, Any, httpx.Response]] = []
 
     async def call(client: Client | None, method: str, path: str, url: str, body: Any = None,
-                   params: dict[str, Any] | None = None) -> httpx.Response:
+                   params: dict[str, Any] | None = None, upload: bytes | None = None) -> httpx.Response:
+        raw: dict[str, Any] = {"content": upload, "headers": {"Content-Type": "application/pdf"}} if upload else {}
         if client is None:
             async with httpx.AsyncClient(base_url=server.base_url) as anonymous:
-                r = await anonymous.request(method, url, json=body, params=params)
+                r = await anonymous.request(method, url, json=body, params=params, **raw)
         else:
-            r = await client.http.request(method, url, json=body, params=params, headers=client._headers(None))
+            headers = client._headers(raw.pop("headers", None))
+            r = await client.http.request(method, url, json=body, params=params, headers=headers, **raw)
         out.append((method, path, client, body, r))
         return r
 
@@ -200,7 +203,52 @@ async def _samples(server: Server, root: Client, cast: Cast,
     await call(person.client, "POST", "/api/auth/password", "/api/auth/password",
                {"current_password": person.password, "new_password": "Mat-khau-doi-2026"})
     await call(person.client, "POST", "/api/auth/logout", "/api/auth/logout")
+    await _record_samples(server, cast, call, meeting["id"])
     return out
+
+
+async def _record_samples(server: Server, cast: Cast, call: Any, meeting_id: int) -> None:
+    """Resolutions, credentials and verification: a closed poll is put straight into the database (the
+    live session that produces one is tested in test_live_polls.py)."""
+    import json as _json
+
+    from backend.models import Poll
+    from backend.models.base import utcnow
+    from backend.services import credentials
+
+    sec, chair = cast["secretary"].client, cast["chair"].client
+    assert (await chair.post(f"/api/meetings/{meeting_id}/transitions", json={"action": "start"})).status_code == 200
+    async with server.db.write() as s:
+        poll = Poll(meeting_id=meeting_id, question="Thông qua?", status="closed", created_by=cast["chair"].id,
+                    options=_json.dumps([{"key": "yes", "label": "Tán thành", "kind": "yes"}]),
+                    result=_json.dumps({"counts": {"yes": 1}, "total_ballots": 1, "entitled": 1, "present": 1,
+                                        "quorum_reached": True, "passed": True, "quorum_needed": 1}),
+                    opened_at=utcnow(), closed_at=utcnow())
+        s.add(poll)
+        await s.flush()
+        poll_id = poll.id
+    if not credentials.dev_ca(server.settings).exists:
+        credentials.init_ca(server.settings)
+    secret = "Khoa-ky-mau-2026"
+    sec_cred = (await credentials.issue(server.db, server.settings, cast["secretary"].username, secret))["id"]
+    chair_cred = (await credentials.issue(server.db, server.settings, cast["chair"].username, secret))["id"]
+    m = f"/api/meetings/{meeting_id}"
+    await call(sec, "GET", "/api/meetings/{meeting_id}/polls", f"{m}/polls")
+    record = (await call(sec, "POST", "/api/meetings/{meeting_id}/records", f"{m}/records",
+                         {"kind": "resolution", "poll_id": poll_id, "number": "1/NQ", "title": "Mẫu"})).json()
+    r = f"/api/records/{record['id']}"
+    await call(sec, "GET", "/api/meetings/{meeting_id}/records", f"{m}/records")
+    await call(sec, "GET", "/api/records/{record_id}", r)
+    await call(sec, "PATCH", "/api/records/{record_id}", r, {"recipients": ["Lưu: VT"]})
+    await call(sec, "GET", "/api/me/credentials", "/api/me/credentials")
+    await call(sec, "POST", "/api/records/{record_id}/review", f"{r}/review", {"credential_id": sec_cred,
+                                                                               "secret": secret})
+    await call(chair, "POST", "/api/records/{record_id}/sign", f"{r}/sign", {"credential_id": chair_cred,
+                                                                             "secret": secret})
+    await call(sec, "GET", "/api/records/{record_id}/verification", f"{r}/verification")
+    await call(sec, "POST", "/api/records/{record_id}/publish", f"{r}/publish")
+    pdf = (await call(sec, "GET", "/api/records/{record_id}/pdf", f"{r}/pdf")).content
+    await call(None, "POST", "/api/verify", "/api/verify", upload=pdf)
 
 
 async def test_each_operations_success_schema_validates_its_real_answer(
@@ -217,7 +265,10 @@ async def test_each_operations_success_schema_validates_its_real_answer(
         assert success == [str(r.status_code)], (
             f"{method} {path}: answered {r.status_code} {r.text}, declares {success}")
         declared = op["responses"][success[0]]
-        if "content" in declared:
+        if "content" in declared and "application/json" not in declared["content"]:
+            media = next(iter(declared["content"]))
+            assert r.headers["content-type"].startswith(media), f"{method} {path}: {r.headers['content-type']}"
+        elif "content" in declared:
             _check(doc, declared["content"]["application/json"]["schema"], r.json(), f"{method} {path} answer")
         else:
             assert r.content == b"", f"{method} {path} declares no content but sent {r.text}"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
-from sqlmodel import select
+from sqlmodel import col, select
 
 from backend.models import AuditEntry, Resolution
 from backend.services import credentials
@@ -130,7 +130,8 @@ async def test_a_resolution_from_draft_to_published_and_verified(
 
     async with server.db.read() as s:
         actions = [a.action for a in (await s.exec(select(AuditEntry).where(
-            AuditEntry.object_type == "record", AuditEntry.object_id == record["id"]))).all()]
+            AuditEntry.object_type == "record", AuditEntry.object_id == record["id"]).order_by(
+            col(AuditEntry.id)))).all()]
     assert actions == ["resolution.drafted", "resolution.reviewed", "resolution.signed", "resolution.published"]
 
 
