@@ -25,9 +25,11 @@ from backend.config import Settings
 from backend.db import Database
 from backend.exceptions import AppError, MethodNotAllowed, NotFound, TooManyRequests
 from backend.realtime.server import SessionNamespace, SioBus, create_server
-from backend.services import polls
+from backend.services import opinions, polls
 from backend.services.context import Live
 from backend.services.events import Coalescer
+from backend.services.files import FileStore
+from backend.services.opinions import Opinions
 from backend.services.presence import REFRESH_SECONDS, presence_store
 
 log = logging.getLogger("ecabinet")
@@ -137,7 +139,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        housekeeping = asyncio.create_task(_housekeeping(live_ctx))
+        rounds = Opinions(database, FileStore(settings.data_dir / "files"), settings)
+        housekeeping = asyncio.create_task(_housekeeping(live_ctx, rounds))
         yield
         housekeeping.cancel()
         await asyncio.gather(housekeeping, return_exceptions=True)
@@ -165,12 +168,14 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     return combined
 
 
-async def _housekeeping(live_ctx: Live) -> None:
-    """Each worker: close polls whose time is up, and keep its presence entries alive."""
+async def _housekeeping(live_ctx: Live, rounds: Opinions) -> None:
+    """Each worker: close polls and opinion rounds whose time is up (rounds also after a restart:
+    their deadlines are stored), and keep its presence entries alive."""
     last_refresh = 0.0
     while True:
         try:
             await polls.close_due(live_ctx)
+            await opinions.close_due(rounds)
             if time.monotonic() - last_refresh > REFRESH_SECONDS:
                 await live_ctx.presence.refresh()
                 last_refresh = time.monotonic()

@@ -30,6 +30,8 @@ from signing.render import (
     AttendanceRow,
     Issuer,
     MinutesDoc,
+    OpinionAnswerLine,
+    OpinionBallotDoc,
     PollResult,
     RenderedPdf,
     ResolutionDoc,
@@ -37,6 +39,7 @@ from signing.render import (
     SignatureSlot,
     SpeakerEntry,
     render_minutes,
+    render_opinion_ballot,
     render_resolution,
     vietnamese_date,
 )
@@ -45,11 +48,11 @@ from signing.verify import DocumentTimestampReport, SignatureReport, Verificatio
 
 __all__ = [
     "AgendaEntry", "Appearance", "AttendanceRow", "CaPaths", "CertificateInfo", "CertificateUnusable",
-    "DocumentLocked", "DocumentTimestampReport", "InvalidPdf", "Issuer", "MinutesDoc", "PadesLevel", "PkiError",
-    "PollResult", "RenderedPdf", "ResolutionDoc", "ServiceUnavailable", "SignOptions", "SignatureReport",
-    "SignatureSlot", "Signatory", "SigningError", "SpeakerEntry", "TokenConfig", "TokenUnavailable",
-    "VerificationReport", "WrongPassphrase", "add_document_timestamp", "check_can_sign", "describe", "file_signer",
-    "import_pkcs12", "init_ca", "issue_certificate_for_public_key", "issue_signing_certificate", "load_ca",
-    "open_token_signer", "read_pkcs12", "render_minutes", "render_resolution", "sign_pdf", "verify_pdf",
-    "vietnamese_date",
+    "DocumentLocked", "DocumentTimestampReport", "InvalidPdf", "Issuer", "MinutesDoc", "OpinionAnswerLine",
+    "OpinionBallotDoc", "PadesLevel", "PkiError", "PollResult", "RenderedPdf", "ResolutionDoc",
+    "ServiceUnavailable", "SignOptions", "SignatureReport", "SignatureSlot", "Signatory", "SigningError",
+    "SpeakerEntry", "TokenConfig", "TokenUnavailable", "VerificationReport", "WrongPassphrase",
+    "add_document_timestamp", "check_can_sign", "describe", "file_signer", "import_pkcs12", "init_ca",
+    "issue_certificate_for_public_key", "issue_signing_certificate", "load_ca", "open_token_signer", "read_pkcs12",
+    "render_minutes", "render_opinion_ballot", "render_resolution", "sign_pdf", "verify_pdf", "vietnamese_date",
 ]

@@ -220,6 +220,40 @@ class MinutesDoc:
     """Subject line (default: the meeting's name)."""
 
 
+@dataclass(frozen=True)
+class OpinionAnswerLine:
+    """One question of a written ballot and the member's answer."""
+
+    question: str
+    """What was asked."""
+    answer: str
+    """Đồng ý / Không đồng ý / Ý kiến khác."""
+    text: str = ""
+    """The opinion's text (for Ý kiến khác) or a comment."""
+
+
+@dataclass(frozen=True)
+class OpinionBallotDoc:
+    """A member's written ballot in an opinion round (Phiếu lấy ý kiến)."""
+
+    issuer: Issuer
+    """The body that asks."""
+    round_title: str
+    """The round's subject."""
+    member_name: str
+    """Who answers."""
+    member_title: str
+    """Their position."""
+    submitted_at: datetime
+    """When they answered."""
+    answers: tuple[OpinionAnswerLine, ...]
+    """Question by question."""
+    signatory: Signatory
+    """The member, as they sign."""
+    deputy_for: str | None = None
+    """The member a deputy answers for, if any."""
+
+
 # --- output --------------------------------------------------------------------------------------
 
 
@@ -552,5 +586,35 @@ def render_minutes(doc: MinutesDoc) -> RenderedPdf:
     return _build(story, found, f"Biên bản {doc.number}", text)
 
 
-__all__ = ["AgendaEntry", "AttendanceRow", "Issuer", "MinutesDoc", "PollResult", "RenderedPdf", "ResolutionDoc",
-           "SignatureSlot", "Signatory", "SpeakerEntry", "render_minutes", "render_resolution", "vietnamese_date"]
+def render_opinion_ballot(doc: OpinionBallotDoc) -> RenderedPdf:
+    _register_fonts()
+    st, width = _styles(), _frame_width()
+    found: list[SignatureSlot] = []
+    story: list[Flowable] = _header(doc.issuer, "", doc.submitted_at, st, width)
+    story += [Paragraph("PHIẾU LẤY Ý KIẾN", st["title"]), Paragraph(_t(doc.round_title), st["subject"]),
+              Paragraph(f"Họ và tên: <b>{_t(doc.member_name)}</b>", st["plain"]),
+              Paragraph(f"Chức vụ: {_t(doc.member_title)}", st["plain"])]
+    if doc.deputy_for:
+        story.append(Paragraph(f"Cho ý kiến thay: {_t(doc.deputy_for)}", st["plain"]))
+    rows: list[list[Any]] = [[Paragraph(h, st["cell_h"]) for h in ("STT", "Nội dung xin ý kiến", "Ý kiến",
+                                                                   "Ý kiến khác, góp ý")]]
+    for i, line in enumerate(doc.answers, start=1):
+        rows.append([Paragraph(str(i), st["cell_c"]), Paragraph(_t(line.question), st["cell"]),
+                     Paragraph(f"<b>{_t(line.answer)}</b>", st["cell_c"]), Paragraph(_t(line.text), st["cell"])])
+    table = Table(rows, colWidths=[width * 0.08, width * 0.42, width * 0.18, width * 0.32], repeatRows=1)
+    table.setStyle(TableStyle([
+        ("FONTNAME", (0, 0), (-1, -1), FAMILY),
+        ("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.93, 0.93, 0.93))]))
+    story += [Spacer(1, 3 * mm), table,
+              _closing((), (doc.signatory,), st, found, width, side_by_side=False)]
+    text = "\n".join(["PHIẾU LẤY Ý KIẾN", doc.round_title, doc.member_name,
+                      *(f"{a.question} {a.answer} {a.text}" for a in doc.answers)])
+    return _build(story, found, f"Phiếu lấy ý kiến — {doc.member_name}", text)
+
+
+__all__ = [
+    "AgendaEntry", "AttendanceRow", "Issuer", "MinutesDoc", "OpinionAnswerLine", "OpinionBallotDoc", "PollResult",
+    "RenderedPdf", "ResolutionDoc", "SignatureSlot", "Signatory", "SpeakerEntry", "render_minutes",
+    "render_opinion_ballot", "render_resolution", "vietnamese_date",
+]

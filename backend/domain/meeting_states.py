@@ -60,6 +60,10 @@ class Action(StrEnum):
     REVIEW_RECORDS = "review_records"
     SIGN_RECORDS = "sign_records"
     PUBLISH_RECORDS = "publish_records"
+    # Opinion rounds (meetings of kind opinion_round): configured as a draft, answered while published.
+    CONFIGURE_ROUND = "configure_round"
+    ANSWER_ROUND = "answer_round"
+    CLOSE_ROUND = "close_round"
 
 
 # action -> (who may, in which states). Transitions also name their target state below.
@@ -90,6 +94,10 @@ _ALLOWED: dict[Action, tuple[frozenset[Role], frozenset[Status]]] = {
     Action.REVIEW_RECORDS: (frozenset({Role.SECRETARY}), frozenset({Status.IN_PROGRESS, Status.CLOSED})),
     Action.SIGN_RECORDS: (frozenset({Role.CHAIR}), frozenset({Status.IN_PROGRESS, Status.CLOSED})),
     Action.PUBLISH_RECORDS: (STAFF, frozenset({Status.IN_PROGRESS, Status.CLOSED})),
+    Action.CONFIGURE_ROUND: (STAFF, frozenset({Status.DRAFT})),
+    # Whether a chair or member is asked is their participant's `may_vote` flag, checked by the service.
+    Action.ANSWER_ROUND: (VOTING_ROLES, frozenset({Status.PUBLISHED})),
+    Action.CLOSE_ROUND: (STAFF, frozenset({Status.PUBLISHED})),
 }
 
 TRANSITIONS: dict[Action, Status] = {

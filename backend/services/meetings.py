@@ -11,10 +11,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.db import Database
 from backend.domain.meeting_states import Action, Role, Status, decide, next_status
-from backend.exceptions import BadRequest, Conflict, Forbidden
+from backend.exceptions import BadRequest, Conflict, Forbidden, InvalidState
 from backend.models import AgendaItem, Attendance, Body, Meeting, Participant, User
 from backend.models.base import utcnow
-from backend.services import access, audit, participants, polls, speakers
+from backend.services import access, audit, opinions, participants, polls, speakers
 from backend.services.context import Actor
 
 
@@ -79,6 +79,8 @@ async def transition(db: Database, actor: Actor, meeting_id: int, action: Action
         meeting, _ = await access.require(s, actor, meeting_id, action)
         target = next_status(action)
         before = meeting.status
+        if meeting.kind == "opinion_round":
+            await _round_transition(s, meeting, action)
         if action is Action.START:
             await _start_session(s, meeting)
         elif action is Action.CLOSE:
@@ -90,6 +92,19 @@ async def transition(db: Database, actor: Actor, meeting_id: int, action: Action
                            object_id=meeting_id, meeting_id=meeting_id,
                            details={"from": before, "to": target.value})
     return await detail(db, actor, meeting_id)
+
+
+async def _round_transition(s: AsyncSession, meeting: Meeting, action: Action) -> None:
+    """An opinion round opens when its meeting is published; it is never started like a session, and
+    it closes through its own route (or its deadline)."""
+    if action is Action.PUBLISH:
+        await opinions.open_round(s, meeting)
+    elif action is Action.WITHDRAW:
+        raise InvalidState("a round that was sent to the members cannot be withdrawn; close it instead",
+                           code="round_sent")
+    elif action in (Action.START, Action.CLOSE):
+        raise InvalidState("an opinion round is not a session: it closes at its deadline or with "
+                           "POST /api/meetings/{id}/opinion-round/close", code="not_a_session")
 
 
 async def _start_session(s: AsyncSession, meeting: Meeting) -> None:

@@ -179,7 +179,7 @@ class Records:
             current = await self.files.get(record.pdf_sha256)
             options = self._options(field, slots, certify=certify, name=signer_user.full_name,
                                     title=signer_user.title or (member.role.value if member else ""))
-            signed_pdf = await _in_thread(cred, secret, current, options, credentials.dev_chain(self.settings))
+            signed_pdf = await sign_in_thread(cred, secret, current, options, credentials.dev_chain(self.settings))
             digest = await self.files.put(signed_pdf)
             record.pdf_sha256, record.pdf_size = digest, len(signed_pdf)
             record.status, record.updated_at = after, utcnow()
@@ -276,7 +276,7 @@ class Records:
         return rendered
 
 
-async def _in_thread(cred: Any, secret: str, pdf: bytes, options: signing.SignOptions,
+async def sign_in_thread(cred: Any, secret: str, pdf: bytes, options: signing.SignOptions,
                      chain: tuple[bytes, ...]) -> bytes:
     """pyHanko's signing is CPU work and tokens block: run it on a worker thread with its own loop."""
     def work() -> bytes:

@@ -204,7 +204,34 @@ async def _samples(server: Server, root: Client, cast: Cast,
                {"current_password": person.password, "new_password": "Mat-khau-doi-2026"})
     await call(person.client, "POST", "/api/auth/logout", "/api/auth/logout")
     await _record_samples(server, cast, call, meeting["id"])
+    await _opinion_samples(server, cast, call)
     return out
+
+
+async def _opinion_samples(server: Server, cast: Cast, call: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from backend.services import credentials
+
+    sec, member = cast["secretary"].client, cast["member"].client
+    r = await sec.post("/api/meetings", json={"body_id": cast.body["id"], "kind": "opinion_round",
+                                              "title": "Lấy ý kiến", "starts_at": "2026-12-01T08:00:00+07:00"})
+    m = f"/api/meetings/{r.json()['id']}"
+    assert (await sec.post(f"{m}/participants", json={"user_id": cast["member"].id, "role": "member"})).status_code == 201
+    deadline = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    q = (await call(sec, "PUT", "/api/meetings/{meeting_id}/opinion-round", f"{m}/opinion-round",
+                    {"deadline": deadline, "questions": ["Đồng ý?"]})).json()["questions"][0]["id"]
+    assert (await sec.post(f"{m}/transitions", json={"action": "publish"})).status_code == 200
+    secret = "Khoa-ky-y-kien-mau"
+    cred = (await credentials.issue(server.db, server.settings, cast["member"].username, secret))["id"]
+    ballot = {"answers": [{"question_id": q, "choice": "agree"}], "credential_id": cred, "secret": secret}
+    done = (await call(member, "POST", "/api/meetings/{meeting_id}/opinion-round/ballot", f"{m}/opinion-round/ballot",
+                       ballot)).json()
+    await call(member, "GET", "/api/opinion-ballots/{ballot_id}/pdf",
+               f"/api/opinion-ballots/{done['mine']['ballot_id']}/pdf")
+    await call(member, "DELETE", "/api/meetings/{meeting_id}/opinion-round/ballot", f"{m}/opinion-round/ballot")
+    await call(sec, "GET", "/api/meetings/{meeting_id}/opinion-round", f"{m}/opinion-round")
+    await call(sec, "POST", "/api/meetings/{meeting_id}/opinion-round/close", f"{m}/opinion-round/close")
 
 
 async def _record_samples(server: Server, cast: Cast, call: Any, meeting_id: int) -> None:

@@ -1,0 +1,348 @@
+"""Opinion rounds between meetings (phiếu lấy ý kiến): the secretariat sets the questions, the
+deadline and the rule on a draft meeting of kind `opinion_round`; publishing the meeting opens the
+round; each member asked (a chair or member who may vote, or their deputy) answers and signs a
+written ballot; the round closes at its deadline (also after a restart: `close_due`) or earlier by
+the staff, and its result is computed from the current ballots.
+
+A ballot is rendered as a PDF and signed with the member's own key before anything is stored; a
+failed signature stores nothing. Resubmitting keeps the earlier ballot (no longer current)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+import signing
+from backend.config import Settings
+from backend.db import Database
+from backend.domain import opinions as rules
+from backend.domain.meeting_states import STAFF, Action, Status
+from backend.domain.rules import RuleError
+from backend.exceptions import BadRequest, Conflict, InvalidState, NotFound
+from backend.models import (
+    Body,
+    Meeting,
+    OpinionAnswer,
+    OpinionBallot,
+    OpinionQuestion,
+    OpinionRound,
+    Participant,
+    User,
+)
+from backend.models.base import utcnow
+from backend.services import access, audit, credentials
+from backend.services.context import Actor
+from backend.services.files import FileStore
+from backend.services.records import sign_in_thread
+
+MAX_QUESTIONS = 30
+
+
+class Opinions:
+    """The use cases, bound to the database, the file store and the settings."""
+
+    def __init__(self, db: Database, files: FileStore, settings: Settings) -> None:
+        self.db, self.files, self.settings = db, files, settings
+
+    # --- the secretariat ------------------------------------------------------------------------
+
+    async def configure(self, actor: Actor, meeting_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Questions, deadline, rule and reminders of a draft round (replaces what was set)."""
+        async with self.db.write() as s:
+            meeting, _ = await access.require_membership(s, actor, meeting_id, Action.CONFIGURE_ROUND)
+            if meeting.kind != "opinion_round":
+                raise BadRequest("this meeting is a session, not an opinion round", code="not_an_opinion_round")
+            if data["deadline"] <= utcnow():
+                raise BadRequest("the deadline must be in the future", code="deadline_passed")
+            rnd = await _round(s, meeting_id)
+            if rnd is None:
+                rnd = OpinionRound(meeting_id=meeting_id, deadline=data["deadline"])
+            rnd.deadline, rnd.rule = data["deadline"], rules.Rule(data.get("rule", rnd.rule)).value
+            rnd.reminders = json.dumps(sorted(set(data.get("reminders_seconds", json.loads(rnd.reminders))),
+                                              reverse=True))
+            s.add(rnd)
+            await s.flush()
+            for old in (await s.exec(select(OpinionQuestion).where(OpinionQuestion.round_id == rnd.id))).all():
+                await s.delete(old)
+            assert rnd.id is not None
+            for i, text in enumerate(data["questions"]):
+                s.add(OpinionQuestion(round_id=rnd.id, position=i, text=text))
+            await audit.record(s, "opinion_round.configured", actor_id=actor.user_id, object_type="opinion_round",
+                               object_id=rnd.id, meeting_id=meeting_id,
+                               details={"deadline": rnd.deadline.isoformat(), "rule": rnd.rule,
+                                        "questions": len(data["questions"])})
+            return await self._out(s, rnd, meeting, actor)
+
+    async def close(self, actor: Actor | None, meeting_id: int) -> dict[str, Any]:
+        """Close the round (by the staff, or by the clock when `actor` is None) and freeze the result."""
+        async with self.db.write() as s:
+            if actor is not None:
+                meeting, _ = await access.require_membership(s, actor, meeting_id, Action.CLOSE_ROUND)
+            else:
+                found = await s.get(Meeting, meeting_id)
+                if found is None:
+                    raise NotFound(f"no meeting {meeting_id}")
+                meeting = found
+            rnd = await _round(s, meeting_id, lock=True)
+            if rnd is None or rnd.status != rules.RoundStatus.OPEN.value:
+                raise InvalidState("this round is not open", code="round_not_open")
+            rnd.status, rnd.closed_at = rules.RoundStatus.CLOSED.value, utcnow()
+            rnd.closed_by = actor.user_id if actor else None
+            meeting.status, meeting.updated_at = Status.CLOSED.value, utcnow()
+            s.add(rnd)
+            s.add(meeting)
+            result = await _result(s, rnd, meeting_id)
+            await audit.record(s, "opinion_round.closed", actor_id=actor.user_id if actor else None,
+                               object_type="opinion_round", object_id=rnd.id, meeting_id=meeting_id,
+                               details={"by_deadline": actor is None,
+                                        "passed": {q["id"]: q["outcome"]["passed"] for q in result}})
+            return await self._out(s, rnd, meeting, actor)
+
+    # --- the members ----------------------------------------------------------------------------
+
+    async def submit(self, actor: Actor, meeting_id: int, answers: Sequence[Mapping[str, Any]], credential_id: int,
+                     secret: str) -> dict[str, Any]:
+        """Answer every question, render the ballot, sign it with the member's key, store it."""
+        async with self.db.write() as s:
+            meeting, member = await access.require_membership(s, actor, meeting_id, Action.ANSWER_ROUND)
+            if not member.participant.may_vote:
+                raise Conflict("you are not among the members asked", code="not_asked")
+            rnd = await _round(s, meeting_id, lock=True)
+            assert rnd is not None
+            try:
+                rules.may_submit(rules.RoundStatus(rnd.status), rnd.deadline, utcnow())
+                checked = await _checked_answers(s, rnd, answers)
+            except RuleError as exc:
+                raise access.from_rule_error(exc) from exc
+            cred = await credentials.load_own(s, actor, credential_id)
+            user = await s.get(User, actor.user_id)
+            assert user is not None and rnd.id is not None and member.participant.id is not None
+            deputy_for = None
+            if member.deputy:
+                owner = await s.get(User, member.participant.user_id)
+                deputy_for = owner.full_name if owner else None
+            pdf = await self._signed_ballot(s, meeting, user, checked, deputy_for, cred, secret)
+            digest = await self.files.put(pdf)
+            previous = (await s.exec(select(OpinionBallot).where(
+                OpinionBallot.round_id == rnd.id, OpinionBallot.participant_id == member.participant.id,
+                OpinionBallot.current == True))).first()  # noqa: E712
+            if previous is not None:
+                previous.current = None
+                s.add(previous)
+                await s.flush()
+            ballot = OpinionBallot(round_id=rnd.id, participant_id=member.participant.id, user_id=actor.user_id,
+                                   credential_id=cred.id or 0, pdf_sha256=digest)
+            s.add(ballot)
+            try:
+                await s.flush()
+            except IntegrityError as exc:
+                raise Conflict("another submission of yours was stored at the same instant",
+                               code="already_submitted") from exc
+            assert ballot.id is not None
+            for question, choice, text in checked:
+                s.add(OpinionAnswer(ballot_id=ballot.id, question_id=question.id or 0, choice=choice.value, text=text))
+            await audit.record(s, "opinion_ballot.submitted", actor_id=actor.user_id, object_type="opinion_ballot",
+                               object_id=ballot.id, meeting_id=meeting_id,
+                               details={"participant_id": member.participant.id, "pdf_sha256": digest,
+                                        "replaces": previous.id if previous else None, "certificate": cred.fingerprint})
+            return await self._out(s, rnd, meeting, actor)
+
+    async def withdraw(self, actor: Actor, meeting_id: int) -> dict[str, Any]:
+        async with self.db.write() as s:
+            meeting, member = await access.require_membership(s, actor, meeting_id, Action.ANSWER_ROUND)
+            rnd = await _round(s, meeting_id, lock=True)
+            assert rnd is not None
+            try:
+                rules.may_submit(rules.RoundStatus(rnd.status), rnd.deadline, utcnow())
+            except RuleError as exc:
+                raise access.from_rule_error(exc) from exc
+            ballot = (await s.exec(select(OpinionBallot).where(
+                OpinionBallot.round_id == rnd.id, OpinionBallot.participant_id == member.participant.id,
+                OpinionBallot.current == True))).first()  # noqa: E712
+            if ballot is None:
+                raise NotFound("you have no ballot in this round", code="no_ballot")
+            ballot.current, ballot.withdrawn_at = None, utcnow()
+            s.add(ballot)
+            await audit.record(s, "opinion_ballot.withdrawn", actor_id=actor.user_id, object_type="opinion_ballot",
+                               object_id=ballot.id, meeting_id=meeting_id)
+            return await self._out(s, rnd, meeting, actor)
+
+    # --- reading --------------------------------------------------------------------------------
+
+    async def get(self, actor: Actor, meeting_id: int) -> dict[str, Any]:
+        async with self.db.read() as s:
+            meeting, _ = await access.require_membership(s, actor, meeting_id, Action.VIEW)
+            rnd = await _round(s, meeting_id)
+            if rnd is None:
+                raise NotFound("this meeting has no opinion round", code="no_round")
+            return await self._out(s, rnd, meeting, actor)
+
+    async def ballot_pdf(self, actor: Actor, ballot_id: int) -> bytes:
+        """A signed ballot: its author and the meeting's staff may read it."""
+        async with self.db.read() as s:
+            ballot = await s.get(OpinionBallot, ballot_id)
+            rnd = await s.get(OpinionRound, ballot.round_id) if ballot else None
+            if ballot is None or rnd is None:
+                raise NotFound(f"no ballot {ballot_id}", code="unknown_ballot")
+            _, member = await access.require_membership(s, actor, rnd.meeting_id, Action.VIEW)
+            if member.role not in STAFF and member.participant.id != ballot.participant_id:
+                raise NotFound(f"no ballot {ballot_id}", code="unknown_ballot")
+        return await self.files.get(ballot.pdf_sha256)
+
+    async def _out(self, s: AsyncSession, rnd: OpinionRound, meeting: Meeting, actor: Actor | None) -> dict[str, Any]:
+        assert meeting.id is not None
+        member = await access.membership(s, meeting.id, actor.user_id) if actor else None
+        staff = actor is None or (member is not None and member.role in STAFF)
+        questions = await _questions(s, rnd)
+        asked = await _asked(s, meeting.id)
+        out: dict[str, Any] = {
+            "meeting_id": meeting.id, "status": rnd.status, "deadline": rnd.deadline, "rule": rnd.rule,
+            "reminders_seconds": json.loads(rnd.reminders), "opened_at": rnd.opened_at, "closed_at": rnd.closed_at,
+            "questions": [{"id": q.id, "position": q.position, "text": q.text} for q in questions],
+            "asked": len(asked), "answered": await _answered_count(s, rnd), "mine": None, "board": None,
+            "result": None,
+        }
+        if member is not None and member.participant.may_vote:
+            out["mine"] = await _mine(s, rnd, member.participant.id or 0)
+        if staff:
+            out["board"] = await _board(s, rnd, asked)
+        if rnd.status == rules.RoundStatus.CLOSED.value or staff:
+            out["result"] = await _result(s, rnd, meeting.id)
+        return out
+
+    async def _signed_ballot(self, s: AsyncSession, meeting: Meeting, user: User,
+                             checked: list[tuple[OpinionQuestion, rules.Choice, str]], deputy_for: str | None,
+                             cred: Any, secret: str) -> bytes:
+        body = await s.get(Body, meeting.body_id)
+        now = utcnow().astimezone(ZoneInfo(self.settings.signing_timezone))
+        signatory = signing.Signatory("member", "", (user.title or "").upper(), user.full_name)
+        doc = signing.OpinionBallotDoc(
+            issuer=signing.Issuer(body.name.upper() if body else ""), round_title=meeting.title,
+            member_name=user.full_name, member_title=user.title or "", submitted_at=now,
+            answers=tuple(signing.OpinionAnswerLine(q.text, rules.CHOICE_LABELS[c], t) for q, c, t in checked),
+            signatory=signatory, deputy_for=deputy_for)
+        rendered = await asyncio.to_thread(signing.render_opinion_ballot, doc)
+        slot = rendered.slots[0]
+        options = signing.SignOptions(field_name="member", page_index=slot.page_index, box=slot.box,
+                                      appearance=signing.Appearance(user.full_name, user.title or ""),
+                                      time_zone=self.settings.signing_timezone)
+        return await sign_in_thread(cred, secret, rendered.pdf, options, credentials.dev_chain(self.settings))
+
+
+async def open_round(s: AsyncSession, meeting: Meeting) -> None:
+    """Called when the round's meeting is published: the round opens (checked in the same transaction)."""
+    assert meeting.id is not None
+    rnd = await _round(s, meeting.id)
+    if rnd is None or not await _questions(s, rnd):
+        raise InvalidState("set the questions and the deadline before sending the round", code="round_not_ready")
+    if rnd.deadline <= utcnow():
+        raise InvalidState("the deadline has passed: set a new one first", code="deadline_passed")
+    if not await _asked(s, meeting.id):
+        raise InvalidState("add the members to ask before sending the round", code="nobody_asked")
+    rnd.status, rnd.opened_at = rules.RoundStatus.OPEN.value, utcnow()
+    s.add(rnd)
+
+
+async def close_due(opinions: Opinions) -> int:
+    """Close every open round whose deadline has passed (each worker runs this; one wins each round).
+    Persisted deadlines make this work after a restart too."""
+    async with opinions.db.read() as s:
+        due = (await s.exec(select(OpinionRound.meeting_id).where(
+            OpinionRound.status == rules.RoundStatus.OPEN.value, col(OpinionRound.deadline) <= utcnow()))).all()
+    closed = 0
+    for meeting_id in due:
+        try:
+            await opinions.close(None, meeting_id)
+            closed += 1
+        except InvalidState:
+            pass  # another worker closed it first
+    return closed
+
+
+async def _round(s: AsyncSession, meeting_id: int, *, lock: bool = False) -> OpinionRound | None:
+    stmt = select(OpinionRound).where(OpinionRound.meeting_id == meeting_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await s.exec(stmt)).first()
+
+
+async def _questions(s: AsyncSession, rnd: OpinionRound) -> list[OpinionQuestion]:
+    return list((await s.exec(select(OpinionQuestion).where(OpinionQuestion.round_id == rnd.id)
+                              .order_by(col(OpinionQuestion.position)))).all())
+
+
+async def _asked(s: AsyncSession, meeting_id: int) -> list[tuple[Participant, User]]:
+    rows = (await s.exec(select(Participant, User).join(User, col(User.id) == col(Participant.user_id))
+                         .where(Participant.meeting_id == meeting_id, Participant.may_vote == True)  # noqa: E712
+                         .order_by(col(User.full_name)))).all()
+    return [(p, u) for p, u in rows]
+
+
+async def _answered_count(s: AsyncSession, rnd: OpinionRound) -> int:
+    return int((await s.exec(select(func.count()).select_from(OpinionBallot).where(
+        OpinionBallot.round_id == rnd.id, OpinionBallot.current == True))).one())  # noqa: E712
+
+
+async def _checked_answers(s: AsyncSession, rnd: OpinionRound, answers: Sequence[Mapping[str, Any]]
+                           ) -> list[tuple[OpinionQuestion, rules.Choice, str]]:
+    questions = {q.id or 0: q for q in await _questions(s, rnd)}
+    given = {int(a["question_id"]): a for a in answers}
+    if len(given) != len(answers):
+        raise BadRequest("each question is answered once", code="duplicate_answer")
+    unknown = set(given) - set(questions)
+    if unknown:
+        raise BadRequest(f"no question {sorted(unknown)[0]} in this round", code="unknown_question")
+    missing = [qid for qid in questions if qid not in given]
+    if missing:
+        raise BadRequest("answer every question", code="unanswered_question")
+    out = []
+    for qid, question in questions.items():
+        a = given[qid]
+        choice = rules.check_answer(a["choice"], a.get("text"))
+        out.append((question, choice, (a.get("text") or "").strip()))
+    return out
+
+
+async def _mine(s: AsyncSession, rnd: OpinionRound, participant_id: int) -> dict[str, Any] | None:
+    ballot = (await s.exec(select(OpinionBallot).where(
+        OpinionBallot.round_id == rnd.id, OpinionBallot.participant_id == participant_id,
+        OpinionBallot.current == True))).first()  # noqa: E712
+    if ballot is None:
+        return None
+    answers = (await s.exec(select(OpinionAnswer).where(OpinionAnswer.ballot_id == ballot.id))).all()
+    return {"ballot_id": ballot.id, "submitted_at": ballot.submitted_at,
+            "answers": [{"question_id": a.question_id, "choice": a.choice, "text": a.text} for a in answers]}
+
+
+async def _board(s: AsyncSession, rnd: OpinionRound, asked: list[tuple[Participant, User]]) -> list[dict[str, Any]]:
+    current = {b.participant_id: b for b in (await s.exec(select(OpinionBallot).where(
+        OpinionBallot.round_id == rnd.id, OpinionBallot.current == True))).all()}  # noqa: E712
+    return [{"participant_id": p.id, "full_name": u.full_name, "title": u.title,
+             "answered": p.id in current, "ballot_id": current[p.id].id if p.id in current else None,
+             "submitted_at": current[p.id].submitted_at if p.id in current else None} for p, u in asked]
+
+
+async def _result(s: AsyncSession, rnd: OpinionRound, meeting_id: int) -> list[dict[str, Any]]:
+    asked = len(await _asked(s, meeting_id))
+    rows = (await s.exec(select(OpinionAnswer.question_id, OpinionAnswer.choice, func.count())
+                         .join(OpinionBallot, col(OpinionBallot.id) == col(OpinionAnswer.ballot_id))
+                         .where(OpinionBallot.round_id == rnd.id, OpinionBallot.current == True)  # noqa: E712
+                         .group_by(col(OpinionAnswer.question_id), col(OpinionAnswer.choice)))).all()
+    counts: dict[int, dict[str, int]] = {}
+    for qid, choice, n in rows:
+        counts.setdefault(qid, {})[choice] = int(n)
+    out = []
+    for q in await _questions(s, rnd):
+        outcome = rules.decide(rules.Rule(rnd.rule), asked, counts.get(q.id or 0, {}))
+        out.append({"id": q.id, "text": q.text,
+                    "outcome": {"counts": outcome.counts, "asked": outcome.asked, "answered": outcome.answered,
+                                "threshold": outcome.threshold, "passed": outcome.passed}})
+    return out
+

@@ -1,0 +1,180 @@
+"""Opinion rounds over REST, on SQLite and PostgreSQL: the secretariat sets a round up and sends it,
+members answer with signed ballots (resubmit, withdraw), the staff follow the board, the round closes
+by hand or at its deadline (from the stored deadline, by the running server), and every bad input
+gets a clear error with nothing stored."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pypdf import PdfReader
+from sqlmodel import col, select
+
+import signing
+from backend.models import OpinionBallot, OpinionRound
+from backend.services import credentials
+from tests.integration.conftest import Server
+
+PASS = "Khoa-ky-y-kien-2026"
+
+
+async def _round(server: Server, world: dict[str, Any], *, deadline: datetime | None = None) -> dict[str, Any]:
+    people = world["people"]
+    sec = people["secretary"].client
+    r = await sec.post("/api/meetings", json={"body_id": world["body"]["id"], "kind": "opinion_round",
+                                              "title": "Lấy ý kiến thành viên về Dự thảo Nghị định",
+                                              "starts_at": "2026-12-01T08:00:00+07:00"})
+    assert r.status_code == 201, r.text
+    mid = r.json()["id"]
+    for key, role in (("chair", "chair"), ("member", "member"), ("member2", "member"), ("guest", "guest")):
+        assert (await sec.post(f"/api/meetings/{mid}/participants",
+                               json={"user_id": people[key].id, "role": role})).status_code == 201
+    when = deadline or datetime.now(UTC) + timedelta(hours=2)
+    r = await sec.put(f"/api/meetings/{mid}/opinion-round", json={
+        "deadline": when.isoformat(), "rule": "majority_asked",
+        "questions": ["Thông qua Dự thảo Nghị định?", "Đồng ý lộ trình thực hiện từ năm 2027?"]})
+    assert r.status_code == 200, r.text
+    if not credentials.dev_ca(server.settings).exists:
+        credentials.init_ca(server.settings)
+    creds = {}
+    for key in ("chair", "member", "member2"):
+        creds[key] = (await credentials.issue(server.db, server.settings, people[key].username, PASS))["id"]
+    return {"meeting_id": mid, "questions": [q["id"] for q in r.json()["questions"]], "creds": creds}
+
+
+def _ballot(rnd: dict[str, Any], key: str, choices: list[tuple[str, str | None]], secret: str = PASS) -> dict[str, Any]:
+    return {"answers": [{"question_id": q, "choice": c, "text": t} for q, (c, t) in zip(rnd["questions"], choices,
+                                                                                        strict=True)],
+            "credential_id": rnd["creds"][key], "secret": secret}
+
+
+async def test_a_round_from_setup_to_result(server: Server, world: dict[str, Any]) -> None:
+    people = world["people"]
+    sec, chair, member, member2 = (people[k].client for k in ("secretary", "chair", "member", "member2"))
+    rnd = await _round(server, world)
+    mid = rnd["meeting_id"]
+    early = await member.post(f"/api/meetings/{mid}/opinion-round/ballot",
+                              json=_ballot(rnd, "member", [("agree", None), ("agree", None)]))
+    assert early.status_code in (403, 409)  # a draft round is not visible to members yet
+    assert (await sec.post(f"/api/meetings/{mid}/transitions", json={"action": "publish"})).status_code == 200
+    state = (await member.get(f"/api/meetings/{mid}/opinion-round")).json()
+    assert state["status"] == "open" and state["asked"] == 3 and state["mine"] is None and state["board"] is None
+
+    ok = await member.post(f"/api/meetings/{mid}/opinion-round/ballot", json=_ballot(
+        rnd, "member", [("agree", None), ("other", "Đề nghị lùi lộ trình sang năm 2028.")]))
+    assert ok.status_code == 201, ok.text
+    mine = ok.json()["mine"]
+    assert [a["choice"] for a in mine["answers"]] == ["agree", "other"]
+    pdf = (await member.get(f"/api/opinion-ballots/{mine['ballot_id']}/pdf")).content
+    report = await signing.verify_pdf(pdf, trust_roots=[credentials.dev_ca(server.settings).root_pem])
+    assert report.valid and report.signatures[0].signer_common_name == "Người member"
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).split())
+    for line in ("PHIẾU LẤY Ý KIẾN", "Người member", "Thông qua Dự thảo Nghị định?", "Ý kiến khác",
+                 "Đề nghị lùi lộ trình sang năm 2028."):
+        assert line in text, line
+    assert (await member2.get(f"/api/opinion-ballots/{mine['ballot_id']}/pdf")).status_code == 404
+
+    # Resubmitting replaces the ballot that counts; the earlier one is kept.
+    again = await member.post(f"/api/meetings/{mid}/opinion-round/ballot",
+                              json=_ballot(rnd, "member", [("agree", None), ("agree", None)]))
+    assert again.status_code == 201 and again.json()["mine"]["ballot_id"] != mine["ballot_id"]
+    assert (await member2.post(f"/api/meetings/{mid}/opinion-round/ballot",
+                               json=_ballot(rnd, "member2", [("disagree", None), ("agree", None)]))).status_code == 201
+    withdrawn = await member2.delete(f"/api/meetings/{mid}/opinion-round/ballot")
+    assert withdrawn.status_code == 200 and withdrawn.json()["mine"] is None
+    assert (await chair.post(f"/api/meetings/{mid}/opinion-round/ballot",
+                             json=_ballot(rnd, "chair", [("agree", None), ("disagree", None)]))).status_code == 201
+
+    board = (await sec.get(f"/api/meetings/{mid}/opinion-round")).json()
+    assert {(b["full_name"], b["answered"]) for b in board["board"]} == {
+        ("Người chair", True), ("Người member", True), ("Người member2", False)}
+    async with server.db.read() as s:
+        ballots = (await s.exec(select(OpinionBallot).join(OpinionRound).where(
+            OpinionRound.meeting_id == mid).order_by(col(OpinionBallot.id)))).all()
+    assert len(ballots) == 4 and [b.current for b in ballots] == [None, True, None, True]
+
+    closed = await chair.post(f"/api/meetings/{mid}/opinion-round/close")
+    assert closed.status_code == 200, closed.text
+    result = closed.json()["result"]
+    assert result[0]["outcome"] == {"counts": {"agree": 2, "disagree": 0, "other": 0}, "asked": 3, "answered": 2,
+                                    "threshold": 2, "passed": True}
+    assert result[1]["outcome"]["counts"] == {"agree": 1, "disagree": 1, "other": 0}
+    assert result[1]["outcome"]["passed"] is False
+    assert (await sec.get(f"/api/meetings/{mid}")).json()["status"] == "closed"
+    late = await member2.post(f"/api/meetings/{mid}/opinion-round/ballot",
+                              json=_ballot(rnd, "member2", [("agree", None), ("agree", None)]))
+    assert late.status_code == 409
+    assert (await member.get(f"/api/meetings/{mid}/opinion-round")).json()["result"][0]["outcome"]["passed"]
+
+
+async def test_bad_ballots_get_clear_errors_and_store_nothing(server: Server, world: dict[str, Any],
+                                                              client_factory: Any) -> None:
+    people = world["people"]
+    sec, member, guest, outsider = (people[k].client for k in ("secretary", "member", "guest", "outsider"))
+    rnd = await _round(server, world)
+    mid = rnd["meeting_id"]
+    assert (await sec.post(f"/api/meetings/{mid}/transitions", json={"action": "publish"})).status_code == 200
+    url = f"/api/meetings/{mid}/opinion-round/ballot"
+    good = _ballot(rnd, "member", [("agree", None), ("agree", None)])
+    cases = [
+        (member, {**good, "secret": "sai-mat-khau"}, 403, "wrong_passphrase"),
+        (member, {**good, "answers": good["answers"][:1]}, 400, "unanswered_question"),
+        (member, {**good, "answers": [*good["answers"][:1], {"question_id": 2_000_000, "choice": "agree"}]}, 400,
+         "unknown_question"),
+        (member, {**good, "answers": [good["answers"][0], {**good["answers"][1], "choice": "other"}]}, 400,
+         "invalid"),
+        (member, {**good, "answers": [good["answers"][0], {**good["answers"][1], "choice": "maybe"}]}, 422,
+         "validation_error"),
+        (member, {**good, "credential_id": rnd["creds"]["member2"]}, 404, "unknown_credential"),
+        (guest, good, 403, "forbidden"),
+        (outsider, good, 403, "forbidden"),
+    ]
+    for client, body, status, code in cases:
+        r = await client.post(url, json=body)
+        assert r.status_code == status and r.json()["error"]["code"] == code, (code, r.text)
+    async with server.db.read() as s:
+        assert (await s.exec(select(OpinionBallot).join(OpinionRound).where(
+            OpinionRound.meeting_id == mid))).all() == []
+    chair = people["chair"].client
+    assert (await chair.post(f"/api/meetings/{mid}/transitions", json={"action": "start"})).json()["error"][
+        "code"] == "not_a_session"
+    member_cannot_close = await member.post(f"/api/meetings/{mid}/opinion-round/close")
+    assert member_cannot_close.status_code == 403
+    # The same member submitting twice at the same instant: one ballot counts.
+    answers = await asyncio.gather(*(member.post(url, json=good) for _ in range(2)))
+    assert all(r.status_code in (201, 409) for r in answers) and any(r.status_code == 201 for r in answers)
+    async with server.db.read() as s:
+        current = (await s.exec(select(OpinionBallot).join(OpinionRound).where(
+            OpinionRound.meeting_id == mid, OpinionBallot.current == True))).all()  # noqa: E712
+    assert len(current) == 1
+    bad_setup = await sec.put(f"/api/meetings/{mid}/opinion-round", json={
+        "deadline": "2030-01-01T00:00:00+07:00", "questions": ["?"]})
+    assert bad_setup.status_code == 409  # a sent round's questions no longer change
+
+
+async def test_the_deadline_closes_the_round_from_what_is_stored(server: Server, world: dict[str, Any]) -> None:
+    """The deadline lives in the database: whichever worker runs (here the running server after the
+    deadline was moved into the past behind its back, as after a restart) closes the round."""
+    people = world["people"]
+    sec, member = people["secretary"].client, people["member"].client
+    rnd = await _round(server, world)
+    mid = rnd["meeting_id"]
+    assert (await sec.post(f"/api/meetings/{mid}/transitions", json={"action": "publish"})).status_code == 200
+    assert (await member.post(f"/api/meetings/{mid}/opinion-round/ballot",
+                              json=_ballot(rnd, "member", [("agree", None), ("agree", None)]))).status_code == 201
+    async with server.db.write() as s:
+        stored = (await s.exec(select(OpinionRound).where(OpinionRound.meeting_id == mid))).one()
+        stored.deadline = datetime.now(UTC) - timedelta(seconds=1)
+        s.add(stored)
+    for _ in range(100):
+        state = (await sec.get(f"/api/meetings/{mid}/opinion-round")).json()
+        if state["status"] == "closed":
+            break
+        await asyncio.sleep(0.1)
+    assert state["status"] == "closed" and state["result"][0]["outcome"]["answered"] == 1
+    past = await sec.put(f"/api/meetings/{mid}/opinion-round", json={"deadline": "2020-01-01T00:00:00+07:00",
+                                                                     "questions": ["?"]})
+    assert past.status_code == 409

@@ -1,0 +1,49 @@
+"""Opinion rounds: answers, deadlines, and the three rules that decide a question."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from backend.domain.opinions import Choice, RoundStatus, Rule, check_answer, decide, may_submit, threshold
+from backend.domain.rules import Refusal, RuleError
+
+
+@pytest.mark.parametrize(("rule", "asked", "answered", "needed"), [
+    (Rule.MAJORITY_ASKED, 25, 10, 13), (Rule.MAJORITY_ASKED, 24, 24, 13), (Rule.MAJORITY_ANSWERED, 25, 10, 6),
+    (Rule.MAJORITY_ANSWERED, 25, 11, 6), (Rule.TWO_THIRDS_ASKED, 25, 25, 17), (Rule.TWO_THIRDS_ASKED, 24, 0, 16),
+])
+def test_thresholds(rule: Rule, asked: int, answered: int, needed: int) -> None:
+    assert threshold(rule, asked, answered) == needed
+
+
+def test_majority_of_those_asked_counts_silence_against() -> None:
+    out = decide(Rule.MAJORITY_ASKED, 25, {"agree": 12, "disagree": 1})
+    assert out.counts == {"agree": 12, "disagree": 1, "other": 0} and out.answered == 13
+    assert not out.passed and out.threshold == 13
+    assert decide(Rule.MAJORITY_ASKED, 25, {"agree": 13}).passed
+    assert decide(Rule.MAJORITY_ANSWERED, 25, {"agree": 7, "disagree": 5, "other": 1}).passed
+    assert not decide(Rule.MAJORITY_ANSWERED, 25, {"agree": 6, "disagree": 5, "other": 1}).passed
+    assert not decide(Rule.MAJORITY_ANSWERED, 25, {}).passed  # nobody answered: nothing is approved
+    with pytest.raises(RuleError):
+        decide(Rule.MAJORITY_ASKED, 2, {"agree": 3})
+
+
+def test_answers() -> None:
+    assert check_answer("agree", None) is Choice.AGREE
+    assert check_answer("other", "  Đề nghị bổ sung Điều 3 ") is Choice.OTHER
+    for choice, text in [("other", ""), ("other", "   "), ("maybe", None), ("other", "x" * 5001)]:
+        with pytest.raises(RuleError) as refused:
+            check_answer(choice, text)
+        assert refused.value.refusal is Refusal.INVALID
+
+
+def test_submitting_needs_an_open_round_before_its_deadline() -> None:
+    now = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    may_submit(RoundStatus.OPEN, now + timedelta(seconds=1), now)
+    for status, deadline in [(RoundStatus.DRAFT, now + timedelta(days=1)), (RoundStatus.CLOSED, now + timedelta(days=1)),
+                             (RoundStatus.OPEN, now), (RoundStatus.OPEN, now - timedelta(minutes=1))]:
+        with pytest.raises(RuleError) as refused:
+            may_submit(status, deadline, now)
+        assert refused.value.refusal is Refusal.INVALID_STATE
