@@ -99,7 +99,7 @@ class CredentialOut(Output):
 
 
 def _records(call: Call) -> Records:
-    return Records(call.db, FileStore(call.settings.data_dir / "files"), call.settings)
+    return Records(call.db, FileStore.for_settings(call.settings), call.settings)
 
 
 @api.route("GET", "/api/meetings/{meeting_id:int}/polls",

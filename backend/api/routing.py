@@ -245,16 +245,7 @@ async def _read_body(model: type[BaseModel], request: Request, settings: Setting
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise UnsupportedMediaType("send the body as JSON (Content-Type: application/json)")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > settings.max_json_bytes:
-        raise PayloadTooLarge(f"the body is larger than {settings.max_json_bytes} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > settings.max_json_bytes:
-            raise PayloadTooLarge(f"the body is larger than {settings.max_json_bytes} bytes")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    raw = await _read_limited(request, settings.max_json_bytes, "the body")
     try:
         parsed = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -277,17 +268,23 @@ async def _read_upload(media_type: str, limit: int, request: Request) -> bytes:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != media_type:
         raise UnsupportedMediaType(f"send the file as the body with Content-Type: {media_type}")
+    raw = await _read_limited(request, limit, "the file")
+    if not raw:
+        raise BadRequest("the file is empty", code="empty_file")
+    return raw
+
+
+async def _read_limited(request: Request, limit: int, what: str) -> bytes:
+    """The request body, refused as soon as it passes `limit` bytes (declared or actually sent)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the file is larger than {limit} bytes")
+        raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"the file is larger than {limit} bytes")
+            raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
         chunks.append(chunk)
-    if size == 0:
-        raise BadRequest("the file is empty", code="empty_file")
     return b"".join(chunks)
 
 

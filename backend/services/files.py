@@ -9,12 +9,18 @@ import os
 import tempfile
 from pathlib import Path
 
+from backend.config import Settings
 from backend.exceptions import NotFound
 
 
 class FileStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> FileStore:
+        """The store under the data directory (shared by the workers)."""
+        return cls(settings.data_dir / "files")
 
     def path(self, digest: str) -> Path:
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
