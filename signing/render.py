@@ -108,6 +108,9 @@ class PollResult:
     """When voting opened."""
     closed_at: datetime
     """When it closed."""
+    written: bool = False
+    """A written opinion round (phiếu lấy ý kiến) rather than a vote in session: `entitled` are the
+    members asked, `voted` those who answered, `quorum_needed` the agreements needed."""
 
 
 @dataclass(frozen=True)
@@ -252,6 +255,50 @@ class OpinionBallotDoc:
     """The member, as they sign."""
     deputy_for: str | None = None
     """The member a deputy answers for, if any."""
+
+
+@dataclass(frozen=True)
+class OtherOpinion:
+    """An "other opinion" (or comment) quoted in the report, with who wrote it."""
+
+    author: str
+    """The member (and, for a deputy, whom they answered for)."""
+    text: str
+    """What they wrote."""
+    ballot_ref: str
+    """Which signed ballot it comes from (number and the file's SHA-256, shortened)."""
+
+
+@dataclass(frozen=True)
+class OpinionQuestionReport:
+    """One question of a round, as the report gives it."""
+
+    result: PollResult
+    """Counts, rule and outcome (written=True)."""
+    other_opinions: tuple[OtherOpinion, ...] = ()
+    """The "Ý kiến khác" answers, quoted."""
+
+
+@dataclass(frozen=True)
+class OpinionReportDoc:
+    """The aggregated report of an opinion round (Báo cáo tổng hợp ý kiến)."""
+
+    issuer: Issuer
+    """The body that asked."""
+    number: str
+    """Number and symbol of the report (may be empty)."""
+    issued_at: datetime
+    """When the report is made."""
+    round_title: str
+    """The round's subject."""
+    questions: tuple[OpinionQuestionReport, ...]
+    """Question by question."""
+    answered: tuple[tuple[str, str], ...]
+    """(member, signed ballot reference) of every ballot that counts."""
+    not_answered: tuple[str, ...]
+    """Members asked who did not answer."""
+    closed: bool = True
+    """False for an interim report while the round is still open."""
 
 
 # --- output --------------------------------------------------------------------------------------
@@ -430,9 +477,9 @@ def _poll_table(poll: PollResult, st: dict[str, ParagraphStyle], width: float) -
     def pct(n: int, of: int) -> str:
         return f"{n * 100 / of:.2f}%".replace(".", ",") if of else "—"
 
-    rows: list[list[Any]] = [[Paragraph("Phương án", st["cell_h"]), Paragraph("Số phiếu", st["cell_h"]),
-                              Paragraph("Tỷ lệ trên số phiếu biểu quyết", st["cell_h"]),
-                              Paragraph("Tỷ lệ trên tổng số thành viên", st["cell_h"])]]
+    heads = (("Ý kiến", "Số phiếu", "Tỷ lệ trên số phiếu", "Tỷ lệ trên số thành viên được lấy ý kiến") if poll.written
+             else ("Phương án", "Số phiếu", "Tỷ lệ trên số phiếu biểu quyết", "Tỷ lệ trên tổng số thành viên"))
+    rows: list[list[Any]] = [[Paragraph(h, st["cell_h"]) for h in heads]]
     for label, votes in poll.options:
         rows.append([Paragraph(_t(label), st["cell"]), Paragraph(str(votes), st["cell_c"]),
                      Paragraph(pct(votes, poll.voted), st["cell_c"]), Paragraph(pct(votes, poll.entitled),
@@ -443,6 +490,12 @@ def _poll_table(poll: PollResult, st: dict[str, ParagraphStyle], width: float) -
         ("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                                ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.93, 0.93, 0.93))]))
     facts = [
+        f"Nội dung lấy ý kiến: {_t(poll.question)}",
+        f"Hình thức: Lấy ý kiến bằng văn bản; điều kiện thông qua: {_t(poll.rule)}.",
+        f"Số thành viên được lấy ý kiến: {poll.entitled}; số thành viên cho ý kiến: {poll.voted}; "
+        f"số ý kiến đồng ý cần thiết: {poll.quorum_needed}.",
+        f"Thời gian lấy ý kiến: {_t(vietnamese_date(poll.opened_at))} – {_t(vietnamese_date(poll.closed_at))}.",
+    ] if poll.written else [
         f"Nội dung biểu quyết: {_t(poll.question)}",
         f"Hình thức: {'Biểu quyết kín' if poll.secret else 'Biểu quyết công khai'}; "
         f"điều kiện thông qua: {_t(poll.rule)}.",
@@ -613,8 +666,34 @@ def render_opinion_ballot(doc: OpinionBallotDoc) -> RenderedPdf:
     return _build(story, found, f"Phiếu lấy ý kiến — {doc.member_name}", text)
 
 
+def render_opinion_report(doc: OpinionReportDoc) -> RenderedPdf:
+    _register_fonts()
+    st, width = _styles(), _frame_width()
+    story: list[Flowable] = _header(doc.issuer, doc.number, doc.issued_at, st, width)
+    story += [Paragraph("BÁO CÁO TỔNG HỢP Ý KIẾN", st["title"]), Paragraph(_t(doc.round_title), st["subject"])]
+    if not doc.closed:
+        story.append(Paragraph("<i>Báo cáo tạm thời: việc lấy ý kiến chưa kết thúc.</i>", st["center"]))
+    for i, q in enumerate(doc.questions, start=1):
+        story.append(Paragraph(f"<b>{i}. {_t(q.result.question)}</b>", st["heading"]))
+        story += _poll_table(q.result, st, width)
+        if q.other_opinions:
+            story.append(Paragraph("Ý kiến khác:", st["plain"]))
+            story += [Paragraph(f"- <b>{_t(o.author)}</b>: “{_t(o.text)}” <i>(phiếu {_t(o.ballot_ref)})</i>",
+                                st["body"]) for o in q.other_opinions]
+    story.append(Paragraph("<b>Thành viên đã cho ý kiến</b>", st["heading"]))
+    story += [Paragraph(f"- {_t(name)} <i>(phiếu {_t(ref)})</i>", st["plain"]) for name, ref in doc.answered] or [
+        Paragraph("Không có.", st["plain"])]
+    story.append(Paragraph("<b>Thành viên chưa cho ý kiến</b>", st["heading"]))
+    story += [Paragraph(f"- {_t(name)}", st["plain"]) for name in doc.not_answered] or [
+        Paragraph("Không có.", st["plain"])]
+    text = "\n".join(["BÁO CÁO TỔNG HỢP Ý KIẾN", doc.round_title, *(q.result.question for q in doc.questions),
+                      *(o.text for q in doc.questions for o in q.other_opinions), *doc.not_answered])
+    return _build(story, [], f"Báo cáo tổng hợp ý kiến — {doc.round_title}", text)
+
+
 __all__ = [
-    "AgendaEntry", "AttendanceRow", "Issuer", "MinutesDoc", "OpinionAnswerLine", "OpinionBallotDoc", "PollResult",
-    "RenderedPdf", "ResolutionDoc", "SignatureSlot", "Signatory", "SpeakerEntry", "render_minutes",
-    "render_opinion_ballot", "render_resolution", "vietnamese_date",
+    "AgendaEntry", "AttendanceRow", "Issuer", "MinutesDoc", "OpinionAnswerLine", "OpinionBallotDoc",
+    "OpinionQuestionReport", "OpinionReportDoc", "OtherOpinion", "PollResult", "RenderedPdf", "ResolutionDoc",
+    "Signatory", "SignatureSlot", "SpeakerEntry", "render_minutes", "render_opinion_ballot",
+    "render_opinion_report", "render_resolution", "vietnamese_date",
 ]

@@ -76,6 +76,14 @@ async def close_round(call: Call) -> dict[str, Any]:
     return await _opinions(call).close(call.user, call.path["meeting_id"])
 
 
+@api.route("GET", ROUND + "/report", summary="The aggregated report (PDF): the staff at any time, everyone once closed",
+           permission=Permission.meeting(Action.VIEW), tag="opinions", produces="application/pdf")
+async def round_report(call: Call) -> Response:
+    data = await _opinions(call).report(call.user, call.path["meeting_id"])
+    return Response(data, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="bao-cao-{call.path["meeting_id"]}.pdf"'})
+
+
 @api.route("GET", "/api/opinion-ballots/{ballot_id:int}/pdf", summary="A signed ballot (its author and the staff)",
            permission=Permission.meeting(Action.VIEW), tag="opinions", produces="application/pdf")
 async def ballot_pdf(call: Call) -> Response:

@@ -184,6 +184,22 @@ class Opinions:
                 raise NotFound("this meeting has no opinion round", code="no_round")
             return await self._out(s, rnd, meeting, actor)
 
+    async def report(self, actor: Actor, meeting_id: int) -> bytes:
+        """The aggregated report (Báo cáo tổng hợp ý kiến): counts and outcome per question, every other
+        opinion quoted with its author, who answered (with their signed ballot) and who did not. The staff
+        may have an interim one; everyone in the round gets it once the round is closed."""
+        async with self.db.read() as s:
+            meeting, member = await access.require_membership(s, actor, meeting_id, Action.VIEW)
+            rnd = await _round(s, meeting_id)
+            if rnd is None:
+                raise NotFound("this meeting has no opinion round", code="no_round")
+            closed = rnd.status == rules.RoundStatus.CLOSED.value
+            if not closed and member.role not in STAFF:
+                raise InvalidState("the report comes when the round closes", code="round_not_closed")
+            doc = await _report_doc(s, rnd, meeting, self.settings)
+        rendered = await asyncio.to_thread(signing.render_opinion_report, doc)
+        return rendered.pdf
+
     async def ballot_pdf(self, actor: Actor, ballot_id: int) -> bytes:
         """A signed ballot: its author and the meeting's staff may read it."""
         async with self.db.read() as s:
@@ -327,6 +343,49 @@ async def _board(s: AsyncSession, rnd: OpinionRound, asked: list[tuple[Participa
     return [{"participant_id": p.id, "full_name": u.full_name, "title": u.title,
              "answered": p.id in current, "ballot_id": current[p.id].id if p.id in current else None,
              "submitted_at": current[p.id].submitted_at if p.id in current else None} for p, u in asked]
+
+
+async def _report_doc(s: AsyncSession, rnd: OpinionRound, meeting: Meeting, settings: Settings
+                      ) -> signing.OpinionReportDoc:
+    assert meeting.id is not None
+    asked = await _asked(s, meeting.id)
+    ballots = (await s.exec(select(OpinionBallot, User).join(User, col(User.id) == col(OpinionBallot.user_id))
+                            .where(OpinionBallot.round_id == rnd.id, OpinionBallot.current == True)  # noqa: E712
+                            .order_by(col(User.full_name)))).all()
+    by_participant = {b.participant_id: (b, u) for b, u in ballots}
+    owner_names = {p.id: u.full_name for p, u in asked}
+
+    def author(ballot: OpinionBallot, signer: User) -> str:
+        owner = owner_names.get(ballot.participant_id, signer.full_name)
+        return signer.full_name if owner == signer.full_name else f"{signer.full_name} (thay {owner})"
+
+    def ref(ballot: OpinionBallot) -> str:
+        return f"số {ballot.id}, SHA-256 {ballot.pdf_sha256[:12]}"
+
+    others = (await s.exec(select(OpinionAnswer).where(
+        col(OpinionAnswer.ballot_id).in_([b.id for b, _ in ballots]), OpinionAnswer.text != ""))).all()
+    by_ballot = {b.id: (b, u) for b, u in ballots}
+    end = rnd.closed_at or utcnow()
+    questions = []
+    for item in await _result(s, rnd, meeting.id):
+        o = item["outcome"]
+        counts = o["counts"]
+        result = signing.PollResult(
+            question=item["text"], options=tuple((rules.CHOICE_LABELS[c], counts[c.value]) for c in rules.Choice),
+            rule=rules.RULE_LABELS[rules.Rule(rnd.rule)], entitled=o["asked"], present=o["answered"],
+            voted=o["answered"], quorum_needed=o["threshold"], quorum_met=True, passed=o["passed"], secret=False,
+            opened_at=rnd.opened_at or rnd.created_at, closed_at=end, written=True)
+        quoted = tuple(signing.OtherOpinion(author(*by_ballot[a.ballot_id]), a.text, ref(by_ballot[a.ballot_id][0]))
+                       for a in others if a.question_id == item["id"])
+        questions.append(signing.OpinionQuestionReport(result, quoted))
+    body = await s.get(Body, meeting.body_id)
+    return signing.OpinionReportDoc(
+        issuer=signing.Issuer(body.name.upper() if body else ""), number="",
+        issued_at=end.astimezone(ZoneInfo(settings.signing_timezone)), round_title=meeting.title,
+        questions=tuple(questions),
+        answered=tuple((author(b, u), ref(b)) for b, u in ballots),
+        not_answered=tuple(u.full_name for p, u in asked if p.id not in by_participant),
+        closed=rnd.status == rules.RoundStatus.CLOSED.value)
 
 
 async def _result(s: AsyncSession, rnd: OpinionRound, meeting_id: int) -> list[dict[str, Any]]:

@@ -86,7 +86,8 @@ async def test_a_round_from_setup_to_result(server: Server, world: dict[str, Any
     withdrawn = await member2.delete(f"/api/meetings/{mid}/opinion-round/ballot")
     assert withdrawn.status_code == 200 and withdrawn.json()["mine"] is None
     assert (await chair.post(f"/api/meetings/{mid}/opinion-round/ballot",
-                             json=_ballot(rnd, "chair", [("agree", None), ("disagree", None)]))).status_code == 201
+                             json=_ballot(rnd, "chair", [("agree", None),
+                                                         ("other", "Cần đánh giá tác động kỹ hơn.")]))).status_code == 201
 
     board = (await sec.get(f"/api/meetings/{mid}/opinion-round")).json()
     assert {(b["full_name"], b["answered"]) for b in board["board"]} == {
@@ -96,18 +97,36 @@ async def test_a_round_from_setup_to_result(server: Server, world: dict[str, Any
             OpinionRound.meeting_id == mid).order_by(col(OpinionBallot.id)))).all()
     assert len(ballots) == 4 and [b.current for b in ballots] == [None, True, None, True]
 
+    interim = await sec.get(f"/api/meetings/{mid}/opinion-round/report")
+    assert interim.status_code == 200 and "Báo cáo tạm thời" in _pdf_text(interim.content)
+    assert (await member.get(f"/api/meetings/{mid}/opinion-round/report")).json()["error"]["code"] == (
+        "round_not_closed")
     closed = await chair.post(f"/api/meetings/{mid}/opinion-round/close")
     assert closed.status_code == 200, closed.text
     result = closed.json()["result"]
     assert result[0]["outcome"] == {"counts": {"agree": 2, "disagree": 0, "other": 0}, "asked": 3, "answered": 2,
                                     "threshold": 2, "passed": True}
-    assert result[1]["outcome"]["counts"] == {"agree": 1, "disagree": 1, "other": 0}
+    assert result[1]["outcome"]["counts"] == {"agree": 1, "disagree": 0, "other": 1}
     assert result[1]["outcome"]["passed"] is False
     assert (await sec.get(f"/api/meetings/{mid}")).json()["status"] == "closed"
     late = await member2.post(f"/api/meetings/{mid}/opinion-round/ballot",
                               json=_ballot(rnd, "member2", [("agree", None), ("agree", None)]))
     assert late.status_code == 409
     assert (await member.get(f"/api/meetings/{mid}/opinion-round")).json()["result"][0]["outcome"]["passed"]
+    report = _pdf_text((await member.get(f"/api/meetings/{mid}/opinion-round/report")).content)
+    for line in ("BÁO CÁO TỔNG HỢP Ý KIẾN", "Lấy ý kiến thành viên về Dự thảo Nghị định",
+                 "1. Thông qua Dự thảo Nghị định?", "Lấy ý kiến bằng văn bản",
+                 "Số thành viên được lấy ý kiến: 3; số thành viên cho ý kiến: 2", "Nghị quyết được thông qua.",
+                 "Thành viên chưa cho ý kiến - Người member2", "Người chair (phiếu số",
+                 "Người chair: “Cần đánh giá tác động kỹ hơn.”"):
+        assert line in report, line
+    assert "Báo cáo tạm thời" not in report
+    # The earlier "other opinion" of the member was replaced by their later ballot: it is not quoted.
+    assert "Đề nghị lùi lộ trình" not in report
+
+
+def _pdf_text(pdf: bytes) -> str:
+    return " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).split())
 
 
 async def test_bad_ballots_get_clear_errors_and_store_nothing(server: Server, world: dict[str, Any],
