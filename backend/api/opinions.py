@@ -39,7 +39,7 @@ class BallotIn(Input):
 
 
 def _opinions(call: Call) -> Opinions:
-    return Opinions(call.db, FileStore.for_settings(call.settings), call.settings)
+    return Opinions(call.db, FileStore.for_settings(call.settings), call.settings, call.request.app.state.live.bus)
 
 
 @api.route("PUT", ROUND, summary="Set the questions, deadline and rule of a draft opinion round",

@@ -39,6 +39,7 @@ from backend.models import (
 from backend.models.base import utcnow
 from backend.services import access, audit, credentials
 from backend.services.context import Actor
+from backend.services.events import EventBus, NullBus, user_room
 from backend.services.files import FileStore
 from backend.services.records import sign_in_thread
 
@@ -46,10 +47,28 @@ MAX_QUESTIONS = 30
 
 
 class Opinions:
-    """The use cases, bound to the database, the file store and the settings."""
+    """The use cases, bound to the database, the file store, the settings and the live event bus
+    (members hear that a round waits for them, the staff see answers arrive, everyone hears it close)."""
 
-    def __init__(self, db: Database, files: FileStore, settings: Settings) -> None:
+    def __init__(self, db: Database, files: FileStore, settings: Settings, bus: EventBus | None = None) -> None:
         self.db, self.files, self.settings = db, files, settings
+        self.bus: EventBus = bus or NullBus()
+
+    async def notify(self, event: str, payload: dict[str, Any], user_ids: set[int]) -> None:
+        """After commit: one push to each person's own room (every device they have connected)."""
+        for user_id in sorted(user_ids):
+            await self.bus.publish(event, payload, room=user_room(user_id))
+
+    async def published(self, meeting_id: int) -> None:
+        """The round's meeting was published (the round is open): tell everyone asked."""
+        async with self.db.read() as s:
+            meeting = await s.get(Meeting, meeting_id)
+            rnd = await _round(s, meeting_id)
+            if meeting is None or rnd is None:
+                return
+            people = await _people(s, meeting_id)
+        await self.notify("opinion_round.opened", {"meeting_id": meeting_id, "title": meeting.title,
+                                                   "deadline": rnd.deadline.isoformat()}, people["asked"])
 
     # --- the secretariat ------------------------------------------------------------------------
 
@@ -103,7 +122,11 @@ class Opinions:
                                object_type="opinion_round", object_id=rnd.id, meeting_id=meeting_id,
                                details={"by_deadline": actor is None,
                                         "passed": {q["id"]: q["outcome"]["passed"] for q in result}})
-            return await self._out(s, rnd, meeting, actor)
+            out = await self._out(s, rnd, meeting, actor)
+            people = await _people(s, meeting_id)
+        await self.notify("opinion_round.closed", {"meeting_id": meeting_id, "by_deadline": actor is None},
+                          people["asked"] | people["staff"])
+        return out
 
     # --- the members ----------------------------------------------------------------------------
 
@@ -152,7 +175,9 @@ class Opinions:
                                object_id=ballot.id, meeting_id=meeting_id,
                                details={"participant_id": member.participant.id, "pdf_sha256": digest,
                                         "replaces": previous.id if previous else None, "certificate": cred.fingerprint})
-            return await self._out(s, rnd, meeting, actor)
+            out = await self._out(s, rnd, meeting, actor)
+        await self._progress(meeting_id)
+        return out
 
     async def withdraw(self, actor: Actor, meeting_id: int) -> dict[str, Any]:
         async with self.db.write() as s:
@@ -172,7 +197,20 @@ class Opinions:
             s.add(ballot)
             await audit.record(s, "opinion_ballot.withdrawn", actor_id=actor.user_id, object_type="opinion_ballot",
                                object_id=ballot.id, meeting_id=meeting_id)
-            return await self._out(s, rnd, meeting, actor)
+            out = await self._out(s, rnd, meeting, actor)
+        await self._progress(meeting_id)
+        return out
+
+    async def _progress(self, meeting_id: int) -> None:
+        """The staff's board: how many have answered, and who (the board is small: one row a member)."""
+        async with self.db.read() as s:
+            rnd = await _round(s, meeting_id)
+            assert rnd is not None
+            asked = await _asked(s, meeting_id)
+            payload = {"meeting_id": meeting_id, "answered": await _answered_count(s, rnd), "asked": len(asked),
+                       "board": await _board(s, rnd, asked)}
+            people = await _people(s, meeting_id)
+        await self.notify("opinion_round.progress", jsonable(payload), people["staff"])
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -280,6 +318,24 @@ async def close_due(opinions: Opinions) -> int:
         except InvalidState:
             pass  # another worker closed it first
     return closed
+
+
+def jsonable(value: Any) -> Any:
+    """Datetimes as ISO strings, for a push (REST answers are serialised by their schema)."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+async def _people(s: AsyncSession, meeting_id: int) -> dict[str, set[int]]:
+    """User ids to notify: those asked (and their deputies), and the staff."""
+    rows = (await s.exec(select(Participant).where(Participant.meeting_id == meeting_id))).all()
+    asked = {p.user_id for p in rows if p.may_vote}
+    asked |= {p.deputy_user_id for p in rows if p.may_vote and p.deputy_user_id}
+    staff = {p.user_id for p in rows if p.role in {r.value for r in STAFF}}
+    return {"asked": asked, "staff": staff}
 
 
 async def _round(s: AsyncSession, meeting_id: int, *, lock: bool = False) -> OpinionRound | None:

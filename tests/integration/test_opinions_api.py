@@ -197,3 +197,25 @@ async def test_the_deadline_closes_the_round_from_what_is_stored(server: Server,
     past = await sec.put(f"/api/meetings/{mid}/opinion-round", json={"deadline": "2020-01-01T00:00:00+07:00",
                                                                      "questions": ["?"]})
     assert past.status_code == 409
+
+
+async def test_members_and_staff_hear_the_round_live(server: Server, world: dict[str, Any], live_factory: Any) -> None:
+    """Connected tablets need not join anything: the round's news goes to each person's own room."""
+    people = world["people"]
+    sec = people["secretary"].client
+    rnd = await _round(server, world)
+    mid = rnd["meeting_id"]
+    member_tablet = await live_factory(people["member"])
+    secretary_tablet = await live_factory(people["secretary"])
+    guest_tablet = await live_factory(people["guest"])
+    assert (await sec.post(f"/api/meetings/{mid}/transitions", json={"action": "publish"})).status_code == 200
+    opened = await member_tablet.wait_for("opinion_round.opened", lambda d: d["meeting_id"] == mid)
+    assert opened["title"] == "Lấy ý kiến thành viên về Dự thảo Nghị định" and opened["deadline"]
+    assert (await people["member"].client.post(f"/api/meetings/{mid}/opinion-round/ballot", json=_ballot(
+        rnd, "member", [("agree", None), ("agree", None)]))).status_code == 201
+    progress = await secretary_tablet.wait_for("opinion_round.progress", lambda d: d["answered"] == 1)
+    assert progress["asked"] == 3 and [b["answered"] for b in progress["board"]].count(True) == 1
+    assert (await people["chair"].client.post(f"/api/meetings/{mid}/opinion-round/close")).status_code == 200
+    closed = await member_tablet.wait_for("opinion_round.closed", lambda d: d["meeting_id"] == mid)
+    assert closed["by_deadline"] is False
+    assert not [e for e, seen in guest_tablet.events.items() if e.startswith("opinion_round.") and seen]  # not asked
