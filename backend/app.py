@@ -176,6 +176,7 @@ async def _housekeeping(live_ctx: Live, rounds: Opinions) -> None:
         try:
             await polls.close_due(live_ctx)
             await opinions.close_due(rounds)
+            await rounds.remind_due()
             if time.monotonic() - last_refresh > REFRESH_SECONDS:
                 await live_ctx.presence.refresh()
                 last_refresh = time.monotonic()

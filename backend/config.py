@@ -65,6 +65,18 @@ class Settings:
     """The PAdES level of every signature: B-B, B-T, B-LT or B-LTA (ECABINET_PADES_LEVEL)."""
     max_verify_bytes: int = 50_000_000
     """Largest PDF accepted by POST /api/verify (ECABINET_MAX_VERIFY_BYTES)."""
+    smtp_host: str = ""
+    """SMTP server for e-mailed reminders (ECABINET_SMTP_HOST); empty: reminders only in the app."""
+    smtp_port: int = 25
+    """Its port (ECABINET_SMTP_PORT)."""
+    smtp_from: str = "e-cabinet@localhost"
+    """Sender address (ECABINET_SMTP_FROM)."""
+    smtp_user: str = ""
+    """Login, if the server wants one (ECABINET_SMTP_USER)."""
+    smtp_password: str = field(default="", repr=False)
+    """Its password (ECABINET_SMTP_PASSWORD)."""
+    smtp_starttls: bool = False
+    """Upgrade the connection with STARTTLS (ECABINET_SMTP_STARTTLS)."""
     signing_timezone: str = "Asia/Ho_Chi_Minh"
     """Time zone of the dates printed on resolutions, minutes and signatures (ECABINET_TIMEZONE)."""
 
@@ -147,6 +159,12 @@ class Settings:
             pades_level=level,
             max_verify_bytes=number("ECABINET_MAX_VERIFY_BYTES", defaults.max_verify_bytes),
             signing_timezone=env.get("ECABINET_TIMEZONE", defaults.signing_timezone),
+            smtp_host=env.get("ECABINET_SMTP_HOST", "").strip(),
+            smtp_port=number("ECABINET_SMTP_PORT", defaults.smtp_port),
+            smtp_from=env.get("ECABINET_SMTP_FROM", defaults.smtp_from),
+            smtp_user=env.get("ECABINET_SMTP_USER", ""),
+            smtp_password=env.get("ECABINET_SMTP_PASSWORD", ""),
+            smtp_starttls=flag("ECABINET_SMTP_STARTTLS", False),
         )
 
 

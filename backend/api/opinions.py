@@ -76,6 +76,12 @@ async def close_round(call: Call) -> dict[str, Any]:
     return await _opinions(call).close(call.user, call.path["meeting_id"])
 
 
+@api.route("POST", ROUND + "/remind", summary="Remind now every member asked who has not answered (app and e-mail)",
+           permission=Permission.meeting(Action.REMIND_ROUND), tag="opinions", response=dict[str, Any])
+async def remind_round(call: Call) -> dict[str, Any]:
+    return await _opinions(call).remind(call.user, call.path["meeting_id"])
+
+
 @api.route("GET", ROUND + "/report", summary="The aggregated report (PDF): the staff at any time, everyone once closed",
            permission=Permission.meeting(Action.VIEW), tag="opinions", produces="application/pdf")
 async def round_report(call: Call) -> Response:

@@ -17,6 +17,9 @@ Password = Annotated[str, Field(min_length=1, max_length=256)]
 NewPassword = Annotated[str, Field(min_length=10, max_length=256)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 OptionalText200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+# Empty, or an address: where reminders of opinion rounds are e-mailed when SMTP is configured.
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254,
+                                         pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Language = Literal["vi", "en"]
 RoleName = Literal["chair", "secretary", "member", "guest", "bridge"]
 MeetingKind = Literal["session", "opinion_round"]
@@ -94,6 +97,7 @@ class UserOut(Output):
     is_secretariat: bool
     language: str
     body_id: int | None
+    email: str
 
 
 class LoginOut(Output):
@@ -124,6 +128,7 @@ class UserCreate(Input):
     is_admin: bool = False
     is_secretariat: bool = False
     body_id: Id | None = None
+    email: Email = ""
 
 
 class UserUpdate(Patch):
@@ -135,6 +140,7 @@ class UserUpdate(Patch):
     is_secretariat: bool | None = None
     is_active: bool | None = None
     body_id: Id | None = None
+    email: Email | None = None
 
 
 class PasswordReset(Input):

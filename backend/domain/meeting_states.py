@@ -64,6 +64,7 @@ class Action(StrEnum):
     CONFIGURE_ROUND = "configure_round"
     ANSWER_ROUND = "answer_round"
     CLOSE_ROUND = "close_round"
+    REMIND_ROUND = "remind_round"
 
 
 # action -> (who may, in which states). Transitions also name their target state below.
@@ -98,6 +99,7 @@ _ALLOWED: dict[Action, tuple[frozenset[Role], frozenset[Status]]] = {
     # Whether a chair or member is asked is their participant's `may_vote` flag, checked by the service.
     Action.ANSWER_ROUND: (VOTING_ROLES, frozenset({Status.PUBLISHED})),
     Action.CLOSE_ROUND: (STAFF, frozenset({Status.PUBLISHED})),
+    Action.REMIND_ROUND: (STAFF, frozenset({Status.PUBLISHED})),
 }
 
 TRANSITIONS: dict[Action, Status] = {

@@ -36,6 +36,8 @@ class User(SQLModel, table=True):
     is_secretariat: bool = Field(default=False)
     language: str = Field(default="vi", max_length=5)
     body_id: int | None = Field(default=None, foreign_key="bodies.id", index=True)
+    # Where reminders are e-mailed (empty: in the app only).
+    email: str = Field(default="", max_length=254, sa_column_kwargs={"server_default": ""})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     password_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

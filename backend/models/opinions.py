@@ -59,3 +59,17 @@ class OpinionAnswer(SQLModel, table=True):
     question_id: int = Field(foreign_key="opinion_questions.id")
     choice: str = Field(max_length=10)  # agree | disagree | other
     text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class OpinionReminder(SQLModel, table=True):
+    """A reminder that went out (scheduled ones are recorded once, so a restart does not repeat them)."""
+
+    __tablename__ = "opinion_reminders"
+    __table_args__ = (UniqueConstraint("round_id", "slot"),)
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="opinion_rounds.id", index=True)
+    slot: str = Field(max_length=40)  # "before:86400" for a scheduled one, "manual:<uuid>" on demand
+    sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_by: int | None = Field(default=None, foreign_key="users.id")  # None: the schedule
+    recipients: int = Field(default=0)  # members reminded (those who had not answered)
+    emails: int = Field(default=0)  # of them, by e-mail

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,12 +34,13 @@ from backend.models import (
     OpinionAnswer,
     OpinionBallot,
     OpinionQuestion,
+    OpinionReminder,
     OpinionRound,
     Participant,
     User,
 )
 from backend.models.base import utcnow
-from backend.services import access, audit, credentials
+from backend.services import access, audit, credentials, mail
 from backend.services.context import Actor
 from backend.services.events import EventBus, NullBus, user_room
 from backend.services.files import FileStore
@@ -127,6 +130,79 @@ class Opinions:
         await self.notify("opinion_round.closed", {"meeting_id": meeting_id, "by_deadline": actor is None},
                           people["asked"] | people["staff"])
         return out
+
+    async def remind(self, actor: Actor, meeting_id: int) -> dict[str, Any]:
+        """A reminder now, on demand, to every member asked who has not answered."""
+        async with self.db.read() as s:
+            await access.require_membership(s, actor, meeting_id, Action.REMIND_ROUND)
+        sent = await self._remind(meeting_id, [f"manual:{uuid.uuid4().hex[:12]}"], actor.user_id)
+        if sent is None:
+            raise InvalidState("this round is not open", code="round_not_open")
+        return sent
+
+    async def remind_due(self) -> int:
+        """Scheduled reminders whose time has come (each slot goes out once, whichever worker wins it;
+        the schedule is stored, so a restart neither loses nor repeats one)."""
+        now = utcnow()
+        async with self.db.read() as s:
+            rounds = (await s.exec(select(OpinionRound).where(
+                OpinionRound.status == rules.RoundStatus.OPEN.value, col(OpinionRound.deadline) > now))).all()
+            due = []
+            for rnd in rounds:
+                done = set((await s.exec(select(OpinionReminder.slot).where(
+                    OpinionReminder.round_id == rnd.id))).all())
+                # Slots that came due together (after a restart, say) make one reminder, not several.
+                slots = [f"before:{offset}" for offset in json.loads(rnd.reminders)
+                         if f"before:{offset}" not in done and now >= rnd.deadline - timedelta(seconds=int(offset))]
+                if slots:
+                    due.append((rnd.meeting_id, slots))
+        sent = 0
+        for meeting_id, slots in due:
+            if await self._remind(meeting_id, slots, None) is not None:
+                sent += 1
+        return sent
+
+    async def _remind(self, meeting_id: int, slots: list[str], actor_id: int | None) -> dict[str, Any] | None:
+        """Record the slots (the unique index makes one worker win), then push and e-mail once."""
+        try:
+            async with self.db.write() as s:
+                rnd = await _round(s, meeting_id)
+                meeting = await s.get(Meeting, meeting_id)
+                if rnd is None or meeting is None or rnd.status != rules.RoundStatus.OPEN.value:
+                    return None
+                assert rnd.id is not None
+                answered = {b for b in (await s.exec(select(OpinionBallot.participant_id).where(
+                    OpinionBallot.round_id == rnd.id, OpinionBallot.current == True))).all()}  # noqa: E712
+                waiting = [(p, u) for p, u in await _asked(s, meeting_id) if p.id not in answered]
+                rows = [OpinionReminder(round_id=rnd.id, slot=slot, sent_by=actor_id, recipients=len(waiting))
+                        for slot in slots]
+                s.add_all(rows)
+                await s.flush()
+                await audit.record(s, "opinion_round.reminded", actor_id=actor_id, object_type="opinion_round",
+                                   object_id=rnd.id, meeting_id=meeting_id,
+                                   details={"slots": slots, "recipients": len(waiting)})
+                deputies = {p.deputy_user_id for p, _ in waiting if p.deputy_user_id}
+                deputy_users = (await s.exec(select(User).where(col(User.id).in_(deputies)))).all() if deputies else []
+                title, deadline = meeting.title, rnd.deadline
+        except IntegrityError:
+            return None  # another worker sent this scheduled reminder
+        people = [u for _, u in waiting] + list(deputy_users)
+        local = deadline.astimezone(ZoneInfo(self.settings.signing_timezone))
+        await self.notify("opinion_round.reminder", {"meeting_id": meeting_id, "title": title,
+                                                     "deadline": deadline.isoformat()},
+                          {u.id for u in people if u.id is not None})
+        emails = await mail.send(
+            self.settings, [(u.full_name, u.email) for u in people if u.email],
+            f"[e-Cabinet] Nhắc cho ý kiến: {title}",
+            f"Kính gửi đồng chí,\n\nĐồng chí chưa gửi phiếu lấy ý kiến về \"{title}\". "
+            f"Hạn cuối: {local:%H:%M} ngày {local:%d/%m/%Y}.\n\n"
+            "Vui lòng đăng nhập e-Cabinet để cho ý kiến và ký phiếu.\n")
+        async with self.db.write() as s:
+            for stored in (await s.exec(select(OpinionReminder).where(
+                    col(OpinionReminder.id).in_([r.id for r in rows])))).all():
+                stored.emails = emails
+                s.add(stored)
+        return {"slots": slots, "recipients": len(waiting), "emails": emails}
 
     # --- the members ----------------------------------------------------------------------------
 
@@ -261,12 +337,15 @@ class Opinions:
             "reminders_seconds": json.loads(rnd.reminders), "opened_at": rnd.opened_at, "closed_at": rnd.closed_at,
             "questions": [{"id": q.id, "position": q.position, "text": q.text} for q in questions],
             "asked": len(asked), "answered": await _answered_count(s, rnd), "mine": None, "board": None,
-            "result": None,
+            "reminders": None, "result": None,
         }
         if member is not None and member.participant.may_vote:
             out["mine"] = await _mine(s, rnd, member.participant.id or 0)
         if staff:
             out["board"] = await _board(s, rnd, asked)
+            out["reminders"] = [{"slot": r.slot, "sent_at": r.sent_at, "recipients": r.recipients,
+                                 "emails": r.emails} for r in (await s.exec(select(OpinionReminder).where(
+                                     OpinionReminder.round_id == rnd.id).order_by(col(OpinionReminder.id)))).all()]
         if rnd.status == rules.RoundStatus.CLOSED.value or staff:
             out["result"] = await _result(s, rnd, meeting.id)
         return out

@@ -231,6 +231,7 @@ async def _opinion_samples(server: Server, cast: Cast, call: Any) -> None:
                f"/api/opinion-ballots/{done['mine']['ballot_id']}/pdf")
     await call(member, "DELETE", "/api/meetings/{meeting_id}/opinion-round/ballot", f"{m}/opinion-round/ballot")
     await call(sec, "GET", "/api/meetings/{meeting_id}/opinion-round", f"{m}/opinion-round")
+    await call(sec, "POST", "/api/meetings/{meeting_id}/opinion-round/remind", f"{m}/opinion-round/remind")
     await call(sec, "GET", "/api/meetings/{meeting_id}/opinion-round/report", f"{m}/opinion-round/report")
     await call(sec, "POST", "/api/meetings/{meeting_id}/opinion-round/close", f"{m}/opinion-round/close")
 

@@ -219,3 +219,93 @@ async def test_members_and_staff_hear_the_round_live(server: Server, world: dict
     closed = await member_tablet.wait_for("opinion_round.closed", lambda d: d["meeting_id"] == mid)
     assert closed["by_deadline"] is False
     assert not [e for e, seen in guest_tablet.events.items() if e.startswith("opinion_round.") and seen]  # not asked
+
+
+class _Inbox:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        from email import message_from_bytes
+        from email.policy import default
+
+        self.messages.append(message_from_bytes(envelope.content, policy=default))
+        return "250 OK"
+
+
+async def test_reminders_on_schedule_and_on_demand_reach_the_app_and_the_mail(
+        server: Server, world: dict[str, Any], admin: Any) -> None:
+    import dataclasses
+
+    from aiosmtpd.controller import Controller
+
+    from backend.services.files import FileStore
+    from backend.services.opinions import Opinions
+    from tests.conftest import free_port
+
+    people = world["people"]
+    for key in ("member", "member2"):
+        r = await admin.patch(f"/api/users/{people[key].id}", json={"email": f"{key}@example.test"})
+        assert r.status_code == 200 and r.json()["email"] == f"{key}@example.test", r.text
+    assert (await admin.patch(f"/api/users/{people['member'].id}", json={"email": "not an address"})).status_code == 422
+    inbox = _Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        sec = people["secretary"].client
+        rnd = await _round(server, world, deadline=datetime.now(UTC) + timedelta(minutes=30))
+        mid = rnd["meeting_id"]
+        # The 2-hours-before reminder comes due two seconds after the round is sent (member2 answers first).
+        assert (await sec.put(f"/api/meetings/{mid}/opinion-round", json={
+            "deadline": (datetime.now(UTC) + timedelta(seconds=7203)).isoformat(), "reminders_seconds": [7200, 3600],
+            "questions": ["Thông qua Dự thảo Nghị định?", "Đồng ý lộ trình thực hiện từ năm 2027?"]})).status_code == 200
+        rnd["questions"] = [q["id"] for q in (await sec.get(f"/api/meetings/{mid}/opinion-round")).json()["questions"]]
+        assert (await sec.post(f"/api/meetings/{mid}/transitions", json={"action": "publish"})).status_code == 200
+        assert (await people["member2"].client.post(f"/api/meetings/{mid}/opinion-round/ballot", json=_ballot(
+            rnd, "member2", [("agree", None), ("agree", None)]))).status_code == 201
+        # The running server's housekeeping sends each scheduled reminder once, from the stored schedule.
+        async def reminders(count: int) -> list[dict[str, Any]]:
+            for _ in range(200):
+                state = (await sec.get(f"/api/meetings/{mid}/opinion-round")).json()
+                if len(state["reminders"]) >= count:
+                    return list(state["reminders"])
+                await asyncio.sleep(0.05)
+            raise AssertionError(f"fewer than {count} reminders: {state['reminders']}")
+
+        first = await reminders(1)
+        assert [(r["slot"], r["recipients"]) for r in first] == [("before:7200", 2)]  # the chair, the member
+        async with server.db.write() as s:  # an hour later, as far as the schedule can tell
+            stored = (await s.exec(select(OpinionRound).where(OpinionRound.meeting_id == mid))).one()
+            stored.deadline = datetime.now(UTC) + timedelta(minutes=30)
+            s.add(stored)
+        assert [r["slot"] for r in await reminders(2)] == ["before:7200", "before:3600"]
+        mailer = Opinions(server.db, FileStore.for_settings(server.settings),
+                          dataclasses.replace(server.settings, smtp_host="127.0.0.1", smtp_port=port))
+        assert await mailer.remind_due() == 0  # nothing left to send, and nothing sent twice
+        from backend.models import User
+        from backend.services.auth import actor_for
+
+        async with server.db.read() as s:
+            chair_user = await s.get(User, people["chair"].id)
+        assert chair_user is not None
+        mailed = await mailer.remind(actor_for(chair_user), mid)
+        assert mailed["recipients"] == 2 and mailed["emails"] == 1
+        for _ in range(50):
+            if inbox.messages:
+                break
+            await asyncio.sleep(0.05)
+        assert [m["To"] for m in inbox.messages] == ["Người member <member@example.test>"]
+        assert "Lấy ý kiến thành viên về Dự thảo Nghị định" in inbox.messages[0]["Subject"]
+        assert "Hạn cuối" in inbox.messages[0].get_content()
+        manual = await people["chair"].client.post(f"/api/meetings/{mid}/opinion-round/remind")
+        assert manual.status_code == 200 and manual.json()["recipients"] == 2
+        state = (await sec.get(f"/api/meetings/{mid}/opinion-round")).json()
+        assert [r["slot"].split(":")[0] for r in state["reminders"]] == ["before", "before", "manual", "manual"]
+        assert [r["emails"] for r in state["reminders"]][2:] == [1, 0]  # by the mailer, then without SMTP
+        refused = await people["member"].client.post(f"/api/meetings/{mid}/opinion-round/remind")
+        assert refused.status_code == 403
+    finally:
+        controller.stop()

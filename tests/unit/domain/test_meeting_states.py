@@ -37,6 +37,7 @@ EXPECTED: dict[Action, dict[Role, set[Status]]] = {
     Action.CONFIGURE_ROUND: {CH: {D}, SE: {D}},
     Action.ANSWER_ROUND: {CH: {P}, ME: {P}},
     Action.CLOSE_ROUND: {CH: {P}, SE: {P}},
+    Action.REMIND_ROUND: {CH: {P}, SE: {P}},
     Action.VOTE: {CH: {I}, ME: {I}},
     Action.CHECK_IN: {CH: {P, I}, SE: {P, I}, ME: {P, I}, GU: {P, I}, BR: {P, I}},
     Action.RECORD_ATTENDANCE: {CH: {P, I}, SE: {P, I}},
