@@ -133,6 +133,8 @@ class ResolutionDoc:
     """Decisions, as (heading, text), e.g. ("Điều 1.", "...")."""
     poll: PollResult | None = None
     """The vote the resolution records."""
+    opinions: tuple[PollResult, ...] = ()
+    """Or the questions of the written opinion round it records (written=True)."""
     recipients: tuple[str, ...] = ()
     """"Nơi nhận" lines."""
     signatories: tuple[Signatory, ...] = ()
@@ -576,12 +578,16 @@ def render_resolution(doc: ResolutionDoc) -> RenderedPdf:
     if doc.meeting_title:
         when = f", {vietnamese_date(doc.meeting_date)}" if doc.meeting_date else ""
         story.append(Paragraph(f"Tại {_t(doc.meeting_title)}{_t(when)};", st["preamble"]))
-    if doc.articles or doc.poll:
+    if doc.articles or doc.poll or doc.opinions:
         story.append(Paragraph("<b>QUYẾT NGHỊ:</b>", st["center"]))
     for heading, text in doc.articles:
         story.append(Paragraph(f"<b>{_t(heading)}</b> {_t(text)}", st["body"]))
     if doc.poll is not None:
         story += [Paragraph("<b>Kết quả biểu quyết</b>", st["heading"]), *_poll_table(doc.poll, st, width)]
+    if doc.opinions:
+        story.append(Paragraph("<b>Kết quả lấy ý kiến thành viên</b>", st["heading"]))
+        for result in doc.opinions:
+            story += _poll_table(result, st, width)
     story.append(_closing(doc.recipients, doc.signatories, st, found, width, side_by_side=False))
     text = "\n".join([doc.title, doc.subject, *doc.preamble, *(f"{h} {t}" for h, t in doc.articles)])
     return _build(story, found, f"{doc.title} {doc.number}", text)

@@ -480,6 +480,25 @@ async def _board(s: AsyncSession, rnd: OpinionRound, asked: list[tuple[Participa
              "submitted_at": current[p.id].submitted_at if p.id in current else None} for p, u in asked]
 
 
+async def round_of(s: AsyncSession, meeting_id: int) -> OpinionRound | None:
+    return await _round(s, meeting_id)
+
+
+async def written_results(s: AsyncSession, rnd: OpinionRound, meeting_id: int) -> tuple[signing.PollResult, ...]:
+    """Each question's outcome in the shape the documents print (resolutions, the report)."""
+    end = rnd.closed_at or utcnow()
+    out = []
+    for item in await _result(s, rnd, meeting_id):
+        o = item["outcome"]
+        counts = o["counts"]
+        out.append(signing.PollResult(
+            question=item["text"], options=tuple((rules.CHOICE_LABELS[c], counts[c.value]) for c in rules.Choice),
+            rule=rules.RULE_LABELS[rules.Rule(rnd.rule)], entitled=o["asked"], present=o["answered"],
+            voted=o["answered"], quorum_needed=o["threshold"], quorum_met=True, passed=o["passed"], secret=False,
+            opened_at=rnd.opened_at or rnd.created_at, closed_at=end, written=True))
+    return tuple(out)
+
+
 async def _report_doc(s: AsyncSession, rnd: OpinionRound, meeting: Meeting, settings: Settings
                       ) -> signing.OpinionReportDoc:
     assert meeting.id is not None
@@ -502,16 +521,9 @@ async def _report_doc(s: AsyncSession, rnd: OpinionRound, meeting: Meeting, sett
     by_ballot = {b.id: (b, u) for b, u in ballots}
     end = rnd.closed_at or utcnow()
     questions = []
-    for item in await _result(s, rnd, meeting.id):
-        o = item["outcome"]
-        counts = o["counts"]
-        result = signing.PollResult(
-            question=item["text"], options=tuple((rules.CHOICE_LABELS[c], counts[c.value]) for c in rules.Choice),
-            rule=rules.RULE_LABELS[rules.Rule(rnd.rule)], entitled=o["asked"], present=o["answered"],
-            voted=o["answered"], quorum_needed=o["threshold"], quorum_met=True, passed=o["passed"], secret=False,
-            opened_at=rnd.opened_at or rnd.created_at, closed_at=end, written=True)
+    for q, result in zip(await _questions(s, rnd), await written_results(s, rnd, meeting.id), strict=True):
         quoted = tuple(signing.OtherOpinion(author(*by_ballot[a.ballot_id]), a.text, ref(by_ballot[a.ballot_id][0]))
-                       for a in others if a.question_id == item["id"])
+                       for a in others if a.question_id == q.id)
         questions.append(signing.OpinionQuestionReport(result, quoted))
     body = await s.get(Body, meeting.body_id)
     return signing.OpinionReportDoc(

@@ -88,10 +88,14 @@ class Records:
         kind = data["kind"]
         async with self.db.write() as s:
             meeting, _ = await access.require_membership(s, actor, meeting_id, Action.PREPARE_RECORDS)
+            if kind == "minutes" and meeting.kind == "opinion_round":
+                raise BadRequest("an opinion round has a report, not minutes", code="not_a_session")
             if kind == "minutes" and meeting.status != Status.CLOSED.value:
                 raise InvalidState("the minutes are drafted once the session is closed", code="session_not_closed")
             poll = None
-            if kind == "resolution":
+            if kind == "resolution" and meeting.kind == "opinion_round":
+                await opinion_results(s, meeting)  # refuses a round that is still open
+            elif kind == "resolution":
                 poll = await s.get(Poll, data.get("poll_id") or 0)
                 if poll is None or poll.meeting_id != meeting_id:
                     raise BadRequest("name a poll of this meeting", code="unknown_poll")
@@ -258,12 +262,17 @@ class Records:
         chair = signing.Signatory(field_name=SIGN_FIELD, capacity=content.get("capacity") or "CHỦ TỌA",
                                   title=people["chair_title"], full_name=people["chair"])
         if record.kind == "resolution":
-            assert poll is not None
+            written = await opinion_results(s, meeting) if meeting.kind == "opinion_round" else ()
+            if written and not content.get("articles"):
+                # Pre-filled from the result: one article per approved question; the secretary edits them.
+                content["articles"] = [{"heading": f"Điều {i}.", "text": f"Thông qua: {r.question}"}
+                                       for i, r in enumerate((r for r in written if r.passed), start=1)]
             doc = signing.ResolutionDoc(
                 issuer=issuer, number=record.number, issued_at=now, title="NGHỊ QUYẾT", subject=record.title,
                 preamble=tuple(content.get("preamble") or ()),
                 articles=tuple((a["heading"], a["text"]) for a in content.get("articles") or ()),
-                poll=_poll_result(poll), recipients=tuple(content.get("recipients") or ()),
+                poll=_poll_result(poll) if poll else None, opinions=written,
+                recipients=tuple(content.get("recipients") or ()),
                 signatories=(secretary, chair), meeting_title=meeting.title,
                 meeting_date=meeting.started_at or meeting.starts_at)
             rendered = await asyncio.to_thread(signing.render_resolution, doc)
@@ -291,6 +300,17 @@ async def sign_in_thread(cred: Any, secret: str, pdf: bytes, options: signing.Si
 def _content(data: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
     keys = ("issuer", "place", "capacity", "preamble", "articles", "recipients", "summary")
     return {k: data[k] for k in keys if k in data and (data[k] is not None or not partial)}
+
+
+async def opinion_results(s: AsyncSession, meeting: Meeting) -> tuple[signing.PollResult, ...]:
+    """The closed round's questions with their outcome, as a resolution reports them."""
+    from backend.services import opinions
+
+    assert meeting.id is not None
+    rnd = await opinions.round_of(s, meeting.id)
+    if rnd is None or rnd.status != "closed":
+        raise InvalidState("a resolution is drafted from a closed opinion round", code="round_not_closed")
+    return await opinions.written_results(s, rnd, meeting.id)
 
 
 def _poll_result(poll: Poll) -> signing.PollResult:

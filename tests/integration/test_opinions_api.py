@@ -97,6 +97,9 @@ async def test_a_round_from_setup_to_result(server: Server, world: dict[str, Any
             OpinionRound.meeting_id == mid).order_by(col(OpinionBallot.id)))).all()
     assert len(ballots) == 4 and [b.current for b in ballots] == [None, True, None, True]
 
+    too_early = await sec.post(f"/api/meetings/{mid}/records", json={"kind": "resolution", "number": "1/NQ",
+                                                                     "title": "Sớm"})
+    assert too_early.status_code == 409
     interim = await sec.get(f"/api/meetings/{mid}/opinion-round/report")
     assert interim.status_code == 200 and "Báo cáo tạm thời" in _pdf_text(interim.content)
     assert (await member.get(f"/api/meetings/{mid}/opinion-round/report")).json()["error"]["code"] == (
@@ -123,6 +126,20 @@ async def test_a_round_from_setup_to_result(server: Server, world: dict[str, Any
     assert "Báo cáo tạm thời" not in report
     # The earlier "other opinion" of the member was replaced by their later ballot: it is not quoted.
     assert "Đề nghị lùi lộ trình" not in report
+
+    # A resolution drafted from the closed round, pre-filled from its result, then signed as usual.
+    drafted = await sec.post(f"/api/meetings/{mid}/records", json={
+        "kind": "resolution", "number": "20/NQ-CP", "title": "Về Dự thảo Nghị định (theo ý kiến thành viên)"})
+    assert drafted.status_code == 201, drafted.text
+    assert drafted.json()["content"]["articles"] == [
+        {"heading": "Điều 1.", "text": "Thông qua: Thông qua Dự thảo Nghị định?"}]
+    text = _pdf_text((await sec.get(f"/api/records/{drafted.json()['id']}/pdf")).content)
+    for line in ("NGHỊ QUYẾT", "Kết quả lấy ý kiến thành viên", "Điều 1. Thông qua: Thông qua Dự thảo Nghị định?",
+                 "Nội dung lấy ý kiến: Đồng ý lộ trình thực hiện từ năm 2027?", "Không được thông qua."):
+        assert line in text, line
+    minutes = await sec.post(f"/api/meetings/{mid}/records", json={"kind": "minutes", "number": "1/BB",
+                                                                  "title": "Biên bản"})
+    assert minutes.status_code == 400 and minutes.json()["error"]["code"] == "not_a_session"
 
 
 def _pdf_text(pdf: bytes) -> str:
