@@ -86,6 +86,7 @@ class CredentialOut(Output):
     id: int
     user_id: int
     kind: Literal["file", "token"]
+    label: str = Field(description="the signer's name and title, and the issuing CA, for people")
     subject: str
     issuer: str
     serial: str

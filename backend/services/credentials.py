@@ -89,7 +89,10 @@ def _ca_paths(settings: Settings) -> signing.CaPaths:
 
 
 def credential_out(c: SigningCredential) -> dict[str, Any]:
-    return {"id": c.id, "user_id": c.user_id, "kind": c.kind, "subject": c.subject, "issuer": c.issuer,
+    info = signing.describe(x509.load_pem_x509_certificate(c.certificate_pem.encode()))
+    label = f"{info.common_name} — {info.title}" if info.title else info.common_name
+    return {"id": c.id, "user_id": c.user_id, "kind": c.kind, "label": f"{label} ({info.issuer_common_name})",
+            "subject": c.subject, "issuer": c.issuer,
             "serial": c.serial, "fingerprint": c.fingerprint, "not_before": c.not_before, "not_after": c.not_after,
             "active": c.active, "token_label": c.token_label, "key_label": c.key_label,
             "usable": c.active and c.not_before <= datetime.now(UTC) <= c.not_after}

@@ -49,8 +49,9 @@ ACCOUNTS = [
     DemoAccount("diemcau.danang", "DiemCau@2026", "Điểm cầu Đà Nẵng", "UBND thành phố Đà Nẵng", "bridge"),
 ]
 
-# The demo's signers get certificates from the development CA, their keys under this passphrase.
-SIGNERS = ("thutuong", "vpcp.thuky")
+# The demo's signers (the chair, the secretary, and the members who answer opinion rounds) get
+# certificates from the development CA, their keys under this passphrase.
+SIGNERS = ("thutuong", "vpcp.thuky", "pho.thutuong1", "pho.thutuong2", "bo.taichinh", "bo.tuphap", "bo.khcn")
 SIGNING_PASSPHRASE = "KySo@2026"
 
 MEETING_TITLE = "Phiên họp Chính phủ thường kỳ"

@@ -337,6 +337,7 @@ class Opinions:
             "reminders_seconds": json.loads(rnd.reminders), "opened_at": rnd.opened_at, "closed_at": rnd.closed_at,
             "questions": [{"id": q.id, "position": q.position, "text": q.text} for q in questions],
             "asked": len(asked), "answered": await _answered_count(s, rnd), "mine": None, "board": None,
+            "i_am_asked": member is not None and member.participant.may_vote,
             "reminders": None, "result": None,
         }
         if member is not None and member.participant.may_vote:

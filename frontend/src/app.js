@@ -15,6 +15,7 @@ import { LiveView } from './views/live.js';
 import { ConsoleView } from './views/console.js';
 import { WallView } from './views/wall.js';
 import { RecordView } from './views/record.js';
+import { RoundView } from './views/round.js';
 import { VerifyView } from './views/verify.js';
 
 const NEXT_KEY = 'ecabinet.next';
@@ -176,6 +177,7 @@ function App() {
       case 'meeting-live': body = html`<${LiveView} user=${user} meetingId=${route.id} key=${`live-${route.id}`} />`; break;
       case 'meeting-console': body = html`<${ConsoleView} user=${user} meetingId=${route.id} key=${`console-${route.id}`} />`; break;
       case 'meeting-wall': body = html`<${WallView} user=${user} meetingId=${route.id} key=${`wall-${route.id}`} />`; break;
+      case 'meeting-round': body = html`<${RoundView} user=${user} meetingId=${route.id} key=${`round-${route.id}`} />`; break;
       case 'record': body = html`<${RecordView} user=${user} recordId=${route.id} key=${`r-${route.id}`} />`; break;
       case 'verify': body = html`<${VerifyView} />`; break;
       case 'not-found': body = html`<${NotFound} />`; break;

@@ -1,7 +1,9 @@
 // Hash routes: #/login, #/verify (public), #/records/<id>, #/meetings, #/meetings/new, #/meetings/<id>, #/meetings/<id>/edit, and the live
 // session: #/meetings/<id>/live (tablet), #/meetings/<id>/console (chair), #/meetings/<id>/wall (projector).
 
-const MEETING_PAGES = { edit: 'meeting-edit', live: 'meeting-live', console: 'meeting-console', wall: 'meeting-wall' };
+const MEETING_PAGES = {
+  edit: 'meeting-edit', live: 'meeting-live', console: 'meeting-console', wall: 'meeting-wall', round: 'meeting-round',
+};
 
 export function parseRoute(hash) {
   const path = (hash || '').replace(/^#/, '').split('?')[0];
@@ -35,4 +37,5 @@ export const livePath = (id) => `/meetings/${id}/live`;
 export const consolePath = (id) => `/meetings/${id}/console`;
 export const wallPath = (id) => `/meetings/${id}/wall`;
 export const recordPath = (id) => `/records/${id}`;
+export const roundPath = (id) => `/meetings/${id}/round`;
 export const verifyPath = () => '/verify';

@@ -3,7 +3,7 @@
 import { html, useEffect, useRef, useState } from '../lib/preact.js';
 import { api } from '../lib/api.js';
 import { formatDateTime, formatNumber, t } from '../lib/i18n.js';
-import { consolePath, livePath, wallPath } from '../lib/router.js';
+import { consolePath, livePath, roundPath, wallPath } from '../lib/router.js';
 import {
   ConfidentialityBadge, ConfirmButton, ErrorBox, Loading, Notice, RoleBadge, StatusBadge, useTitle,
 } from './components.js';
@@ -126,6 +126,12 @@ function MeetingHeader({ meeting: m, allowed, busy, run, setMeeting }) {
 
 /** The way into the live session: the tablet view for everyone, the console and the wall for the staff. */
 function LiveLinks({ meeting: m }) {
+  if (m.kind === 'opinion_round') {
+    return html`
+      <div class="toolbar toolbar-live">
+        <a class="button button-primary" href=${`#${roundPath(m.id)}`} data-testid="open-round">${t('round.open')}</a>
+      </div>`;
+  }
   if (!LIVE_STATES.has(m.status)) return null;
   const staff = STAFF_ROLES.has(m.my_role);
   return html`

@@ -32,9 +32,15 @@ export function MeetingsView({ user }) {
         <p class="card empty" data-testid="meetings-empty">${t('meetings.empty')}</p>`}
       ${state.status === 'ok' && state.meetings.length > 0 && html`
         <ul class="meeting-list" data-testid="meeting-list">
-          ${state.meetings.map((m) => html`<${MeetingRow} key=${m.id} meeting=${m} />`)}
+          ${waitingFirst(state.meetings).map((m) => html`<${MeetingRow} key=${m.id} meeting=${m} />`)}
         </ul>`}
     </main>`;
+}
+
+/** Opinion rounds that are open (waiting for answers) come first: they have a deadline. */
+function waitingFirst(meetings) {
+  const open = (m) => m.kind === 'opinion_round' && m.status === 'published';
+  return [...meetings.filter(open), ...meetings.filter((m) => !open(m))];
 }
 
 function MeetingRow({ meeting: m }) {
@@ -49,7 +55,9 @@ function MeetingRow({ meeting: m }) {
           </span>
         </span>
         <span class="meeting-row-side">
-          <${StatusBadge} status=${m.status} />
+          ${m.kind === 'opinion_round' && m.status === 'published'
+            ? html`<span class="badge badge-round" data-testid="round-waiting">${t('round.waiting_badge')}</span>`
+            : html`<${StatusBadge} status=${m.status} />`}
           <${ConfidentialityBadge} level=${m.confidentiality} />
           ${m.my_role && html`<span class="my-role" data-testid="meeting-row-role">${t('meetings.my_role', { role: t(`role.${m.my_role}`) })}</span>`}
         </span>

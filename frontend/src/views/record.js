@@ -48,19 +48,20 @@ export function RecordsSection({ meeting }) {
 }
 
 function DraftForm({ meeting, onDone }) {
+  const fromRound = meeting.kind === 'opinion_round';
   const [kind, setKind] = useState(null);
   const [polls, setPolls] = useState([]);
   const [form, setForm] = useState({ number: '', title: '', poll_id: '', preamble: '', articles: '', recipients: '' });
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
-    if (kind === 'resolution') api.polls(meeting.id).then((all) => setPolls(all.filter((p) => p.status === 'closed'))).catch(setError);
+    if (kind === 'resolution' && !fromRound) api.polls(meeting.id).then((all) => setPolls(all.filter((p) => p.status === 'closed'))).catch(setError);
   }, [kind]);
   if (!kind) {
     return html`
       <div class="toolbar" role="group" aria-label=${t('record.draft_actions')}>
         <button type="button" class="button button-secondary" data-testid="draft-resolution" onClick=${() => setKind('resolution')}>${t('record.draft_resolution')}</button>
-        ${meeting.status === 'closed' && html`
+        ${meeting.status === 'closed' && !fromRound && html`
           <button type="button" class="button button-secondary" data-testid="draft-minutes" onClick=${() => setKind('minutes')}>${t('record.draft_minutes')}</button>`}
       </div>`;
   }
@@ -71,9 +72,10 @@ function DraftForm({ meeting, onDone }) {
     setError(null);
     const data = { kind, number: form.number, title: form.title, recipients: lines(form.recipients) };
     if (kind === 'resolution') {
-      data.poll_id = Number(form.poll_id) || null;
+      if (!fromRound) data.poll_id = Number(form.poll_id) || null;
       data.preamble = lines(form.preamble);
-      data.articles = lines(form.articles).map((text, i) => ({ heading: `Điều ${i + 1}.`, text }));
+      const articles = lines(form.articles).map((text, i) => ({ heading: `Điều ${i + 1}.`, text }));
+      if (articles.length || !fromRound) data.articles = articles; // a round pre-fills them from its result
     } else {
       data.summary = lines(form.articles);
     }
@@ -88,7 +90,7 @@ function DraftForm({ meeting, onDone }) {
   return html`
     <form class="form record-form" onSubmit=${submit} data-testid="record-form">
       <h3>${t(kind === 'resolution' ? 'record.draft_resolution' : 'record.draft_minutes')}</h3>
-      ${kind === 'resolution' && html`
+      ${kind === 'resolution' && !fromRound && html`
         <label for="rf-poll">${t('record.poll')}</label>
         <select id="rf-poll" required value=${form.poll_id} onChange=${set('poll_id')} data-testid="record-poll">
           <option value="">${t('record.pick_poll')}</option>
@@ -218,7 +220,7 @@ function SignForm({ record, step, onSigned }) {
       <p class="muted">${t(step === 'review' ? 'record.review_help' : 'record.sign_help')}</p>
       <label for="sf-cred">${t('record.credential')}</label>
       <select id="sf-cred" value=${credentialId} onChange=${(e) => setCredentialId(e.currentTarget.value)} data-testid="sign-credential">
-        ${(credentials || []).map((c) => html`<option key=${c.id} value=${c.id}>${c.subject} (${t(`record.credential_kind.${c.kind}`)})</option>`)}
+        ${(credentials || []).map((c) => html`<option key=${c.id} value=${c.id}>${c.label} · ${t(`record.credential_kind.${c.kind}`)}</option>`)}
       </select>
       <label for="sf-secret">${t(chosen && chosen.kind === 'token' ? 'record.pin' : 'record.passphrase')}</label>
       <input id="sf-secret" type="password" required autocomplete="off" value=${secret}
