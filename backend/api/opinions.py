@@ -10,10 +10,12 @@ from starlette.responses import Response
 from backend.api.routing import Call, Permission, api
 from backend.api.schemas import Id, Input
 from backend.domain.meeting_states import Action
+from backend.services import live, positions
 from backend.services.files import FileStore
 from backend.services.opinions import MAX_QUESTIONS, Opinions
 
 ROUND = "/api/meetings/{meeting_id:int}/opinion-round"
+POSITIONS = "/api/meetings/{meeting_id:int}/positions"
 Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
@@ -36,6 +38,12 @@ class BallotIn(Input):
     credential_id: Id
     secret: Annotated[str, Field(min_length=1, max_length=256)] = Field(
         description="the PKCS#12 passphrase or the token's PIN; never stored")
+
+
+class PositionIn(Input):
+    agenda_item_id: Id
+    position: Literal["no_objection", "objection", "wish_to_speak"]
+    reason: Annotated[str, Field(max_length=5000)] | None = None
 
 
 def _opinions(call: Call) -> Opinions:
@@ -96,3 +104,25 @@ async def ballot_pdf(call: Call) -> Response:
     data = await _opinions(call).ballot_pdf(call.user, call.path["ballot_id"])
     return Response(data, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="phieu-{call.path["ballot_id"]}.pdf"'})
+
+
+@api.route("GET", POSITIONS, summary="Positions on the agenda before the session (mine; the staff see everyone's)",
+           permission=Permission.meeting(Action.VIEW), tag="opinions", response=dict[str, Any])
+async def list_positions(call: Call) -> dict[str, Any]:
+    return await positions.listing(call.db, call.user, call.path["meeting_id"])
+
+
+@api.route("PUT", POSITIONS, summary="State my position on an agenda item: no objection, objection (reason), "
+                                     "or wish to speak",
+           permission=Permission.meeting(Action.STATE_POSITION), tag="opinions", body=PositionIn,
+           response=dict[str, Any])
+async def state_position(call: Call) -> dict[str, Any]:
+    return await positions.state(call.db, call.user, call.path["meeting_id"], call.body.model_dump())
+
+
+@api.route("POST", POSITIONS + "/adopt", summary="Adopt together every item nobody objects to or wants to speak on",
+           permission=Permission.meeting(Action.ADOPT_UNOPPOSED), tag="opinions", response=dict[str, Any])
+async def adopt_unopposed(call: Call) -> dict[str, Any]:
+    out = await positions.adopt_unopposed(call.db, call.user, call.path["meeting_id"])
+    await live.broadcast_agenda(call.request.app.state.live, call.path["meeting_id"])
+    return out

@@ -8,7 +8,7 @@ from backend.domain.rules import Refusal, RuleError
 
 # Items in these states are history: they stay where they are and cannot be deleted.
 _SETTLED = frozenset({"current", "done"})
-AGENDA_STATUSES = ("pending", "current", "done", "postponed")
+AGENDA_STATUSES = ("pending", "current", "done", "postponed", "adopted")  # adopted: together, without debate
 
 
 def reorder(current: Sequence[int], requested: Sequence[int]) -> list[int]:

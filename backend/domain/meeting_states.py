@@ -65,6 +65,9 @@ class Action(StrEnum):
     ANSWER_ROUND = "answer_round"
     CLOSE_ROUND = "close_round"
     REMIND_ROUND = "remind_round"
+    # Positions on agenda items before a session, and adopting the unopposed ones together.
+    STATE_POSITION = "state_position"
+    ADOPT_UNOPPOSED = "adopt_unopposed"
 
 
 # action -> (who may, in which states). Transitions also name their target state below.
@@ -100,6 +103,8 @@ _ALLOWED: dict[Action, tuple[frozenset[Role], frozenset[Status]]] = {
     Action.ANSWER_ROUND: (VOTING_ROLES, frozenset({Status.PUBLISHED})),
     Action.CLOSE_ROUND: (STAFF, frozenset({Status.PUBLISHED})),
     Action.REMIND_ROUND: (STAFF, frozenset({Status.PUBLISHED})),
+    Action.STATE_POSITION: (VOTING_ROLES, frozenset({Status.PUBLISHED})),
+    Action.ADOPT_UNOPPOSED: (frozenset({Role.CHAIR}), frozenset({Status.IN_PROGRESS})),
 }
 
 TRANSITIONS: dict[Action, Status] = {

@@ -100,3 +100,31 @@ def may_submit(status: RoundStatus, deadline: datetime, now: datetime) -> None:
         raise RuleError(Refusal.INVALID_STATE, "this round is closed")
     if now >= deadline:
         raise RuleError(Refusal.INVALID_STATE, "the deadline has passed")
+
+
+class Position(StrEnum):
+    """A member's position on an agenda item before the session."""
+
+    NO_OBJECTION = "no_objection"
+    """Không có ý kiến khác: may be adopted without debate."""
+    OBJECTION = "objection"
+    """Có ý kiến khác (with a reason): needs debate."""
+    WISH_TO_SPEAK = "wish_to_speak"
+    """Đăng ký phát biểu: joins the item's speaker queue when the session starts."""
+
+
+def check_position(position: str, reason: str | None) -> Position:
+    try:
+        value = Position(position)
+    except ValueError:
+        raise RuleError(Refusal.INVALID, f"a position is no_objection, objection or wish_to_speak, not {position!r}"
+                        ) from None
+    if value is Position.OBJECTION and not (reason or "").strip():
+        raise RuleError(Refusal.INVALID, "an objection needs its reason")
+    return value
+
+
+def adoptable(item_ids: list[int], positions: dict[int, list[Position]]) -> list[int]:
+    """Items nobody objects to and nobody wants to speak on, in agenda order: adopted together."""
+    blocking = {Position.OBJECTION, Position.WISH_TO_SPEAK}
+    return [i for i in item_ids if not blocking & set(positions.get(i, []))]

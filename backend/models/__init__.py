@@ -4,12 +4,20 @@
 from backend.models.accounts import AuthSession, Body, LoginThrottle, User
 from backend.models.audit import AuditEntry
 from backend.models.meetings import AgendaItem, Attendance, Meeting, Participant, SpeakerTurn
-from backend.models.opinions import OpinionAnswer, OpinionBallot, OpinionQuestion, OpinionReminder, OpinionRound
+from backend.models.opinions import (
+    AgendaPosition,
+    OpinionAnswer,
+    OpinionBallot,
+    OpinionQuestion,
+    OpinionReminder,
+    OpinionRound,
+)
 from backend.models.resolutions import Resolution, ResolutionSignature, SigningCredential
 from backend.models.votes import Ballot, Poll, PollVoter, SecretBallot
 
 __all__ = [
-    "AgendaItem", "Attendance", "AuditEntry", "AuthSession", "Ballot", "Body", "LoginThrottle", "Meeting",
-    "OpinionAnswer", "OpinionBallot", "OpinionQuestion", "OpinionReminder", "OpinionRound", "Participant", "Poll",
-    "PollVoter", "Resolution", "ResolutionSignature", "SecretBallot", "SigningCredential", "SpeakerTurn", "User",
+    "AgendaItem", "AgendaPosition", "Attendance", "AuditEntry", "AuthSession", "Ballot", "Body", "LoginThrottle",
+    "Meeting", "OpinionAnswer", "OpinionBallot", "OpinionQuestion", "OpinionReminder", "OpinionRound",
+    "Participant", "Poll", "PollVoter", "Resolution", "ResolutionSignature", "SecretBallot", "SigningCredential",
+    "SpeakerTurn", "User",
 ]

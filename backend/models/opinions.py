@@ -73,3 +73,18 @@ class OpinionReminder(SQLModel, table=True):
     sent_by: int | None = Field(default=None, foreign_key="users.id")  # None: the schedule
     recipients: int = Field(default=0)  # members reminded (those who had not answered)
     emails: int = Field(default=0)  # of them, by e-mail
+
+
+class AgendaPosition(SQLModel, table=True):
+    """A member's position on an agenda item before the session (one per item and member; changeable)."""
+
+    __tablename__ = "agenda_positions"
+    __table_args__ = (UniqueConstraint("agenda_item_id", "participant_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meetings.id", index=True)
+    agenda_item_id: int = Field(foreign_key="agenda_items.id", index=True)
+    participant_id: int = Field(foreign_key="participants.id")
+    user_id: int = Field(foreign_key="users.id")  # who stated it: the member or their deputy
+    position: str = Field(max_length=20)  # no_objection | objection | wish_to_speak
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -157,6 +157,21 @@ async def goto_item(live: Live, actor: Actor, meeting_id: int, item_id: int) -> 
     return payload
 
 
+async def broadcast_agenda(live: Live, meeting_id: int) -> None:
+    """Everyone's agenda and the current item's queue again (after items were adopted together)."""
+    async with live.db.read() as s:
+        meeting = await s.get(Meeting, meeting_id)
+        if meeting is None:
+            return
+        agenda = await _agenda(s, meeting_id)
+        payload = {"meeting_id": meeting_id, "current_item_id": meeting.current_item_id,
+                   "agenda": [agenda_out(i) for i in agenda], "presenter": presenter_out(meeting)}
+        turns = await speakers.turns_out(s, meeting_id, meeting.current_item_id)
+    await live.bus.publish("agenda.changed", payload, room=meeting_room(meeting_id))
+    await live.bus.publish("speakers.changed", {"meeting_id": meeting_id, "item_id": meeting.current_item_id,
+                                                "turns": turns}, room=meeting_room(meeting_id))
+
+
 async def set_page(live: Live, actor: Actor, meeting_id: int, page: int, document_id: int | None) -> dict[str, Any]:
     """The presenter's document and page, which following tablets show."""
     async with live.db.write() as s:

@@ -14,7 +14,7 @@ from backend.domain.meeting_states import Action, Role, Status, decide, next_sta
 from backend.exceptions import BadRequest, Conflict, Forbidden, InvalidState
 from backend.models import AgendaItem, Attendance, Body, Meeting, Participant, User
 from backend.models.base import utcnow
-from backend.services import access, audit, opinions, participants, polls, speakers
+from backend.services import access, audit, opinions, participants, polls, positions, speakers
 from backend.services.context import Actor
 
 
@@ -83,6 +83,7 @@ async def transition(db: Database, actor: Actor, meeting_id: int, action: Action
             await _round_transition(s, meeting, action)
         if action is Action.START:
             await _start_session(s, meeting)
+            await positions.queue_wishes(s, meeting)
         elif action is Action.CLOSE:
             await _end_session(s, meeting, actor.user_id)
         meeting.status = target.value

@@ -205,7 +205,24 @@ async def _samples(server: Server, root: Client, cast: Cast,
     await call(person.client, "POST", "/api/auth/logout", "/api/auth/logout")
     await _record_samples(server, cast, call, meeting["id"])
     await _opinion_samples(server, cast, call)
+    await _position_samples(cast, call)
     return out
+
+
+async def _position_samples(cast: Cast, call: Any) -> None:
+    sec, chair, member = cast["secretary"].client, cast["chair"].client, cast["member"].client
+    r = await sec.post("/api/meetings", json={"body_id": cast.body["id"], "title": "Phiên họp có ý kiến trước",
+                                              "starts_at": "2026-12-01T08:00:00+07:00"})
+    m = f"/api/meetings/{r.json()['id']}"
+    for key, role in (("chair", "chair"), ("member", "member")):
+        assert (await sec.post(f"{m}/participants", json={"user_id": cast[key].id, "role": role})).status_code == 201
+    items = [(await sec.post(f"{m}/agenda", json={"title": t})).json()["id"] for t in ("Một", "Hai")]
+    assert (await sec.post(f"{m}/transitions", json={"action": "publish"})).status_code == 200
+    await call(member, "PUT", "/api/meetings/{meeting_id}/positions", f"{m}/positions",
+               {"agenda_item_id": items[1], "position": "no_objection"})
+    await call(sec, "GET", "/api/meetings/{meeting_id}/positions", f"{m}/positions")
+    assert (await chair.post(f"{m}/transitions", json={"action": "start"})).status_code == 200
+    await call(chair, "POST", "/api/meetings/{meeting_id}/positions/adopt", f"{m}/positions/adopt")
 
 
 async def _opinion_samples(server: Server, cast: Cast, call: Any) -> None:

@@ -128,7 +128,7 @@ function AgendaControl({ store, state, allowed, online }) {
                 <span class="agenda-title" data-testid="console-agenda-title">${item.title}</span>
                 <span class="agenda-meta">
                   ${isCurrent && html`<span class="badge badge-item badge-item-current">${t('agenda_status.current')}</span>`}
-                  ${!isCurrent && item.status === 'done' && html`<span class="badge badge-item badge-item-done">${t('agenda_status.done')}</span>`}
+                  ${!isCurrent && (item.status === 'done' || item.status === 'adopted') && html`<span class="badge badge-item badge-item-done">${t(`agenda_status.${item.status}`)}</span>`}
                   ${item.planned_minutes > 0 && html`<span>${t('agenda.minutes', { n: formatNumber(item.planned_minutes) })}</span>`}
                   ${canRun && !isCurrent && html`
                     <button type="button" class="button button-secondary button-small goto" data-testid="agenda-goto"

@@ -172,7 +172,7 @@ function AgendaPanel({ agenda, current, focusId, following, follow, browse, page
                   <span class="agenda-title" data-testid="live-agenda-title">${item.title}</span>
                   <span class="agenda-meta">
                     ${isCurrent && html`<span class="badge badge-item badge-item-current">${t('agenda_status.current')}${page ? ` · ${t('live.page', { page: formatNumber(page) })}` : ''}</span>`}
-                    ${!isCurrent && item.status === 'done' && html`<span class="badge badge-item badge-item-done">${t('agenda_status.done')}</span>`}
+                    ${!isCurrent && (item.status === 'done' || item.status === 'adopted') && html`<span class="badge badge-item badge-item-done">${t(`agenda_status.${item.status}`)}</span>`}
                     ${item.presenter && html`<span>${item.presenter}</span>`}
                   </span>
                 </span>

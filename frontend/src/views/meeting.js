@@ -8,6 +8,7 @@ import {
   ConfidentialityBadge, ConfirmButton, ErrorBox, Loading, Notice, RoleBadge, StatusBadge, useTitle,
 } from './components.js';
 import { RecordsSection } from './record.js';
+import { PositionsSection } from './positions.js';
 
 const ROLES = ['chair', 'secretary', 'member', 'guest', 'bridge'];
 const VOTING_ROLES = new Set(['chair', 'member']);
@@ -82,6 +83,7 @@ export function MeetingView({ meetingId }) {
         <${AgendaSection} ...${ctx} />
         <${ParticipantsSection} ...${ctx} />
       </div>
+      <${PositionsSection} meeting=${meeting} allowed=${allowed} />
       <${RecordsSection} meeting=${meeting} />
     </main>`;
 }

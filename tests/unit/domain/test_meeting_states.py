@@ -38,6 +38,8 @@ EXPECTED: dict[Action, dict[Role, set[Status]]] = {
     Action.ANSWER_ROUND: {CH: {P}, ME: {P}},
     Action.CLOSE_ROUND: {CH: {P}, SE: {P}},
     Action.REMIND_ROUND: {CH: {P}, SE: {P}},
+    Action.STATE_POSITION: {CH: {P}, ME: {P}},
+    Action.ADOPT_UNOPPOSED: {CH: {I}},
     Action.VOTE: {CH: {I}, ME: {I}},
     Action.CHECK_IN: {CH: {P, I}, SE: {P, I}, ME: {P, I}, GU: {P, I}, BR: {P, I}},
     Action.RECORD_ATTENDANCE: {CH: {P, I}, SE: {P, I}},

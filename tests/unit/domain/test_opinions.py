@@ -47,3 +47,16 @@ def test_submitting_needs_an_open_round_before_its_deadline() -> None:
         with pytest.raises(RuleError) as refused:
             may_submit(status, deadline, now)
         assert refused.value.refusal is Refusal.INVALID_STATE
+
+
+def test_positions_and_what_may_be_adopted_together() -> None:
+    from backend.domain.opinions import Position, adoptable, check_position
+
+    assert check_position("objection", "Chưa đủ hồ sơ") is Position.OBJECTION
+    assert check_position("no_objection", None) is Position.NO_OBJECTION
+    for bad, reason in [("objection", " "), ("maybe", None)]:
+        with pytest.raises(RuleError):
+            check_position(bad, reason)
+    positions = {1: [Position.NO_OBJECTION, Position.NO_OBJECTION], 2: [Position.NO_OBJECTION, Position.OBJECTION],
+                 3: [Position.WISH_TO_SPEAK], 5: []}
+    assert adoptable([1, 2, 3, 4, 5], positions) == [1, 4, 5]
