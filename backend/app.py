@@ -139,7 +139,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        rounds = Opinions(database, FileStore.for_settings(settings), settings, live_ctx.bus)
+        rounds = Opinions(database, FileStore.for_settings(settings), settings, live_ctx)
         housekeeping = asyncio.create_task(_housekeeping(live_ctx, rounds))
         yield
         housekeeping.cancel()

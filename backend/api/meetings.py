@@ -98,7 +98,7 @@ async def transition_meeting(call: Call) -> dict[str, Any]:
     await live.on_transition(call.request.app.state.live, call.path["meeting_id"], view.meeting.status)
     if view.meeting.kind == "opinion_round" and action is Action.PUBLISH:
         rounds = Opinions(call.db, FileStore.for_settings(call.settings), call.settings,
-                          call.request.app.state.live.bus)
+                          call.request.app.state.live)
         await rounds.published(call.path["meeting_id"])
     return detail_out(view)
 

@@ -47,7 +47,7 @@ class PositionIn(Input):
 
 
 def _opinions(call: Call) -> Opinions:
-    return Opinions(call.db, FileStore.for_settings(call.settings), call.settings, call.request.app.state.live.bus)
+    return Opinions(call.db, FileStore.for_settings(call.settings), call.settings, call.request.app.state.live)
 
 
 @api.route("PUT", ROUND, summary="Set the questions, deadline and rule of a draft opinion round",
