@@ -64,15 +64,23 @@ class Opinions:
             await self.bus.publish(event, payload, room=user_room(user_id))
 
     async def published(self, meeting_id: int) -> None:
-        """The round's meeting was published (the round is open): tell everyone asked."""
+        """The round's meeting was published (the round is open): tell everyone asked, in the app and
+        by e-mail when SMTP is configured."""
         async with self.db.read() as s:
             meeting = await s.get(Meeting, meeting_id)
             rnd = await _round(s, meeting_id)
             if meeting is None or rnd is None:
                 return
             people = await _people(s, meeting_id)
+            users = (await s.exec(select(User).where(col(User.id).in_(people["asked"])))).all()
         await self.notify("opinion_round.opened", {"meeting_id": meeting_id, "title": meeting.title,
                                                    "deadline": rnd.deadline.isoformat()}, people["asked"])
+        local = rnd.deadline.astimezone(ZoneInfo(self.settings.signing_timezone))
+        await mail.send(self.settings, [(u.full_name, u.email) for u in users if u.email],
+                        f"[e-Cabinet] Xin ý kiến: {meeting.title}",
+                        f"Kính gửi đồng chí,\n\nVăn phòng xin ý kiến của đồng chí về \"{meeting.title}\". "
+                        f"Hạn cuối: {local:%H:%M} ngày {local:%d/%m/%Y}.\n\n"
+                        "Vui lòng đăng nhập e-Cabinet để cho ý kiến và ký phiếu.\n")
 
     # --- the secretariat ------------------------------------------------------------------------
 

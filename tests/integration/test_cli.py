@@ -111,3 +111,76 @@ def test_pki_and_verify_from_the_command_line(tmp_path: Path) -> None:
     assert ecabinet(tmp_path, "verify", str(tmp_path / "missing.pdf")).returncode == 2
     as_json = ecabinet(tmp_path, "verify", "--json", str(good))
     assert as_json.returncode == 0 and '"bottom_line": true' in as_json.stdout
+
+
+def _serving(data_dir: Path, port: int) -> subprocess.Popen[str]:
+    """`ecabinet serve` as an operator runs it, answering /api/health before this returns."""
+    import httpx
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ECABINET_", "DATABASE_URL", "REDIS_URL"))}
+    env.update({"ECABINET_DATA_DIR": str(data_dir), "ECABINET_LOG_LEVEL": "warning"})
+    proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    import time
+
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("the server did not start")
+
+
+def test_a_deadline_that_passes_while_the_server_is_stopped_closes_the_round_on_restart(tmp_path: Path) -> None:
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    import httpx
+
+    assert ecabinet(tmp_path, "demo").returncode == 0
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    def login(username: str, password: str) -> httpx.Client:
+        token = httpx.post(f"{base}/api/auth/tokens", json={"username": username, "password": password}).json()["token"]
+        return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    proc = _serving(tmp_path, port)
+    try:
+        sec, member = login("vpcp.thuky", "ThuKy@2026"), login("bo.tuphap", "BoTuPhap@2026")
+        body_id = sec.get("/api/auth/me").json()["user"]["body_id"]
+        mid = sec.post("/api/meetings", json={"body_id": body_id, "kind": "opinion_round", "title": "Xin ý kiến",
+                                              "starts_at": "2026-12-01T08:00:00+07:00"}).json()["id"]
+        member_id = member.get("/api/auth/me").json()["user"]["id"]
+        assert sec.post(f"/api/meetings/{mid}/participants", json={"user_id": member_id,
+                                                                   "role": "member"}).status_code == 201
+        deadline = datetime.now(UTC) + timedelta(seconds=6)
+        q = sec.put(f"/api/meetings/{mid}/opinion-round", json={"deadline": deadline.isoformat(),
+                                                                "questions": ["Đồng ý?"]}).json()["questions"][0]["id"]
+        assert sec.post(f"/api/meetings/{mid}/transitions", json={"action": "publish"}).status_code == 200
+        cred = member.get("/api/me/credentials").json()[0]["id"]
+        r = member.post(f"/api/meetings/{mid}/opinion-round/ballot", json={
+            "answers": [{"question_id": q, "choice": "agree"}], "credential_id": cred, "secret": "KySo@2026"})
+        assert r.status_code == 201, r.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    time.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()) + 0.5)  # the deadline passes, no server
+    proc = _serving(tmp_path, port)
+    try:
+        sec = login("vpcp.thuky", "ThuKy@2026")
+        state: dict[str, object] = {}
+        for _ in range(100):
+            state = sec.get(f"/api/meetings/{mid}/opinion-round").json()
+            if state["status"] == "closed":
+                break
+            time.sleep(0.1)
+        assert state["status"] == "closed", state
+        report = sec.get(f"/api/meetings/{mid}/opinion-round/report")
+        assert report.status_code == 200 and report.content.startswith(b"%PDF")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -317,6 +317,15 @@ async def test_reminders_on_schedule_and_on_demand_reach_the_app_and_the_mail(
         assert [m["To"] for m in inbox.messages] == ["Người member <member@example.test>"]
         assert "Lấy ý kiến thành viên về Dự thảo Nghị định" in inbox.messages[0]["Subject"]
         assert "Hạn cuối" in inbox.messages[0].get_content()
+        # Sending a round e-mails everyone asked who has an address.
+        await mailer.published(mid)
+        for _ in range(50):
+            if len(inbox.messages) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        assert sorted(m["To"] for m in inbox.messages[1:]) == ["Người member <member@example.test>",
+                                                              "Người member2 <member2@example.test>"]
+        assert all(m["Subject"].startswith("[e-Cabinet] Xin ý kiến") for m in inbox.messages[1:])
         manual = await people["chair"].client.post(f"/api/meetings/{mid}/opinion-round/remind")
         assert manual.status_code == 200 and manual.json()["recipients"] == 2
         state = (await sec.get(f"/api/meetings/{mid}/opinion-round")).json()
