@@ -244,20 +244,13 @@ class Opinions:
                                         secret)
         digest = await self.files.put(pdf)
         async with self.db.write() as s:
-            rnd = await _round(s, meeting_id, lock=True)
-            assert rnd is not None and rnd.id is not None
-            try:
-                rules.may_submit(rules.RoundStatus(rnd.status), rnd.deadline, utcnow())
-            except RuleError as exc:
-                raise access.from_rule_error(exc) from exc
-            previous = (await s.exec(select(OpinionBallot).where(
-                OpinionBallot.round_id == rnd.id, OpinionBallot.participant_id == member.participant.id,
-                OpinionBallot.current == True))).first()  # noqa: E712
+            rnd = await _open_round(s, meeting_id)
+            previous = await _current_ballot(s, rnd, member.participant.id or 0)
             if previous is not None:
                 previous.current = None
                 s.add(previous)
                 await s.flush()
-            ballot = OpinionBallot(round_id=rnd.id, participant_id=member.participant.id, user_id=actor.user_id,
+            ballot = OpinionBallot(round_id=rnd.id or 0, participant_id=member.participant.id, user_id=actor.user_id,
                                    credential_id=cred.id or 0, pdf_sha256=digest)
             s.add(ballot)
             try:
@@ -279,15 +272,8 @@ class Opinions:
     async def withdraw(self, actor: Actor, meeting_id: int) -> dict[str, Any]:
         async with self.db.write() as s:
             meeting, member = await access.require_membership(s, actor, meeting_id, Action.ANSWER_ROUND)
-            rnd = await _round(s, meeting_id, lock=True)
-            assert rnd is not None
-            try:
-                rules.may_submit(rules.RoundStatus(rnd.status), rnd.deadline, utcnow())
-            except RuleError as exc:
-                raise access.from_rule_error(exc) from exc
-            ballot = (await s.exec(select(OpinionBallot).where(
-                OpinionBallot.round_id == rnd.id, OpinionBallot.participant_id == member.participant.id,
-                OpinionBallot.current == True))).first()  # noqa: E712
+            rnd = await _open_round(s, meeting_id)
+            ballot = await _current_ballot(s, rnd, member.participant.id or 0)
             if ballot is None:
                 raise NotFound("you have no ballot in this round", code="no_ballot")
             ballot.current, ballot.withdrawn_at = None, utcnow()
@@ -465,6 +451,24 @@ async def _asked(s: AsyncSession, meeting_id: int) -> list[tuple[Participant, Us
     return [(p, u) for p, u in rows]
 
 
+async def _open_round(s: AsyncSession, meeting_id: int) -> OpinionRound:
+    """The round, locked, if ballots may still be submitted or withdrawn now; else the rule's refusal."""
+    rnd = await _round(s, meeting_id, lock=True)
+    assert rnd is not None and rnd.id is not None
+    try:
+        rules.may_submit(rules.RoundStatus(rnd.status), rnd.deadline, utcnow())
+    except RuleError as exc:
+        raise access.from_rule_error(exc) from exc
+    return rnd
+
+
+async def _current_ballot(s: AsyncSession, rnd: OpinionRound, participant_id: int) -> OpinionBallot | None:
+    """The ballot of this member that counts now, if any."""
+    return (await s.exec(select(OpinionBallot).where(
+        OpinionBallot.round_id == rnd.id, OpinionBallot.participant_id == participant_id,
+        OpinionBallot.current == True))).first()  # noqa: E712
+
+
 async def _asked_count(s: AsyncSession, meeting_id: int) -> int:
     return int((await s.exec(select(func.count()).select_from(Participant).where(
         Participant.meeting_id == meeting_id, Participant.may_vote == True))).one())  # noqa: E712
@@ -496,9 +500,7 @@ async def _checked_answers(s: AsyncSession, rnd: OpinionRound, answers: Sequence
 
 
 async def _mine(s: AsyncSession, rnd: OpinionRound, participant_id: int) -> dict[str, Any] | None:
-    ballot = (await s.exec(select(OpinionBallot).where(
-        OpinionBallot.round_id == rnd.id, OpinionBallot.participant_id == participant_id,
-        OpinionBallot.current == True))).first()  # noqa: E712
+    ballot = await _current_ballot(s, rnd, participant_id)
     if ballot is None:
         return None
     answers = (await s.exec(select(OpinionAnswer).where(OpinionAnswer.ballot_id == ballot.id))).all()

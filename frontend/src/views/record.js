@@ -184,12 +184,10 @@ export function RecordView({ recordId }) {
     </main>`;
 }
 
-function SignForm({ record, step, onSigned }) {
+/** My certificates that can sign now, and the one chosen (the first by default). */
+export function useCredentials(setError) {
   const [credentials, setCredentials] = useState(null);
   const [credentialId, setCredentialId] = useState('');
-  const [secret, setSecret] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null);
   useEffect(() => {
     api.credentials().then((list) => {
       const usable = list.filter((c) => c.usable);
@@ -197,6 +195,14 @@ function SignForm({ record, step, onSigned }) {
       if (usable.length) setCredentialId(String(usable[0].id));
     }).catch(setError);
   }, []);
+  return [credentials, credentialId, setCredentialId];
+}
+
+function SignForm({ record, step, onSigned }) {
+  const [secret, setSecret] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const [credentials, credentialId, setCredentialId] = useCredentials(setError);
   const chosen = credentials && credentials.find((c) => String(c.id) === credentialId);
   async function submit(e) {
     e.preventDefault();

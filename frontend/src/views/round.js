@@ -7,6 +7,7 @@ import { formatDateTime, t } from '../lib/i18n.js';
 import { connectSocket, liveSocket } from '../lib/socket.js';
 import { meetingPath } from '../lib/router.js';
 import { ErrorBox, Loading, Notice, fromLocalInput, toLocalInput, useTitle } from './components.js';
+import { useCredentials } from './record.js';
 
 const STAFF = new Set(['chair', 'secretary']);
 const CHOICES = ['agree', 'disagree', 'other'];
@@ -129,18 +130,10 @@ function BallotForm({ meetingId, round, onDone }) {
     initial[q.id] = { choice: a ? a.choice : '', text: a ? a.text : '' };
   }
   const [answers, setAnswers] = useState(initial);
-  const [credentials, setCredentials] = useState([]);
-  const [credentialId, setCredentialId] = useState('');
   const [secret, setSecret] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
-  useEffect(() => {
-    api.credentials().then((list) => {
-      const usable = list.filter((c) => c.usable);
-      setCredentials(usable);
-      if (usable.length) setCredentialId(String(usable[0].id));
-    }).catch(setError);
-  }, []);
+  const [credentials, credentialId, setCredentialId] = useCredentials(setError);
   const set = (qid, patch) => setAnswers({ ...answers, [qid]: { ...answers[qid], ...patch } });
   async function submit(e) {
     e.preventDefault();
@@ -191,7 +184,7 @@ function BallotForm({ meetingId, round, onDone }) {
           </fieldset>`)}
         <label for="bf-cred">${t('record.credential')}</label>
         <select id="bf-cred" value=${credentialId} onChange=${(e) => setCredentialId(e.currentTarget.value)}>
-          ${credentials.map((c) => html`<option key=${c.id} value=${c.id}>${c.label}</option>`)}
+          ${(credentials || []).map((c) => html`<option key=${c.id} value=${c.id}>${c.label}</option>`)}
         </select>
         <label for="bf-secret">${t('record.passphrase')}</label>
         <input id="bf-secret" type="password" required autocomplete="off" value=${secret}
