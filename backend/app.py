@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -101,6 +102,9 @@ def _frontend_routes(root: Path) -> list[BaseRoute]:
     return routes
 
 
+_FRAMABLE = re.compile(r"^/api/(records|opinion-ballots)/[0-9]+/pdf$")
+
+
 class SecurityHeaders:
     """Adds the browser hardening headers to every answer (pure ASGI, so streaming is untouched)."""
 
@@ -112,13 +116,18 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        # Signed PDFs may be shown inside the app's own pages (the record page); nothing else may be framed.
+        framable = _FRAMABLE.match(scope.get("path", "")) is not None
+        policy = CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'", "frame-ancestors 'self'") if framable \
+            else CONTENT_SECURITY_POLICY
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers += [
-                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+                    (b"content-security-policy", policy.encode()),
                     (b"x-content-type-options", b"nosniff"),
-                    (b"x-frame-options", b"DENY"),
+                    (b"x-frame-options", b"SAMEORIGIN" if framable else b"DENY"),
                     (b"referrer-policy", b"no-referrer"),
                     (b"cache-control", b"no-cache"),
                 ]

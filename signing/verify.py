@@ -250,7 +250,8 @@ async def _one(emb: Any, context: Any, has_dss: bool, doc_timestamps: list[Any])
         reasons.append("the cryptographic signature does not verify with the certificate")
     if status.revoked:
         reasons.append("the signer's certificate is revoked")
-    elif not status.trusted:
+    elif not status.trusted and status.intact and status.valid:
+        # (When the bytes do not match, no chain is checked: the digest reason above is the answer.)
         problem = _enum_name(status.trust_problem_indic)
         if "expired" in problem or "out_of_bounds" in problem:
             reasons.append(f"the signer's certificate was not valid at signing time ({problem})")

@@ -61,7 +61,7 @@ function LanguageSwitch() {
     </div>`;
 }
 
-function Header({ user, onLogout }) {
+function Header({ user, onLogout, routeName }) {
   return html`
     <header class="topbar">
       <a class="brand" href=${user ? '#/meetings' : '#/login'} data-testid="brand">
@@ -79,6 +79,8 @@ function Header({ user, onLogout }) {
           </span>`}
         <a class="button button-header" href="#/verify" data-testid="nav-verify">${t('verify.nav')}</a>
         <${LanguageSwitch} />
+        ${!user && routeName === 'verify' && html`
+          <a class="button button-header" href="#/login" data-testid="nav-login">${t('login.submit')}</a>`}
         ${user && html`
           <button type="button" class="button button-header" data-testid="logout" onClick=${onLogout}>
             ${t('header.logout')}
@@ -188,7 +190,7 @@ function App() {
   // The projector shows the session alone: no header, no footer.
   if (route.name === 'meeting-wall' && session.status === 'user') return body;
   return html`
-    <${Header} user=${session.status === 'user' ? user : null} onLogout=${onLogout} />
+    <${Header} user=${session.status === 'user' ? user : null} onLogout=${onLogout} routeName=${route.name} />
     ${body}
     <footer class="footer">${t('app.footer')}</footer>`;
 }

@@ -1,7 +1,8 @@
 """Signed records in the browser: the secretary drafts a resolution from a closed vote and initials it
 (a wrong passphrase first), the chair signs, the secretary publishes, a member reads it; then anyone,
 logged out, checks the downloaded file on the verify page, and a tampered copy shows as not valid.
-Screenshots go to docs/screenshots/."""
+The record page shows the PDF inline only when the server lets the app frame it (the PDF answer's
+`frame-ancestors 'self'`); the test checks whichever the server says. Screenshots go to docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import LiveServer, rest_client
+from tests.e2e.conftest import SCREENSHOTS, LiveServer, rest_client
 
 pytestmark = pytest.mark.e2e
 
@@ -47,6 +48,19 @@ async def _run_vote(base_url: str, meeting_id: int) -> None:
         await sio.disconnect()
 
 
+def _pdf_framable(base_url: str, record_id: int) -> bool:
+    """What the app decides from the same headers: may a page of this origin frame the record's PDF?"""
+    with rest_client(base_url, *SECRETARY) as http:
+        res = http.head(f"/api/records/{record_id}/pdf")
+    assert res.status_code == 200
+    policy = res.headers.get("content-security-policy", "")
+    ancestors = [part.strip()[len("frame-ancestors"):] for part in policy.replace(",", ";").split(";")
+                 if part.strip().startswith("frame-ancestors")]
+    if ancestors:
+        return all("'self'" in a for a in ancestors)
+    return res.headers.get("x-frame-options", "").lower() in ("", "sameorigin")
+
+
 def test_a_resolution_is_drafted_signed_published_and_verified(live_server: LiveServer, devices: Any,
                                                                 tmp_path: Path) -> None:
     with rest_client(live_server.base_url, *CHAIR) as http:
@@ -66,21 +80,47 @@ def test_a_resolution_is_drafted_signed_published_and_verified(live_server: Live
     page.get_by_test_id("record-poll").select_option(label=QUESTION)
     page.get_by_test_id("record-number").fill("15/NQ-CP")
     page.get_by_test_id("record-title").fill("Nghị quyết phiên họp Chính phủ thường kỳ tháng 11 năm 2026")
+    page.get_by_test_id("record-preamble").fill("Căn cứ Luật Tổ chức Chính phủ ngày 18 tháng 02 năm 2025;\n"
+                                                "Căn cứ Quy chế làm việc của Chính phủ;")
     page.get_by_test_id("record-articles").fill("Thông qua báo cáo tình hình kinh tế - xã hội tháng 11.\n"
                                                 "Giao các bộ, ngành tổ chức thực hiện.")
-    page.get_by_test_id("record-create").click()
+    page.get_by_test_id("record-recipients").fill("Các bộ, cơ quan ngang bộ;\nLưu: VT, TKBT.")
+    page.get_by_test_id("record-form").locator("xpath=ancestor::section[1]").screenshot(
+        path=str(SCREENSHOTS / "meeting-records.png"))
+    # The record page asks (HEAD) whether the server lets it show the PDF inline.
+    with page.expect_response(lambda r: r.request.method == "HEAD" and "/pdf" in r.url) as framing_check:
+        page.get_by_test_id("record-create").click()
+    assert framing_check.value.status == 200
     expect(page.get_by_test_id("record-heading")).to_contain_text("Nghị quyết 15/NQ-CP")
     expect(page.get_by_test_id("record-status")).to_have_text("Dự thảo")
     record_url = page.url
+    record_id = int(record_url.rsplit("/", 1)[1])
+    with rest_client(live_server.base_url, *SECRETARY) as http:
+        content = http.get(f"/api/records/{record_id}").json()["content"]
+    assert content["preamble"] == ["Căn cứ Luật Tổ chức Chính phủ ngày 18 tháng 02 năm 2025;",
+                                   "Căn cứ Quy chế làm việc của Chính phủ;"]
+    assert [a["heading"] for a in content["articles"]] == ["Điều 1.", "Điều 2."]
+    assert content["recipients"] == ["Các bộ, cơ quan ngang bộ;", "Lưu: VT, TKBT."]
+    # The PDF in the page when the server allows framing it, else only the open/download links.
+    expect(page.get_by_test_id("record-open-pdf")).to_be_visible()
+    if _pdf_framable(live_server.base_url, record_id):
+        expect(page.get_by_test_id("record-pdf")).to_be_visible()
+    else:
+        expect(page.get_by_test_id("record-pdf")).to_have_count(0)
 
     page.get_by_test_id("sign-secret").fill("sai-mat-khau")
     page.get_by_test_id("sign-submit").click()
     expect(page.get_by_test_id("sign-error")).to_contain_text("Sai mật khẩu khóa ký")
+    expect(page.get_by_test_id("sign-secret")).to_be_focused()  # emptied, ready for another try
+    expect(page.get_by_test_id("sign-secret")).to_have_value("")
     expect(page.get_by_test_id("record-status")).to_have_text("Dự thảo")
+    expect(page.get_by_test_id("signature-card")).to_have_count(0)
     page.get_by_test_id("sign-secret").fill(KEY_PASSPHRASE)
     page.get_by_test_id("sign-submit").click()
     expect(page.get_by_test_id("record-status")).to_have_text("Đã kiểm tra")
+    expect(page.get_by_test_id("record-next")).to_have_text("Chờ chủ tọa ký.")
     expect(page.get_by_test_id("signature-card")).to_have_count(1)
+    expect(page.get_by_test_id("signature-card")).to_contain_text("Thư ký (ký nháy) · chữ ký chứng nhận")
 
     chair = devices()
     chair.open()
@@ -93,8 +133,11 @@ def test_a_resolution_is_drafted_signed_published_and_verified(live_server: Live
     expect(chair.page.locator("[data-testid=signature-card][data-valid=true]")).to_have_count(2)
 
     page.reload()
-    page.get_by_test_id("record-publish").click()
+    page.get_by_test_id("record-publish").click()  # asks once more: publishing cannot be undone
+    page.get_by_test_id("record-publish-confirm").click()
     expect(page.get_by_test_id("record-status")).to_have_text("Đã công bố")
+    expect(page.get_by_test_id("record-next")).to_contain_text("Công bố lúc")
+    expect(page.locator("[data-testid=signature-card][data-valid=true]")).to_have_count(2)
     sec.screenshot("record-signed.png", full_page=True)
 
     member = devices()
@@ -103,18 +146,34 @@ def test_a_resolution_is_drafted_signed_published_and_verified(live_server: Live
     member.page.goto(f"{member.base_url}/#/meetings/{meeting_id}")
     expect(member.page.get_by_test_id("record-row")).to_contain_text("15/NQ-CP")
     expect(member.page.get_by_test_id("draft-resolution")).to_have_count(0)
+    member.page.get_by_test_id("record-link").first.click()
+    expect(member.page.get_by_test_id("record-status")).to_have_text("Đã công bố")
+    expect(member.page.get_by_test_id("sign-form")).to_have_count(0)
+    expect(member.page.get_by_test_id("record-publish")).to_have_count(0)
     with member.page.expect_download() as download:
-        member.page.get_by_test_id("record-link").first.click()
         member.page.get_by_test_id("record-download").click()
     signed = tmp_path / "nghi-quyet.pdf"
     download.value.save_as(signed)
 
+    # Logged out: the login page links to the public verify page.
     anyone = devices()
-    anyone.open("#/verify")
+    anyone.open()
+    anyone.page.get_by_test_id("login-verify").click()
+    expect(anyone.page.get_by_role("heading", name="Kiểm tra chữ ký số")).to_be_visible()
+    not_pdf = tmp_path / "khong-phai-pdf.pdf"
+    not_pdf.write_bytes(b"day khong phai la tep PDF\n")
+    anyone.page.get_by_test_id("verify-file").set_input_files(str(not_pdf))
+    expect(anyone.page.get_by_test_id("verify-error")).to_contain_text("Tệp không phải là PDF hợp lệ")
     anyone.page.get_by_test_id("verify-file").set_input_files(str(signed))
+    expect(anyone.page.get_by_test_id("verify-error")).to_have_count(0)
     expect(anyone.page.get_by_test_id("report-verdict")).to_contain_text("Tất cả chữ ký trong tệp đều hợp lệ")
     expect(anyone.page.locator("[data-testid=signature-card][data-valid=true]")).to_have_count(2)
-    expect(anyone.page.get_by_test_id("signature-card").first).to_contain_text("Đỗ Thị Lan")
+    cards = anyone.page.get_by_test_id("signature-card")
+    expect(cards.first).to_contain_text("Chữ ký hợp lệ: Đỗ Thị Lan")
+    expect(cards.first).to_contain_text("Thư ký (ký nháy)")
+    expect(cards.nth(1)).to_contain_text("Chữ ký hợp lệ: Nguyễn Văn An")
+    expect(cards.nth(1)).to_contain_text("PAdES B-")
+    expect(anyone.page.get_by_test_id("verify-name")).to_contain_text("nghi-quyet.pdf")
     anyone.screenshot("verify.png", full_page=True)
 
     tampered = bytearray(signed.read_bytes())
@@ -125,6 +184,31 @@ def test_a_resolution_is_drafted_signed_published_and_verified(live_server: Live
     anyone.page.get_by_test_id("verify-file").set_input_files(str(bad))
     expect(anyone.page.get_by_test_id("report-verdict")).to_contain_text("không hợp lệ")
     expect(anyone.page.locator("[data-testid=signature-card][data-valid=false]")).to_have_count(2)
-    expect(anyone.page.get_by_test_id("signature-reasons").first).to_contain_text("digest mismatch")
+    reasons = anyone.page.get_by_test_id("signature-reasons").first
+    expect(reasons).to_contain_text("Nội dung tệp đã bị thay đổi sau khi ký.")
+    expect(reasons).to_contain_text("digest mismatch")  # the verifier's own words stay, for the expert
+    expect(anyone.page.get_by_test_id("signature-card").first).to_contain_text("Chữ ký không hợp lệ")
+    anyone.screenshot("verify-tampered.png", full_page=True)
+    anyone.page.reload()  # opened directly, logged out: the page stays (no detour to the login page)
+    expect(anyone.page.get_by_test_id("verify-drop")).to_be_visible()
+    assert anyone.page.url.endswith("#/verify")
+    expect(anyone.page.get_by_test_id("nav-login")).to_be_visible()
+
+    # The minutes are drafted once the chair has closed the session.
+    page.goto(f"{sec.base_url}/#/meetings/{meeting_id}")
+    expect(page.get_by_test_id("record-row")).to_have_count(1)
+    expect(page.get_by_test_id("draft-minutes")).to_have_count(0)
+    with rest_client(live_server.base_url, *CHAIR) as http:
+        assert http.post(f"/api/meetings/{meeting_id}/transitions", json={"action": "close"}).status_code == 200
+    page.reload()
+    page.get_by_test_id("draft-minutes").click()
+    expect(page.get_by_test_id("record-poll")).to_have_count(0)
+    page.get_by_test_id("record-number").fill("02/BB-CP")
+    page.get_by_test_id("record-title").fill("Biên bản phiên họp Chính phủ thường kỳ tháng 11 năm 2026")
+    page.get_by_test_id("record-articles").fill("Chính phủ thống nhất thông qua Nghị quyết 15/NQ-CP.")
+    page.get_by_test_id("record-create").click()
+    expect(page.get_by_test_id("record-heading")).to_contain_text("Biên bản 02/BB-CP")
+    expect(page.get_by_test_id("record-status")).to_have_text("Dự thảo")
+    expect(page.get_by_test_id("sign-form")).to_be_visible()
     for device in (sec, chair, member, anyone):
         device.assert_clean()

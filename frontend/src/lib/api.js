@@ -69,6 +69,25 @@ export async function request(method, path, body, rawType) {
   return data;
 }
 
+/** Whether the server lets this app show a file in an <iframe>: a HEAD request reads the answer's
+ * `frame-ancestors` / `X-Frame-Options` (framing a refused document would be a CSP violation and an
+ * empty grey box). False on any doubt. */
+export async function framable(url) {
+  let res;
+  try {
+    res = await fetch(url, { method: 'HEAD', credentials: 'same-origin', cache: 'no-store' });
+  } catch {
+    return false;
+  }
+  if (!res.ok) return false;
+  const xfo = (res.headers.get('x-frame-options') || '').trim().toLowerCase();
+  const csp = res.headers.get('content-security-policy') || '';
+  // Several policies arrive joined by commas: each one's frame-ancestors must allow 'self'.
+  const ancestors = [...csp.matchAll(/(?:^|[;,])\s*frame-ancestors([^;,]*)/gi)].map((m) => m[1]);
+  if (ancestors.length) return ancestors.every((list) => /'self'/i.test(list)); // X-Frame-Options is then ignored
+  return xfo === '' || xfo === 'sameorigin';
+}
+
 const get = (path) => request('GET', path);
 const post = (path, body) => request('POST', path, body);
 const enc = encodeURIComponent;

@@ -49,6 +49,7 @@ export function LoginView({ onLoggedIn, expired = false }) {
             ${busy ? t('login.submitting') : t('login.submit')}
           </button>
         </form>
+        <p class="login-verify"><a href="#/verify" data-testid="login-verify">${t('login.verify_link')}</a></p>
       </section>
     </main>`;
 }

@@ -2,10 +2,10 @@
 // record's page with its PDF, its signatures as they verify now, and the step the reader may take
 // (the secretary reviews and initials, the chair signs, the staff publish).
 import { html, useEffect, useState } from '../lib/preact.js';
-import { api } from '../lib/api.js';
+import { api, framable } from '../lib/api.js';
 import { formatDateTime, t } from '../lib/i18n.js';
 import { meetingPath, recordPath } from '../lib/router.js';
-import { ErrorBox, Loading, Notice, useTitle } from './components.js';
+import { ConfirmButton, ErrorBox, Loading, Notice, useTitle } from './components.js';
 import { SignatureReport } from './signature_report.js';
 
 const STAFF = new Set(['chair', 'secretary']);
@@ -95,19 +95,20 @@ function DraftForm({ meeting, onDone }) {
         <select id="rf-poll" required value=${form.poll_id} onChange=${set('poll_id')} data-testid="record-poll">
           <option value="">${t('record.pick_poll')}</option>
           ${polls.map((p) => html`<option key=${p.id} value=${p.id}>${p.question}</option>`)}
-        </select>`}
+        </select>
+        ${polls.length === 0 && html`<p class="muted" data-testid="record-no-polls">${t('record.no_closed_polls')}</p>`}`}
       <label for="rf-number">${t('record.number')}</label>
-      <input id="rf-number" required maxlength="50" placeholder=${kind === 'resolution' ? '15/NQ-CP' : '02/BB-CP'}
+      <input id="rf-number" type="text" required maxlength="50" placeholder=${kind === 'resolution' ? '15/NQ-CP' : '02/BB-CP'}
         value=${form.number} onInput=${set('number')} data-testid="record-number" />
       <label for="rf-title">${t('record.title')}</label>
-      <input id="rf-title" required maxlength="500" value=${form.title} onInput=${set('title')} data-testid="record-title" />
+      <input id="rf-title" type="text" required maxlength="500" value=${form.title} onInput=${set('title')} data-testid="record-title" />
       ${kind === 'resolution' && html`
         <label for="rf-preamble">${t('record.preamble')}</label>
-        <textarea id="rf-preamble" rows="3" value=${form.preamble} onInput=${set('preamble')}></textarea>`}
+        <textarea id="rf-preamble" rows="3" value=${form.preamble} onInput=${set('preamble')} data-testid="record-preamble"></textarea>`}
       <label for="rf-articles">${t(kind === 'resolution' ? 'record.articles' : 'record.summary')}</label>
       <textarea id="rf-articles" rows="4" value=${form.articles} onInput=${set('articles')} data-testid="record-articles"></textarea>
       <label for="rf-recipients">${t('record.recipients')}</label>
-      <textarea id="rf-recipients" rows="2" value=${form.recipients} onInput=${set('recipients')}></textarea>
+      <textarea id="rf-recipients" rows="2" value=${form.recipients} onInput=${set('recipients')} data-testid="record-recipients"></textarea>
       <${ErrorBox} error=${error} testid="record-form-error" />
       <div class="toolbar">
         <button type="submit" class="button button-primary" disabled=${busy} data-testid="record-create">${t('record.create')}</button>
@@ -116,7 +117,7 @@ function DraftForm({ meeting, onDone }) {
     </form>`;
 }
 
-/** The step this reader may take now, if any: [action, api call]. */
+/** The step this reader may take now, if any. */
 function nextStep(record, role) {
   if (record.status === 'draft' && role === 'secretary') return 'review';
   if (record.status === 'reviewed' && role === 'chair') return 'sign';
@@ -149,6 +150,10 @@ export function RecordView({ recordId }) {
       ${error ? html`<${ErrorBox} error=${error} />` : html`<${Loading} />`}</main>`;
   }
   const step = meeting ? nextStep(record, meeting.my_role) : null;
+  // Whoever cannot act now learns who is to act next (or when it was published).
+  const waiting = meeting && !step && (record.status === 'published'
+    ? t('record.published_on', { date: formatDateTime(record.published_at) })
+    : t(`record.waiting.${record.status}`));
   const done = async (updated, text) => { setRecord(updated); setNotice(text); setError(null); await load(); };
   return html`
     <main class="page page-record" id="main">
@@ -159,6 +164,7 @@ export function RecordView({ recordId }) {
           <${RecordBadge} status=${record.status} />
         </div>
         <p class="record-subject">${record.title}</p>
+        ${waiting && html`<p class="muted" data-testid="record-next">${waiting}</p>`}
         <div class="toolbar">
           <a class="button button-secondary" href=${api.recordPdfUrl(record.id)} target="_blank" rel="noopener" data-testid="record-open-pdf">${t('record.open_pdf')}</a>
           <a class="button button-secondary" href=${api.recordPdfUrl(record.id)} download=${`${record.kind}-${record.id}.pdf`} data-testid="record-download">${t('record.download')}</a>
@@ -168,11 +174,18 @@ export function RecordView({ recordId }) {
           <${Notice} text=${notice} testid="record-notice" />
         </div>
         ${step === 'publish' && html`
-          <button type="button" class="button button-primary" data-testid="record-publish"
-            onClick=${() => api.publishRecord(record.id).then((r) => done(r, t('record.published'))).catch(setError)}>${t('record.publish')}</button>`}
-        ${(step === 'review' || step === 'sign') && html`<${SignForm} record=${record} step=${step}
-          onSigned=${(r) => done(r, t(step === 'review' ? 'record.reviewed' : 'record.signed'))} />`}
+          <div class="toolbar">
+            <${ConfirmButton} label=${t('record.publish')} question=${t('record.publish_question')} variant="primary"
+              testid="record-publish"
+              onConfirm=${() => api.publishRecord(record.id).then((r) => done(r, t('record.published'))).catch(setError)} />
+          </div>`}
       </section>
+      <${PdfInline} record=${record} />
+      ${(step === 'review' || step === 'sign') && html`
+        <section class="card" aria-labelledby="sign-heading">
+          <${SignForm} record=${record} step=${step}
+            onSigned=${(r) => done(r, t(step === 'review' ? 'record.reviewed' : 'record.signed'))} />
+        </section>`}
       <section class="card" aria-labelledby="signatures-heading">
         <h2 id="signatures-heading">${t('record.signatures')}</h2>
         ${record.signatures.length === 0 && html`<p class="empty">${t('record.no_signatures')}</p>`}
@@ -198,6 +211,26 @@ export function useCredentials(setError) {
   return [credentials, credentialId, setCredentialId];
 }
 
+/** The PDF itself, in the page, when the server lets the app frame it; the links above always work. */
+function PdfInline({ record }) {
+  const url = api.recordPdfUrl(record.id);
+  const [shown, setShown] = useState(false);
+  useEffect(() => {
+    let current = true;
+    framable(url).then((ok) => { if (current) setShown(ok); });
+    return () => { current = false; };
+  }, [url]);
+  if (!shown) return null;
+  // A new frame for each version of the file (the server answers no-cache with an ETag, so a newly
+  // signed version is fetched, not taken from a cache). The API refuses query strings: no "?v=".
+  return html`
+    <section class="card card-pdf" aria-labelledby="pdf-heading">
+      <h2 id="pdf-heading" class="visually-hidden">${t('record.pdf')}</h2>
+      <iframe class="pdf-frame" key=${record.pdf_sha256} src=${url}
+        title=${`${t(`record.kind.${record.kind}`)} ${record.number} (PDF)`} data-testid="record-pdf"></iframe>
+    </section>`;
+}
+
 function SignForm({ record, step, onSigned }) {
   const [secret, setSecret] = useState('');
   const [busy, setBusy] = useState(false);
@@ -215,6 +248,11 @@ function SignForm({ record, step, onSigned }) {
       onSigned(updated);
     } catch (err) {
       setError(err);
+      if (err.code === 'wrong_passphrase') {
+        setSecret('');
+        const input = document.getElementById('sf-secret');
+        if (input) input.focus();
+      }
     } finally {
       setBusy(false);
     }
@@ -222,7 +260,7 @@ function SignForm({ record, step, onSigned }) {
   if (credentials && credentials.length === 0) return html`<p class="alert alert-error" data-testid="no-credentials">${t('record.no_credentials')}</p>`;
   return html`
     <form class="form sign-form" onSubmit=${submit} data-testid="sign-form">
-      <h2>${t(step === 'review' ? 'record.review' : 'record.sign')}</h2>
+      <h2 id="sign-heading">${t(step === 'review' ? 'record.review' : 'record.sign')}</h2>
       <p class="muted">${t(step === 'review' ? 'record.review_help' : 'record.sign_help')}</p>
       <label for="sf-cred">${t('record.credential')}</label>
       <select id="sf-cred" value=${credentialId} onChange=${(e) => setCredentialId(e.currentTarget.value)} data-testid="sign-credential">

@@ -38,12 +38,14 @@ export function VerifyView() {
         <h1 id="verify-heading" tabindex="-1">${t('verify.title')}</h1>
         <p>${t('verify.intro')}</p>
         <label class=${`drop-zone${over ? ' drop-over' : ''}`} onDragOver=${(e) => { e.preventDefault(); setOver(true); }}
-          onDragLeave=${() => setOver(false)} onDrop=${drop}>
+          onDragLeave=${() => setOver(false)} onDrop=${drop} data-testid="verify-drop">
+          <span class="drop-icon" aria-hidden="true">⇪</span>
           <span>${t('verify.drop')}</span>
-          <input type="file" accept="application/pdf,.pdf" data-testid="verify-file"
-            onChange=${(e) => check(e.currentTarget.files[0])} />
+          <span class="button button-secondary drop-button" aria-hidden="true">${t('verify.choose')}</span>
+          <input class="visually-hidden" type="file" accept="application/pdf,.pdf" data-testid="verify-file"
+            onChange=${(e) => { const input = e.currentTarget; check(input.files[0]); input.value = ''; }} />
         </label>
-        ${name && html`<p class="muted" data-testid="verify-name">${name}</p>`}
+        ${name && html`<p class="verify-name" data-testid="verify-name">${t('verify.file', { name })}</p>`}
         ${busy && html`<${Loading} />`}
         <${ErrorBox} error=${error} testid="verify-error" />
         ${report && html`<${SignatureReport} report=${report} />`}
