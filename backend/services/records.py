@@ -256,7 +256,9 @@ class Records:
         people = await _staff(s, meeting)
         issuer = signing.Issuer(governing_body=content.get("issuer") or body.name.upper(),
                                 place=content.get("place") or "Hà Nội")
-        now = datetime.now(ZoneInfo(self.settings.signing_timezone))
+        # Times are stored in UTC; the documents print them where the body sits.
+        zone = ZoneInfo(self.settings.signing_timezone)
+        now = datetime.now(zone)
         secretary = signing.Signatory(field_name=REVIEW_FIELD, capacity="THƯ KÝ",
                                       title=people["secretary_title"], full_name=people["secretary"])
         chair = signing.Signatory(field_name=SIGN_FIELD, capacity=content.get("capacity") or "CHỦ TỌA",
@@ -271,13 +273,13 @@ class Records:
                 issuer=issuer, number=record.number, issued_at=now, title="NGHỊ QUYẾT", subject=record.title,
                 preamble=tuple(content.get("preamble") or ()),
                 articles=tuple((a["heading"], a["text"]) for a in content.get("articles") or ()),
-                poll=_poll_result(poll) if poll else None, opinions=written,
+                poll=_poll_result(poll, zone) if poll else None, opinions=written,
                 recipients=tuple(content.get("recipients") or ()),
                 signatories=(secretary, chair), meeting_title=meeting.title,
-                meeting_date=meeting.started_at or meeting.starts_at)
+                meeting_date=(meeting.started_at or meeting.starts_at).astimezone(zone))
             rendered = await asyncio.to_thread(signing.render_resolution, doc)
         else:
-            doc_m = await _minutes_doc(s, meeting, record, content, issuer, (secretary, chair))
+            doc_m = await _minutes_doc(s, meeting, record, content, issuer, (secretary, chair), zone)
             rendered = await asyncio.to_thread(signing.render_minutes, doc_m)
         content["_slots"] = [{"field_name": slot.field_name, "page_index": slot.page_index, "box": list(slot.box)}
                              for slot in rendered.slots]
@@ -313,7 +315,7 @@ async def opinion_results(s: AsyncSession, meeting: Meeting) -> tuple[signing.Po
     return await opinions.written_results(s, rnd, meeting.id)
 
 
-def _poll_result(poll: Poll) -> signing.PollResult:
+def _poll_result(poll: Poll, zone: ZoneInfo) -> signing.PollResult:
     result = json.loads(poll.result or "{}")
     options = json.loads(poll.options)
     counts = result.get("counts", {})
@@ -323,7 +325,8 @@ def _poll_result(poll: Poll) -> signing.PollResult:
         present=int(result.get("present", 0)), voted=int(result.get("total_ballots", 0)),
         quorum_needed=int(result.get("quorum_needed", 0)), quorum_met=bool(result.get("quorum_reached")),
         passed=bool(result.get("passed")), secret=poll.secret,
-        opened_at=poll.opened_at or poll.created_at, closed_at=poll.closed_at or poll.created_at)
+        opened_at=(poll.opened_at or poll.created_at).astimezone(zone),
+        closed_at=(poll.closed_at or poll.created_at).astimezone(zone))
 
 
 async def _staff(s: AsyncSession, meeting: Meeting) -> dict[str, str]:
@@ -339,7 +342,8 @@ async def _staff(s: AsyncSession, meeting: Meeting) -> dict[str, str]:
 
 
 async def _minutes_doc(s: AsyncSession, meeting: Meeting, record: Resolution, content: dict[str, Any],
-                       issuer: signing.Issuer, signatories: tuple[signing.Signatory, ...]) -> signing.MinutesDoc:
+                       issuer: signing.Issuer, signatories: tuple[signing.Signatory, ...],
+                       zone: ZoneInfo) -> signing.MinutesDoc:
     participants = (await s.exec(select(Participant, User).join(User, col(User.id) == col(Participant.user_id))
                                  .where(Participant.meeting_id == meeting.id)
                                  .order_by(col(Participant.id)))).all()
@@ -360,7 +364,7 @@ async def _minutes_doc(s: AsyncSession, meeting: Meeting, record: Resolution, co
         deputy = users.get(a.user_id) if a and a.user_id != p.user_id else None
         rows.append(signing.AttendanceRow(name=u.full_name, title=u.title or "", role=_ROLE_VI[p.role],
                                           present=a is not None, deputy=deputy.full_name if deputy else None,
-                                          checked_in_at=a.checked_in_at if a else None))
+                                          checked_in_at=a.checked_in_at.astimezone(zone) if a else None))
     items = (await s.exec(select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)
                           .order_by(col(AgendaItem.position), col(AgendaItem.id)))).all()
     turns = (await s.exec(select(SpeakerTurn, User).join(User, col(User.id) == col(SpeakerTurn.user_id))
@@ -372,14 +376,17 @@ async def _minutes_doc(s: AsyncSession, meeting: Meeting, record: Resolution, co
     agenda = []
     for i, item in enumerate(items, start=1):
         speakers = tuple(
-            signing.SpeakerEntry(name=u.full_name, started_at=t.started_at, ended_at=t.ended_at or t.started_at)
+            signing.SpeakerEntry(name=u.full_name, started_at=t.started_at.astimezone(zone),
+                                 ended_at=(t.ended_at or t.started_at).astimezone(zone))
             for t, u in turns if t.agenda_item_id == item.id and t.started_at is not None)
         agenda.append(signing.AgendaEntry(position=i, title=item.title, presenter=item.presenter,
                                           speakers=speakers,
-                                          polls=tuple(_poll_result(p) for p in polls if p.agenda_item_id == item.id)))
+                                          polls=tuple(_poll_result(p, zone) for p in polls
+                                                      if p.agenda_item_id == item.id)))
     return signing.MinutesDoc(
-        issuer=issuer, number=record.number, held_at=meeting.started_at or meeting.starts_at,
-        ended_at=meeting.ended_at or datetime.now(UTC), place=meeting.place, meeting_title=meeting.title,
+        issuer=issuer, number=record.number, held_at=(meeting.started_at or meeting.starts_at).astimezone(zone),
+        ended_at=(meeting.ended_at or datetime.now(UTC)).astimezone(zone), place=meeting.place,
+        meeting_title=meeting.title,
         chair=signatories[1].full_name, secretary=signatories[0].full_name, attendance=tuple(rows),
         agenda=tuple(agenda), summary=tuple(content.get("summary") or ()),
         recipients=tuple(content.get("recipients") or ()), signatories=signatories, title=record.title)

@@ -150,6 +150,13 @@ async def test_minutes_need_a_closed_session_and_list_what_happened(
     assert r.status_code == 201, r.text
     pdf = (await sec.get(f"/api/records/{r.json()['id']}/pdf")).content
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    # Times are stored in UTC and printed in the body's time zone (Asia/Ho_Chi_Minh by default).
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    local = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    hours = {f"{(local - timedelta(minutes=m)).hour:02d} giờ" for m in (0, 5)}
+    assert any(f"Thời gian bắt đầu: {h}" in text for h in hours), text[:400]
     for line in ("BIÊN BẢN", "THÀNH PHẦN THAM DỰ", "Người member", "Người chair", "Báo cáo kinh tế - xã hội",
                  "Thông qua Nghị quyết về đầu tư công?", "Các đại biểu thống nhất cao.", "Cuộc họp kết thúc lúc"):
         assert line in text, line
