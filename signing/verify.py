@@ -3,28 +3,49 @@
 The verdict of each signature is pyHanko's `bottom_line` (integrity, cryptographic validity, chain to
 the given roots, the document's modification policy, the signature timestamp): a tampered file can
 be "valid" cryptographically and not intact, so nothing else decides. The PAdES level is not named
-by pyHanko: it is read off the file's structure (signature timestamp, DSS, document timestamp)."""
+by pyHanko: it is read off the file (signature timestamp, what the DSS holds, document timestamps).
+
+Offline by default, and judged at the secure time: a timestamped signer's certificate at the time the
+authority vouches for, and each timestamp authority's certificate at the time of its own token, each
+against the revocation data the DSS holds for it (gathered then, so fresh then; required when it is
+there). Data held offline ages past its next update within days and nothing newer can be had: judged
+at today's date, every B-LT file would turn invalid soon after signing. A certificate without such
+data is checked leniently and its revocation reported as "not_checked". With `allow_fetching` the
+OCSP responders and CRL servers are asked, revocation is required everywhere and timestamps are
+judged now (or at `at`).
+
+pyHanko's AdES long-term validation (`ades_lta_validation`) is not used to name B-LTA: offline it
+answers NO_POE as soon as the DSS's CRLs are past their next update, so the level would change with
+the calendar. B-LTA is named from the file: a trusted, intact document timestamp after the signature,
+over a revision that holds the DSS."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from pyhanko.pdf_utils.generic import NameObject
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.general import extract_certificate_info
 from pyhanko.sign.validation import async_validate_pdf_signature, async_validate_pdf_timestamp
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
-from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
 
 from signing.errors import InvalidPdf
 from signing.trust import load_roots
 
 PADES_SUBFILTER = "/ETSI.CAdES.detached"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,7 +57,7 @@ class SignatureReport:
     signer_common_name: str
     """The signer's name (certificate CN)."""
     signer_subject: str
-    """The whole subject (RFC 4514)."""
+    """The whole subject of the signer's certificate (RFC 4514)."""
     issuer: str
     """Who issued the signer's certificate (RFC 4514)."""
     serial: str
@@ -46,33 +67,35 @@ class SignatureReport:
     not_after: datetime | None
     """Certificate valid until."""
     signing_time: datetime | None
-    """The time the signer's software claims (not proof)."""
+    """The time the signer's software claims (/M of a PAdES signature, else CMS signing-time; not proof)."""
     timestamp_time: datetime | None
-    """The time a timestamp authority vouches for (B-T and up), else None."""
+    """The time a timestamp authority vouches for (the signature timestamp of B-T and up), else None."""
     intact: bool
     """The signed bytes are unchanged (no digest mismatch)."""
     valid: bool
     """The cryptographic signature verifies with the certificate's key."""
     trusted: bool
-    """The certificate chains to one of the trusted roots (and was usable then)."""
+    """The certificate chains to one of the trusted roots (and was usable, and not revoked, then)."""
     revocation: str
-    """good | revoked | unknown | not_checked."""
+    """good | revoked | unknown (checked, no answer) | not_checked (no data offline, or no source)."""
     coverage: str
-    """entire_file, or entire_revision when later revisions were added."""
+    """entire_file, or entire_revision when later revisions were added (contiguous_block_from_start,
+    unclear for odd files)."""
     modification_level: str
-    """What changed after the signature: none, lta_updates, form_filling, annotations, other."""
+    """What changed after the signature, by pyHanko's name in lower case: none, lta_updates,
+    form_filling, annotations, other."""
     changes_allowed: bool
-    """Whether those later changes are allowed by the signatures' DocMDP/FieldMDP policies."""
+    """Whether those later changes are permitted by the DocMDP/FieldMDP policies (pyHanko's docmdp_ok)."""
     certification: bool
     """A certification (author) signature."""
     docmdp_permission: str | None
     """For a certification: what it allows afterwards (no_changes, fill_forms, annotate)."""
     pades_level: str | None
-    """B-B, B-T, B-LT or B-LTA reached (None if not a PAdES signature)."""
+    """The highest of B-B, B-T, B-LT, B-LTA reached (None if not a PAdES signature)."""
     bottom_line: bool
     """The answer: this signature holds."""
     reasons: tuple[str, ...]
-    """Why it does not hold (empty when it does)."""
+    """Why it does not hold, in plain English (empty when it does)."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +107,7 @@ class DocumentTimestampReport:
     time: datetime | None
     """The time the authority vouches for."""
     tsa: str
-    """The timestamp authority's certificate subject."""
+    """The timestamp authority's certificate subject (RFC 4514)."""
     intact: bool
     """The covered bytes are unchanged."""
     trusted: bool
@@ -98,13 +121,15 @@ class VerificationReport:
     signatures: tuple[SignatureReport, ...]
     """Every signature, in the order they were made."""
     document_timestamps: tuple[DocumentTimestampReport, ...]
-    """Every document timestamp."""
+    """Every document timestamp, in order."""
     valid: bool
     """At least one signature, and every signature holds."""
     page_count: int
     """Pages in the document."""
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: datetimes as ISO 8601 strings, tuples as lists."""
+
         def plain(value: Any) -> Any:
             if isinstance(value, datetime):
                 return value.isoformat()
@@ -113,8 +138,70 @@ class VerificationReport:
             if isinstance(value, list | tuple):
                 return [plain(v) for v in value]
             return value
+
         result: dict[str, Any] = plain(asdict(self))
         return result
+
+
+# --- what the DSS holds ------------------------------------------------------------------------
+
+
+@dataclass
+class _Material:
+    """The revocation data in the document's DSS (parsed once)."""
+
+    ocsps: list[Any]
+    crls: list[Any]
+
+    def declares_sources(self, cert: Any) -> bool:
+        try:
+            return bool(cert.crl_distribution_points or cert.ocsp_urls)
+        except (ValueError, KeyError):
+            return False
+
+    def holds(self, cert: Any) -> bool:
+        """The DSS has an OCSP response or a CRL for `cert`."""
+        return any(_ocsp_is_for(r, cert) for r in self.ocsps) or any(_crl_is_for(c, cert) for c in self.crls)
+
+    def covers(self, cert: Any) -> bool:
+        """`cert` can be checked offline: it names no revocation source, or the DSS holds the answer."""
+        return not self.declares_sources(cert) or self.holds(cert)
+
+    def covers_path(self, path: Any) -> bool:
+        return path is not None and all(self.covers(c) for c in path.iter_certs(include_root=False))
+
+
+def _ocsp_is_for(response: Any, cert: Any) -> bool:
+    try:
+        basic = response["response_bytes"]["response"].parsed
+        for single in basic["tbs_response_data"]["responses"]:
+            cert_id = single["cert_id"]
+            if cert_id["serial_number"].native != cert.serial_number:
+                continue
+            algo = cert_id["hash_algorithm"]["algorithm"].native
+            if hashlib.new(algo, cert.issuer.dump()).digest() == cert_id["issuer_name_hash"].native:
+                return True
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return False
+    return False
+
+
+def _crl_is_for(crl: Any, cert: Any) -> bool:
+    try:
+        return bool(crl["tbs_cert_list"]["issuer"].hashable == cert.issuer.hashable)
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return False
+
+
+def _read_material(dss: DocumentSecurityStore | None) -> _Material:
+    if dss is None:
+        return _Material([], [])
+    ocsps = [asn1_ocsp.OCSPResponse.load(ref.get_object().data) for ref in dss.ocsps]
+    crls = [asn1_crl.CertificateList.load(ref.get_object().data) for ref in dss.crls]
+    return _Material(ocsps, crls)
+
+
+# --- small readers -----------------------------------------------------------------------------
 
 
 def _cn(name: Any) -> str:
@@ -131,35 +218,206 @@ def _rfc4514(name: Any) -> str:
         return str(name)
 
 
-def _signature_timestamp(emb: Any) -> Any:
-    """The signature timestamp token's SignedData (PAdES B-T), or None."""
-    try:
-        return next(iter(extract_tst_data_iter(emb.signer_info, signed=False)), None)
-    except (KeyError, ValueError, TypeError):
-        return None
-
-
-def _level(emb: Any, has_dss: bool, doc_ts_after: bool, ts_ok: bool) -> str | None:
-    if emb.sig_object.get("/SubFilter") != NameObject(PADES_SUBFILTER):
-        return None
-    level = "B-B"
-    if _signature_timestamp(emb) is not None and ts_ok:
-        level = "B-T"
-        if has_dss:
-            level = "B-LT"
-            if doc_ts_after:
-                level = "B-LTA"
-    return level
-
-
 def _enum_name(value: Any) -> str:
     return str(getattr(value, "name", value) or "none").lower()
 
 
+def _token_facts(signed_data: Any) -> tuple[datetime | None, Any]:
+    """(time, signer's certificate) of a timestamp token's SignedData, unchecked; (None, None) if unreadable."""
+    try:
+        value = signed_data["encap_content_info"]["content"].parsed["gen_time"].native
+        return (value if isinstance(value, datetime) else None), extract_certificate_info(signed_data).signer_cert
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError, PdfError):
+        return None, None
+
+
+def _signature_timestamp(emb: Any) -> tuple[datetime | None, Any]:
+    """(time, authority's certificate) of the signature timestamp token (PAdES B-T), or (None, None)."""
+    try:
+        tst = next(iter(extract_tst_data_iter(emb.signer_info, signed=False)), None)
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return None, None
+    return _token_facts(tst) if tst is not None else (None, None)
+
+
+def _is_certification(reader: PdfFileReader, emb: Any) -> bool:
+    try:
+        perms = reader.root["/Perms"].raw_get("/DocMDP")
+        return bool(perms.idnum == emb.sig_field.raw_get("/V").idnum)
+    except (KeyError, AttributeError, TypeError):
+        return False
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if value else "unknown"
+
+
+# --- the verification --------------------------------------------------------------------------
+
+
+class _Verifier:
+    def __init__(self, reader: PdfFileReader, roots: list[Any], extra: list[Any], dss: DocumentSecurityStore | None,
+                 allow_fetching: bool, at: datetime | None) -> None:
+        self.reader, self.roots, self.extra, self.dss = reader, roots, extra, dss
+        self.material = _read_material(dss)
+        self.allow_fetching, self.at = allow_fetching, at
+        self.contexts: list[ValidationContext] = []
+
+    def hard_fail(self, cert: Any) -> bool:
+        """Revocation is required for `cert` when it can be had: fetched, or held in the DSS."""
+        return self.allow_fetching or (self.dss is not None and self.material.holds(cert))
+
+    def context(self, hard_fail: bool, moment: datetime | None = None) -> ValidationContext:
+        kwargs: dict[str, Any] = {"trust_roots": self.roots, "allow_fetching": self.allow_fetching,
+                                  "other_certs": list(self.extra), "moment": moment or self.at,
+                                  "revocation_mode": "hard-fail" if hard_fail else "soft-fail",
+                                  # revocation data fetched at signing is (a little) younger than the signature
+                                  "retroactive_revinfo": True}
+        vc = self.dss.as_validation_context(kwargs) if self.dss is not None else ValidationContext(**kwargs)
+        self.contexts.append(vc)
+        return vc
+
+    def timestamp_context(self, gen_time: datetime | None, tsa_cert: Any) -> ValidationContext:
+        """Online: the authority's certificate now (or at `at`), revocation required. Offline: as at the
+        time it vouches for, against the DSS's data (see the module's docstring)."""
+        if self.allow_fetching or gen_time is None or tsa_cert is None:
+            return self.context(self.allow_fetching)
+        return self.context(self.hard_fail(tsa_cert), gen_time)
+
+    async def close(self) -> None:
+        for vc in self.contexts:
+            await vc.aclose()  # type: ignore[no-untyped-call]  # sessions opened to fetch
+
+    async def timestamp(self, emb: Any) -> DocumentTimestampReport:
+        try:
+            status = await async_validate_pdf_timestamp(
+                emb, validation_context=self.timestamp_context(*_token_facts(emb.signed_data)))
+            return DocumentTimestampReport(field_name=emb.field_name or "", time=status.timestamp,
+                                           tsa=_rfc4514(status.signing_cert.subject), intact=bool(status.intact),
+                                           trusted=bool(status.trusted))
+        except Exception as exc:  # a broken timestamp is reported, not fatal
+            log.info("document timestamp %s unreadable: %s", emb.field_name, exc)
+            return DocumentTimestampReport(field_name=emb.field_name or "", time=None,
+                                           tsa=f"unreadable ({type(exc).__name__})", intact=False, trusted=False)
+
+    async def signature(self, emb: Any, doc_timestamps: list[tuple[Any, DocumentTimestampReport]]) -> SignatureReport:
+        cert = emb.signer_cert
+        hard = self.hard_fail(cert)
+        tst_time, tsa_cert = _signature_timestamp(emb)
+        try:
+            # A timestamped signature is judged at the time the authority vouches for: a certificate that
+            # expired (or was revoked) after it signed still signed validly.
+            status = await async_validate_pdf_signature(
+                emb, signer_validation_context=self.context(hard, tst_time),
+                ts_validation_context=self.timestamp_context(tst_time, tsa_cert))
+        except Exception as exc:  # pyHanko refuses some malformed signatures outright
+            return _unprocessable(emb, cert, exc)
+        reasons: list[str] = []
+        ts = status.timestamp_validity
+        ts_ok = ts is not None and bool(ts.intact and ts.valid and ts.trusted)
+        problem = _enum_name(status.trust_problem_indic)
+        if not status.intact:
+            reasons.append("digest mismatch: the document was changed after signing")
+        elif not status.valid:
+            reasons.append("the cryptographic signature does not verify with the certificate")
+        if status.revoked or (status.intact and status.valid and "revoked" in problem):
+            reasons.append("the signer's certificate is revoked"
+                           + (f" (since {_when(status.revocation_details.revocation_date)})"
+                              if status.revocation_details is not None else ""))
+        elif not status.trusted and status.intact and status.valid:
+            # (When the bytes do not match, no chain is checked: the digest reason above is the answer.)
+            revinfo_missing = hard and await self._chain_holds_leniently(emb, tst_time)
+            reasons.append(self._trust_reason(problem, cert, tst_time or status.signer_reported_dt, revinfo_missing))
+        if status.docmdp_ok is False:
+            reasons.append("changes after signing are not allowed: "
+                           f"{_enum_name(status.modification_level)} changes were made after this signature")
+        if ts is not None and not ts_ok:
+            reasons.append("the signature timestamp does not verify")
+        if status.revoked or "revoked" in problem:
+            revocation = "revoked"
+        elif not (status.intact and status.valid) or not hard or not self.material.declares_sources(cert):
+            revocation = "not_checked"
+        elif status.trusted:
+            revocation = "good"
+        else:
+            revocation = "unknown"
+        certification = _is_certification(self.reader, emb)
+        docmdp = emb.docmdp_level
+        return SignatureReport(
+            field_name=emb.field_name or "", signer_common_name=_cn(cert.subject),
+            signer_subject=_rfc4514(cert.subject), issuer=_rfc4514(cert.issuer), serial=format(cert.serial_number, "x"),
+            not_before=cert.not_valid_before, not_after=cert.not_valid_after, signing_time=status.signer_reported_dt,
+            timestamp_time=ts.timestamp if ts is not None else None, intact=bool(status.intact),
+            valid=bool(status.valid), trusted=bool(status.trusted), revocation=revocation,
+            coverage=_enum_name(status.coverage), modification_level=_enum_name(status.modification_level),
+            changes_allowed=status.docmdp_ok is not False, certification=certification,
+            docmdp_permission=_enum_name(docmdp) if certification and docmdp is not None else None,
+            pades_level=self._level(emb, status, ts_ok, doc_timestamps),
+            bottom_line=bool(status.bottom_line) and not reasons, reasons=tuple(reasons))
+
+    async def _chain_holds_leniently(self, emb: Any, moment: datetime | None) -> bool:
+        """Whether the signer's chain holds when missing revocation data is forgiven (then that was the
+        only problem of a failed strict validation)."""
+        vc = ValidationContext(trust_roots=self.roots, other_certs=list(self.extra), allow_fetching=False,
+                               moment=moment or self.at, revocation_mode="soft-fail")
+        validator = CertificateValidator(emb.signer_cert, intermediate_certs=list(emb.other_embedded_certs),
+                                         validation_context=vc)
+        try:
+            await validator.async_validate_usage(set())  # type: ignore[no-untyped-call]
+            return True
+        except (PathBuildingError, PathValidationError):
+            return False
+
+    def _trust_reason(self, problem: str, cert: Any, signed_at: datetime | None, revinfo_missing: bool) -> str:
+        not_after, not_before = cert.not_valid_after, cert.not_valid_before
+        if "expired" in problem or "out_of_bounds" in problem or "not_yet_valid" in problem:
+            if signed_at is not None and signed_at > not_after:
+                what = f"expired {_when(not_after)}, signed {_when(signed_at)}"
+            elif signed_at is not None and signed_at < not_before:
+                what = f"not valid before {_when(not_before)}, signed {_when(signed_at)}"
+            else:
+                what = f"valid {_when(not_before)} to {_when(not_after)}"
+            return f"the signer's certificate was not valid at signing time ({what})"
+        if revinfo_missing:
+            return ("the revocation status of the signer's certificate is unknown: no OCSP response or CRL "
+                    f"could be obtained or used ({problem})")
+        return f"the certificate chain does not reach a trusted root ({problem})"
+
+    def _level(self, emb: Any, status: Any, ts_ok: bool,
+               doc_timestamps: list[tuple[Any, DocumentTimestampReport]]) -> str | None:
+        if emb.sig_object.get("/SubFilter") != NameObject(PADES_SUBFILTER):
+            return None
+        if not ts_ok:
+            return "B-B"
+        ts = status.timestamp_validity
+        if not (self.dss is not None and status.trusted and self.material.covers_path(status.validation_path)
+                and self.material.covers_path(ts.validation_path)):
+            return "B-T"
+        covering = [report for doc_ts, report in doc_timestamps
+                    if doc_ts.signed_revision > emb.signed_revision and report.intact and report.trusted
+                    and "/DSS" in self.reader.get_historical_root(doc_ts.signed_revision)]
+        return "B-LTA" if covering else "B-LT"
+
+
+def _unprocessable(emb: Any, cert: Any, exc: Exception) -> SignatureReport:
+    return SignatureReport(
+        field_name=emb.field_name or "", signer_common_name=_cn(cert.subject) if cert else "",
+        signer_subject=_rfc4514(cert.subject) if cert else "", issuer=_rfc4514(cert.issuer) if cert else "",
+        serial=format(cert.serial_number, "x") if cert else "", not_before=cert.not_valid_before if cert else None,
+        not_after=cert.not_valid_after if cert else None, signing_time=None, timestamp_time=None, intact=False,
+        valid=False, trusted=False, revocation="not_checked", coverage="unclear", modification_level="unknown",
+        changes_allowed=False, certification=False, docmdp_permission=None, pades_level=None,
+        bottom_line=False, reasons=(f"the signature could not be processed: {exc}",))
+
+
 async def verify_pdf(pdf: bytes, *, trust_roots: Sequence[Any], other_certs: Sequence[Any] = (),
                      allow_fetching: bool = False, at: datetime | None = None) -> VerificationReport:
-    """Verify every signature and document timestamp of `pdf` against `trust_roots` (offline unless
-    `allow_fetching`: B-LT and B-LTA files carry their own revocation data)."""
+    """Verify every signature and document timestamp of `pdf` against `trust_roots` (PEM/DER bytes,
+    asn1crypto or cryptography certificates), as at `at` (default now).
+
+    Offline unless `allow_fetching`: B-LT and B-LTA files carry their own revocation data. An unsigned
+    PDF gives a report without signatures (valid False); bytes that are not a PDF raise InvalidPdf.
+    Callers bound the time it takes (a thread with a timeout)."""
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         page_count = int(reader.root["/Pages"]["/Count"])
@@ -167,117 +425,17 @@ async def verify_pdf(pdf: bytes, *, trust_roots: Sequence[Any], other_certs: Seq
         timestamps = list(reader.embedded_timestamp_signatures)
     except (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise InvalidPdf(f"not a readable PDF ({exc})") from exc
-    roots = load_roots(trust_roots)
-    extra = load_roots(other_certs)
     dss = None
     if "/DSS" in reader.root:
         try:
             dss = DocumentSecurityStore.read_dss(reader)
-        except (PdfError, ValueError, KeyError) as exc:
+        except (PdfError, ValueError, KeyError, TypeError) as exc:
             raise InvalidPdf(f"the document's security store is unreadable ({exc})") from exc
-
-    made: list[ValidationContext] = []
-
-    def context(moment: datetime | None = None) -> ValidationContext:
-        kwargs: dict[str, Any] = {"trust_roots": roots, "allow_fetching": allow_fetching,
-                                  "other_certs": extra, "moment": moment or at}
-        if dss is not None:
-            vc = dss.as_validation_context({**kwargs, "revocation_mode": "hard-fail", "retroactive_revinfo": True})
-        else:
-            vc = ValidationContext(**kwargs, revocation_mode="hard-fail" if allow_fetching else "soft-fail")
-        made.append(vc)
-        return vc
-
+    verifier = _Verifier(reader, load_roots(trust_roots), load_roots(other_certs), dss, allow_fetching, at)
     try:
-        return await _verify_all(reader, signatures, timestamps, context, dss is not None, page_count)
+        doc_timestamps = [(emb, await verifier.timestamp(emb)) for emb in timestamps]
+        reports = tuple([await verifier.signature(emb, doc_timestamps) for emb in signatures])
     finally:
-        for vc in made:
-            await vc.aclose()  # type: ignore[no-untyped-call]  # sessions opened to fetch
-
-
-async def _verify_all(reader: Any, signatures: list[Any], timestamps: list[Any], context: Any, has_dss: bool,
-                      page_count: int) -> VerificationReport:
-
-    ts_reports = []
-    for emb in timestamps:
-        try:
-            ts_status = await async_validate_pdf_timestamp(emb, validation_context=context())
-            ts_reports.append(DocumentTimestampReport(
-                field_name=emb.field_name or "", time=ts_status.timestamp,
-                tsa=_rfc4514(ts_status.signing_cert.subject), intact=bool(ts_status.intact),
-                trusted=bool(ts_status.trusted)))
-        except Exception as exc:  # a broken timestamp is reported, not fatal
-            ts_reports.append(DocumentTimestampReport(field_name=emb.field_name or "", time=None,
-                                                      tsa=f"unreadable ({type(exc).__name__})", intact=False,
-                                                      trusted=False))
-    reports = []
-    for emb in signatures:
-        reports.append(await _one(emb, context, has_dss, timestamps))
-    return VerificationReport(signatures=tuple(reports), document_timestamps=tuple(ts_reports),
+        await verifier.close()
+    return VerificationReport(signatures=reports, document_timestamps=tuple(r for _, r in doc_timestamps),
                               valid=bool(reports) and all(r.bottom_line for r in reports), page_count=page_count)
-
-
-async def _one(emb: Any, context: Any, has_dss: bool, doc_timestamps: list[Any]) -> SignatureReport:
-    cert = emb.signer_cert
-    reasons: list[str] = []
-    moment = None
-    try:
-        tst = _signature_timestamp(emb)
-        if tst is not None:
-            moment = tst["encap_content_info"]["content"].parsed["gen_time"].native
-    except (KeyError, AttributeError, ValueError, TypeError):
-        moment = None
-    try:
-        # Validate at the time the timestamp authority vouches for, so that a certificate that
-        # expired after a timestamped signature still counts as valid when it signed.
-        status = await async_validate_pdf_signature(emb, signer_validation_context=context(moment),
-                                                    ts_validation_context=context())
-    except Exception as exc:  # pyHanko refuses some malformed signatures outright
-        return SignatureReport(
-            field_name=emb.field_name or "", signer_common_name=_cn(cert.subject) if cert else "",
-            signer_subject=_rfc4514(cert.subject) if cert else "", issuer=_rfc4514(cert.issuer) if cert else "",
-            serial=format(cert.serial_number, "x") if cert else "", not_before=cert.not_valid_before if cert else None,
-            not_after=cert.not_valid_after if cert else None, signing_time=None, timestamp_time=None, intact=False,
-            valid=False, trusted=False, revocation="unknown", coverage="unknown", modification_level="unknown",
-            changes_allowed=False, certification=False, docmdp_permission=None, pades_level=None,
-            bottom_line=False, reasons=(f"the signature could not be processed: {exc}",))
-    ts = status.timestamp_validity
-    ts_ok = ts is not None and bool(ts.intact and ts.valid and ts.trusted)
-    doc_ts_after = any(t.signed_revision > emb.signed_revision for t in doc_timestamps)
-    if not status.intact:
-        reasons.append("digest mismatch: the document was changed after signing")
-    elif not status.valid:
-        reasons.append("the cryptographic signature does not verify with the certificate")
-    if status.revoked:
-        reasons.append("the signer's certificate is revoked")
-    elif not status.trusted and status.intact and status.valid:
-        # (When the bytes do not match, no chain is checked: the digest reason above is the answer.)
-        problem = _enum_name(status.trust_problem_indic)
-        if "expired" in problem or "out_of_bounds" in problem:
-            reasons.append(f"the signer's certificate was not valid at signing time ({problem})")
-        elif "revoked" in problem:
-            reasons.append("the signer's certificate is revoked")
-        else:
-            reasons.append(f"the certificate chain does not reach a trusted root ({problem})")
-    if status.docmdp_ok is False:
-        reasons.append(f"changes after signing are not allowed: {_enum_name(status.modification_level)}")
-    if ts is not None and not ts_ok:
-        reasons.append("the signature timestamp does not verify")
-    if status.trusted and not reasons:
-        revocation = "good" if has_dss else "not_checked"
-    elif status.revoked:
-        revocation = "revoked"
-    else:
-        revocation = "unknown"
-    docmdp = emb.docmdp_level
-    return SignatureReport(
-        field_name=emb.field_name or "", signer_common_name=_cn(cert.subject), signer_subject=_rfc4514(cert.subject),
-        issuer=_rfc4514(cert.issuer), serial=format(cert.serial_number, "x"), not_before=cert.not_valid_before,
-        not_after=cert.not_valid_after, signing_time=status.signer_reported_dt,
-        timestamp_time=ts.timestamp if ts is not None else None, intact=bool(status.intact),
-        valid=bool(status.valid), trusted=bool(status.trusted), revocation=revocation,
-        coverage=_enum_name(status.coverage), modification_level=_enum_name(status.modification_level),
-        changes_allowed=status.docmdp_ok is not False, certification=docmdp is not None,
-        docmdp_permission=_enum_name(docmdp) if docmdp is not None else None,
-        pades_level=_level(emb, has_dss, doc_ts_after, ts_ok), bottom_line=bool(status.bottom_line) and not reasons,
-        reasons=tuple(reasons))
