@@ -19,7 +19,7 @@ $(PY_STAMP): pyproject.toml
 	@touch $@
 
 $(FE_STAMP): frontend/package.json frontend/package-lock.json frontend/vendor.sh
-	cd frontend && npm ci --no-audit --no-fund --loglevel=error && bash vendor.sh
+	cd frontend && npm ci --omit=optional --no-audit --no-fund --loglevel=error && bash vendor.sh
 	@touch $@
 
 # Browser tests use Debian's Chromium (and Noto fonts, so Vietnamese renders in screenshots);

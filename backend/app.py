@@ -124,12 +124,13 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"no-cache"))
                 headers += [
                     (b"content-security-policy", policy.encode()),
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"SAMEORIGIN" if framable else b"DENY"),
                     (b"referrer-policy", b"no-referrer"),
-                    (b"cache-control", b"no-cache"),
                 ]
                 message["headers"] = headers
             await send(message)

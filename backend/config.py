@@ -65,6 +65,14 @@ class Settings:
     """The PAdES level of every signature: B-B, B-T, B-LT or B-LTA (ECABINET_PADES_LEVEL)."""
     max_verify_bytes: int = 50_000_000
     """Largest PDF accepted by POST /api/verify (ECABINET_MAX_VERIFY_BYTES)."""
+    max_document_bytes: int = 100_000_000
+    """Largest meeting document (PDF) the secretariat may upload (ECABINET_MAX_DOCUMENT_BYTES)."""
+    max_document_pages: int = 5_000
+    """Most pages a meeting document may have (ECABINET_MAX_DOCUMENT_PAGES)."""
+    pdf_check_seconds: int = 60
+    """Time limit of the sandboxed check of one uploaded PDF (ECABINET_PDF_CHECK_SECONDS)."""
+    pdf_check_memory_mb: int = 2_000
+    """Memory limit of that sandbox in MB (ECABINET_PDF_CHECK_MEMORY_MB)."""
     smtp_host: str = ""
     """SMTP server for e-mailed reminders (ECABINET_SMTP_HOST); empty: reminders only in the app."""
     smtp_port: int = 25
@@ -159,6 +167,10 @@ class Settings:
             pades_level=level,
             max_verify_bytes=number("ECABINET_MAX_VERIFY_BYTES", defaults.max_verify_bytes),
             signing_timezone=env.get("ECABINET_TIMEZONE", defaults.signing_timezone),
+            max_document_bytes=number("ECABINET_MAX_DOCUMENT_BYTES", defaults.max_document_bytes),
+            max_document_pages=number("ECABINET_MAX_DOCUMENT_PAGES", defaults.max_document_pages),
+            pdf_check_seconds=number("ECABINET_PDF_CHECK_SECONDS", defaults.pdf_check_seconds),
+            pdf_check_memory_mb=number("ECABINET_PDF_CHECK_MEMORY_MB", defaults.pdf_check_memory_mb),
             smtp_host=env.get("ECABINET_SMTP_HOST", "").strip(),
             smtp_port=number("ECABINET_SMTP_PORT", defaults.smtp_port),
             smtp_from=env.get("ECABINET_SMTP_FROM", defaults.smtp_from),

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from backend.api.routing import SESSION_COOKIE, Access, Operation
+from backend.api.routing import MULTIPART, SESSION_COOKIE, Access, Operation
 from backend.api.schemas import ErrorBody
 
 _PATH_PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
@@ -80,7 +80,12 @@ def document(operations: list[Operation], *, version: str) -> dict[str, Any]:
         if op.body is not None:
             entry["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": _schema(components, op.body, "validation")}}}
-        if op.upload is not None:
+        if op.upload == MULTIPART and op.body is not None:
+            fields = _schema(components, op.body, "validation")
+            entry["requestBody"] = {"required": True, "content": {MULTIPART: {"schema": {"allOf": [
+                fields, {"type": "object", "required": ["file"],
+                         "properties": {"file": {"type": "string", "format": "binary"}}}]}}}}
+        elif op.upload is not None:
             entry["requestBody"] = {"required": True, "content": {
                 op.upload: {"schema": {"type": "string", "format": "binary"}}}}
         if op.produces is not None:

@@ -39,6 +39,8 @@ CSRF_COOKIE = "ecabinet_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_ID = 2_147_483_647
+MULTIPART = "multipart/form-data"
+FORM_OVERHEAD = 64_000  # room for the form's boundaries and text fields around the file
 _STATE_ORDER = list(Status)
 
 
@@ -105,6 +107,8 @@ class Call:
     query: Any = None
     raw: bytes = b""
     """The uploaded file of an operation declared with `upload` (e.g. a PDF)."""
+    filename: str = ""
+    """The uploaded file's name, when it came as the `file` part of a multipart form."""
     cookies_to_set: list[dict[str, Any]] = field(default_factory=list)
     cookies_to_delete: list[str] = field(default_factory=list)
 
@@ -131,7 +135,8 @@ class Operation:
     status: int
     tag: str
     upload: str | None = None
-    """Media type of a raw file body (e.g. application/pdf) instead of JSON."""
+    """Media type of a raw file body (e.g. application/pdf) instead of JSON; MULTIPART: a form whose
+    `file` part is the file and whose other parts are the fields of `body`."""
     upload_limit: str = ""
     """Name of the Settings field that caps the upload's size in bytes."""
     produces: str | None = None
@@ -183,10 +188,14 @@ async def run(op: Operation, request: Request) -> Response:
         call.query = _validate_query(op.query, request)
     elif request.query_params:
         raise ValidationFailed(f"this operation takes no query parameters: {sorted(request.query_params)}")
-    if op.body is not None:
+    limit = int(getattr(settings, op.upload_limit)) if op.upload_limit else 0
+    if op.upload == MULTIPART:
+        assert op.body is not None
+        call.body, call.raw, call.filename = await _read_form(op.body, limit, request)
+    elif op.body is not None:
         call.body = await _read_body(op.body, request, settings)
-    if op.upload is not None:
-        call.raw = await _read_upload(op.upload, int(getattr(settings, op.upload_limit)), request)
+    if op.upload is not None and op.upload != MULTIPART:
+        call.raw = await _read_upload(op.upload, limit, request)
     result = await op.handler(call)
     if isinstance(result, Response):
         return result
@@ -272,6 +281,51 @@ async def _read_upload(media_type: str, limit: int, request: Request) -> bytes:
     if not raw:
         raise BadRequest("the file is empty", code="empty_file")
     return raw
+
+
+async def _read_form(model: type[BaseModel], limit: int, request: Request) -> tuple[BaseModel, bytes, str]:
+    """A multipart form: its `file` part (at most `limit` bytes) and its other parts validated by `model`.
+    The body is read with the cap first, so a huge form never reaches the parser or the disk."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != MULTIPART:
+        raise UnsupportedMediaType("send a multipart/form-data form with the file in its 'file' part")
+    raw = await _read_limited(request, limit + FORM_OVERHEAD, "the file")
+    replay = Request({**request.scope}, receive=_replay(raw))
+    try:
+        form = await replay.form(max_files=1, max_fields=50)
+    except Exception as exc:  # the multipart parser's errors (malformed boundary, too many parts, ...)
+        raise BadRequest(f"the form could not be read: {exc}", code="malformed_form") from exc
+    try:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise BadRequest("the form has no 'file' part", code="missing_file")
+        data = await upload.read()
+        filename = (upload.filename or "")[:255]
+        fields = {key: value for key, value in form.multi_items() if key != "file" and isinstance(value, str)}
+    finally:
+        await form.close()
+    if len(data) > limit:
+        raise PayloadTooLarge(f"the file is larger than {limit} bytes")
+    if not data:
+        raise BadRequest("the file is empty", code="empty_file")
+    if has_nul(fields) or "\x00" in filename:
+        raise ValidationFailed("text may not contain the NUL character (U+0000)")
+    try:
+        return model.model_validate(fields), data, filename
+    except ValidationError as exc:
+        raise ValidationFailed("the form's fields are not valid", details=_problems(exc)) from exc
+
+
+def _replay(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+    return receive
 
 
 async def _read_limited(request: Request, limit: int, what: str) -> bytes:

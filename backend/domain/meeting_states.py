@@ -68,6 +68,9 @@ class Action(StrEnum):
     # Positions on agenda items before a session, and adopting the unopposed ones together.
     STATE_POSITION = "state_position"
     ADOPT_UNOPPOSED = "adopt_unopposed"
+    # Meeting documents: uploaded and shared by the staff; read (by the document's audience) and annotated.
+    MANAGE_DOCUMENTS = "manage_documents"
+    ANNOTATE = "annotate"
 
 
 # action -> (who may, in which states). Transitions also name their target state below.
@@ -105,6 +108,8 @@ _ALLOWED: dict[Action, tuple[frozenset[Role], frozenset[Status]]] = {
     Action.REMIND_ROUND: (STAFF, frozenset({Status.PUBLISHED})),
     Action.STATE_POSITION: (VOTING_ROLES, frozenset({Status.PUBLISHED})),
     Action.ADOPT_UNOPPOSED: (frozenset({Role.CHAIR}), frozenset({Status.IN_PROGRESS})),
+    Action.MANAGE_DOCUMENTS: (STAFF, frozenset({Status.DRAFT, Status.PUBLISHED, Status.IN_PROGRESS})),
+    Action.ANNOTATE: (ATTENDEES, frozenset({Status.PUBLISHED, Status.IN_PROGRESS, Status.CLOSED})),
 }
 
 TRANSITIONS: dict[Action, Status] = {

@@ -12,6 +12,25 @@ def fold(text: str) -> str:
     return " ".join(bare.lower().split())
 
 
+def fold_aligned(text: str) -> str:
+    """`fold` character by character, keeping every character's offset (no whitespace squeezing), so an
+    offset found in the folded text of a page is the same offset in its original text (for snippets)."""
+    return "".join(_fold_char(ch) for ch in text)
+
+
+def _fold_char(ch: str) -> str:
+    if ch.isascii():
+        return ch.lower()
+    folded = fold(ch)
+    return folded[0] if len(folded) >= 1 and not folded[0].isspace() else (" " if ch.isspace() else ch.lower()[:1])
+
+
+def search_terms(query: str) -> list[str]:
+    """The words of a search query, folded: letters and digits only (so no query syntax gets through)."""
+    words = "".join(c if c.isalnum() else " " for c in fold(query)).split()
+    return words[:20]
+
+
 def like_pattern(query: str) -> str:
     """A LIKE pattern that finds `query` anywhere, with the wildcards in it taken literally (escape: \\)."""
     escaped = fold(query).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

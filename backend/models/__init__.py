@@ -3,6 +3,14 @@
 
 from backend.models.accounts import AuthSession, Body, LoginThrottle, User
 from backend.models.audit import AuditEntry
+from backend.models.documents import (
+    Annotation,
+    Document,
+    DocumentCopy,
+    DocumentPage,
+    DocumentReader,
+    DocumentVersion,
+)
 from backend.models.meetings import AgendaItem, Attendance, Meeting, Participant, SpeakerTurn
 from backend.models.opinions import (
     AgendaPosition,
@@ -16,8 +24,8 @@ from backend.models.resolutions import Resolution, ResolutionSignature, SigningC
 from backend.models.votes import Ballot, Poll, PollVoter, SecretBallot
 
 __all__ = [
-    "AgendaItem", "AgendaPosition", "Attendance", "AuditEntry", "AuthSession", "Ballot", "Body", "LoginThrottle",
-    "Meeting", "OpinionAnswer", "OpinionBallot", "OpinionQuestion", "OpinionReminder", "OpinionRound",
-    "Participant", "Poll", "PollVoter", "Resolution", "ResolutionSignature", "SecretBallot", "SigningCredential",
-    "SpeakerTurn", "User",
+    "AgendaItem", "AgendaPosition", "Annotation", "Attendance", "AuditEntry", "AuthSession", "Ballot", "Body",
+    "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion", "LoginThrottle", "Meeting",
+    "OpinionAnswer", "OpinionBallot", "OpinionQuestion", "OpinionReminder", "OpinionRound", "Participant", "Poll",
+    "PollVoter", "Resolution", "ResolutionSignature", "SecretBallot", "SigningCredential", "SpeakerTurn", "User",
 ]

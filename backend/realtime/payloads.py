@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -72,3 +72,32 @@ class PollRef(Payload):
 class VoteCast(PollRef):
     choice: Annotated[str, Field(min_length=1, max_length=20)]
     receipt: Annotated[str, Field(max_length=40)] | None = None
+
+
+class DocumentRef(Payload):
+    document_id: Id
+
+
+class AnnotationAdd(DocumentRef):
+    client_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+    version: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    page: Annotated[int, Field(ge=1, le=100_000)]
+    kind: Literal["highlight", "ink", "note"]
+    visibility: Literal["private", "shared", "presenter"] = "private"
+    geometry: dict[str, Any]
+    text: Annotated[str, Field(max_length=5000)] = ""
+    color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#ffd400"
+    width: Annotated[float, Field(ge=0.25, le=40)] = 2.0
+
+
+class AnnotationChange(Payload):
+    annotation_id: Id
+    visibility: Literal["private", "shared", "presenter"] | None = None
+    geometry: dict[str, Any] | None = None
+    text: Annotated[str, Field(max_length=5000)] | None = None
+    color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] | None = None
+    width: Annotated[float, Field(ge=0.25, le=40)] | None = None
+
+
+class AnnotationRef(Payload):
+    annotation_id: Id

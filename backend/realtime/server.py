@@ -21,7 +21,9 @@ from backend.domain.meeting_states import STAFF, Action
 from backend.exceptions import AppError, PayloadTooLarge, Unauthorized, ValidationFailed
 from backend.realtime import payloads as p
 from backend.services import attendance, auth, live, polls, speakers
+from backend.services import document_annotations as marks
 from backend.services.context import Actor, Live
+from backend.services.documents import document_room
 from backend.services.events import meeting_room, staff_room, user_room
 
 log = logging.getLogger("ecabinet.realtime")
@@ -52,6 +54,9 @@ class SioBus:
 
     async def publish(self, event: str, data: dict[str, Any], *, room: str) -> None:
         await self.sio.emit(event, data, room=room)
+
+    async def close_room(self, room: str) -> None:
+        await self.sio.close_room(room)
 
 
 def _cookie(environ: dict[str, Any], name: str) -> str | None:
@@ -89,6 +94,14 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                                   "once the poll publishes them (closed; named polls showing interim results)"),
             "vote.cast": Event(p.VoteCast, self.vote_cast, Action.VOTE,
                                "and entitled to vote (may_vote), or the named deputy of such a member"),
+            "document.open": Event(p.DocumentRef, self.document_open, Action.VIEW,
+                                   "and a reader of the document: its live annotations start coming"),
+            "document.close": Event(p.DocumentRef, self.document_close, None),
+            "annotation.add": Event(p.AnnotationAdd, self.annotation_add, Action.ANNOTATE,
+                                    "and a reader of the document; presenter marks: PRESENT"),
+            "annotation.update": Event(p.AnnotationChange, self.annotation_update, Action.ANNOTATE,
+                                       "its author"),
+            "annotation.delete": Event(p.AnnotationRef, self.annotation_delete, Action.ANNOTATE, "its author"),
         }
 
     # --- connection -----------------------------------------------------------------------------
@@ -229,6 +242,29 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def vote_cast(self, sid: str, actor: Actor, data: p.VoteCast) -> dict[str, Any]:
         return await polls.cast(self.live, actor, data.poll_id, data.choice, data.receipt)
+
+
+    # --- documents and annotations ------------------------------------------------------------------
+
+    async def document_open(self, sid: str, actor: Actor, data: p.DocumentRef) -> dict[str, Any]:
+        """Joins the document's room (after the reading check) and answers with its annotations."""
+        found = await marks.listing(self.live, actor, data.document_id)
+        await self.enter_room(sid, document_room(data.document_id))
+        return {"annotations": found}
+
+    async def document_close(self, sid: str, actor: Actor, data: p.DocumentRef) -> dict[str, Any]:
+        await self.leave_room(sid, document_room(data.document_id))
+        return {}
+
+    async def annotation_add(self, sid: str, actor: Actor, data: p.AnnotationAdd) -> dict[str, Any]:
+        return await marks.add(self.live, actor, data.document_id, data.model_dump(exclude={"document_id"}))
+
+    async def annotation_update(self, sid: str, actor: Actor, data: p.AnnotationChange) -> dict[str, Any]:
+        return await marks.change(self.live, actor, data.annotation_id,
+                                        data.model_dump(exclude={"annotation_id"}, exclude_unset=True))
+
+    async def annotation_delete(self, sid: str, actor: Actor, data: p.AnnotationRef) -> dict[str, Any]:
+        return await marks.delete(self.live, actor, data.annotation_id)
 
 
 def create_server(settings: Settings) -> socketio.AsyncServer:

@@ -16,11 +16,17 @@ log = logging.getLogger("ecabinet.events")
 class EventBus(Protocol):
     async def publish(self, event: str, data: dict[str, Any], *, room: str) -> None: ...
 
+    async def close_room(self, room: str) -> None:
+        """Takes every connection out of `room` (on every worker): they must join again, through the check."""
+
 
 class NullBus:
     """For the command line and for tests of services alone: nobody is listening."""
 
     async def publish(self, event: str, data: dict[str, Any], *, room: str) -> None:
+        return None
+
+    async def close_room(self, room: str) -> None:
         return None
 
 

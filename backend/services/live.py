@@ -15,7 +15,7 @@ from sqlmodel.sql.expression import Select
 
 from backend.domain.meeting_states import STAFF, Action, Status
 from backend.exceptions import BadRequest, Conflict
-from backend.models import AgendaItem, Meeting, Participant, User
+from backend.models import AgendaItem, Document, DocumentVersion, Meeting, Participant, User
 from backend.models.base import utcnow
 from backend.services import access, attendance, audit, polls, speakers
 from backend.services.access import Membership
@@ -177,14 +177,23 @@ async def set_page(live: Live, actor: Actor, meeting_id: int, page: int, documen
     async with live.db.write() as s:
         meeting, _ = await access.require_membership(s, actor, meeting_id, Action.PRESENT)
         if document_id is not None:
-            # Documents arrive with the documents issue; until then a presenter can only turn pages.
-            raise BadRequest(f"no document {document_id}", code="unknown_document")
+            document = await s.get(Document, document_id)
+            if document is None or document.meeting_id != meeting_id or document.removed_at is not None:
+                raise BadRequest(f"document {document_id} is not one of this meeting's", code="unknown_document")
+            if document.current_version and not 1 <= page <= await _page_count(s, document):
+                raise BadRequest(f"page {page} does not exist in document {document_id}", code="unknown_page")
         meeting.presenter_page = page
         meeting.presenter_document_id = document_id
         s.add(meeting)
         payload = {"meeting_id": meeting_id, **presenter_out(meeting)}
     await live.bus.publish("presenter.changed", payload, room=meeting_room(meeting_id))
     return payload
+
+
+async def _page_count(s: AsyncSession, document: Document) -> int:
+    version = (await s.exec(select(DocumentVersion.page_count).where(
+        DocumentVersion.document_id == document.id, DocumentVersion.number == document.current_version))).first()
+    return int(version or 0)
 
 
 async def on_transition(live: Live, meeting_id: int, status: str) -> None:

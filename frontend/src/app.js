@@ -17,6 +17,9 @@ import { WallView } from './views/wall.js';
 import { RecordView } from './views/record.js';
 import { RoundView } from './views/round.js';
 import { VerifyView } from './views/verify.js';
+import { DocumentView } from './views/viewer.js';
+import { SearchView } from './views/search.js';
+import { TraceView } from './views/trace.js';
 
 const NEXT_KEY = 'ecabinet.next';
 
@@ -181,6 +184,9 @@ function App() {
       case 'meeting-wall': body = html`<${WallView} user=${user} meetingId=${route.id} key=${`wall-${route.id}`} />`; break;
       case 'meeting-round': body = html`<${RoundView} user=${user} meetingId=${route.id} key=${`round-${route.id}`} />`; break;
       case 'record': body = html`<${RecordView} user=${user} recordId=${route.id} key=${`r-${route.id}`} />`; break;
+      case 'document': body = html`<${DocumentView} user=${user} documentId=${route.id} key=${`d-${route.id}`} />`; break;
+      case 'search': body = html`<${SearchView} user=${user} />`; break;
+      case 'trace': body = html`<${TraceView} />`; break;
       case 'verify': body = html`<${VerifyView} />`; break;
       case 'not-found': body = html`<${NotFound} />`; break;
       default: body = html`<main class="page" id="main"><${Loading} /></main>`;

@@ -15,7 +15,7 @@ from tests.integration.conftest import Server
 
 
 def _diff(sync_conn: Any) -> list[Any]:
-    ctx = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+    ctx = MigrationContext.configure(sync_conn, opts={"compare_type": True, "include_object": migrate.include_object})
     return list(compare_metadata(ctx, SQLModel.metadata))
 
 

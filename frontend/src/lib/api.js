@@ -32,11 +32,14 @@ function cookie(name) {
   return hit ? decodeURIComponent(hit.slice(name.length + 1)) : null;
 }
 
-/** One API call. `rawType` sends `body` as is (a File) with that Content-Type instead of JSON. */
+/** One API call. `rawType` sends `body` as is (a File) with that Content-Type instead of JSON; a FormData
+ * body goes as multipart/form-data (the browser writes the boundary). */
 export async function request(method, path, body, rawType) {
   const headers = { Accept: 'application/json' };
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
-  if (body !== undefined && rawType) {
+  if (body instanceof FormData) {
+    init.body = body;
+  } else if (body !== undefined && rawType) {
     headers['Content-Type'] = rawType;
     init.body = body;
   } else if (body !== undefined) {
@@ -88,6 +91,16 @@ export async function framable(url) {
   return xfo === '' || xfo === 'sameorigin';
 }
 
+function documentForm(file, fields) {
+  const form = new FormData();
+  Object.entries(fields).forEach(([key, value]) => {
+    if (value === undefined || value === null || value === '') return;
+    form.append(key, Array.isArray(value) ? value.join(',') : String(value));
+  });
+  form.append('file', file, file.name || 'document.pdf');
+  return form;
+}
+
 const get = (path) => request('GET', path);
 const post = (path, body) => request('POST', path, body);
 const enc = encodeURIComponent;
@@ -135,6 +148,24 @@ export const api = {
   adoptUnopposed: (meetingId) => post(`/meetings/${enc(meetingId)}/positions/adopt`),
   roundReportUrl: (meetingId) => `${API_BASE}/meetings/${enc(meetingId)}/opinion-round/report`,
   verifyPdf: (file) => request('POST', '/verify', file, 'application/pdf'),
+  // Meeting documents, annotations, the meeting book, search and leak tracing.
+  documents: (meetingId) => get(`/meetings/${enc(meetingId)}/documents`),
+  document: (id) => get(`/documents/${enc(id)}`),
+  /** fields: {title, agenda_item_id, audience, secret, readers: [ids]} and the File. */
+  uploadDocument: (meetingId, file, fields = {}) => post(`/meetings/${enc(meetingId)}/documents`, documentForm(file, fields)),
+  uploadVersion: (id, file) => post(`/documents/${enc(id)}/versions`, documentForm(file, {})),
+  updateDocument: (id, changes) => request('PATCH', `/documents/${enc(id)}`, changes),
+  removeDocument: (id) => request('DELETE', `/documents/${enc(id)}`),
+  documentCopies: (id) => get(`/documents/${enc(id)}/copies`),
+  documentViewUrl: (id, version) => `${API_BASE}/documents/${enc(id)}/view${version ? `?version=${enc(version)}` : ''}`,
+  documentDownloadUrl: (id, version) => `${API_BASE}/documents/${enc(id)}/download${version ? `?version=${enc(version)}` : ''}`,
+  annotatedCopyUrl: (id) => `${API_BASE}/documents/${enc(id)}/annotated`,
+  meetingBookUrl: (meetingId) => `${API_BASE}/meetings/${enc(meetingId)}/book`,
+  annotations: (id) => get(`/documents/${enc(id)}/annotations`),
+  search: ({ q, meetingId, documentId, limit }) => get(`/search?${new URLSearchParams(Object.entries({
+    q, meeting_id: meetingId, document_id: documentId, limit,
+  }).filter(([, v]) => v !== undefined && v !== null && v !== ''))}`),
+  trace: (file) => request('POST', '/trace', file, 'application/pdf'),
   users: () => get('/users'),
   bodies: () => get('/bodies'),
   meetings: () => get('/meetings'),

@@ -1,4 +1,4 @@
-// Hash routes: #/login, #/verify (public), #/records/<id>, #/meetings, #/meetings/new, #/meetings/<id>, #/meetings/<id>/edit, and the live
+// Hash routes: #/login, #/verify (public), #/records/<id>, #/documents/<id>?page=N, #/search?q=, #/trace (admin), #/meetings, #/meetings/new, #/meetings/<id>, #/meetings/<id>/edit, and the live
 // session: #/meetings/<id>/live (tablet), #/meetings/<id>/console (chair), #/meetings/<id>/wall (projector).
 
 const MEETING_PAGES = {
@@ -11,6 +11,11 @@ export function parseRoute(hash) {
   if (parts.length === 0) return { name: 'home' };
   if (parts[0] === 'login' && parts.length === 1) return { name: 'login' };
   if (parts[0] === 'verify' && parts.length === 1) return { name: 'verify' };
+  if (parts[0] === 'search' && parts.length === 1) return { name: 'search' };
+  if (parts[0] === 'trace' && parts.length === 1) return { name: 'trace' };
+  if (parts[0] === 'documents' && parts.length === 2 && /^[1-9][0-9]{0,9}$/.test(parts[1])) {
+    return { name: 'document', id: Number(parts[1]) };
+  }
   if (parts[0] === 'records' && parts.length === 2 && /^[1-9][0-9]{0,9}$/.test(parts[1])) {
     return { name: 'record', id: Number(parts[1]) };
   }

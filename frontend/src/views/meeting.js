@@ -9,6 +9,7 @@ import {
 } from './components.js';
 import { RecordsSection } from './record.js';
 import { PositionsSection } from './positions.js';
+import { DocumentsSection } from './documents.js';
 
 const ROLES = ['chair', 'secretary', 'member', 'guest', 'bridge'];
 const VOTING_ROLES = new Set(['chair', 'member']);
@@ -83,6 +84,7 @@ export function MeetingView({ meetingId }) {
         <${AgendaSection} ...${ctx} />
         <${ParticipantsSection} ...${ctx} />
       </div>
+      <${DocumentsSection} meeting=${meeting} allowed=${allowed} />
       <${PositionsSection} meeting=${meeting} allowed=${allowed} />
       <${RecordsSection} meeting=${meeting} />
     </main>`;

@@ -43,6 +43,8 @@ EXPECTED: dict[Action, dict[Role, set[Status]]] = {
     Action.VOTE: {CH: {I}, ME: {I}},
     Action.CHECK_IN: {CH: {P, I}, SE: {P, I}, ME: {P, I}, GU: {P, I}, BR: {P, I}},
     Action.RECORD_ATTENDANCE: {CH: {P, I}, SE: {P, I}},
+    Action.MANAGE_DOCUMENTS: {CH: {D, P, I}, SE: {D, P, I}},
+    Action.ANNOTATE: {CH: {P, I, C}, SE: {P, I, C}, ME: {P, I, C}, GU: {P, I, C}, BR: {P, I, C}},
 }
 
 CASES = list(itertools.product(Action, Role, Status))

@@ -1,0 +1,1 @@
+"""PDF tools for meeting documents: no database, no I/O beyond bytes in and bytes out."""

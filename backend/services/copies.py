@@ -1,0 +1,213 @@
+"""Every copy of a document a person receives is their own: each page carries a visible mark (their
+name, the time) and an invisible token that names the copy, and the copy is recorded with the
+audit log. On-screen reading gets one such copy per person and version (kept in the file store);
+downloads, "my annotated copy" and the meeting book get a new one each time. `trace` reads the
+tokens out of a leaked file and says whose copy it was and when it was handed out.
+
+"Mật" (secret) documents are read on screen only: no download, no annotated copy, not in the book."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import secrets
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from backend.config import Settings
+from backend.db import Database
+from backend.domain.meeting_states import Action
+from backend.domain.text import fold
+from backend.exceptions import Forbidden
+from backend.models import AgendaItem, Annotation, Body, Document, DocumentCopy, User
+from backend.models.base import utcnow
+from backend.pdf import book, export, watermark
+from backend.services import access, audit
+from backend.services.context import Actor
+from backend.services.documents import Readable, may_read, named_readers, readable, version_of
+from backend.services.files import FileStore
+
+
+class Copies:
+    def __init__(self, db: Database, files: FileStore, settings: Settings) -> None:
+        self.db, self.files, self.settings = db, files, settings
+
+    async def view(self, actor: Actor, document_id: int, version: int | None) -> tuple[bytes, bool]:
+        """My on-screen copy (the same one each time for one version); and whether it is secret."""
+        async with self.db.read() as s:
+            doc = await readable(s, actor, document_id)
+            ver = await version_of(s, doc.document, version)
+            kept = (await s.exec(select(DocumentCopy).where(
+                DocumentCopy.kind == "view", DocumentCopy.user_id == actor.user_id,
+                DocumentCopy.document_id == document_id, DocumentCopy.version == ver.number))).first()
+        if kept is not None:
+            data = await self.files.get(kept.sha256)
+            await self._log(actor, doc, "document.viewed", kept)
+            return data, doc.document.secret
+        data, _ = await self._stamp(actor, doc, ver.number, ver.sha256, "view")
+        return data, doc.document.secret
+
+    async def download(self, actor: Actor, document_id: int, version: int | None) -> tuple[bytes, str]:
+        async with self.db.read() as s:
+            doc = await readable(s, actor, document_id)
+            _refuse_secret(doc)
+            ver = await version_of(s, doc.document, version)
+        data, _ = await self._stamp(actor, doc, ver.number, ver.sha256, "download")
+        return data, _filename(doc.document.title, ver.number)
+
+    async def annotated(self, actor: Actor, document_id: int) -> tuple[bytes, str]:
+        """The current version with my marks and the shared ones as real PDF annotations."""
+        async with self.db.read() as s:
+            doc = await readable(s, actor, document_id)
+            _refuse_secret(doc)
+            ver = await version_of(s, doc.document)
+            rows = (await s.exec(select(Annotation, User).join(User, col(User.id) == Annotation.author_id).where(
+                Annotation.document_id == document_id, Annotation.version == ver.number,
+                (Annotation.author_id == actor.user_id) | (Annotation.visibility != "private"))
+                .order_by(col(Annotation.id)))).all()
+        marks = [_export(a, u.full_name) for a, u in rows]
+        original = await self.files.get(ver.sha256)
+        with_marks = await asyncio.to_thread(export.add_annotations, original, marks)
+        data, _ = await self._stamp(actor, doc, ver.number, "", "annotated", source=with_marks)
+        return data, _filename(doc.document.title, ver.number, "ghi-chu")
+
+    async def meeting_book(self, actor: Actor, meeting_id: int) -> tuple[bytes, str]:
+        """One PDF of the meeting's documents that I may read, by agenda item, with bookmarks."""
+        async with self.db.read() as s:
+            meeting, member = await access.require_membership(s, actor, meeting_id, Action.VIEW, lock=False)
+            items = (await s.exec(select(AgendaItem).where(AgendaItem.meeting_id == meeting_id)
+                                  .order_by(col(AgendaItem.position), col(AgendaItem.id)))).all()
+            documents = (await s.exec(select(Document).where(
+                Document.meeting_id == meeting_id, col(Document.removed_at).is_(None),
+                Document.current_version > 0).order_by(col(Document.position), col(Document.id)))).all()
+            body = await s.get(Body, meeting.body_id)
+            user = await s.get(User, actor.user_id)
+            readable_docs = []
+            for document in documents:
+                if may_read(document, member, await named_readers(s, document.id or 0)):
+                    readable_docs.append((document, (await version_of(s, document)).sha256))
+        groups: list[tuple[str, str, str, list[tuple[Document, str]]]] = []
+        for index, item in enumerate(items, start=1):
+            groups.append((str(index), item.title, item.presenter,
+                           [d for d in readable_docs if d[0].agenda_item_id == item.id]))
+        loose = [d for d in readable_docs if d[0].agenda_item_id not in {i.id for i in items}]
+        if loose:
+            groups.append(("", "Tài liệu chung", "", loose))
+        book_items = []
+        for number, title, presenter, docs in groups:
+            entries = []
+            for document, sha in docs:
+                data = None if document.secret else await self.files.get(sha)
+                note = "Tài liệu Mật: chỉ xem trên màn hình" if document.secret else ""
+                entries.append(book.BookDocument(title=document.title, data=data, note=note))
+            book_items.append(book.BookItem(number=number, title=title, presenter=presenter, documents=entries))
+        when = meeting.starts_at.astimezone(ZoneInfo(self.settings.signing_timezone))
+        cover = book.BookCover(issuer=(body.name if body else "").upper(), meeting_title=meeting.title,
+                               when=f"{when:%H} giờ {when:%M}, ngày {when:%d/%m/%Y}", place=meeting.place,
+                               prepared_for=f"{user.full_name if user else actor.username}"
+                                            f"{' — ' + user.title if user and user.title else ''}")
+        assembled = await asyncio.to_thread(book.build_book, cover, book_items)
+        doc = Readable(Document(id=None, meeting_id=meeting_id, title=meeting.title, created_by=0), meeting, member)
+        data, _ = await self._stamp(actor, doc, None, "", "book", source=assembled)
+        return data, f"tai-lieu-phien-hop-{meeting_id}.pdf"
+
+    async def recipients(self, actor: Actor, document_id: int) -> list[dict[str, Any]]:
+        """Who received which version of a document, when and how (the staff's view)."""
+        async with self.db.read() as s:
+            doc = await readable(s, actor, document_id)
+            if not doc.staff:
+                raise Forbidden("only the chair and the secretariat see who received a document")
+            rows = (await s.exec(select(DocumentCopy, User).join(User, col(User.id) == DocumentCopy.user_id)
+                                 .where(DocumentCopy.document_id == document_id)
+                                 .order_by(col(DocumentCopy.id)))).all()
+            return [_copy_out(c, u) for c, u in rows]
+
+    async def trace(self, actor: Actor, data: bytes) -> dict[str, Any]:
+        """Whose copies a (leaked) PDF is, from the invisible tokens on its pages."""
+        tokens = await asyncio.to_thread(watermark.find_tokens, data)
+        async with self.db.write() as s:
+            found = []
+            for token in tokens:
+                row = (await s.exec(select(DocumentCopy, User).join(User, col(User.id) == DocumentCopy.user_id)
+                                    .where(DocumentCopy.token == token))).first()
+                if row is not None:
+                    found.append(_copy_out(*row))
+            await audit.record(s, "document.traced", actor_id=actor.user_id, object_type="document_copy",
+                               details={"tokens": tokens, "found": [c["token"] for c in found]})
+        return {"tokens": tokens, "copies": found}
+
+    # --- the watermark -------------------------------------------------------------------------------
+
+    async def _stamp(self, actor: Actor, doc: Readable, version: int | None, sha256: str, kind: str, *,
+                     source: bytes | None = None) -> tuple[bytes, DocumentCopy]:
+        original = source if source is not None else await self.files.get(sha256)
+        async with self.db.read() as s:
+            user = await s.get(User, actor.user_id)
+        token = new_token()
+        now = utcnow()
+        visible = _mark(user.full_name if user else actor.username, now, token, self.settings)
+        stamped = await asyncio.to_thread(watermark.stamp, original, visible=visible, copy_token=token)
+        digest = await self.files.put(stamped) if kind == "view" else ""
+        copy = DocumentCopy(token=token, kind=kind, meeting_id=doc.meeting.id or 0, document_id=doc.document.id,
+                            version=version, user_id=actor.user_id, sha256=digest, created_at=now)
+        async with self.db.write() as s:
+            s.add(copy)
+            await s.flush()
+            await _audit(s, actor, doc, f"document.{_VERB[kind]}", copy)
+        return stamped, copy
+
+    async def _log(self, actor: Actor, doc: Readable, action: str, copy: DocumentCopy) -> None:
+        async with self.db.write() as s:
+            await _audit(s, actor, doc, action, copy)
+
+
+_VERB = {"view": "viewed", "download": "downloaded", "annotated": "exported", "book": "book_downloaded"}
+TOKEN = re.compile(r"^[A-Z2-7]{16,40}$")
+
+
+def new_token() -> str:
+    """80 random bits in base32: unguessable, and only letters and digits a PDF text string keeps."""
+    return base64.b32encode(secrets.token_bytes(10)).decode("ascii")
+
+
+def _mark(name: str, when: datetime, token: str, settings: Settings) -> str:
+    local = when.astimezone(ZoneInfo(settings.signing_timezone))
+    return f"{name} · {local:%d/%m/%Y %H:%M} · bản số {token[:6]}"
+
+
+async def _audit(s: AsyncSession, actor: Actor, doc: Readable, action: str, copy: DocumentCopy) -> None:
+    await audit.record(s, action, actor_id=actor.user_id, object_type="document", object_id=doc.document.id,
+                       meeting_id=doc.meeting.id, details={"copy": copy.token, "version": copy.version,
+                                                          "kind": copy.kind})
+
+
+def _refuse_secret(doc: Readable) -> None:
+    if doc.document.secret:
+        raise Forbidden("a Mật (secret) document is read on screen only: it cannot be downloaded or exported",
+                        code="secret_document")
+
+
+def _filename(title: str, version: int, suffix: str = "") -> str:
+    stem = re.sub(r"[^a-z0-9]+", "-", fold(title)).strip("-")[:80] or "tai-lieu"
+    return f"{stem}-v{version}{'-' + suffix if suffix else ''}.pdf"
+
+
+def _export(a: Annotation, author: str) -> export.ExportAnnotation:
+    geometry = json.loads(a.geometry)
+    return export.ExportAnnotation(
+        page=a.page, kind=a.kind, rects=[tuple(r) for r in geometry.get("rects", [])],
+        paths=[[tuple(p) for p in path] for path in geometry.get("paths", [])],
+        at=tuple(geometry["at"]) if "at" in geometry else None, text=a.text, color=a.color, width=a.width,
+        author=author, created=a.created_at)
+
+
+def _copy_out(copy: DocumentCopy, user: User) -> dict[str, Any]:
+    return {"token": copy.token, "kind": copy.kind, "meeting_id": copy.meeting_id,
+            "document_id": copy.document_id, "version": copy.version, "user_id": copy.user_id,
+            "user_name": user.full_name, "username": user.username, "created_at": copy.created_at}

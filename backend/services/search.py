@@ -1,0 +1,112 @@
+"""Full-text search over the pages of every document a person may read. Pages are indexed by their
+folded text (lower case, no diacritics), so "nghi quyet" finds "Nghị quyết": SQLite FTS5 on the
+embedded default, a GIN-indexed 'simple' tsvector on PostgreSQL (migration 0008). Every word must
+occur; the last may be the start of a word (search as you type). Hits come back best first, with
+the page number and a snippet of the original text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from backend.db import Database
+from backend.domain.meeting_states import STAFF, Role, Status
+from backend.domain.text import fold_aligned, search_terms
+from backend.exceptions import BadRequest
+from backend.models import Document, DocumentReader, Meeting, Participant
+from backend.services.context import Actor
+
+SNIPPET = 160
+
+
+async def visible_documents(s: AsyncSession, actor: Actor, meeting_id: int | None) -> dict[int, tuple[str, int, str]]:
+    """document id -> (title, meeting id, meeting title) for every document `actor` may read."""
+    query = (select(Document, Meeting, Participant)
+             .join(Meeting, col(Meeting.id) == Document.meeting_id)
+             .join(Participant, col(Participant.meeting_id) == Document.meeting_id)
+             .where((Participant.user_id == actor.user_id) | (Participant.deputy_user_id == actor.user_id),
+                    col(Document.removed_at).is_(None), Document.current_version > 0))
+    if meeting_id is not None:
+        query = query.where(Document.meeting_id == meeting_id)
+    rows = (await s.exec(query)).all()
+    named: set[tuple[int, int]] = set()
+    if any(d.audience == "named" for d, _, _ in rows):
+        ids = [d.id for d, _, _ in rows if d.audience == "named"]
+        named = {(r.document_id, r.user_id) for r in (await s.exec(
+            select(DocumentReader).where(col(DocumentReader.document_id).in_(ids)))).all()}
+    out: dict[int, tuple[str, int, str]] = {}
+    for document, meeting, participant in rows:
+        role = Role(participant.role)
+        staff = role in STAFF
+        if meeting.status == Status.DRAFT.value and not staff:
+            continue
+        if staff or (document.audience == "participants" and role is not Role.GUEST) or (
+                (document.id, participant.user_id) in named):
+            out[document.id or 0] = (document.title, meeting.id or 0, meeting.title)
+    return out
+
+
+async def search(db: Database, actor: Actor, query: str, *, meeting_id: int | None = None,
+                 document_id: int | None = None, limit: int = 20) -> dict[str, Any]:
+    terms = search_terms(query)
+    if not terms:
+        raise BadRequest("type at least one word to search for", code="empty_query")
+    async with db.read() as s:
+        documents = await visible_documents(s, actor, meeting_id)
+        if document_id is not None:
+            documents = {k: v for k, v in documents.items() if k == document_id}
+        if not documents:
+            return {"query": query, "terms": terms, "hits": []}
+        rows = await _matching_pages(s, db.is_sqlite, terms, sorted(documents), limit)
+    hits = []
+    for document_id_, page, page_text, folded in rows:
+        title, meeting_id_, meeting_title = documents[document_id_]
+        snippet, marks = _snippet(page_text, folded, terms)
+        hits.append({"document_id": document_id_, "document_title": title, "meeting_id": meeting_id_,
+                     "meeting_title": meeting_title, "page": page, "snippet": snippet, "highlights": marks})
+    return {"query": query, "terms": terms, "hits": hits}
+
+
+async def _matching_pages(s: AsyncSession, sqlite: bool, terms: list[str], document_ids: list[int],
+                          limit: int) -> list[tuple[int, int, str, str]]:
+    ids = ",".join(str(int(i)) for i in document_ids)  # integers from our own query: safe to inline
+    if sqlite:
+        # FTS5: every term a quoted string (no query syntax gets through), the last one a prefix.
+        match = " ".join(f'"{t}"' for t in terms[:-1]) + f' "{terms[-1]}"*'
+        sql = text(f"SELECT p.document_id, p.page, p.text, p.folded FROM document_pages_fts f "
+                   f"JOIN document_pages p ON p.id = f.rowid WHERE document_pages_fts MATCH :match "
+                   f"AND p.current = 1 AND p.document_id IN ({ids}) ORDER BY bm25(document_pages_fts), p.id "
+                   f"LIMIT :limit")
+        params: dict[str, Any] = {"match": match, "limit": limit}
+    else:
+        # Terms are letters and digits only (search_terms), so they are safe tsquery lexemes.
+        tsquery = " & ".join(terms[:-1] + [f"{terms[-1]}:*"])
+        sql = text(f"SELECT p.document_id, p.page, p.text, p.folded FROM document_pages p "
+                   f"WHERE p.fts_vector @@ to_tsquery('simple', :q) AND p.current "
+                   f"AND p.document_id IN ({ids}) "
+                   f"ORDER BY ts_rank(p.fts_vector, to_tsquery('simple', :q)) DESC, p.id LIMIT :limit")
+        params = {"q": tsquery, "limit": limit}
+    result = await s.exec(sql.bindparams(**params))  # type: ignore[call-overload]
+    return [(int(r[0]), int(r[1]), str(r[2]), str(r[3])) for r in result.all()]
+
+
+def _snippet(page_text: str, folded: str, terms: list[str]) -> tuple[str, list[list[int]]]:
+    """About SNIPPET characters of the page around the first hit, and where each term occurs in it."""
+    first = min((i for i in (folded.find(t) for t in terms) if i >= 0), default=0)
+    start = max(0, first - SNIPPET // 3)
+    end = min(len(page_text), start + SNIPPET)
+    snippet = " ".join(page_text[start:end].split())
+    folded_snippet = fold_aligned(snippet)
+    marks = []
+    for term in terms:
+        at = folded_snippet.find(term)
+        while at >= 0:
+            marks.append([at, at + len(term)])
+            at = folded_snippet.find(term, at + len(term))
+    marks.sort()
+    prefix, suffix = ("…" if start > 0 else ""), ("…" if end < len(page_text) else "")
+    shift = len(prefix)
+    return prefix + snippet + suffix, [[a + shift, b + shift] for a, b in marks]

@@ -1,0 +1,1 @@
+"""Test fixtures shared by several test packages: generated documents and hostile inputs."""
