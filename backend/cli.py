@@ -1,4 +1,4 @@
-"""`ecabinet serve | migrate | demo | user add|passwd|list | pki init|issue|import|token|list | verify`."""
+"""`ecabinet serve | migrate | demo | user add|passwd|list | pki init|issue|import|token|list | verify | trace`."""
 
 from __future__ import annotations
 
@@ -76,6 +76,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
     migrate.upgrade(settings.effective_database_url)
     accounts = _with_db(settings, demo.load)
     signers = _with_db(settings, lambda db: demo.load_signing(db, settings))
+    if _with_db(settings, lambda db: demo.load_documents(db, settings)):
+        print("demo meeting documents uploaded")
     if signers:
         print(f"signing certificates issued to {', '.join(signers)} (key passphrase {demo.SIGNING_PASSPHRASE})")
     if accounts is None:
@@ -234,6 +236,34 @@ def cmd_verify(args: argparse.Namespace) -> None:
     sys.exit(0 if report.get("valid") else 1)
 
 
+def cmd_trace(args: argparse.Namespace) -> None:
+    """Whose copy a leaked PDF is. Exit 0: named its holder; 1: no copy of ours found; 2: could not read."""
+    from backend.services.copies import Copies
+    from backend.services.files import FileStore
+
+    settings = _settings()
+    try:
+        data = open(args.file, "rb").read()  # noqa: SIM115
+    except OSError as exc:
+        print(f"ecabinet: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        sys.exit(2)
+    result = _with_db(settings, lambda db: Copies(db, FileStore.for_settings(settings), settings).trace(None, data))
+    if args.json:
+        import json
+
+        print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    elif not result["copies"]:
+        print(f"{args.file}: no copy of this system found" + (f" (unknown tokens: {', '.join(result['tokens'])})"
+                                                               if result["tokens"] else ""))
+    else:
+        print(f"{args.file}: a copy handed out by e-Cabinet")
+        for c in result["copies"]:
+            what = f"document {c['document_id']} version {c['version']}" if c["document_id"] else "meeting book"
+            print(f"  {c['user_name']} ({c['username']}): {c['kind']} of {what} in meeting {c['meeting_id']}, "
+                  f"{c['created_at'].isoformat()} (copy {c['token']})")
+    sys.exit(0 if result["copies"] else 1)
+
+
 def _verification_text(name: str, report: dict[str, Any]) -> str:
     lines = [f"{name}: {'VALID' if report.get('valid') else 'NOT VALID'}"]
     sigs = report.get("signatures") or []
@@ -326,6 +356,10 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("file")
     verify.add_argument("--json", action="store_true", help="print the whole report as JSON")
     verify.set_defaults(func=cmd_verify)
+    trace = sub.add_parser("trace", help="name whose copy a leaked PDF is (exit 0 found, 1 not ours, 2 error)")
+    trace.add_argument("file")
+    trace.add_argument("--json", action="store_true", help="print the copies found as JSON")
+    trace.set_defaults(func=cmd_trace)
     return p
 
 

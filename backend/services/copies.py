@@ -128,8 +128,8 @@ class Copies:
                                  .order_by(col(DocumentCopy.id)))).all()
             return [_copy_out(c, u) for c, u in rows]
 
-    async def trace(self, actor: Actor, data: bytes) -> dict[str, Any]:
-        """Whose copies a (leaked) PDF is, from the invisible tokens on its pages."""
+    async def trace(self, actor: Actor | None, data: bytes) -> dict[str, Any]:
+        """Whose copies a (leaked) PDF is, from the invisible tokens on its pages (actor None: the CLI)."""
         tokens = await asyncio.to_thread(watermark.find_tokens, data)
         async with self.db.write() as s:
             found = []
@@ -138,7 +138,8 @@ class Copies:
                                     .where(DocumentCopy.token == token))).first()
                 if row is not None:
                     found.append(_copy_out(*row))
-            await audit.record(s, "document.traced", actor_id=actor.user_id, object_type="document_copy",
+            await audit.record(s, "document.traced", actor_id=actor.user_id if actor else None,
+                               object_type="document_copy",
                                details={"tokens": tokens, "found": [c["token"] for c in found]})
         return {"tokens": tokens, "copies": found}
 

@@ -7,10 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from sqlmodel import col, select
+
 from backend.config import Settings
 from backend.db import Database
 from backend.domain.meeting_states import Action
+from backend.models import AgendaItem, Document, Meeting
+from backend.pdf.text_document import render_text_document
 from backend.services import agenda, auth, bodies, credentials, meetings, participants, users
+from backend.services.documents import Documents
+from backend.services.files import FileStore
 
 VIETNAM = timezone(timedelta(hours=7))
 
@@ -115,6 +121,75 @@ async def load(db: Database, *, now: datetime | None = None) -> list[DemoAccount
                                                        "presenter": "Bộ trưởng Bộ Tư pháp", "planned_minutes": 60,
                                                        "description": ""})
     return ACCOUNTS
+
+
+# The demo meeting's documents: (agenda item index, title, sections); the last one is Mật.
+DOCUMENTS = [
+    (0, "Báo cáo tình hình kinh tế - xã hội tháng 11 năm 2026", [
+        ("I. Tình hình kinh tế - xã hội", [
+            "Tổng sản phẩm trong nước (GDP) quý IV ước tăng 7,1% so với cùng kỳ; sản xuất công nghiệp tiếp tục "
+            "phục hồi, chỉ số sản xuất toàn ngành tăng 8,4%. Kim ngạch xuất khẩu hàng hóa 11 tháng ước đạt "
+            "390 tỷ USD, tăng 13,2% so với cùng kỳ năm trước.",
+            "Giải ngân vốn đầu tư công đến hết tháng 11 đạt 65,4% kế hoạch Thủ tướng Chính phủ giao, cao hơn cùng "
+            "kỳ; tuy nhiên một số bộ, cơ quan trung ương và địa phương còn chậm, cần tập trung tháo gỡ vướng mắc "
+            "về giải phóng mặt bằng.",
+        ]),
+        ("II. Nhiệm vụ, giải pháp trọng tâm tháng 12", [
+            "Đẩy nhanh giải ngân vốn đầu tư công, phấn đấu đạt trên 95% kế hoạch năm; bảo đảm cân đối ngân sách "
+            "nhà nước, kiểm soát lạm phát, ổn định kinh tế vĩ mô.",
+            "Hoàn thiện Nghị quyết về các nhiệm vụ, giải pháp chủ yếu thực hiện kế hoạch phát triển kinh tế - xã "
+            "hội và dự toán ngân sách nhà nước năm 2027, trình Chính phủ ban hành trong tháng 12.",
+        ]),
+    ]),
+    (1, "Tờ trình về tình hình thực hiện dự toán ngân sách nhà nước năm 2026", [
+        ("1. Thu ngân sách nhà nước", [
+            "Tổng thu ngân sách nhà nước 11 tháng ước đạt 1.820 nghìn tỷ đồng, bằng 104,6% dự toán; trong đó thu "
+            "nội địa đạt 103,9%, thu từ dầu thô đạt 112%, thu cân đối từ hoạt động xuất nhập khẩu đạt 101,2%.",
+        ]),
+        ("2. Chi ngân sách nhà nước", [
+            "Tổng chi ngân sách nhà nước ước đạt 1.615 nghìn tỷ đồng, bằng 76,3% dự toán; bảo đảm chi trả nợ, "
+            "chi lương và các khoản chi an sinh xã hội đúng hạn.",
+            "Bộ Tài chính kính trình Chính phủ xem xét, cho ý kiến để hoàn thiện báo cáo trình Quốc hội.",
+        ]),
+    ]),
+    (2, "Dự thảo Nghị quyết phiên họp Chính phủ thường kỳ tháng 11 năm 2026", [
+        ("Điều 1. Về tình hình kinh tế - xã hội", [
+            "Chính phủ thống nhất đánh giá tình hình kinh tế - xã hội tháng 11 và 11 tháng năm 2026 tiếp tục xu "
+            "hướng tích cực; yêu cầu các bộ, ngành, địa phương quyết liệt thực hiện các nhiệm vụ còn lại của năm.",
+        ]),
+        ("Điều 2. Về dự án Luật", [
+            "Giao Bộ Tư pháp chủ trì, phối hợp với các cơ quan liên quan tiếp thu ý kiến thành viên Chính phủ, "
+            "hoàn thiện hồ sơ dự án Luật sửa đổi, bổ sung một số điều của Luật Ban hành văn bản quy phạm pháp luật.",
+        ]),
+    ]),
+    (3, "Phương án nhân sự thực hiện Đề án chuyển đổi số (Mật)", [
+        ("Nội dung", [
+            "Tài liệu Mật: chỉ xem trên màn hình trong phòng họp; không sao chép, không in, không tải về.",
+            "Đề xuất kiện toàn Ban Chỉ đạo chuyển đổi số của các bộ, cơ quan ngang bộ trong quý I năm 2027.",
+        ]),
+    ]),
+]
+
+
+async def load_documents(db: Database, settings: Settings) -> int:
+    """The demo meeting's documents (once): rendered here, uploaded through the same checks as any upload."""
+    secretary_user = await users.by_username(db, "vpcp.thuky")
+    if secretary_user is None:
+        return 0
+    async with db.read() as s:
+        meeting = (await s.exec(select(Meeting).where(Meeting.title == MEETING_TITLE))).first()
+        if meeting is None or (await s.exec(select(Document).where(Document.meeting_id == meeting.id))).first():
+            return 0
+        items = (await s.exec(select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)
+                              .order_by(col(AgendaItem.position)))).all()
+    assert meeting.id is not None
+    service = Documents(db, FileStore.for_settings(settings), settings)
+    for index, title, sections in DOCUMENTS:
+        pdf = render_text_document(title, sections, issuer="CHÍNH PHỦ")
+        await service.upload(auth.actor_for(secretary_user), meeting.id, {
+            "title": title, "agenda_item_id": items[index].id, "secret": "(Mật)" in title}, pdf,
+            f"tai-lieu-{index + 1}.pdf")
+    return len(DOCUMENTS)
 
 
 async def load_signing(db: Database, settings: Settings) -> list[str]:

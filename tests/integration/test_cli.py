@@ -184,3 +184,42 @@ def test_a_deadline_that_passes_while_the_server_is_stopped_closes_the_round_on_
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_trace_names_whose_copy_a_leaked_pdf_is(tmp_path: Path) -> None:
+    """The demo's documents; a minister downloads one; `ecabinet trace` names him (exit 0), a foreign PDF
+    names nobody (exit 1), a missing file is an error (exit 2)."""
+    import asyncio
+
+    from backend.config import Settings
+    from backend.db import Database
+    from backend.services import auth, users
+    from backend.services.copies import Copies
+    from backend.services.files import FileStore
+    from tests.support.sample_pdfs import sample_pdf
+
+    assert ecabinet(tmp_path, "demo").returncode == 0
+    settings = Settings.from_env({"ECABINET_DATA_DIR": str(tmp_path)})
+
+    async def download() -> bytes:
+        db = Database(settings.effective_database_url)
+        try:
+            minister = await users.by_username(db, "bo.taichinh")
+            assert minister is not None
+            data, _ = await Copies(db, FileStore.for_settings(settings), settings).download(
+                auth.actor_for(minister), 1, None)
+            return data
+        finally:
+            await db.dispose()
+
+    leaked, foreign = tmp_path / "leaked.pdf", tmp_path / "foreign.pdf"
+    leaked.write_bytes(asyncio.run(download()))
+    foreign.write_bytes(sample_pdf(1))
+    found = ecabinet(tmp_path, "trace", str(leaked))
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert "Phạm Minh Đức (bo.taichinh): download of document 1 version 1" in found.stdout
+    as_json = ecabinet(tmp_path, "trace", "--json", str(leaked))
+    assert as_json.returncode == 0 and '"username": "bo.taichinh"' in as_json.stdout
+    nobody = ecabinet(tmp_path, "trace", str(foreign))
+    assert nobody.returncode == 1 and "no copy of this system found" in nobody.stdout
+    assert ecabinet(tmp_path, "trace", str(tmp_path / "missing.pdf")).returncode == 2
