@@ -143,8 +143,11 @@ async def _samples(server: Server, root: Client, cast: Cast,
     out: list[tuple[str, str, Client | None, Any, httpx.Response]] = []
 
     async def call(client: Client | None, method: str, path: str, url: str, body: Any = None,
-                   params: dict[str, Any] | None = None, upload: bytes | None = None) -> httpx.Response:
+                   params: dict[str, Any] | None = None, upload: bytes | None = None,
+                   form: dict[str, str] | None = None, file: bytes | None = None) -> httpx.Response:
         raw: dict[str, Any] = {"content": upload, "headers": {"Content-Type": "application/pdf"}} if upload else {}
+        if file is not None:  # a multipart form: its text fields and the PDF in the 'file' part
+            raw = {"data": form or {}, "files": {"file": ("mau.pdf", file, "application/pdf")}}
         if client is None:
             async with httpx.AsyncClient(base_url=server.base_url) as anonymous:
                 r = await anonymous.request(method, url, json=body, params=params, **raw)
@@ -206,7 +209,43 @@ async def _samples(server: Server, root: Client, cast: Cast,
     await _record_samples(server, cast, call, meeting["id"])
     await _opinion_samples(server, cast, call)
     await _position_samples(cast, call)
+    await _document_samples(cast, root, call)
     return out
+
+
+async def _document_samples(cast: Cast, root: Client, call: Any) -> None:
+    from tests.support.sample_pdfs import sample_pdf
+
+    sec, member = cast["secretary"].client, cast["member"].client
+    r = await sec.post("/api/meetings", json={"body_id": cast.body["id"], "title": "Phiên họp có tài liệu",
+                                              "starts_at": "2026-12-01T08:00:00+07:00"})
+    mid = r.json()["id"]
+    m = f"/api/meetings/{mid}"
+    assert (await sec.post(f"{m}/participants", json={"user_id": cast["member"].id, "role": "member"})).status_code == 201
+    doc = (await call(sec, "POST", "/api/meetings/{meeting_id}/documents", f"{m}/documents",
+                      form={"title": "Tờ trình mẫu", "audience": "participants"},
+                      file=sample_pdf(2, text=lambda n: f"Nghị quyết mẫu trang {n}"))).json()
+    d = f"/api/documents/{doc['id']}"
+    await call(sec, "POST", "/api/documents/{document_id}/versions", f"{d}/versions", file=sample_pdf(3))
+    await call(sec, "PATCH", "/api/documents/{document_id}", d, {"title": "Tờ trình (bản 2)"})
+    assert (await sec.post(f"{m}/transitions", json={"action": "publish"})).status_code == 200
+    await call(member, "GET", "/api/meetings/{meeting_id}/documents", f"{m}/documents")
+    await call(member, "GET", "/api/documents/{document_id}", d)
+    await call(member, "GET", "/api/documents/{document_id}/view", f"{d}/view", params={"version": 1})
+    await call(member, "GET", "/api/documents/{document_id}/download", f"{d}/download")
+    mark = (await call(member, "POST", "/api/documents/{document_id}/annotations", f"{d}/annotations",
+                       {"client_id": "mau-00000001", "page": 1, "kind": "note", "geometry": {"at": [100, 100]},
+                        "text": "Ghi chú mẫu", "visibility": "shared"})).json()["annotation"]
+    await call(member, "GET", "/api/documents/{document_id}/annotations", f"{d}/annotations")
+    await call(member, "PATCH", "/api/annotations/{annotation_id}", f"/api/annotations/{mark['id']}",
+               {"text": "Ghi chú đã sửa"})
+    await call(member, "GET", "/api/documents/{document_id}/annotated", f"{d}/annotated")
+    leaked = (await call(member, "GET", "/api/meetings/{meeting_id}/book", f"{m}/book")).content
+    await call(member, "GET", "/api/search", "/api/search", params={"q": "nghi quyet", "meeting_id": mid})
+    await call(sec, "GET", "/api/documents/{document_id}/copies", f"{d}/copies")
+    await call(root, "POST", "/api/trace", "/api/trace", upload=leaked)
+    await call(member, "DELETE", "/api/annotations/{annotation_id}", f"/api/annotations/{mark['id']}")
+    await call(sec, "DELETE", "/api/documents/{document_id}", d)
 
 
 async def _position_samples(cast: Cast, call: Any) -> None:
