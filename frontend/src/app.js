@@ -154,6 +154,7 @@ function App() {
 
   const onLoggedIn = useCallback((user) => {
     disconnectSocket(); // a live connection belongs to whoever was logged in when it connected
+    forgetOfflineData();
     applyUserLanguage(user);
     setSession({ status: 'user', user });
   }, []);
@@ -161,6 +162,7 @@ function App() {
   const onLogout = useCallback(async () => {
     try { await api.logout(); } catch { /* the session is gone either way */ }
     disconnectSocket();
+    forgetOfflineData();
     try { window.sessionStorage.removeItem(NEXT_KEY); } catch { /* not kept */ }
     setSession({ status: 'anonymous', user: null });
     navigate('/login', { replace: true });
@@ -201,7 +203,22 @@ function App() {
     <footer class="footer">${t('app.footer')}</footer>`;
 }
 
+/** The service worker keeps the app and the meeting documents for reading offline (frontend/sw.js). */
+function registerServiceWorker() {
+  if (!('serviceWorker' in navigator)) return;
+  navigator.serviceWorker.register(new URL('../sw.js', import.meta.url).pathname).catch(() => {
+    /* not a secure context (plain http on a LAN): the app works, only offline reading is missing */
+  });
+}
+
+/** Documents kept for offline reading belong to whoever was logged in: drop them on login and logout. */
+function forgetOfflineData() {
+  if (!('serviceWorker' in navigator) || !navigator.serviceWorker.controller) return;
+  navigator.serviceWorker.controller.postMessage({ type: 'forget' });
+}
+
 async function start() {
+  registerServiceWorker();
   const root = document.getElementById('app');
   try {
     await loadCatalogues();

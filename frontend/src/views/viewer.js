@@ -101,7 +101,13 @@ export function DocumentView({ user, documentId }) {
       setLoadError(null);
     } catch (err) {
       setLoadError(err);
+      return;
     }
+    try {
+      // The socket brings them live; this answer (kept by the service worker) shows them offline too.
+      const list = await api.annotations(documentId);
+      setMarks((m) => (m.size ? m : new Map(list.map((a) => [a.id, a]))));
+    } catch { /* offline and never kept: the socket fills them in when it connects */ }
   }, [documentId]);
   useEffect(() => { reloadDoc(); }, [reloadDoc]);
 

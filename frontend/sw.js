@@ -1,0 +1,82 @@
+// e-Cabinet's service worker: reading goes on when the network is gone.
+// - The app's own files and the few API answers a reader needs (me, the meeting, its documents and
+//   their annotations, each personal copy of a document) are fetched from the network first and kept;
+//   without a network the kept answer is used. Nothing is ever served stale while the network works.
+// - The meeting page asks to keep every document of a published meeting ahead of time ('keep').
+// - An answer marked no-store (a Mật document, a download) is never kept.
+// - Logging in or out empties the kept answers ('forget'): the next person on this tablet sees none.
+// Annotations made offline are not this worker's business: the viewer keeps them in an outbox.
+const APP_CACHE = 'ecabinet-app-v1';
+const DATA_CACHE = 'ecabinet-data-v1';
+const APP_PATHS = /^\/(?:$|index\.html$|favicon\.svg$|src\/|styles\/|i18n\/|vendor\/)/;
+const DATA_PATHS = [
+  /^\/api\/auth\/me$/,
+  /^\/api\/meetings$/,
+  /^\/api\/meetings\/\d+$/,
+  /^\/api\/meetings\/\d+\/documents$/,
+  /^\/api\/documents\/\d+$/,
+  /^\/api\/documents\/\d+\/annotations$/,
+  /^\/api\/documents\/\d+\/view$/,
+];
+
+self.addEventListener('install', () => self.skipWaiting());
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    const keep = new Set([APP_CACHE, DATA_CACHE]);
+    for (const name of await caches.keys()) if (!keep.has(name)) await caches.delete(name);
+    await self.clients.claim();
+  })());
+});
+
+function cacheFor(url) {
+  if (url.origin !== self.location.origin) return null;
+  if (APP_PATHS.test(url.pathname)) return APP_CACHE;
+  if (DATA_PATHS.some((re) => re.test(url.pathname))) return DATA_CACHE;
+  return null;
+}
+
+function keepable(response) {
+  return response.ok && !/no-store/i.test(response.headers.get('cache-control') || '');
+}
+
+async function networkFirst(request, cacheName) {
+  const cache = await caches.open(cacheName);
+  try {
+    const response = await fetch(request);
+    if (keepable(response)) await cache.put(request, response.clone());
+    return response;
+  } catch (err) {
+    const kept = await cache.match(request, { ignoreVary: true });
+    if (kept) return kept;
+    throw err;
+  }
+}
+
+self.addEventListener('fetch', (event) => {
+  const { request } = event;
+  if (request.method !== 'GET') return;
+  const url = new URL(request.url);
+  const cacheName = cacheFor(url);
+  if (!cacheName) return; // the socket, downloads, everything else: straight to the network
+  event.respondWith(networkFirst(request, cacheName));
+});
+
+self.addEventListener('message', (event) => {
+  const data = event.data || {};
+  if (data.type === 'forget') {
+    event.waitUntil(caches.delete(DATA_CACHE));
+  } else if (data.type === 'keep' && Array.isArray(data.urls)) {
+    event.waitUntil((async () => {
+      const cache = await caches.open(DATA_CACHE);
+      for (const href of data.urls.slice(0, 200)) {
+        const url = new URL(href, self.location.origin);
+        if (cacheFor(url) !== DATA_CACHE || await cache.match(url.href)) continue;
+        try {
+          const response = await fetch(url.href, { credentials: 'same-origin' });
+          if (keepable(response)) await cache.put(url.href, response);
+        } catch { /* offline now: kept when it is next opened */ }
+      }
+    })());
+  }
+});
