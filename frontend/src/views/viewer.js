@@ -523,7 +523,8 @@ function Mark({ a, viewport }) {
   if (a.kind === 'highlight') {
     return html`<g class=${cls} data-testid="mark-highlight" data-visibility=${a.visibility}>
       ${a.geometry.rects.map(([x0, y0, x1, y1]) => {
-        const [ax, ay, bx, by] = viewport.convertToViewportRectangle([x0, y0, x1, y1]);
+        const [ax, ay] = viewport.convertToViewportPoint(x0, y0);
+        const [bx, by] = viewport.convertToViewportPoint(x1, y1);
         return html`<rect x=${Math.min(ax, bx)} y=${Math.min(ay, by)} width=${Math.abs(bx - ax)} height=${Math.abs(by - ay)}
           fill=${a.color} />`;
       })}</g>`;
