@@ -279,3 +279,38 @@ async def test_poll_run_by_chair_on_worker_a_with_members_voting_on_worker_b(ses
         assert seen["status"] == "closed" and seen["counts"] == expected and seen["result"] == result
     listed = await members[0].call("poll.ballots", {"poll_id": poll_id})  # asked on B, closed on A
     assert sorted(v["choice"] for v in listed["votes"]) == sorted(choices)
+
+
+async def test_annotations_cross_workers_and_a_removed_reader_leaves_the_room_on_every_worker(
+        cluster: Cluster, session: Session) -> None:
+    """Documents' live rooms through Redis: a note made on B reaches the chair on A; when the secretariat
+    (on A) takes a reader off, the reader's socket on B leaves the room too."""
+    from tests.support.sample_pdfs import sample_pdf
+
+    chair, (reader, dropped, _), mid = session.chair, session.members, session.meeting_id
+    assert reader.user is not None and dropped.user is not None
+    r = await cluster.admin.post(f"/api/meetings/{mid}/documents", data={
+        "title": "Tờ trình hai máy", "audience": "named", "readers": f"{reader.user['id']},{dropped.user['id']}"},
+        files={"file": ("to-trinh.pdf", sample_pdf(2), "application/pdf")})
+    assert r.status_code == 201, r.text
+    doc = r.json()["id"]
+    await chair.connect()
+    for client in (chair, reader, dropped):
+        if not client.sio.connected:
+            await client.connect()
+        opened = await client.call("document.open", {"document_id": doc})
+        assert opened["ok"], opened
+    note = {"document_id": doc, "page": 1, "kind": "note", "visibility": "shared", "geometry": {"at": [100, 700]}}
+    added = await reader.call("annotation.add", {**note, "client_id": "hai-may-0001", "text": "Từ máy B"})
+    assert added["ok"], added
+    await chair.wait_for("annotation.added", lambda a: a["client_id"] == "hai-may-0001")
+    await dropped.wait_for("annotation.added", lambda a: a["client_id"] == "hai-may-0001")
+    r = await cluster.admin.patch(f"/api/documents/{doc}", json={"readers": [reader.user["id"]]})
+    assert r.status_code == 200, r.text
+    await asyncio.sleep(0.5)  # the room is emptied through Redis on B
+    for client in (chair, reader):
+        assert (await client.call("document.open", {"document_id": doc}))["ok"]
+    assert (await reader.call("annotation.add", {**note, "client_id": "hai-may-0002", "text": "Sau khi bớt"}))["ok"]
+    await chair.wait_for("annotation.added", lambda a: a["client_id"] == "hai-may-0002")
+    await asyncio.sleep(0.3)
+    assert [a["client_id"] for a in dropped.events["annotation.added"]] == ["hai-may-0001"]
