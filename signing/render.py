@@ -257,6 +257,8 @@ class OpinionBallotDoc:
     """The member, as they sign."""
     deputy_for: str | None = None
     """The member a deputy answers for, if any."""
+    comments: tuple[tuple[str, str], ...] = ()
+    """(document title, comment) for each of the round's documents the member commented on."""
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,8 @@ class OpinionReportDoc:
     """Members asked who did not answer."""
     closed: bool = True
     """False for an interim report while the round is still open."""
+    document_comments: tuple[tuple[str, tuple[OtherOpinion, ...]], ...] = ()
+    """(document title, the comments on it, quoted with their authors) for each commented document."""
 
 
 # --- output --------------------------------------------------------------------------------------
@@ -665,10 +669,14 @@ def render_opinion_ballot(doc: OpinionBallotDoc) -> RenderedPdf:
         ("FONTNAME", (0, 0), (-1, -1), FAMILY),
         ("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.93, 0.93, 0.93))]))
-    story += [Spacer(1, 3 * mm), table,
-              _closing((), (doc.signatory,), st, found, width, side_by_side=False)]
+    story += [Spacer(1, 3 * mm), table]
+    if doc.comments:
+        story.append(Paragraph("<b>Góp ý về tài liệu</b>", st["heading"]))
+        story += [Paragraph(f"- <i>{_t(title)}</i>: {_t(comment)}", st["body"]) for title, comment in doc.comments]
+    story.append(_closing((), (doc.signatory,), st, found, width, side_by_side=False))
     text = "\n".join(["PHIẾU LẤY Ý KIẾN", doc.round_title, doc.member_name,
-                      *(f"{a.question} {a.answer} {a.text}" for a in doc.answers)])
+                      *(f"{a.question} {a.answer} {a.text}" for a in doc.answers),
+                      *(f"{title}: {comment}" for title, comment in doc.comments)])
     return _build(story, found, f"Phiếu lấy ý kiến — {doc.member_name}", text)
 
 
@@ -686,6 +694,12 @@ def render_opinion_report(doc: OpinionReportDoc) -> RenderedPdf:
             story.append(Paragraph("Ý kiến khác:", st["plain"]))
             story += [Paragraph(f"- <b>{_t(o.author)}</b>: “{_t(o.text)}” <i>(phiếu {_t(o.ballot_ref)})</i>",
                                 st["body"]) for o in q.other_opinions]
+    if doc.document_comments:
+        story.append(Paragraph("<b>Góp ý về tài liệu</b>", st["heading"]))
+        for title, quoted in doc.document_comments:
+            story.append(Paragraph(f"<i>{_t(title)}</i>:", st["plain"]))
+            story += [Paragraph(f"- <b>{_t(o.author)}</b>: “{_t(o.text)}” <i>(phiếu {_t(o.ballot_ref)})</i>",
+                                st["body"]) for o in quoted]
     story.append(Paragraph("<b>Thành viên đã cho ý kiến</b>", st["heading"]))
     story += [Paragraph(f"- {_t(name)} <i>(phiếu {_t(ref)})</i>", st["plain"]) for name, ref in doc.answered] or [
         Paragraph("Không có.", st["plain"])]
@@ -693,7 +707,8 @@ def render_opinion_report(doc: OpinionReportDoc) -> RenderedPdf:
     story += [Paragraph(f"- {_t(name)}", st["plain"]) for name in doc.not_answered] or [
         Paragraph("Không có.", st["plain"])]
     text = "\n".join(["BÁO CÁO TỔNG HỢP Ý KIẾN", doc.round_title, *(q.result.question for q in doc.questions),
-                      *(o.text for q in doc.questions for o in q.other_opinions), *doc.not_answered])
+                      *(o.text for q in doc.questions for o in q.other_opinions),
+                      *(o.text for _, quoted in doc.document_comments for o in quoted), *doc.not_answered])
     return _build(story, [], f"Báo cáo tổng hợp ý kiến — {doc.round_title}", text)
 
 

@@ -33,8 +33,15 @@ class Answer(Input):
     text: Annotated[str, Field(max_length=5000)] | None = None
 
 
+class DocumentComment(Input):
+    document_id: Id
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+
+
 class BallotIn(Input):
     answers: Annotated[list[Answer], Field(min_length=1, max_length=MAX_QUESTIONS)]
+    comments: Annotated[list[DocumentComment], Field(max_length=50)] = Field(
+        default=[], description="comments on the round's documents, signed with the answers")
     credential_id: Id
     secret: Annotated[str, Field(min_length=1, max_length=256)] = Field(
         description="the PKCS#12 passphrase or the token's PIN; never stored")
@@ -69,7 +76,7 @@ async def get_round(call: Call) -> dict[str, Any]:
 async def submit_ballot(call: Call) -> dict[str, Any]:
     b = call.body
     return await _opinions(call).submit(call.user, call.path["meeting_id"], [a.model_dump() for a in b.answers],
-                                        b.credential_id, b.secret)
+                                        b.credential_id, b.secret, [c.model_dump() for c in b.comments])
 
 
 @api.route("DELETE", ROUND + "/ballot", summary="Withdraw my ballot before the deadline",

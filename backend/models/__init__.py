@@ -16,6 +16,7 @@ from backend.models.opinions import (
     AgendaPosition,
     OpinionAnswer,
     OpinionBallot,
+    OpinionDocumentComment,
     OpinionQuestion,
     OpinionReminder,
     OpinionRound,
@@ -26,6 +27,7 @@ from backend.models.votes import Ballot, Poll, PollVoter, SecretBallot
 __all__ = [
     "AgendaItem", "AgendaPosition", "Annotation", "Attendance", "AuditEntry", "AuthSession", "Ballot", "Body",
     "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion", "LoginThrottle", "Meeting",
-    "OpinionAnswer", "OpinionBallot", "OpinionQuestion", "OpinionReminder", "OpinionRound", "Participant", "Poll",
-    "PollVoter", "Resolution", "ResolutionSignature", "SecretBallot", "SigningCredential", "SpeakerTurn", "User",
+    "OpinionAnswer", "OpinionBallot", "OpinionDocumentComment", "OpinionQuestion", "OpinionReminder", "OpinionRound",
+    "Participant", "Poll", "PollVoter", "Resolution", "ResolutionSignature", "SecretBallot", "SigningCredential",
+    "SpeakerTurn", "User",
 ]

@@ -61,6 +61,17 @@ class OpinionAnswer(SQLModel, table=True):
     text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
+class OpinionDocumentComment(SQLModel, table=True):
+    """A member's comment on one of the round's documents, part of their signed ballot."""
+
+    __tablename__ = "opinion_document_comments"
+    __table_args__ = (UniqueConstraint("ballot_id", "document_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    ballot_id: int = Field(foreign_key="opinion_ballots.id", index=True)
+    document_id: int = Field(foreign_key="documents.id")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class OpinionReminder(SQLModel, table=True):
     """A reminder that went out (scheduled ones are recorded once, so a restart does not repeat them)."""
 

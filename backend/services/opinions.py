@@ -30,9 +30,11 @@ from backend.domain.rules import RuleError
 from backend.exceptions import BadRequest, Conflict, InvalidState, NotFound
 from backend.models import (
     Body,
+    Document,
     Meeting,
     OpinionAnswer,
     OpinionBallot,
+    OpinionDocumentComment,
     OpinionQuestion,
     OpinionReminder,
     OpinionRound,
@@ -42,6 +44,7 @@ from backend.models import (
 from backend.models.base import utcnow
 from backend.services import access, audit, credentials, mail
 from backend.services.context import Actor, Live
+from backend.services.documents import may_read, named_readers
 from backend.services.events import ROSTER_PUSH_INTERVAL_S, Coalescer, EventBus, NullBus, user_room
 from backend.services.files import FileStore
 from backend.services.records import sign_in_thread
@@ -216,7 +219,7 @@ class Opinions:
     # --- the members ----------------------------------------------------------------------------
 
     async def submit(self, actor: Actor, meeting_id: int, answers: Sequence[Mapping[str, Any]], credential_id: int,
-                     secret: str) -> dict[str, Any]:
+                     secret: str, comments: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
         """Answer every question, render the ballot, sign it with the member's key, store it.
 
         Rendering and signing (~0.1 s of CPU) happen outside any transaction, so ballots are signed side
@@ -232,6 +235,7 @@ class Opinions:
                 checked = await _checked_answers(s, rnd, answers)
             except RuleError as exc:
                 raise access.from_rule_error(exc) from exc
+            noted = await _checked_comments(s, meeting_id, member, comments)
             cred = await credentials.load_own(s, actor, credential_id)
             user = await s.get(User, actor.user_id)
             body = await s.get(Body, meeting.body_id)
@@ -241,7 +245,7 @@ class Opinions:
                 owner = await s.get(User, member.participant.user_id)
                 deputy_for = owner.full_name if owner else None
         pdf = await self._signed_ballot(body.name if body else "", meeting.title, user, checked, deputy_for, cred,
-                                        secret)
+                                        secret, tuple((d.title, text) for d, text in noted))
         digest = await self.files.put(pdf)
         async with self.db.write() as s:
             rnd = await _open_round(s, meeting_id)
@@ -261,6 +265,8 @@ class Opinions:
             assert ballot.id is not None
             for question, choice, text in checked:
                 s.add(OpinionAnswer(ballot_id=ballot.id, question_id=question.id or 0, choice=choice.value, text=text))
+            for document, text in noted:
+                s.add(OpinionDocumentComment(ballot_id=ballot.id, document_id=document.id or 0, text=text))
             await audit.record(s, "opinion_ballot.submitted", actor_id=actor.user_id, object_type="opinion_ballot",
                                object_id=ballot.id, meeting_id=meeting_id,
                                details={"participant_id": member.participant.id, "pdf_sha256": digest,
@@ -368,14 +374,14 @@ class Opinions:
 
     async def _signed_ballot(self, body_name: str, round_title: str, user: User,
                              checked: list[tuple[OpinionQuestion, rules.Choice, str]], deputy_for: str | None,
-                             cred: Any, secret: str) -> bytes:
+                             cred: Any, secret: str, comments: tuple[tuple[str, str], ...] = ()) -> bytes:
         now = utcnow().astimezone(ZoneInfo(self.settings.signing_timezone))
         signatory = signing.Signatory("member", "", (user.title or "").upper(), user.full_name)
         doc = signing.OpinionBallotDoc(
             issuer=signing.Issuer(body_name.upper()), round_title=round_title,
             member_name=user.full_name, member_title=user.title or "", submitted_at=now,
             answers=tuple(signing.OpinionAnswerLine(q.text, rules.CHOICE_LABELS[c], t) for q, c, t in checked),
-            signatory=signatory, deputy_for=deputy_for)
+            signatory=signatory, deputy_for=deputy_for, comments=comments)
         rendered = await asyncio.to_thread(signing.render_opinion_ballot, doc)
         slot = rendered.slots[0]
         options = signing.SignOptions(field_name="member", page_index=slot.page_index, box=slot.box,
@@ -499,13 +505,43 @@ async def _checked_answers(s: AsyncSession, rnd: OpinionRound, answers: Sequence
     return out
 
 
+MAX_COMMENTS = 50
+
+
+async def _checked_comments(s: AsyncSession, meeting_id: int, member: access.Membership,
+                            comments: Sequence[Mapping[str, Any]]) -> list[tuple[Document, str]]:
+    """Comments on the round's documents: one per document, each on a document of this round that the
+    member may read, with its text."""
+    if len(comments) > MAX_COMMENTS:
+        raise BadRequest(f"at most {MAX_COMMENTS} document comments", code="too_many_comments")
+    out: list[tuple[Document, str]] = []
+    seen: set[int] = set()
+    for comment in comments:
+        document_id, text = int(comment["document_id"]), str(comment.get("text") or "").strip()
+        if document_id in seen:
+            raise BadRequest("one comment per document", code="duplicate_comment")
+        seen.add(document_id)
+        document = await s.get(Document, document_id)
+        if (document is None or document.meeting_id != meeting_id or document.removed_at is not None
+                or not may_read(document, member, await named_readers(s, document_id))):
+            raise BadRequest(f"document {document_id} is not one of this round's documents you may read",
+                             code="unknown_document")
+        if not text:
+            raise BadRequest("a comment needs its text", code="empty_comment")
+        out.append((document, text))
+    return out
+
+
 async def _mine(s: AsyncSession, rnd: OpinionRound, participant_id: int) -> dict[str, Any] | None:
     ballot = await _current_ballot(s, rnd, participant_id)
     if ballot is None:
         return None
     answers = (await s.exec(select(OpinionAnswer).where(OpinionAnswer.ballot_id == ballot.id))).all()
+    comments = (await s.exec(select(OpinionDocumentComment).where(OpinionDocumentComment.ballot_id == ballot.id)
+                             .order_by(col(OpinionDocumentComment.id)))).all()
     return {"ballot_id": ballot.id, "submitted_at": ballot.submitted_at,
-            "answers": [{"question_id": a.question_id, "choice": a.choice, "text": a.text} for a in answers]}
+            "answers": [{"question_id": a.question_id, "choice": a.choice, "text": a.text} for a in answers],
+            "comments": [{"document_id": c.document_id, "text": c.text} for c in comments]}
 
 
 async def _board(s: AsyncSession, rnd: OpinionRound, asked: list[tuple[Participant, User]]) -> list[dict[str, Any]]:
@@ -561,6 +597,16 @@ async def _report_doc(s: AsyncSession, rnd: OpinionRound, meeting: Meeting, sett
         quoted = tuple(signing.OtherOpinion(author(*by_ballot[a.ballot_id]), a.text, ref(by_ballot[a.ballot_id][0]))
                        for a in others if a.question_id == q.id)
         questions.append(signing.OpinionQuestionReport(result, quoted))
+    commented = (await s.exec(select(OpinionDocumentComment, Document)
+                              .join(Document, col(Document.id) == OpinionDocumentComment.document_id)
+                              .where(col(OpinionDocumentComment.ballot_id).in_([b.id for b, _ in ballots]))
+                              .order_by(col(Document.position), col(Document.id), col(OpinionDocumentComment.id)))
+                 ).all()
+    document_comments: dict[str, list[signing.OtherOpinion]] = {}
+    for comment, document in commented:
+        ballot, signer = by_ballot[comment.ballot_id]
+        document_comments.setdefault(document.title, []).append(
+            signing.OtherOpinion(author(ballot, signer), comment.text, ref(ballot)))
     body = await s.get(Body, meeting.body_id)
     return signing.OpinionReportDoc(
         issuer=signing.Issuer(body.name.upper() if body else ""), number="",
@@ -568,7 +614,8 @@ async def _report_doc(s: AsyncSession, rnd: OpinionRound, meeting: Meeting, sett
         questions=tuple(questions),
         answered=tuple((author(b, u), ref(b)) for b, u in ballots),
         not_answered=tuple(u.full_name for p, u in asked if p.id not in by_participant),
-        closed=rnd.status == rules.RoundStatus.CLOSED.value)
+        closed=rnd.status == rules.RoundStatus.CLOSED.value,
+        document_comments=tuple((title, tuple(quoted)) for title, quoted in document_comments.items()))
 
 
 async def _result(s: AsyncSession, rnd: OpinionRound, meeting_id: int) -> list[dict[str, Any]]:

@@ -335,3 +335,54 @@ async def test_reminders_on_schedule_and_on_demand_reach_the_app_and_the_mail(
         assert refused.status_code == 403
     finally:
         controller.stop()
+
+
+async def test_members_comment_on_the_rounds_documents_in_their_signed_ballot(server: Server,
+                                                                             world: dict[str, Any]) -> None:
+    from tests.support.sample_pdfs import sample_pdf
+
+    people = world["people"]
+    sec, member, member2 = (people[k].client for k in ("secretary", "member", "member2"))
+    rnd = await _round(server, world)
+    mid = rnd["meeting_id"]
+    docs = []
+    for title, form in (("Dự thảo Nghị định", {}), ("Báo cáo đánh giá tác động", {}),
+                        ("Ý kiến thẩm định (chỉ thành viên 2)", {"audience": "named",
+                                                                 "readers": str(people["member2"].id)})):
+        r = await sec.post(f"/api/meetings/{mid}/documents", data={"title": title, **form},
+                           files={"file": ("d.pdf", sample_pdf(1), "application/pdf")})
+        assert r.status_code == 201, r.text
+        docs.append(r.json()["id"])
+    assert (await sec.post(f"/api/meetings/{mid}/transitions", json={"action": "publish"})).status_code == 200
+    url = f"/api/meetings/{mid}/opinion-round/ballot"
+    body = _ballot(rnd, "member", [("agree", None), ("agree", None)])
+    for comments, code in [
+        ([{"document_id": docs[2], "text": "Không được xem"}], "unknown_document"),  # not a reader
+        ([{"document_id": 2_000_000, "text": "x"}], "unknown_document"),
+        ([{"document_id": docs[0], "text": "Một"}, {"document_id": docs[0], "text": "Hai"}], "duplicate_comment"),
+    ]:
+        r = await member.post(url, json={**body, "comments": comments})
+        assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
+    assert (await member.post(url, json={**body, "comments": [{"document_id": docs[0], "text": "  "}]})
+            ).status_code == 422
+    assert (await member.get(f"/api/meetings/{mid}/opinion-round")).json()["mine"] is None  # nothing stored
+    ok = await member.post(url, json={**body, "comments": [
+        {"document_id": docs[0], "text": "Điều 5 cần quy định rõ thẩm quyền của Ủy ban nhân dân cấp tỉnh."}]})
+    assert ok.status_code == 201, ok.text
+    mine = ok.json()["mine"]
+    assert mine["comments"] == [{"document_id": docs[0],
+                                 "text": "Điều 5 cần quy định rõ thẩm quyền của Ủy ban nhân dân cấp tỉnh."}]
+    pdf = (await member.get(f"/api/opinion-ballots/{mine['ballot_id']}/pdf")).content
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).split())
+    assert "Góp ý về tài liệu" in text and "Dự thảo Nghị định: Điều 5 cần quy định rõ thẩm quyền" in text
+    signed = await signing.verify_pdf(pdf, trust_roots=[credentials.dev_ca(server.settings).root_pem])
+    assert signed.valid
+    r = await member2.post(url, json={**_ballot(rnd, "member2", [("disagree", None), ("agree", None)]), "comments": [
+        {"document_id": docs[2], "text": "Ý kiến thẩm định chưa đầy đủ."}]})
+    assert r.status_code == 201, r.text
+    assert (await sec.post(f"/api/meetings/{mid}/opinion-round/close")).status_code == 200
+    report = (await member.get(f"/api/meetings/{mid}/opinion-round/report")).content
+    report_text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(report)).pages).split())
+    assert "Góp ý về tài liệu" in report_text
+    assert "Người member: “Điều 5 cần quy định rõ thẩm quyền" in report_text
+    assert "Người member2: “Ý kiến thẩm định chưa đầy đủ.”" in report_text

@@ -130,6 +130,10 @@ function BallotForm({ meetingId, round, onDone }) {
     initial[q.id] = { choice: a ? a.choice : '', text: a ? a.text : '' };
   }
   const [answers, setAnswers] = useState(initial);
+  const [documents, setDocuments] = useState([]);
+  const [comments, setComments] = useState(() => Object.fromEntries(
+    ((mine && mine.comments) || []).map((c) => [c.document_id, c.text])));
+  useEffect(() => { api.documents(meetingId).then(setDocuments).catch(() => setDocuments([])); }, [meetingId]);
   const [secret, setSecret] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
@@ -144,6 +148,8 @@ function BallotForm({ meetingId, round, onDone }) {
         answers: round.questions.map((q) => ({
           question_id: q.id, choice: answers[q.id].choice, text: answers[q.id].text || null,
         })),
+        comments: Object.entries(comments).filter(([, text]) => text.trim())
+          .map(([id, text]) => ({ document_id: Number(id), text: text.trim() })),
         credential_id: Number(credentialId), secret,
       });
       setSecret('');
@@ -182,6 +188,17 @@ function BallotForm({ meetingId, round, onDone }) {
               <textarea rows="2" required placeholder=${t('round.other_text')} value=${answers[q.id].text}
                 onInput=${(e) => set(q.id, { text: e.currentTarget.value })} data-testid="other-text"></textarea>`}
           </fieldset>`)}
+        ${documents.length > 0 && html`
+          <fieldset class="document-comments" data-testid="document-comments">
+            <legend>${t('round.document_comments')}</legend>
+            ${documents.map((d) => html`
+              <label key=${d.id} class="document-comment">
+                <a href=${`#/documents/${d.id}`}>${d.title}</a>
+                <textarea rows="2" maxlength="5000" placeholder=${t('round.document_comment_hint')}
+                  value=${comments[d.id] || ''} data-testid="document-comment" data-document-id=${d.id}
+                  onInput=${(e) => setComments({ ...comments, [d.id]: e.currentTarget.value })}></textarea>
+              </label>`)}
+          </fieldset>`}
         <label for="bf-cred">${t('record.credential')}</label>
         <select id="bf-cred" value=${credentialId} onChange=${(e) => setCredentialId(e.currentTarget.value)}>
           ${(credentials || []).map((c) => html`<option key=${c.id} value=${c.id}>${c.label}</option>`)}
