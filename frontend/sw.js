@@ -2,7 +2,8 @@
 // - The app's own files and the few API answers a reader needs (me, the meeting, its documents and
 //   their annotations, each personal copy of a document) are fetched from the network first and kept;
 //   without a network the kept answer is used. Nothing is ever served stale while the network works.
-// - The meeting page asks to keep every document of a published meeting ahead of time ('keep').
+// - The meeting page asks to keep the app and every document of a published meeting ahead of time
+//   ('keep'), so a tablet that goes offline can even reload the app and open them.
 // - An answer marked no-store (a Mật document, a download) is never kept.
 // - Logging in or out empties the kept answers ('forget'): the next person on this tablet sees none.
 // Annotations made offline are not this worker's business: the viewer keeps them in an outbox.
@@ -19,7 +20,17 @@ const DATA_PATHS = [
   /^\/api\/documents\/\d+\/view$/,
 ];
 
-self.addEventListener('install', () => self.skipWaiting());
+// Loaded outside the page's own fetches (the pdf.js worker) or needed first when offline: kept at install.
+const CORE = ['./', 'index.html', 'styles/app.css', 'src/app.js', 'i18n/vi.json', 'i18n/en.json',
+  'vendor/preact-htm.js', 'vendor/socket.io.js', 'vendor/pdf.mjs', 'vendor/pdf.worker.mjs'];
+
+self.addEventListener('install', (event) => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(APP_CACHE);
+    await Promise.all(CORE.map((path) => cache.add(new URL(path, self.location.href).href).catch(() => {})));
+    await self.skipWaiting();
+  })());
+});
 
 self.addEventListener('activate', (event) => {
   event.waitUntil((async () => {
@@ -68,10 +79,12 @@ self.addEventListener('message', (event) => {
     event.waitUntil(caches.delete(DATA_CACHE));
   } else if (data.type === 'keep' && Array.isArray(data.urls)) {
     event.waitUntil((async () => {
-      const cache = await caches.open(DATA_CACHE);
-      for (const href of data.urls.slice(0, 200)) {
+      for (const href of data.urls.slice(0, 500)) {
         const url = new URL(href, self.location.origin);
-        if (cacheFor(url) !== DATA_CACHE || await cache.match(url.href)) continue;
+        const cacheName = cacheFor(url);
+        if (!cacheName) continue;
+        const cache = await caches.open(cacheName);
+        if (await cache.match(url.href)) continue;
         try {
           const response = await fetch(url.href, { credentials: 'same-origin' });
           if (keepable(response)) await cache.put(url.href, response);

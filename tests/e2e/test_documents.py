@@ -151,5 +151,14 @@ def test_annotations_live_and_offline(live_server: LiveServer, devices: Any, tmp
     hits.filter(has_text="Trang 2").filter(has_text="Phụ lục số liệu giải ngân").get_by_test_id("search-hit-open").click()
     expect(page.get_by_test_id("viewer-title")).to_have_text("Phụ lục số liệu giải ngân")
     expect(page.get_by_test_id("page-indicator")).to_contain_text("Trang 2/3")
+    # With the network gone, the tablet reloads the app and reads the document from what it kept.
+    page.wait_for_timeout(1500)  # the service worker keeps what the meeting page asked for
+    a.context.set_offline(True)
+    page.reload()
+    expect(page.get_by_test_id("viewer-title")).to_have_text("Phụ lục số liệu giải ngân")
+    expect(page.get_by_test_id("page-indicator")).to_contain_text("Trang 2/3")
+    expect(page.get_by_test_id("pdf-canvas")).to_be_visible()
+    expect(page.get_by_test_id("text-layer").locator("span", has_text="giải ngân").first).to_be_attached()
+    a.context.set_offline(False)
     for tablet in (sec, a, b):
         tablet.assert_clean()
