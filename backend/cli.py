@@ -212,16 +212,22 @@ def cmd_pki_list(args: argparse.Namespace) -> None:
         print(f"{c['id']:5} {c['kind']:6} {c['subject']}  until {c['not_after']:%Y-%m-%d}  {state}")
 
 
+def _read_or_exit(path: str) -> bytes:
+    """A file named on the command line, or exit 2 (the commands' "could not check" code) saying why."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        print(f"ecabinet: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        sys.exit(2)
+
+
 def cmd_verify(args: argparse.Namespace) -> None:
     """Exit 0: every signature valid; 1: not signed or a signature is invalid; 2: could not verify."""
     from backend.services import verification
 
     settings = _settings()
-    try:
-        data = open(args.file, "rb").read()  # noqa: SIM115
-    except OSError as exc:
-        print(f"ecabinet: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-        sys.exit(2)
+    data = _read_or_exit(args.file)
     try:
         report = asyncio.run(verification.verify(settings, data))
     except (AppError, ConfigError) as exc:
@@ -242,11 +248,7 @@ def cmd_trace(args: argparse.Namespace) -> None:
     from backend.services.files import FileStore
 
     settings = _settings()
-    try:
-        data = open(args.file, "rb").read()  # noqa: SIM115
-    except OSError as exc:
-        print(f"ecabinet: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-        sys.exit(2)
+    data = _read_or_exit(args.file)
     result = _with_db(settings, lambda db: Copies(db, FileStore.for_settings(settings), settings).trace(None, data))
     if args.json:
         import json

@@ -41,7 +41,9 @@ SLOT_WIDTH, SLOT_HEIGHT = 180.0, 70.0
 _registered = False
 
 
-def _register_fonts() -> None:
+def register_fonts() -> None:
+    """Registers the vendored Liberation Serif faces with reportlab (once) as FAMILY, FAMILY-Bold,
+    FAMILY-Italic and FAMILY-BoldItalic: every PDF e-Cabinet draws uses them, so Vietnamese renders."""
     global _registered
     if _registered:
         return
@@ -572,7 +574,7 @@ def _frame_width() -> float:
 
 
 def render_resolution(doc: ResolutionDoc) -> RenderedPdf:
-    _register_fonts()
+    register_fonts()
     st, width = _styles(), _frame_width()
     found: list[SignatureSlot] = []
     story: list[Flowable] = _header(doc.issuer, doc.number, doc.issued_at, st, width)
@@ -598,7 +600,7 @@ def render_resolution(doc: ResolutionDoc) -> RenderedPdf:
 
 
 def render_minutes(doc: MinutesDoc) -> RenderedPdf:
-    _register_fonts()
+    register_fonts()
     st, width = _styles(), _frame_width()
     found: list[SignatureSlot] = []
     story: list[Flowable] = _header(doc.issuer, doc.number, doc.ended_at, st, width)
@@ -650,7 +652,7 @@ def render_minutes(doc: MinutesDoc) -> RenderedPdf:
 
 
 def render_opinion_ballot(doc: OpinionBallotDoc) -> RenderedPdf:
-    _register_fonts()
+    register_fonts()
     st, width = _styles(), _frame_width()
     found: list[SignatureSlot] = []
     story: list[Flowable] = _header(doc.issuer, "", doc.submitted_at, st, width)
@@ -681,7 +683,7 @@ def render_opinion_ballot(doc: OpinionBallotDoc) -> RenderedPdf:
 
 
 def render_opinion_report(doc: OpinionReportDoc) -> RenderedPdf:
-    _register_fonts()
+    register_fonts()
     st, width = _styles(), _frame_width()
     story: list[Flowable] = _header(doc.issuer, doc.number, doc.issued_at, st, width)
     story += [Paragraph("BÁO CÁO TỔNG HỢP Ý KIẾN", st["title"]), Paragraph(_t(doc.round_title), st["subject"])]

@@ -15,12 +15,11 @@ from pypdf.annotations import Link
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as rl_canvas
 
-from signing.render import FONTS
+from signing.render import FAMILY, register_fonts
 
-FONT, BOLD, ITALIC = "ECabBook", "ECabBook-Bold", "ECabBook-Italic"
+FONT, BOLD, ITALIC = FAMILY, f"{FAMILY}-Bold", f"{FAMILY}-Italic"
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 70.0, 56.0, 64.0, 60.0
 NUMBER_COLUMN = 36.0
@@ -28,14 +27,6 @@ NUMBER_COLUMN = 36.0
 DOC_INDENT = 22.0
 TOC_SIZE, ITEM_SIZE = 12.0, 12.5
 LEADING = 1.3
-
-
-def _register_fonts() -> None:
-    """Register the serif faces once; registering again would only re-read the TTF files."""
-    registered = pdfmetrics.getRegisteredFontNames()
-    for name, suffix in ((FONT, "Regular"), (BOLD, "Bold"), (ITALIC, "Italic")):
-        if name not in registered:
-            pdfmetrics.registerFont(TTFont(name, str(FONTS / f"LiberationSerif-{suffix}.ttf")))
 
 
 # --- input ---------------------------------------------------------------------------------------
@@ -198,7 +189,7 @@ class _Pen:
 def _front_matter(cover: BookCover, items: list[BookItem], starts: dict[tuple[int, int], int]
                   ) -> tuple[bytes, int, dict[tuple[int, int], _Placed]]:
     """Cover and contents as a PDF, its page count, and where each contents line is."""
-    _register_fonts()
+    register_fonts()
     buf = io.BytesIO()
     canvas = rl_canvas.Canvas(buf, pagesize=A4, pageCompression=1)
     canvas.setTitle(cover.meeting_title)

@@ -10,24 +10,16 @@ from xml.sax.saxutils import escape
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
-from signing.render import FONTS
+from signing.render import FAMILY, register_fonts
 
-_FONT, _BOLD = "ECabText", "ECabText-Bold"
-
-
-def _fonts() -> None:
-    if _FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont(_FONT, str(FONTS / "LiberationSerif-Regular.ttf")))
-        pdfmetrics.registerFont(TTFont(_BOLD, str(FONTS / "LiberationSerif-Bold.ttf")))
+_FONT, _BOLD = FAMILY, f"{FAMILY}-Bold"
 
 
 def render_text_document(title: str, sections: Sequence[tuple[str, Sequence[str]]], *, issuer: str = "") -> bytes:
     """`sections`: (heading, paragraphs) in order; long text flows over as many A4 pages as it needs."""
-    _fonts()
+    register_fonts()
     body = ParagraphStyle("body", fontName=_FONT, fontSize=13, leading=18, firstLineIndent=10 * mm,
                           spaceAfter=6, alignment=4)
     heading = ParagraphStyle("heading", fontName=_BOLD, fontSize=13, leading=18, spaceBefore=8, spaceAfter=4)

@@ -31,12 +31,11 @@ from pypdf.generic import (
     StreamObject,
 )
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as rl_canvas
 
-from signing.render import FONTS
+from signing.render import FAMILY, register_fonts
 
-FONT = "ECabBook"
+FONT = FAMILY
 TOKEN_PREFIX = "ECAB-COPY:"
 INFO_KEY = "/ECabinetCopy"
 
@@ -56,12 +55,6 @@ _MAX_FORM_DEPTH = 4
 
 Matrix = tuple[float, float, float, float, float, float]
 """PDF affine matrix [a b c d e f]: x' = a·x + c·y + e, y' = b·x + d·y + f."""
-
-
-def _register_font() -> None:
-    """Register the serif once; a second registration would only waste time re-reading the TTF."""
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont(FONT, str(FONTS / "LiberationSerif-Regular.ttf")))
 
 
 # --- stamping -------------------------------------------------------------------------------------
@@ -132,7 +125,7 @@ def _open(data: bytes) -> PdfReader:
 
 def _mark_form(writer: PdfWriter, visible: str) -> tuple[IndirectObject, float, float]:
     """Draw the visible text once with reportlab and turn that page into a shared Form XObject."""
-    _register_font()
+    register_fonts()
     text_width = pdfmetrics.stringWidth(visible, FONT, _MARK_SIZE) or 1.0
     pad = _MARK_SIZE * 0.25
     width, height = text_width + 2 * pad, _MARK_SIZE * 1.4

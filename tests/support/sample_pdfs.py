@@ -8,13 +8,12 @@ from collections.abc import Callable
 
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
-from signing.render import FONTS
+from signing.render import FAMILY, register_fonts
 
-FONT = "SampleSerif"
-FONT_BOLD = "SampleSerif-Bold"
+FONT = FAMILY
+FONT_BOLD = f"{FAMILY}-Bold"
 
 SUBJECTS = (
     "Ủy ban nhân dân tỉnh", "Hội đồng nhân dân tỉnh", "Sở Kế hoạch và Đầu tư", "Sở Tài chính",
@@ -35,16 +34,6 @@ TAILS = (
     "đạt {pct}% kế hoạch được giao", "thuộc thẩm quyền của Hội đồng nhân dân tỉnh",
 )
 
-_registered = False
-
-
-def _register() -> None:
-    global _registered
-    if _registered:
-        return
-    pdfmetrics.registerFont(TTFont(FONT, str(FONTS / "LiberationSerif-Regular.ttf")))
-    pdfmetrics.registerFont(TTFont(FONT_BOLD, str(FONTS / "LiberationSerif-Bold.ttf")))
-    _registered = True
 
 
 def vietnamese_paragraph(rng: random.Random, sentences: int = 6) -> str:
@@ -76,7 +65,7 @@ def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
 def sample_pdf(pages: int, *, title: str = "Tài liệu phiên họp UBND tỉnh", seed: int = 0,
                text: Callable[[int], str] | None = None) -> bytes:
     """A4 pages, each with a "Trang N" heading and a paragraph (`text(N)` or seeded Vietnamese prose)."""
-    _register()
+    register_fonts()
     rng = random.Random(seed)
     buf = io.BytesIO()
     pdf = canvas.Canvas(buf, pagesize=A4, invariant=True, pageCompression=1)
