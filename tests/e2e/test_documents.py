@@ -148,7 +148,8 @@ def test_annotations_live_and_offline(live_server: LiveServer, devices: Any, tmp
     expect(hits.filter(has_text="Phụ lục số liệu giải ngân")).to_have_count(3)
     expect(hits.first.locator("mark").first).to_be_visible()
     a.screenshot("documents-search.png", full_page=True)
-    hits.filter(has_text="Trang 2").filter(has_text="Phụ lục số liệu giải ngân").get_by_test_id("search-hit-open").click()
+    annex_page2 = hits.filter(has_text="Trang 2").filter(has_text="Phụ lục số liệu giải ngân")
+    annex_page2.get_by_test_id("search-hit-open").click()
     expect(page.get_by_test_id("viewer-title")).to_have_text("Phụ lục số liệu giải ngân")
     expect(page.get_by_test_id("page-indicator")).to_contain_text("Trang 2/3")
     # With the network gone, the tablet reloads the app and reads the document from what it kept.

@@ -43,7 +43,7 @@ async def _fresh_postgres() -> tuple[str, str]:
     name = f"ecabinet_test_{uuid.uuid4().hex[:10]}"
     try:
         conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         unavailable(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}")
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
@@ -128,10 +128,12 @@ class Client:
     async def get(self, url: str, **kw: Any) -> httpx.Response:
         return await self.http.get(url, **kw)
 
-    async def post(self, url: str, json: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+    async def post(self, url: str, json: Any = None, headers: dict[str, str] | None = None,
+                   **kw: Any) -> httpx.Response:
         return await self.http.post(url, json=json, headers=self._headers(headers), **kw)
 
-    async def patch(self, url: str, json: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+    async def patch(self, url: str, json: Any = None, headers: dict[str, str] | None = None,
+                    **kw: Any) -> httpx.Response:
         return await self.http.patch(url, json=json, headers=self._headers(headers), **kw)
 
     async def put(self, url: str, json: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:

@@ -101,7 +101,7 @@ async def test_secret_poll_publishes_receipts_and_stores_nothing_linking_ballot_
     assert next(p for p in state["polls"] if p["id"] == poll["id"])["mine"] == {"voted": True, "choice": None}
     early = await member.call("poll.ballots", {"poll_id": poll["id"]})
     assert early["ok"] is False and early["error"]["code"] == "ballots_not_published"
-    closed = (await chair.call("poll.close", {"poll_id": poll["id"]}))["poll"]
+    assert (await chair.call("poll.close", {"poll_id": poll["id"]}))["ok"]
     listed = await member2.call("poll.ballots", {"poll_id": poll["id"]})
     assert listed["votes"] is None
     assert sorted(listed["receipts"], key=lambda r: r["receipt"]) == sorted(

@@ -221,7 +221,8 @@ async def _document_samples(cast: Cast, root: Client, call: Any) -> None:
                                               "starts_at": "2026-12-01T08:00:00+07:00"})
     mid = r.json()["id"]
     m = f"/api/meetings/{mid}"
-    assert (await sec.post(f"{m}/participants", json={"user_id": cast["member"].id, "role": "member"})).status_code == 201
+    added = await sec.post(f"{m}/participants", json={"user_id": cast["member"].id, "role": "member"})
+    assert added.status_code == 201
     doc = (await call(sec, "POST", "/api/meetings/{meeting_id}/documents", f"{m}/documents",
                       form={"title": "Tờ trình mẫu", "audience": "participants"},
                       file=sample_pdf(2, text=lambda n: f"Nghị quyết mẫu trang {n}"))).json()
@@ -273,7 +274,8 @@ async def _opinion_samples(server: Server, cast: Cast, call: Any) -> None:
     r = await sec.post("/api/meetings", json={"body_id": cast.body["id"], "kind": "opinion_round",
                                               "title": "Lấy ý kiến", "starts_at": "2026-12-01T08:00:00+07:00"})
     m = f"/api/meetings/{r.json()['id']}"
-    assert (await sec.post(f"{m}/participants", json={"user_id": cast["member"].id, "role": "member"})).status_code == 201
+    added = await sec.post(f"{m}/participants", json={"user_id": cast["member"].id, "role": "member"})
+    assert added.status_code == 201
     deadline = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     q = (await call(sec, "PUT", "/api/meetings/{meeting_id}/opinion-round", f"{m}/opinion-round",
                     {"deadline": deadline, "questions": ["Đồng ý?"]})).json()["questions"][0]["id"]

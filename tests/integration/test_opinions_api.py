@@ -85,9 +85,8 @@ async def test_a_round_from_setup_to_result(server: Server, world: dict[str, Any
                                json=_ballot(rnd, "member2", [("disagree", None), ("agree", None)]))).status_code == 201
     withdrawn = await member2.delete(f"/api/meetings/{mid}/opinion-round/ballot")
     assert withdrawn.status_code == 200 and withdrawn.json()["mine"] is None
-    assert (await chair.post(f"/api/meetings/{mid}/opinion-round/ballot",
-                             json=_ballot(rnd, "chair", [("agree", None),
-                                                         ("other", "Cần đánh giá tác động kỹ hơn.")]))).status_code == 201
+    chair_ballot = _ballot(rnd, "chair", [("agree", None), ("other", "Cần đánh giá tác động kỹ hơn.")])
+    assert (await chair.post(f"/api/meetings/{mid}/opinion-round/ballot", json=chair_ballot)).status_code == 201
 
     board = (await sec.get(f"/api/meetings/{mid}/opinion-round")).json()
     assert {(b["full_name"], b["answered"]) for b in board["board"]} == {
@@ -276,9 +275,10 @@ async def test_reminders_on_schedule_and_on_demand_reach_the_app_and_the_mail(
         rnd = await _round(server, world, deadline=datetime.now(UTC) + timedelta(minutes=30))
         mid = rnd["meeting_id"]
         # The 2-hours-before reminder comes due two seconds after the round is sent (member2 answers first).
-        assert (await sec.put(f"/api/meetings/{mid}/opinion-round", json={
+        configured = await sec.put(f"/api/meetings/{mid}/opinion-round", json={
             "deadline": (datetime.now(UTC) + timedelta(seconds=7203)).isoformat(), "reminders_seconds": [7200, 3600],
-            "questions": ["Thông qua Dự thảo Nghị định?", "Đồng ý lộ trình thực hiện từ năm 2027?"]})).status_code == 200
+            "questions": ["Thông qua Dự thảo Nghị định?", "Đồng ý lộ trình thực hiện từ năm 2027?"]})
+        assert configured.status_code == 200
         rnd["questions"] = [q["id"] for q in (await sec.get(f"/api/meetings/{mid}/opinion-round")).json()["questions"]]
         assert (await sec.post(f"/api/meetings/{mid}/transitions", json={"action": "publish"})).status_code == 200
         assert (await people["member2"].client.post(f"/api/meetings/{mid}/opinion-round/ballot", json=_ballot(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import pytest
 from pypdf import PdfReader
 from sqlmodel import col, select
 

@@ -34,7 +34,7 @@ def test_every_key_used_in_the_code_exists() -> None:
 
 def test_vietnamese_strings_carry_diacritics() -> None:
     vi = _catalogue("vi")
-    with_marks = [v for v in vi.values() if re.search(r"[àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ]",
-                                                      v, re.IGNORECASE)]
+    marks = re.compile(r"[àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ]", re.IGNORECASE)
+    with_marks = [v for v in vi.values() if marks.search(v)]
     assert len(with_marks) > len(vi) // 2
     assert "Đăng nhập" in vi.values()

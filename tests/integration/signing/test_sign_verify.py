@@ -74,9 +74,9 @@ async def test_certification_then_a_second_signature_both_hold(pki: PkiService) 
 
 async def test_a_page_added_after_certification_breaks_it(pki: PkiService) -> None:
     certified = await S.sign_pdf(make_pdf(), pki.signer(), _options(pki, certify=True))
+    from pyhanko.pdf_utils import generic
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.pdf_utils.writer import PageObject
-    from pyhanko.pdf_utils import generic
 
     w = IncrementalPdfFileWriter(io.BytesIO(certified))
     w.insert_page(PageObject(contents=w.add_object(generic.StreamObject(stream_data=b"")),

@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from backend.api import api
-from backend.permission_table import render
 from backend.api.routing import Access
+from backend.permission_table import render
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -9,7 +9,7 @@ import pytest
 from backend.domain.meeting_states import Action, Role, Status, decide, may_vote_allowed, next_status
 from backend.domain.rules import Refusal
 
-D, P, I, C, A = Status.DRAFT, Status.PUBLISHED, Status.IN_PROGRESS, Status.CLOSED, Status.ARCHIVED
+D, P, I, C, A = Status.DRAFT, Status.PUBLISHED, Status.IN_PROGRESS, Status.CLOSED, Status.ARCHIVED  # noqa: E741
 CH, SE, ME, GU, BR = Role.CHAIR, Role.SECRETARY, Role.MEMBER, Role.GUEST, Role.BRIDGE
 
 # (action) -> {role: states in which it is allowed}; everything not listed is refused.
@@ -50,7 +50,8 @@ EXPECTED: dict[Action, dict[Role, set[Status]]] = {
 CASES = list(itertools.product(Action, Role, Status))
 
 
-@pytest.mark.parametrize(("action", "role", "status"), CASES, ids=[f"{a.value}-{r.value}-{s.value}" for a, r, s in CASES])
+@pytest.mark.parametrize(("action", "role", "status"), CASES,
+                         ids=[f"{a.value}-{r.value}-{s.value}" for a, r, s in CASES])
 def test_decision_matches_the_written_table(action: Action, role: Role, status: Status) -> None:
     decision = decide(role, status, action)
     assert decision.allowed == (status in EXPECTED[action].get(role, set()))

@@ -42,7 +42,8 @@ def test_answers() -> None:
 def test_submitting_needs_an_open_round_before_its_deadline() -> None:
     now = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
     may_submit(RoundStatus.OPEN, now + timedelta(seconds=1), now)
-    for status, deadline in [(RoundStatus.DRAFT, now + timedelta(days=1)), (RoundStatus.CLOSED, now + timedelta(days=1)),
+    later = now + timedelta(days=1)
+    for status, deadline in [(RoundStatus.DRAFT, later), (RoundStatus.CLOSED, later),
                              (RoundStatus.OPEN, now), (RoundStatus.OPEN, now - timedelta(minutes=1))]:
         with pytest.raises(RuleError) as refused:
             may_submit(status, deadline, now)

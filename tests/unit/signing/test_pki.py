@@ -66,7 +66,8 @@ def test_bad_pkcs12_inputs(ca: S.CaPaths) -> None:
         S.issue_signing_certificate(ca, common_name="  ", passphrase=PASS)
 
 
-def _cert(*, usage: dict[str, bool] | None = None, ca: bool = False, days: tuple[int, int] = (-1, 365)) -> x509.Certificate:
+def _cert(*, usage: dict[str, bool] | None = None, ca: bool = False,
+          days: tuple[int, int] = (-1, 365)) -> x509.Certificate:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Thử nghiệm")])
     now = datetime.now(UTC)
