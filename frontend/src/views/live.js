@@ -199,7 +199,9 @@ function FocusCard({ item, current, following, presenter }) {
         ${item.planned_minutes > 0 && html`<span>${t('agenda.minutes', { n: formatNumber(item.planned_minutes) })}</span>`}
       </p>
       ${isCurrent && following && presenter && html`
-        <p class="presenter-page" data-testid="presenter-page">${t('live.presenter_page', { page: formatNumber(presenter.page) })}</p>`}
+        <p class="presenter-page" data-testid="presenter-page">${t('live.presenter_page', { page: formatNumber(presenter.page) })}
+          ${presenter.document_id && html` <a class="button button-small button-secondary" data-testid="open-presented"
+            href=${`#/documents/${presenter.document_id}?page=${presenter.page}`}>${t('live.open_presented')}</a>`}</p>`}
       ${!isCurrent && current && html`<p class="muted">${t('live.chair_is_at', { title: current.title })}</p>`}
     </section>`;
 }
