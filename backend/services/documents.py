@@ -133,8 +133,10 @@ class Documents:
     async def upload(self, actor: Actor, meeting_id: int, fields: Mapping[str, Any], data: bytes,
                      filename: str) -> dict[str, Any]:
         """A new document with its first version."""
-        async with self.db.read() as s:  # refuse early, before the (slow) check of the file
+        async with self.db.read() as s:  # refuse early: before the (slow) check, and before storing the file
             await access.require_membership(s, actor, meeting_id, Action.MANAGE_DOCUMENTS, lock=False)
+            await self._item(s, meeting_id, fields.get("agenda_item_id"))
+            await self._readers(s, meeting_id, fields.get("readers") or [])
         checked = await self._check(data)
         digest = await self.files.put(data)
         async with self.db.write() as s:

@@ -5,6 +5,7 @@ the visible mark cropped off, annotations and their export, the meeting book and
 
 from __future__ import annotations
 
+import hashlib
 import io
 from typing import Any
 
@@ -83,12 +84,15 @@ async def test_hostile_or_broken_pdf_gets_a_clear_error_and_nothing_is_stored(
     async with server.db.read() as s:
         before = (await s.exec(select(func.count()).select_from(Document))).one()
         audit_before = (await s.exec(select(func.count()).select_from(AuditEntry))).one()
-    r = await upload(sec, mid, maker())
+    data = maker()
+    r = await upload(sec, mid, data)
     if expected is None:
         assert ok(r, 201)["page_count"] >= 1
         return
     code = "empty_file" if name == "empty_bytes" else expected
     assert_error(r, 400, code)
+    digest = hashlib.sha256(data).hexdigest()
+    assert not (server.settings.data_dir / "files" / digest[:2] / digest[2:]).exists()
     async with server.db.read() as s:
         assert (await s.exec(select(func.count()).select_from(Document))).one() == before
         assert (await s.exec(select(func.count()).select_from(AuditEntry))).one() == audit_before
@@ -97,7 +101,7 @@ async def test_hostile_or_broken_pdf_gets_a_clear_error_and_nothing_is_stored(
 async def test_upload_refusals(server: Server, world: dict[str, Any]) -> None:
     people, mid = world["people"], world["meeting"]["id"]
     sec, member = people["secretary"].client, people["member"].client
-    pdf = sample_pdf(1)
+    pdf = sample_pdf(1, seed=991, text=lambda n: "Tài liệu sẽ bị từ chối")  # bytes no other test stores
     url = f"/api/meetings/{mid}/documents"
     assert_error(await upload(member, mid, pdf), 403, "forbidden")  # members do not upload (and see no draft)
     assert_error(await sec.post(url, content=pdf, headers={"Content-Type": "application/pdf"}), 415)
@@ -110,6 +114,9 @@ async def test_upload_refusals(server: Server, world: dict[str, Any]) -> None:
     big = pdf + b"\n%" + b"x" * (server.settings.max_document_bytes + 10)
     assert_error(await upload(sec, mid, big), 413)
     assert_error(await upload(sec, 2_000_000, pdf), 404)
+    digest = hashlib.sha256(pdf).hexdigest()
+    # Every refusal above came before the file was stored.
+    assert not (server.settings.data_dir / "files" / digest[:2] / digest[2:]).exists()
 
 
 async def test_who_may_read_what(server: Server, docs_world: dict[str, Any]) -> None:
