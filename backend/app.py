@@ -25,8 +25,10 @@ from backend.api.system import openapi_json
 from backend.config import Settings
 from backend.db import Database
 from backend.exceptions import AppError, MethodNotAllowed, NotFound, TooManyRequests
+from backend.realtime.media import MediaNamespace
 from backend.realtime.server import SessionNamespace, SioBus, create_server
 from backend.services import opinions, polls
+from backend.services.bridge import Bridge
 from backend.services.context import Live
 from backend.services.events import Coalescer
 from backend.services.files import FileStore
@@ -143,9 +145,11 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     tablet app). The Starlette app is reachable as `.other_asgi_app` (tests use its `.state`)."""
     database = db or Database(settings.effective_database_url)
     sio = create_server(settings)
+    bridge = Bridge(database, settings)
     live_ctx = Live(db=database, bus=SioBus(sio), presence=presence_store(settings.redis_url),
-                    progress=Coalescer(PROGRESS_INTERVAL_S))
+                    progress=Coalescer(PROGRESS_INTERVAL_S), bridge=bridge)
     sio.register_namespace(SessionNamespace(live_ctx, settings))
+    sio.register_namespace(MediaNamespace(live_ctx, settings, bridge))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -154,6 +158,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
         yield
         housekeeping.cancel()
         await asyncio.gather(housekeeping, return_exceptions=True)
+        await bridge.close()
         await live_ctx.progress.drain()
         await live_ctx.presence.close()
         await database.dispose()

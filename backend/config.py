@@ -73,6 +73,14 @@ class Settings:
     """Time limit of the sandboxed check of one uploaded PDF (ECABINET_PDF_CHECK_SECONDS)."""
     pdf_check_memory_mb: int = 2_000
     """Memory limit of that sandbox in MB (ECABINET_PDF_CHECK_MEMORY_MB)."""
+    media_codec: str = "VP8"
+    """The video codec every site of the bridge negotiates: VP8 or H264 (ECABINET_MEDIA_CODEC)."""
+    media_ice_servers: tuple[str, ...] = ()
+    """STUN/TURN URLs the relay and the sites use (ECABINET_MEDIA_ICE_SERVERS, comma-separated); none by
+    default: a closed government network has no public STUN server."""
+    media_host_addresses: tuple[str, ...] = ()
+    """Local addresses the relay offers media on (ECABINET_MEDIA_HOST_ADDRESSES, comma-separated); empty:
+    every interface but loopback."""
     smtp_host: str = ""
     """SMTP server for e-mailed reminders (ECABINET_SMTP_HOST); empty: reminders only in the app."""
     smtp_port: int = 25
@@ -171,6 +179,9 @@ class Settings:
             max_document_pages=number("ECABINET_MAX_DOCUMENT_PAGES", defaults.max_document_pages),
             pdf_check_seconds=number("ECABINET_PDF_CHECK_SECONDS", defaults.pdf_check_seconds),
             pdf_check_memory_mb=number("ECABINET_PDF_CHECK_MEMORY_MB", defaults.pdf_check_memory_mb),
+            media_codec=_media_codec(env.get("ECABINET_MEDIA_CODEC", defaults.media_codec)),
+            media_ice_servers=_listed(env.get("ECABINET_MEDIA_ICE_SERVERS", "")),
+            media_host_addresses=_listed(env.get("ECABINET_MEDIA_HOST_ADDRESSES", "")),
             smtp_host=env.get("ECABINET_SMTP_HOST", "").strip(),
             smtp_port=number("ECABINET_SMTP_PORT", defaults.smtp_port),
             smtp_from=env.get("ECABINET_SMTP_FROM", defaults.smtp_from),
@@ -178,6 +189,17 @@ class Settings:
             smtp_password=env.get("ECABINET_SMTP_PASSWORD", ""),
             smtp_starttls=flag("ECABINET_SMTP_STARTTLS", False),
         )
+
+
+def _listed(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _media_codec(raw: str) -> str:
+    codec = raw.strip().upper()
+    if codec not in {"VP8", "H264"}:
+        raise ConfigError(f"ECABINET_MEDIA_CODEC must be VP8 or H264, not {raw!r}")
+    return codec
 
 
 def normalise_database_url(url: str) -> str:

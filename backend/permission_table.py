@@ -8,7 +8,7 @@ from __future__ import annotations
 from backend.api import api
 from backend.api.routing import describe_action
 from backend.domain.meeting_states import Action, Role, Status, decide
-from backend.realtime.server import event_declarations
+from backend.realtime.server import Event, event_declarations
 
 HEADER = """# Permissions
 
@@ -28,9 +28,9 @@ def render() -> str:
     lines += ["", "## Socket.IO events (namespace `/`)", "",
               "Every event needs an authenticated connection and answers with an ack `{\"ok\": ...}`.", "",
               "| event | who may |", "|---|---|"]
-    for name, event in event_declarations().items():
-        who = describe_action(event.action, named=False) if event.action else "any connected user"
-        lines.append(f"| `{name}` | {who}{' ' + event.note if event.note else ''} |")
+    lines += _events(event_declarations())
+    lines += ["", "## Socket.IO events (namespace `/media`: the video bridge)", "", "| event | who may |", "|---|---|"]
+    lines += _events(media_declarations())
     lines += ["", "## Meeting actions by role and state", "",
               "Each cell lists the actions a role may take while the meeting is in that state.", "",
               "| role | " + " | ".join(s.value for s in Status) + " |",
@@ -41,6 +41,26 @@ def render() -> str:
     lines += ["", "A person who is not a participant may do nothing in a meeting (403). A refused action answers "
               "403 `forbidden` for a wrong role and 409 `invalid_state` for a wrong state.", ""]
     return "\n".join(lines)
+
+
+def _events(events: dict[str, Event]) -> list[str]:
+    lines = []
+    for name, event in events.items():
+        who = describe_action(event.action, named=False) if event.action else "any connected user"
+        lines.append(f"| `{name}` | {who}{' ' + event.note if event.note else ''} |")
+    return lines
+
+
+def media_declarations() -> dict[str, Event]:
+    from backend.config import Settings
+    from backend.realtime.media import MediaNamespace
+    from backend.services.bridge import Bridge
+    from backend.services.context import Live
+    from backend.services.events import Coalescer, NullBus
+    from backend.services.presence import MemoryPresence
+
+    placeholder = Live(db=None, bus=NullBus(), presence=MemoryPresence(), progress=Coalescer(1))  # type: ignore[arg-type]
+    return MediaNamespace(placeholder, Settings(), Bridge(None, Settings())).events  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

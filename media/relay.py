@@ -21,7 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import av
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError
 
@@ -187,12 +194,14 @@ def _keyframe_for(track: ForwardedTrack) -> Callable[[], None]:
 class Relay:
     """Every site's peer connections with the relay, its sources, and the tracks it sends."""
 
-    def __init__(self, configuration: RTCConfiguration | None = None) -> None:
+    def __init__(self, configuration: RTCConfiguration | None = None, *, video_codec: str | None = None) -> None:
         self.configuration = configuration or RTCConfiguration(iceServers=[])
+        self.video_codec = video_codec
+        """The one video codec every site negotiates (None: whatever the offer prefers)."""
         self.sources: dict[tuple[str, str], Source] = {}
         self.publishing: dict[str, RTCPeerConnection] = {}
         self.receiving: dict[str, RTCPeerConnection] = {}
-        self.tracks: dict[str, list[ForwardedTrack]] = {}
+        self.tracks: dict[str, dict[tuple[str, str], ForwardedTrack]] = {}
 
     async def publish(self, site: str, offer: RTCSessionDescription) -> RTCSessionDescription:
         """A site's offer to publish its camera and microphone: the relay's answer."""
@@ -212,24 +221,34 @@ class Relay:
                     forwarded.follow(source)
                 old.close()
 
-        await pc.setRemoteDescription(offer)
-        for transceiver in pc.getTransceivers():
-            transceiver.direction = "recvonly"
-        await pc.setLocalDescription(await pc.createAnswer())
+        try:
+            await pc.setRemoteDescription(offer)
+            for transceiver in pc.getTransceivers():
+                transceiver.direction = "recvonly"
+                if transceiver.kind == "video":
+                    self._prefer_codec(transceiver)
+            await pc.setLocalDescription(await pc.createAnswer())
+        except BaseException:  # a bad offer leaves nothing half-open
+            self.publishing.pop(site, None)
+            await pc.close()
+            raise
         return pc.localDescription
 
-    async def subscribe(self, site: str, kinds: Iterable[str] = ("video", "audio")) -> RTCSessionDescription:
-        """The relay's offer of one forwarded track per kind to `site` (fed by `follow`)."""
+    async def subscribe(self, site: str, slots: Iterable[tuple[str, str]] = (("main", "video"), ("main", "audio"))
+                        ) -> RTCSessionDescription:
+        """The relay's offer to `site` of one forwarded track per (slot, kind), e.g. ("floor", "video"),
+        each fed by whichever source `route` puts in that slot."""
         await self._close(self.receiving.pop(site, None))
         pc = RTCPeerConnection(self.configuration)
         self.receiving[site] = pc
-        tracks = []
-        for kind in kinds:
+        tracks: dict[tuple[str, str], ForwardedTrack] = {}
+        for slot, kind in slots:
             track = ForwardedTrack(kind)
-            sender = pc.addTrack(track)
+            transceiver = pc.addTransceiver(track, direction="sendonly")
             if kind == "video":
-                hooks.on_keyframe_request(sender, _keyframe_for(track))
-            tracks.append(track)
+                self._prefer_codec(transceiver)
+                hooks.on_keyframe_request(transceiver.sender, _keyframe_for(track))
+            tracks[(slot, kind)] = track
         self.tracks[site] = tracks
         await pc.setLocalDescription(await pc.createOffer())
         return pc.localDescription
@@ -240,10 +259,23 @@ class Relay:
             raise LookupError(f"no subscription offered to {site}")
         await pc.setRemoteDescription(answer)
 
+    def route(self, site: str, slot: str, publisher: str | None) -> None:
+        """What `site` receives in `slot` from now on: `publisher`'s video and audio (None: nothing)."""
+        for (name, kind), track in self.tracks.get(site, {}).items():
+            if name == slot:
+                track.follow(self.sources.get((publisher, kind)) if publisher else None)
+
     def follow(self, site: str, publisher: str | None) -> None:
-        """What `site` receives from now on: `publisher`'s video and audio (None: nobody's)."""
-        for track in self.tracks.get(site, []):
-            track.follow(self.sources.get((publisher, track.kind)) if publisher else None)
+        """Every slot of `site` from `publisher` (one-slot subscriptions)."""
+        for slot in {name for name, _ in self.tracks.get(site, {})}:
+            self.route(site, slot, publisher)
+
+    def _prefer_codec(self, transceiver: Any) -> None:
+        if self.video_codec is None:
+            return
+        wanted = [c for c in RTCRtpSender.getCapabilities("video").codecs
+                  if c.mimeType.lower() in (f"video/{self.video_codec.lower()}", "video/rtx")]
+        transceiver.setCodecPreferences(wanted)
 
     async def leave(self, site: str) -> None:
         """A site goes: its connections close, and whoever followed it receives nothing from it."""
@@ -251,7 +283,7 @@ class Relay:
             source = self.sources.pop((site, kind), None)
             if source is not None:
                 source.close()
-        for track in self.tracks.pop(site, []):
+        for track in self.tracks.pop(site, {}).values():
             track.stop()
         await self._close(self.publishing.pop(site, None))
         await self._close(self.receiving.pop(site, None))

@@ -71,6 +71,9 @@ class Action(StrEnum):
     # Meeting documents: uploaded and shared by the staff; read (by the document's audience) and annotated.
     MANAGE_DOCUMENTS = "manage_documents"
     ANNOTATE = "annotate"
+    # The video bridge: every participant joins it while the session runs (what they send and receive
+    # is decided by the speaker queue, not by them).
+    JOIN_BRIDGE = "join_bridge"
 
 
 # action -> (who may, in which states). Transitions also name their target state below.
@@ -110,6 +113,7 @@ _ALLOWED: dict[Action, tuple[frozenset[Role], frozenset[Status]]] = {
     Action.ADOPT_UNOPPOSED: (frozenset({Role.CHAIR}), frozenset({Status.IN_PROGRESS})),
     Action.MANAGE_DOCUMENTS: (STAFF, frozenset({Status.DRAFT, Status.PUBLISHED, Status.IN_PROGRESS})),
     Action.ANNOTATE: (ATTENDEES, frozenset({Status.PUBLISHED, Status.IN_PROGRESS, Status.CLOSED})),
+    Action.JOIN_BRIDGE: (ATTENDEES, frozenset({Status.IN_PROGRESS})),
 }
 
 TRANSITIONS: dict[Action, Status] = {

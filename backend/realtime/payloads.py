@@ -101,3 +101,7 @@ class AnnotationChange(Payload):
 
 class AnnotationRef(Payload):
     annotation_id: Id
+
+
+class MediaDescription(MeetingRef):
+    sdp: Annotated[str, StringConstraints(min_length=1, max_length=30_000)]

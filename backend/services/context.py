@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from backend.db import Database
 from backend.services.events import Coalescer, EventBus
@@ -29,6 +29,14 @@ class Actor:
     """True when authenticated by the browser cookie (then unsafe requests need the CSRF token)."""
 
 
+class FloorListener(Protocol):
+    """The video bridge, told when the speaker queue moves the floor (services/bridge.py)."""
+
+    async def floor_changed(self, meeting_id: int) -> None: ...
+
+    async def meeting_closed(self, meeting_id: int) -> None: ...
+
+
 @dataclass(frozen=True)
 class Live:
     """What a live-session use case needs: the database, the event bus, and presence."""
@@ -41,5 +49,7 @@ class Live:
     """Who is connected."""
     progress: Coalescer
     """Throttles bursty broadcasts (vote progress, presence, attendance): a few per second per key."""
+    bridge: FloorListener | None = None
+    """The session's video bridge, when this process runs the relay."""
     closed_lists: OrderedDict[int, dict[str, Any]] = field(default_factory=OrderedDict)
     """Published per-voter lists of closed polls (immutable), the last few, by poll id (services/polls.py)."""

@@ -200,5 +200,7 @@ async def on_transition(live: Live, meeting_id: int, status: str) -> None:
     """After a meeting changes state (REST), tell its room."""
     await live.bus.publish("meeting.changed", {"meeting_id": meeting_id, "status": status},
                            room=meeting_room(meeting_id))
+    if live.bridge is not None and status != Status.IN_PROGRESS.value:
+        await live.bridge.meeting_closed(meeting_id)
 
 

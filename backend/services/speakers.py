@@ -71,6 +71,8 @@ async def _publish(live: Live, meeting_id: int, item_id: int) -> dict[str, Any]:
         turns = await turns_out(s, meeting_id, item_id)
     payload = {"meeting_id": meeting_id, "item_id": item_id, "turns": turns}
     await live.bus.publish("speakers.changed", payload, room=meeting_room(meeting_id))
+    if live.bridge is not None:  # the bridge carries whoever has the floor now
+        await live.bridge.floor_changed(meeting_id)
     return payload
 
 

@@ -76,7 +76,7 @@ async def _publish(relay: Relay, site: str, level: int) -> RTCPeerConnection:
 
 
 async def _subscribe(relay: Relay, site: str, publisher: str) -> Subscriber:
-    offer = await relay.subscribe(site, kinds=("video",))
+    offer = await relay.subscribe(site, slots=(("main", "video"),))
     pc = RTCPeerConnection()
     sub = Subscriber(pc)
 

@@ -45,6 +45,7 @@ EXPECTED: dict[Action, dict[Role, set[Status]]] = {
     Action.RECORD_ATTENDANCE: {CH: {P, I}, SE: {P, I}},
     Action.MANAGE_DOCUMENTS: {CH: {D, P, I}, SE: {D, P, I}},
     Action.ANNOTATE: {CH: {P, I, C}, SE: {P, I, C}, ME: {P, I, C}, GU: {P, I, C}, BR: {P, I, C}},
+    Action.JOIN_BRIDGE: {CH: {I}, SE: {I}, ME: {I}, GU: {I}, BR: {I}},
 }
 
 CASES = list(itertools.product(Action, Role, Status))

@@ -1,0 +1,70 @@
+"""Signalling of the video bridge on Socket.IO namespace `/media`: the same authenticated connection
+as the session (cookie or token), the same acks `{"ok": ...}`. A site sends its offer to publish
+(`media.publish`), asks for the relay's offer of what it receives (`media.receive`) and answers it
+(`media.answer`); what it receives is decided by the speaker queue, never by the site."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+
+from backend.config import Settings
+from backend.domain.meeting_states import Action
+from backend.realtime import payloads as p
+from backend.realtime.server import Event, SessionNamespace
+from backend.services.bridge import Bridge
+from backend.services.context import Actor, Live
+
+
+class MediaNamespace(SessionNamespace):
+    def __init__(self, live_ctx: Live, settings: Settings, bridge: Bridge) -> None:
+        socketio.AsyncNamespace.__init__(self, "/media")
+        self.live, self.settings, self.bridge = live_ctx, settings, bridge
+        self.events: dict[str, Event] = {
+            "media.publish": Event(p.MediaDescription, self.publish, Action.JOIN_BRIDGE,
+                                   "(an SDP offer in the meeting's video codec; at most 10 offers a minute)"),
+            "media.receive": Event(p.MeetingRef, self.receive, Action.JOIN_BRIDGE,
+                                   "(the floor and the chair, as the speaker queue decides)"),
+            "media.answer": Event(p.MediaDescription, self.answer, Action.JOIN_BRIDGE),
+            "media.state": Event(p.MeetingRef, self.state, Action.RECORD_ATTENDANCE,
+                                 "(the control room: every source and site, frames forwarded)"),
+            "media.leave": Event(p.MeetingRef, self.leave, None),
+        }
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        session = await self.get_session(sid)
+        actor: Actor | None = session.get("actor")
+        if actor is not None:
+            for meeting_id in list(session.get("meetings", ())):
+                await self.bridge.leave(actor.user_id, meeting_id)
+
+    async def _joined(self, sid: str, meeting_id: int) -> None:
+        session = await self.get_session(sid)
+        session["meetings"].add(meeting_id)
+
+    async def publish(self, sid: str, actor: Actor, data: p.MediaDescription) -> dict[str, Any]:
+        answer = await self.bridge.publish(actor, data.meeting_id, data.sdp)
+        await self._joined(sid, data.meeting_id)
+        return {"answer": answer}
+
+    async def receive(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
+        offer = await self.bridge.receive(actor, data.meeting_id)
+        await self._joined(sid, data.meeting_id)
+        return {"offer": offer}
+
+    async def answer(self, sid: str, actor: Actor, data: p.MediaDescription) -> dict[str, Any]:
+        return await self.bridge.answer(actor, data.meeting_id, data.sdp)
+
+    async def state(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
+        from backend.services import access
+
+        async with self.live.db.read() as s:
+            await access.require_membership(s, actor, data.meeting_id, Action.RECORD_ATTENDANCE, lock=False)
+        return {"state": self.bridge.state(data.meeting_id)}
+
+    async def leave(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
+        session = await self.get_session(sid)
+        session["meetings"].discard(data.meeting_id)
+        await self.bridge.leave(actor.user_id, data.meeting_id)
+        return {}

@@ -1,0 +1,170 @@
+"""The video bridge through the real server: sites publish and receive over Socket.IO namespace
+/media with real aiortc peers on loopback, and the speaker queue decides what everyone receives: the
+chair always, the floor only once the chair gives it, and nothing from a site whose floor ended."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from typing import Any
+
+import socketio
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from tests.integration.conftest import Server
+from tests.integration.live import LiveClient
+from tests.integration.media.test_relay import MovingPicture
+
+
+class Site:
+    """A bridge point or a tablet: a Socket.IO client on /media and its peer connections."""
+
+    def __init__(self, server: Server, live: LiveClient) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.server, self.live = server, live
+        self.pcs: list[RTCPeerConnection] = []
+        self.frames: dict[int, list[tuple[float, int]]] = defaultdict(list)  # m-line index -> (time, level)
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def connect(self) -> None:
+        await self.sio.connect(self.server.base_url, auth={"token": self.live.token}, namespaces=["/media"],
+                               transports=["websocket"], wait_timeout=10)
+
+    async def call(self, event: str, data: Any) -> dict[str, Any]:
+        ack: dict[str, Any] = await self.sio.call(event, data, namespace="/media", timeout=20)
+        return ack
+
+    async def publish(self, meeting_id: int, level: int) -> dict[str, Any]:
+        pc = RTCPeerConnection()
+        self.pcs.append(pc)
+        pc.addTransceiver(MovingPicture(level), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        ack = await self.call("media.publish", {"meeting_id": meeting_id, "sdp": pc.localDescription.sdp})
+        if ack["ok"]:
+            await pc.setRemoteDescription(RTCSessionDescription(**ack["answer"]))
+        return ack
+
+    async def receive(self, meeting_id: int) -> dict[str, Any]:
+        ack = await self.call("media.receive", {"meeting_id": meeting_id})
+        assert ack["ok"], ack
+        pc = RTCPeerConnection()
+        self.pcs.append(pc)
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            index = next(i for i, t in enumerate(pc.getTransceivers()) if t.receiver.track is track)
+            if track.kind == "video":
+                self.tasks.append(asyncio.ensure_future(self._read(index, track)))
+
+        await pc.setRemoteDescription(RTCSessionDescription(ack["offer"]["sdp"], ack["offer"]["type"]))
+        await pc.setLocalDescription(await pc.createAnswer())
+        answered = await self.call("media.answer", {"meeting_id": meeting_id, "sdp": pc.localDescription.sdp})
+        assert answered["ok"], answered
+        return ack
+
+    async def _read(self, index: int, track: MediaStreamTrack) -> None:
+        try:
+            while True:
+                frame = await track.recv()
+                self.frames[index].append((time.monotonic(), bytes(frame.planes[0])[0]))  # type: ignore[attr-defined]
+        except MediaStreamError:
+            return
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for pc in self.pcs:
+            await pc.close()
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+
+FLOOR, CHAIR = 0, 2  # m-lines of the relay's offer: floor video, floor audio, chair video, chair audio
+
+
+async def _until(check: Any, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_the_speaker_queue_decides_what_every_site_receives(server: Server, session_world: dict[str, Any],
+                                                                   live_factory: Any) -> None:
+    people, mid = session_world["people"], session_world["meeting_id"]
+    chair_live = await live_factory(people["chair"])
+    bridge_live = await live_factory(people["bridge"])
+    member_live = await live_factory(people["member"])
+    sites = [Site(server, c) for c in (chair_live, bridge_live, member_live)]
+    chair, bridge, member = sites
+    try:
+        for site in sites:
+            await site.connect()
+        assert (await chair.publish(mid, level=200))["ok"]
+        assert (await bridge.publish(mid, level=60))["ok"]
+        await member.receive(mid)
+        # The chair is seen at once; the floor is nobody's yet.
+        await _until(lambda: len(member.frames[CHAIR]) >= 10)
+        assert abs(member.frames[CHAIR][-1][1] - 200) < 30
+        assert member.frames[FLOOR] == []
+        # The bridge point asks for the floor; the chair gives it: everyone receives Hà Nội.
+        first_item = session_world["items"][0]["id"]
+        assert (await chair_live.call("agenda.goto", {"meeting_id": mid, "item_id": first_item}))["ok"]
+        asked = await bridge_live.call("speaker.request", {"meeting_id": mid})
+        assert asked["ok"], asked
+        given = await chair_live.call("speaker.give", {"meeting_id": mid, "turn_id": asked["turn_id"]})
+        assert given["ok"], given
+        await _until(lambda: len(member.frames[FLOOR]) >= 10)
+        assert abs(member.frames[FLOOR][-1][1] - 60) < 30
+        # The floor ends: the bridge point is no longer carried.
+        assert (await chair_live.call("speaker.end", {"meeting_id": mid}))["ok"]
+        await asyncio.sleep(1.0)
+        ended_at = len(member.frames[FLOOR])
+        await asyncio.sleep(1.5)
+        assert len(member.frames[FLOOR]) - ended_at <= 2
+        assert len(member.frames[CHAIR]) > 40  # the chair never stopped
+        # The control room sees the sources; a member may not look.
+        state = await chair.call("media.state", {"meeting_id": mid})
+        assert state["ok"] and {s["site"] for s in state["state"]["sources"]} == {people["chair"].id,
+                                                                                  people["bridge"].id}
+        refused = await member.call("media.state", {"meeting_id": mid})
+        assert refused["ok"] is False and refused["error"]["code"] == "forbidden"
+    finally:
+        for site in sites:
+            await site.close()
+
+
+async def test_bad_signalling_gets_a_clear_error(server: Server, session_world: dict[str, Any],
+                                                live_factory: Any) -> None:
+    people, mid = session_world["people"], session_world["meeting_id"]
+    outsider = Site(server, await live_factory(people["outsider"]))
+    member = Site(server, await live_factory(people["member"]))
+    try:
+        await outsider.connect()
+        await member.connect()
+        refused = await outsider.publish(mid, level=10)
+        assert refused["ok"] is False and refused["error"]["code"] == "forbidden"
+        for sdp, code in [("hello", "bad_sdp"), ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video 9 UDP/TLS/RTP/SAVPF 102\r\n"
+                                                   "a=rtpmap:102 H264/90000\r\n", "unsupported_codec"),
+                          ("v=0\r\nnonsense", "bad_sdp")]:
+            ack = await member.call("media.publish", {"meeting_id": mid, "sdp": sdp})
+            assert ack["ok"] is False and ack["error"]["code"] == code, (sdp, ack)
+        ack = await member.call("media.answer", {"meeting_id": mid, "sdp": "v=0\r\n"})
+        assert ack["ok"] is False and ack["error"]["code"] == "no_offer"
+        ack = await member.call("media.publish", {"meeting_id": mid})
+        assert ack["ok"] is False and ack["error"]["code"] == "validation_error"
+        codes = [(await member.call("media.publish", {"meeting_id": mid, "sdp": "hello"}))["error"]["code"]
+                 for _ in range(12)]
+        assert "too_many_offers" in codes  # a flood is cut off
+        # Nothing was left half-open: the control room sees no source and no site.
+        chair = Site(server, await live_factory(people["chair"]))
+        await chair.connect()
+        state = await chair.call("media.state", {"meeting_id": mid})
+        assert state["ok"] and state["state"] == {"sources": [], "sites": []}
+        await chair.close()
+    finally:
+        await outsider.close()
+        await member.close()
