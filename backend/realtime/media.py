@@ -22,6 +22,8 @@ class MediaNamespace(SessionNamespace):
         socketio.AsyncNamespace.__init__(self, "/media")
         self.live, self.settings, self.bridge = live_ctx, settings, bridge
         self.events: dict[str, Event] = {
+            "media.config": Event(p.MeetingRef, self.config, Action.JOIN_BRIDGE,
+                                  "(the ICE servers and the meeting's video codec)"),
             "media.publish": Event(p.MediaDescription, self.publish, Action.JOIN_BRIDGE,
                                    "(an SDP offer in the meeting's video codec; at most 10 offers a minute)"),
             "media.receive": Event(p.MeetingRef, self.receive, Action.JOIN_BRIDGE,
@@ -42,6 +44,10 @@ class MediaNamespace(SessionNamespace):
     async def _joined(self, sid: str, meeting_id: int) -> None:
         session = await self.get_session(sid)
         session["meetings"].add(meeting_id)
+
+    async def config(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
+        await self.bridge.may_join(actor, data.meeting_id)
+        return {"ice_servers": list(self.settings.media_ice_servers), "codec": self.settings.media_codec}
 
     async def publish(self, sid: str, actor: Actor, data: p.MediaDescription) -> dict[str, Any]:
         answer = await self.bridge.publish(actor, data.meeting_id, data.sdp)

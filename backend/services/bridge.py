@@ -49,7 +49,7 @@ class Bridge:
 
     async def publish(self, actor: Actor, meeting_id: int, sdp: str) -> dict[str, Any]:
         """A site's offer to send its camera and microphone; the relay's answer."""
-        await self._may_join(actor, meeting_id)
+        await self.may_join(actor, meeting_id)
         self._throttle(actor, meeting_id)
         self._check_offer(sdp)
         try:
@@ -61,13 +61,13 @@ class Bridge:
 
     async def receive(self, actor: Actor, meeting_id: int) -> dict[str, Any]:
         """The relay's offer of the floor and the chair (video and audio) to this site."""
-        await self._may_join(actor, meeting_id)
+        await self.may_join(actor, meeting_id)
         self._throttle(actor, meeting_id)
         offer = await self._relay(meeting_id).subscribe(str(actor.user_id), SLOTS)
         return {"sdp": offer.sdp, "type": offer.type, "slots": [f"{slot}:{kind}" for slot, kind in SLOTS]}
 
     async def answer(self, actor: Actor, meeting_id: int, sdp: str) -> dict[str, Any]:
-        await self._may_join(actor, meeting_id)
+        await self.may_join(actor, meeting_id)
         if len(sdp) > MAX_SDP or not sdp.startswith("v=0"):
             raise BadRequest("that is not an SDP answer", code="bad_sdp")
         relay = self.relays.get(meeting_id)
@@ -133,7 +133,7 @@ class Bridge:
             await relay.close()
         self.relays.clear()
 
-    async def _may_join(self, actor: Actor, meeting_id: int) -> None:
+    async def may_join(self, actor: Actor, meeting_id: int) -> None:
         async with self.db.read() as s:
             await access.require_membership(s, actor, meeting_id, Action.JOIN_BRIDGE, lock=False)
 

@@ -20,6 +20,7 @@ import { VerifyView } from './views/verify.js';
 import { DocumentView } from './views/viewer.js';
 import { SearchView } from './views/search.js';
 import { TraceView } from './views/trace.js';
+import { BridgeView } from './views/bridge.js';
 
 const NEXT_KEY = 'ecabinet.next';
 
@@ -183,6 +184,7 @@ function App() {
       case 'meeting': body = html`<${MeetingView} user=${user} meetingId=${route.id} key=${`m-${route.id}`} />`; break;
       case 'meeting-live': body = html`<${LiveView} user=${user} meetingId=${route.id} key=${`live-${route.id}`} />`; break;
       case 'meeting-console': body = html`<${ConsoleView} user=${user} meetingId=${route.id} key=${`console-${route.id}`} />`; break;
+      case 'meeting-bridge': body = html`<${BridgeView} user=${user} meetingId=${route.id} key=${`bridge-${route.id}`} />`; break;
       case 'meeting-wall': body = html`<${WallView} user=${user} meetingId=${route.id} key=${`wall-${route.id}`} />`; break;
       case 'meeting-round': body = html`<${RoundView} user=${user} meetingId=${route.id} key=${`round-${route.id}`} />`; break;
       case 'record': body = html`<${RecordView} user=${user} recordId=${route.id} key=${`r-${route.id}`} />`; break;

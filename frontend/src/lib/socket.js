@@ -111,3 +111,29 @@ export function emitAck(event, payload, { timeout = ACK_TIMEOUT_MS } = {}) {
     });
   });
 }
+
+/** The video bridge's signalling: namespace /media on the same connection (multiplexed). */
+let media = null;
+export function mediaSocket() {
+  if (media) return media;
+  media = io('/media', {
+    path: SOCKET_PATH, withCredentials: true, autoConnect: false, transports: ['websocket', 'polling'],
+    tryAllTransports: true, reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 5000,
+  });
+  return media;
+}
+
+/** emitAck on another namespace's socket. */
+export function emitOn(s, event, payload, { timeout = ACK_TIMEOUT_MS } = {}) {
+  if (!s.connected) return Promise.reject(new LiveError('offline', 'not connected'));
+  return new Promise((resolve, reject) => {
+    s.timeout(timeout).emit(event, payload, (err, ack) => {
+      if (err) reject(new LiveError('timeout', `no answer to ${event}`));
+      else if (ack && ack.ok) resolve(ack);
+      else {
+        const e = (ack && ack.error) || {};
+        reject(new LiveError(e.code || 'internal', e.message, e.details || null));
+      }
+    });
+  });
+}

@@ -4,7 +4,7 @@
 import { html, useEffect, useRef, useState } from '../lib/preact.js';
 import { formatNumber, t } from '../lib/i18n.js';
 import { useLive } from '../lib/live_store.js';
-import { consolePath, livePath, meetingPath, wallPath } from '../lib/router.js';
+import { bridgePath, consolePath, livePath, meetingPath, wallPath } from '../lib/router.js';
 import { ErrorBox, Loading, StatusBadge, useTitle } from './components.js';
 import {
   ConnectionBanner, ConnectionDot, FloorCard, OnlineChip, PollPanel, QuorumChip, allowedSet, currentItem,
@@ -29,6 +29,7 @@ export function LiveBar({ state, snapshot, here, children }) {
       </div>
       <nav class="live-bar-links" aria-label=${t('live.screens')}>
         ${here !== 'live' && html`<a class="button button-secondary" href=${`#${livePath(m.id)}`} data-testid="link-live">${t('live.open_member')}</a>`}
+        ${here !== 'bridge' && m.status === 'in_progress' && html`<a class="button button-secondary" href=${`#${bridgePath(m.id)}`} data-testid="link-bridge">${t('live.open_bridge')}</a>`}
         ${staff && here !== 'console' && html`<a class="button button-secondary" href=${`#${consolePath(m.id)}`} data-testid="link-console">${t('live.open_console')}</a>`}
         ${staff && html`<a class="button button-secondary" href=${`#${wallPath(m.id)}`} data-testid="link-wall">${t('live.open_wall')}</a>`}
         ${children}
@@ -206,7 +207,7 @@ function FocusCard({ item, current, following, presenter }) {
     </section>`;
 }
 
-function SpeakCard({ store, state, allowed }) {
+export function SpeakCard({ store, state, allowed }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const info = speakerInfo(state);

@@ -1,0 +1,107 @@
+// The browser's side of the video bridge: publish this device's camera and microphone to the relay,
+// and receive the floor and the chair (what the speaker queue decides, never what the site asks).
+// The relay (aiortc) does not trickle ICE, so each description goes once gathering is complete.
+import { emitOn, mediaSocket } from './socket.js';
+
+const GATHER_TIMEOUT_MS = 3000;
+export const SLOTS = ['floor:video', 'floor:audio', 'chair:video', 'chair:audio'];
+
+function gathered(pc) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { pc.removeEventListener('icegatheringstatechange', check); resolve(); };
+    const check = () => { if (pc.iceGatheringState === 'complete') done(); };
+    pc.addEventListener('icegatheringstatechange', check);
+    window.setTimeout(done, GATHER_TIMEOUT_MS);
+  });
+}
+
+export class BridgeClient {
+  constructor(meetingId, { onTrack, onStatus }) {
+    this.meetingId = meetingId;
+    this.onTrack = onTrack;
+    this.onStatus = onStatus;
+    this.socket = mediaSocket();
+    this.pcs = [];
+    this.stream = null;
+    this.stopped = false;
+    this.onConnect = () => { if (this.stream && !this.stopped) this.join().catch((err) => this.onStatus('failed', err)); };
+  }
+
+  /** Joins with `stream` (the camera and microphone), and again by itself after every reconnection. */
+  async start(stream) {
+    this.stream = stream;
+    this.socket.on('connect', this.onConnect);
+    if (!this.socket.connected) this.socket.connect();
+    else await this.join();
+  }
+
+  async join() {
+    this.close();
+    this.onStatus('connecting');
+    const meeting_id = this.meetingId;
+    const config = await emitOn(this.socket, 'media.config', { meeting_id });
+    const iceServers = config.ice_servers.map((urls) => ({ urls }));
+    const pub = new RTCPeerConnection({ iceServers });
+    this.pcs.push(pub);
+    this.stream.getTracks().forEach((track) => pub.addTransceiver(track, { direction: 'sendonly' }));
+    await pub.setLocalDescription(await pub.createOffer());
+    await gathered(pub);
+    const published = await emitOn(this.socket, 'media.publish', { meeting_id, sdp: pub.localDescription.sdp });
+    await pub.setRemoteDescription(published.answer);
+
+    const received = await emitOn(this.socket, 'media.receive', { meeting_id });
+    const sub = new RTCPeerConnection({ iceServers });
+    this.pcs.push(sub);
+    this.receiver = sub;
+    sub.ontrack = (event) => {
+      const index = sub.getTransceivers().indexOf(event.transceiver);
+      this.onTrack(SLOTS[index] || `slot${index}`, event.track);
+    };
+    await sub.setRemoteDescription(received.offer);
+    await sub.setLocalDescription(await sub.createAnswer());
+    await gathered(sub);
+    await emitOn(this.socket, 'media.answer', { meeting_id, sdp: sub.localDescription.sdp });
+    sub.onconnectionstatechange = () => {
+      this.onStatus(sub.connectionState);
+      // The media path broke while the signalling still works: join again, into the same state.
+      if (sub.connectionState === 'failed' && !this.stopped) {
+        window.setTimeout(() => { if (!this.stopped) this.join().catch((err) => this.onStatus('failed', err)); }, 2000);
+      }
+    };
+    this.onStatus('joined');
+  }
+
+  /** What arrived: video frames decoded and audio bytes, and what this device sent. */
+  async stats() {
+    const out = { framesDecoded: 0, audioBytes: 0, framesSent: 0, packetsLost: 0 };
+    if (this.receiver) {
+      (await this.receiver.getStats()).forEach((r) => {
+        if (r.type !== 'inbound-rtp') return;
+        if (r.kind === 'video') out.framesDecoded += r.framesDecoded || 0;
+        if (r.kind === 'audio') out.audioBytes += r.bytesReceived || 0;
+        out.packetsLost += r.packetsLost || 0;
+      });
+    }
+    if (this.pcs[0]) {
+      (await this.pcs[0].getStats()).forEach((r) => {
+        if (r.type === 'outbound-rtp' && r.kind === 'video') out.framesSent += r.framesEncoded || 0;
+      });
+    }
+    return out;
+  }
+
+  close() {
+    this.pcs.forEach((pc) => pc.close());
+    this.pcs = [];
+    this.receiver = null;
+  }
+
+  stop() {
+    this.stopped = true;
+    this.socket.off('connect', this.onConnect);
+    if (this.socket.connected) this.socket.emit('media.leave', { meeting_id: this.meetingId }, () => {});
+    this.close();
+    if (this.stream) this.stream.getTracks().forEach((track) => track.stop());
+  }
+}

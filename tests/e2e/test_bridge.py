@@ -1,0 +1,194 @@
+"""The video bridge with real Chromium peers (fake camera and microphone): a bridge point publishes
+through the relay; it asks for the floor, the chair gives it, and a member's tablet decodes its video
+and receives its sound, as WebRTC's own statistics say.
+
+WebRTC traffic must stay on test hosts: Chromium runs in a network namespace this test creates, joined
+to the host by a veth pair; the server and its relay listen only on the host end of that pair."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import socketio
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.conftest import free_port, unavailable
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, REPO, SCREENSHOTS, LiveServer, _env, _wait_ready
+
+pytestmark = pytest.mark.e2e
+
+CHAIR = ("thutuong", "ThuTuong@2026")
+BRIDGE_POINT = ("diemcau.hanoi", "DiemCau@2026")
+MEMBER = ("bo.tuphap", "BoTuPhap@2026")
+MEETING_TITLE = "Phiên họp Chính phủ thường kỳ"
+MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+              "--autoplay-policy=no-user-gesture-required"]
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def netns() -> Iterator[tuple[str, str, str]]:
+    """(namespace, host address, browser address): a namespace with one veth link to the host."""
+    if shutil.which("ip") is None or os.geteuid() != 0:
+        unavailable("the bridge test needs root and iproute2 to put Chromium in its own network namespace")
+    name, tag = f"ecab{secrets.token_hex(3)}", secrets.token_hex(2)
+    host_if, ns_if = f"vh{tag}", f"vc{tag}"
+    subnet = 100 + secrets.randbelow(100)
+    host, browser = f"10.231.{subnet}.1", f"10.231.{subnet}.2"
+    try:
+        _ip("netns", "add", name)
+        _ip("link", "add", host_if, "type", "veth", "peer", "name", ns_if)
+        _ip("link", "set", ns_if, "netns", name)
+        _ip("addr", "add", f"{host}/30", "dev", host_if)
+        _ip("link", "set", host_if, "up")
+        _ip("netns", "exec", name, "ip", "addr", "add", f"{browser}/30", "dev", ns_if)
+        _ip("netns", "exec", name, "ip", "link", "set", ns_if, "up")
+        _ip("netns", "exec", name, "ip", "link", "set", "lo", "up")
+    except subprocess.CalledProcessError as exc:
+        unavailable(f"could not create a network namespace: {exc.stderr.decode(errors='replace').strip()}")
+    try:
+        yield name, host, browser
+    finally:
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True, timeout=10)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def bridge_server(netns: tuple[str, str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    _, host, _ = netns
+    data_dir = tmp_path_factory.mktemp("bridge-data")
+    env = {**_env(data_dir), "ECABINET_MEDIA_HOST_ADDRESSES": host}
+    demo = subprocess.run([sys.executable, "-m", "backend.cli", "demo"], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert demo.returncode == 0, demo.stderr
+    port = free_port()
+    log = data_dir / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "backend.cli", "serve", "--host", host, "--port", str(port),
+                                    "--no-migrate"], env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+    server = LiveServer(f"http://{host}:{port}", process, log)
+    try:
+        _wait_ready(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def ns_browser(netns: tuple[str, str, str], bridge_server: LiveServer,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} is missing: install Debian's chromium (`make chromium`)")
+    wrapper = tmp_path_factory.mktemp("chromium") / "chromium-in-netns"
+    wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {netns[0]} {CHROMIUM} "$@"\n')
+    wrapper.chmod(0o755)
+    with sync_playwright() as playwright:
+        # The server's test address is plain http: let the camera work there as on https.
+        secure = f"--unsafely-treat-insecure-origin-as-secure={bridge_server.base_url}"
+        launched = playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_ARGS + MEDIA_ARGS + [secure])
+        yield launched
+        launched.close()
+
+
+def _token(base_url: str, who: tuple[str, str]) -> str:
+    r = httpx.post(f"{base_url}/api/auth/tokens", json={"username": who[0], "password": who[1]}, timeout=10)
+    r.raise_for_status()
+    return str(r.json()["token"])
+
+
+def _page(browser: Browser, base_url: str, who: tuple[str, str], route: str) -> Page:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="vi-VN",
+                                  timezone_id="Asia/Ho_Chi_Minh")
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.goto(f"{base_url}/")
+    page.get_by_test_id("login-username").fill(who[0])
+    page.get_by_test_id("login-password").fill(who[1])
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("logout")).to_be_visible()
+    page.goto(f"{base_url}/#{route}")
+    return page
+
+
+def _call(base_url: str, token: str, event: str, data: dict[str, Any]) -> dict[str, Any]:
+    """One event from the chair's own connection (the console's part, without its screen)."""
+    async def go() -> dict[str, Any]:
+        client = socketio.AsyncClient(reconnection=False)
+        await client.connect(base_url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
+        try:
+            ack: dict[str, Any] = await client.call(event, data, timeout=10)
+            return ack
+        finally:
+            await client.disconnect()
+    # Playwright's sync API owns this thread's event loop: the call runs in a thread of its own.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, go()).result(timeout=30)
+
+
+def _stat(page: Page, name: str) -> int:
+    value = page.get_by_test_id("bridge-stats").get_attribute(f"data-{name}")
+    return int(value or 0)
+
+
+def test_a_bridge_point_given_the_floor_is_seen_and_heard_on_a_members_tablet(
+        bridge_server: LiveServer, ns_browser: Browser) -> None:
+    base = bridge_server.base_url
+    chair_token = _token(base, CHAIR)
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {chair_token}"}, timeout=10) as http:
+        meeting = next(m for m in http.get("/api/meetings").json() if m["title"] == MEETING_TITLE)
+        mid = meeting["id"]
+        assert http.post(f"/api/meetings/{mid}/transitions", json={"action": "start"}).status_code == 200
+        first_item = http.get(f"/api/meetings/{mid}").json()["agenda"][0]["id"]
+    def chair(event: str, data: dict[str, Any]) -> dict[str, Any]:
+        return _call(base, chair_token, event, data)
+
+    assert chair("agenda.goto", {"meeting_id": mid, "item_id": first_item})["ok"]
+    hanoi = _page(ns_browser, base, BRIDGE_POINT, f"/meetings/{mid}/bridge")
+    member = _page(ns_browser, base, MEMBER, f"/meetings/{mid}/bridge")
+    for page in (hanoi, member):
+        expect(page.get_by_test_id("bridge-status")).to_have_attribute("data-status", "connected", timeout=30_000)
+    expect(hanoi.get_by_test_id("bridge-stats")).not_to_have_attribute("data-frames-sent", "0")
+    # Before the floor is given, the member receives nothing from Hà Nội.
+    member.wait_for_timeout(1500)
+    assert _stat(member, "frames-decoded") == 0
+    hanoi.get_by_test_id("speak-request").click()
+    waiting: list[dict[str, Any]] = []
+    for _ in range(50):  # the request travels from the bridge point's tablet
+        state = chair("meeting.sync", {"meeting_id": mid})["state"]
+        waiting = [t for t in state["speakers"]["turns"] if t["status"] == "waiting"]
+        if waiting:
+            break
+        hanoi.wait_for_timeout(200)
+    turn = waiting[0]
+    assert chair("speaker.give", {"meeting_id": mid, "turn_id": turn["id"]})["ok"]
+    member.wait_for_function(
+        "() => { const s = document.querySelector('[data-testid=bridge-stats]');"
+        " return s && Number(s.dataset.framesDecoded) > 30 && Number(s.dataset.audioBytes) > 2000; }",
+        timeout=30_000)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    member.screenshot(path=str(SCREENSHOTS / "bridge-member.png"))
+    hanoi.screenshot(path=str(SCREENSHOTS / "bridge-point.png"))
+    # The floor ends: Hà Nội is no longer carried.
+    assert chair("speaker.end", {"meeting_id": mid})["ok"]
+    member.wait_for_timeout(2000)
+    stopped_at = _stat(member, "frames-decoded")
+    member.wait_for_timeout(2000)
+    assert _stat(member, "frames-decoded") - stopped_at <= 3
