@@ -1,0 +1,248 @@
+"""Video bridge benchmark: the relay's CPU per forwarded stream and the frames delivered, for 1, 8, 32
+and 64 subscribers of one 640x480 30 fps VP8 stream, with this relay (media/relay.py: encoded frames
+forwarded) and, in the same run, with aiortc's MediaRelay (decoded frames, one encoder per
+subscriber) as the baseline, up to where it keeps up.
+
+The relay runs in a process of its own, so its CPU time (utime + stime from /proc) is its alone. The
+publisher sends a pre-encoded stream (a keyframe every second), so it costs almost nothing; the
+subscribers count the encoded frames they receive without decoding them (media/hooks.py's tap), so
+"frames delivered" measures the relay, not a decoder. Everything runs on 127.0.0.1.
+
+    .venv/bin/python bench/media.py            # 1, 8, 32, 64 subscribers; MediaRelay 1 and 8
+    .venv/bin/python bench/media.py --quick    # 1 and 8 subscribers, shorter windows (smoke)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fractions
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from media import hooks  # noqa: E402
+from media.relay import Relay  # noqa: E402
+
+FPS, WIDTH, HEIGHT = 30, 640, 480
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def encoded_stream(seconds: int = 10) -> list[av.Packet[Any]]:
+    """A 640x480 VP8 stream at about 1 Mbit/s, a keyframe every second: moving noise, so frames are real-sized."""
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height, codec.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+    codec.time_base = fractions.Fraction(1, FPS)
+    codec.bit_rate = 1_000_000
+    codec.options = {"deadline": "realtime", "cpu-used": "8", "g": str(FPS), "lag-in-frames": "0"}
+    rng = random.Random(7)
+    # A scene of 8x8 blocks that scrolls: detail like a camera's, compressible like one.
+    blocks = [[rng.randrange(40, 220) for _ in range(WIDTH // 8 * 2)] for _ in range(HEIGHT // 8)]
+    packets = []
+    for i in range(seconds * FPS):
+        frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+        shift = (i * 2) % (WIDTH // 8)
+        rows = []
+        for row in blocks:
+            line = bytes(v for v in row[shift:shift + WIDTH // 8] for _ in range(8))
+            rows.append(line * 8)
+        frame.planes[0].update(b"".join(rows))
+        frame.planes[1].update(b"\x80" * (WIDTH * HEIGHT // 4))
+        frame.planes[2].update(b"\x80" * (WIDTH * HEIGHT // 4))
+        frame.pts = i
+        packets += codec.encode(frame)
+    return packets
+
+
+class PacketTrack(MediaStreamTrack):
+    """A publisher that sends pre-encoded frames at 30 fps (aiortc only packetizes them)."""
+
+    kind = "video"
+
+    def __init__(self, packets: list[av.Packet[Any]]) -> None:
+        super().__init__()
+        self.packets, self.n, self.start = packets, 0, 0.0
+        self.sent = 0
+
+    async def recv(self) -> av.Packet[Any]:
+        if not self.start:
+            self.start = time.monotonic()
+        due = self.start + self.n / FPS
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        source = self.packets[self.n % len(self.packets)]
+        packet = av.Packet(bytes(source))
+        packet.pts, packet.time_base = self.n * (90_000 // FPS), fractions.Fraction(1, 90_000)
+        self.n += 1
+        self.sent += 1
+        return packet
+
+
+# --- the relay process ------------------------------------------------------------------------------
+
+
+async def serve_relay(mode: str, port: int) -> None:
+    """JSON lines on a loopback TCP port: publish, subscribe, answer; `mode` is "ours" or "mediarelay"."""
+    hooks.restrict_host_addresses(["127.0.0.1"])
+    ours = Relay()
+    from aiortc.contrib.media import MediaRelay
+    baseline = MediaRelay()
+    published: dict[str, Any] = {}
+    pcs: dict[str, RTCPeerConnection] = {}
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while line := await reader.readline():
+            msg = json.loads(line)
+            op, site = msg["op"], msg.get("site", "")
+            if mode == "ours" and op == "publish":
+                answer = await ours.publish(site, RTCSessionDescription(msg["sdp"], "offer"))
+                out: dict[str, Any] = {"sdp": answer.sdp, "type": answer.type}
+            elif mode == "ours" and op == "subscribe":
+                offer = await ours.subscribe(site, (("main", "video"),))
+                out = {"sdp": offer.sdp, "type": offer.type}
+            elif mode == "ours" and op == "answer":
+                await ours.answered(site, RTCSessionDescription(msg["sdp"], "answer"))
+                ours.follow(site, msg["publisher"])
+                out = {}
+            elif op == "publish":
+                pc = pcs[site] = RTCPeerConnection()
+                pc.on("track", lambda track: published.__setitem__("video", track))
+                await pc.setRemoteDescription(RTCSessionDescription(msg["sdp"], "offer"))
+                await pc.setLocalDescription(await pc.createAnswer())
+                out = {"sdp": pc.localDescription.sdp, "type": "answer"}
+            elif op == "subscribe":
+                pc = pcs[site] = RTCPeerConnection()
+                pc.addTransceiver(baseline.subscribe(published["video"], buffered=False), direction="sendonly")
+                await pc.setLocalDescription(await pc.createOffer())
+                out = {"sdp": pc.localDescription.sdp, "type": "offer"}
+            else:
+                await pcs[site].setRemoteDescription(RTCSessionDescription(msg["sdp"], "answer"))
+                out = {}
+            writer.write((json.dumps(out) + "\n").encode())
+            await writer.drain()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port)
+    print("ready", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+# --- the bench process ------------------------------------------------------------------------------
+
+
+class Conn:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def ask(self, **msg: Any) -> dict[str, Any]:
+        self.writer.write((json.dumps(msg) + "\n").encode())
+        await self.writer.drain()
+        answer: dict[str, Any] = json.loads(await self.reader.readline())
+        return answer
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+async def run(mode: str, subscribers: int, packets: list[av.Packet[Any]], warmup: float, window: float
+              ) -> dict[str, Any]:
+    port = 20000 + random.randrange(20000)
+    proc = await asyncio.create_subprocess_exec(sys.executable, __file__, "--serve", mode, str(port),
+                                                stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    await proc.stdout.readline()
+    conn = Conn(*await asyncio.open_connection("127.0.0.1", port))
+    pcs: list[RTCPeerConnection] = []
+    counts = [0] * subscribers
+    try:
+        publisher = RTCPeerConnection()
+        pcs.append(publisher)
+        track = PacketTrack(packets)
+        publisher.addTransceiver(track, direction="sendonly")
+        await publisher.setLocalDescription(await publisher.createOffer())
+        answer = await conn.ask(op="publish", site="pub", sdp=publisher.localDescription.sdp)
+        await publisher.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        await asyncio.sleep(1.0)
+        for i in range(subscribers):
+            pc = RTCPeerConnection()
+            pcs.append(pc)
+
+            def count(codec: str, frame: Any, i: int = i) -> None:
+                counts[i] += 1
+
+            pc.on("track", lambda t, pc=pc, count=count: hooks.tap(
+                next(x.receiver for x in pc.getTransceivers() if x.receiver.track is t), count))
+            offer = await conn.ask(op="subscribe", site=f"s{i}")
+            await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+            await conn.ask(op="answer", site=f"s{i}", sdp=pc.localDescription.sdp, publisher="pub")
+        await asyncio.sleep(warmup)
+        cpu0, sent0, got0, t0 = cpu_seconds(proc.pid), track.sent, list(counts), time.monotonic()
+        await asyncio.sleep(window)
+        cpu1, sent1, got1, t1 = cpu_seconds(proc.pid), track.sent, list(counts), time.monotonic()
+        published = sent1 - sent0
+        delivered = [b - a for a, b in zip(got0, got1, strict=True)]
+        cpu = (cpu1 - cpu0) / (t1 - t0)
+        return {"mode": mode, "subscribers": subscribers, "cpu": cpu, "cpu_per_subscriber": cpu / subscribers,
+                "published": published, "delivered_min": min(delivered),
+                "delivered_median": statistics.median(delivered), "delivered_ratio": min(delivered) / published}
+    finally:
+        for pc in pcs:
+            await pc.close()
+        conn.writer.close()
+        proc.kill()
+        await proc.wait()
+
+
+async def main(args: argparse.Namespace) -> None:
+    hooks.restrict_host_addresses(["127.0.0.1"])
+    packets = encoded_stream()
+    size = statistics.mean(len(bytes(p)) for p in packets)
+    print(f"stream: {len(packets)} frames, {size * 8 * FPS / 1e6:.2f} Mbit/s, keyframe every {FPS} frames",
+          file=sys.stderr)
+    sizes = [1, 8] if args.quick else [1, 8, 32, 64]
+    baseline_sizes = [1] if args.quick else [1, 8]
+    warmup, window = (2.0, 4.0) if args.quick else (3.0, 10.0)
+    rows = []
+    for n in sizes:
+        rows.append(await run("ours", n, packets, warmup, window))
+        print(f"  ours, {n} subscribers: {rows[-1]['cpu'] * 100:.0f}% of a core", file=sys.stderr)
+    for n in baseline_sizes:
+        rows.append(await run("mediarelay", n, packets, warmup, window))
+        print(f"  MediaRelay, {n} subscribers: {rows[-1]['cpu'] * 100:.0f}% of a core", file=sys.stderr)
+    print("| relay | subscribers | CPU (% of one core) | per subscriber | frames published | delivered (min / median) "
+          "| delivered |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {'this relay' if r['mode'] == 'ours' else 'MediaRelay (baseline)'} | {r['subscribers']} | "
+              f"{r['cpu'] * 100:.1f} | {r['cpu_per_subscriber'] * 100:.2f} | {r['published']} | "
+              f"{r['delivered_min']} / {r['delivered_median']:.0f} | {r['delivered_ratio'] * 100:.0f}% |")
+    ours = {r["subscribers"]: r for r in rows if r["mode"] == "ours"}
+    for r in rows:
+        if r["mode"] == "mediarelay" and r["subscribers"] in ours:
+            ratio = r["cpu_per_subscriber"] / max(ours[r["subscribers"]]["cpu_per_subscriber"], 1e-6)
+            print(f"\nMediaRelay / this relay, CPU per subscriber at {r['subscribers']}: {ratio:.1f}x")
+    top = ours[max(ours)]
+    verdict = "PASS" if top["cpu"] < 0.5 and top["delivered_ratio"] >= 0.99 else "MISS"
+    print(f"\ntarget: {max(ours)} subscribers under 50% of one core with every frame delivered: "
+          f"{top['cpu'] * 100:.0f}%, {top['delivered_ratio'] * 100:.0f}% delivered ({verdict})")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        asyncio.run(serve_relay(sys.argv[2], int(sys.argv[3])))
+    else:
+        parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser.add_argument("--quick", action="store_true", help="1 and 8 subscribers, short windows")
+        asyncio.run(main(parser.parse_args()))
