@@ -145,8 +145,9 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     tablet app). The Starlette app is reachable as `.other_asgi_app` (tests use its `.state`)."""
     database = db or Database(settings.effective_database_url)
     sio = create_server(settings)
-    bridge = Bridge(database, settings)
-    live_ctx = Live(db=database, bus=SioBus(sio), presence=presence_store(settings.redis_url),
+    bus = SioBus(sio)
+    bridge = Bridge(database, settings, bus)
+    live_ctx = Live(db=database, bus=bus, presence=presence_store(settings.redis_url),
                     progress=Coalescer(PROGRESS_INTERVAL_S), bridge=bridge)
     sio.register_namespace(SessionNamespace(live_ctx, settings))
     sio.register_namespace(MediaNamespace(live_ctx, settings, bridge))

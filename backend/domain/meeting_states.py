@@ -74,6 +74,7 @@ class Action(StrEnum):
     # The video bridge: every participant joins it while the session runs (what they send and receive
     # is decided by the speaker queue, not by them).
     JOIN_BRIDGE = "join_bridge"
+    WATCH_SITES = "watch_sites"
 
 
 # action -> (who may, in which states). Transitions also name their target state below.
@@ -114,6 +115,7 @@ _ALLOWED: dict[Action, tuple[frozenset[Role], frozenset[Status]]] = {
     Action.MANAGE_DOCUMENTS: (STAFF, frozenset({Status.DRAFT, Status.PUBLISHED, Status.IN_PROGRESS})),
     Action.ANNOTATE: (ATTENDEES, frozenset({Status.PUBLISHED, Status.IN_PROGRESS, Status.CLOSED})),
     Action.JOIN_BRIDGE: (ATTENDEES, frozenset({Status.IN_PROGRESS})),
+    Action.WATCH_SITES: (STAFF, frozenset({Status.IN_PROGRESS})),
 }
 
 TRANSITIONS: dict[Action, Status] = {

@@ -26,11 +26,12 @@ class MediaNamespace(SessionNamespace):
                                   "(the ICE servers and the meeting's video codec)"),
             "media.publish": Event(p.MediaDescription, self.publish, Action.JOIN_BRIDGE,
                                    "(an SDP offer in the meeting's video codec; at most 10 offers a minute)"),
-            "media.receive": Event(p.MeetingRef, self.receive, Action.JOIN_BRIDGE,
-                                   "(the floor and the chair, as the speaker queue decides)"),
+            "media.receive": Event(p.MediaReceive, self.receive, Action.JOIN_BRIDGE,
+                                   "(the floor and the chair, as the speaker queue decides; with control_room: "
+                                   "every site's picture, for the chair and the secretariat: WATCH_SITES)"),
             "media.answer": Event(p.MediaDescription, self.answer, Action.JOIN_BRIDGE),
-            "media.state": Event(p.MeetingRef, self.state, Action.RECORD_ATTENDANCE,
-                                 "(the control room: every source and site, frames forwarded)"),
+            "media.state": Event(p.MeetingRef, self.state, Action.WATCH_SITES,
+                                 "(the control room: every site's connections, bitrate, loss, round trip, frames)"),
             "media.leave": Event(p.MeetingRef, self.leave, None),
         }
 
@@ -54,20 +55,16 @@ class MediaNamespace(SessionNamespace):
         await self._joined(sid, data.meeting_id)
         return {"answer": answer}
 
-    async def receive(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
-        offer = await self.bridge.receive(actor, data.meeting_id)
+    async def receive(self, sid: str, actor: Actor, data: p.MediaReceive) -> dict[str, Any]:
+        offer = await self.bridge.receive(actor, data.meeting_id, control_room=data.control_room)
         await self._joined(sid, data.meeting_id)
         return {"offer": offer}
 
     async def answer(self, sid: str, actor: Actor, data: p.MediaDescription) -> dict[str, Any]:
-        return await self.bridge.answer(actor, data.meeting_id, data.sdp)
+        return await self.bridge.answer(actor, data.meeting_id, data.sdp, control_room=data.control_room)
 
     async def state(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
-        from backend.services import access
-
-        async with self.live.db.read() as s:
-            await access.require_membership(s, actor, data.meeting_id, Action.RECORD_ATTENDANCE, lock=False)
-        return {"state": self.bridge.state(data.meeting_id)}
+        return {"state": await self.bridge.state(actor, data.meeting_id)}
 
     async def leave(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
         session = await self.get_session(sid)

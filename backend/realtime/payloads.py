@@ -105,3 +105,8 @@ class AnnotationRef(Payload):
 
 class MediaDescription(MeetingRef):
     sdp: Annotated[str, StringConstraints(min_length=1, max_length=30_000)]
+    control_room: bool = False
+
+
+class MediaReceive(MeetingRef):
+    control_room: bool = False

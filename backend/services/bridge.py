@@ -24,18 +24,22 @@ from backend.exceptions import BadRequest, NotFound, TooManyRequests
 from backend.models import Participant, SpeakerTurn
 from backend.services import access
 from backend.services.context import Actor
+from backend.services.events import EventBus, NullBus, staff_room
 from media import hooks
 from media.relay import Relay
 
 SLOTS = (("floor", "video"), ("floor", "audio"), ("chair", "video"), ("chair", "audio"))
+CONTROL = ":control"  # the key of a control room's subscription: "<user id>:control"
 MAX_SDP = 100_000
 OFFERS_PER_MINUTE = 10
 
 
 class Bridge:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, bus: EventBus | None = None) -> None:
         self.db, self.settings = db, settings
+        self.bus: EventBus = bus or NullBus()
         self.relays: dict[int, Relay] = {}
+        self._bytes: dict[tuple[int, str], tuple[float, int]] = {}
         self._offers: dict[tuple[int, int], deque[float]] = defaultdict(deque)
         if settings.media_host_addresses:
             hooks.restrict_host_addresses(list(settings.media_host_addresses))
@@ -57,24 +61,34 @@ class Bridge:
         except Exception as exc:  # aiortc's parser raises whatever it meets; nothing is left open
             raise BadRequest(f"the offer could not be used: {exc}", code="bad_sdp") from exc
         await self.route(meeting_id)
+        await self._sources_changed(meeting_id)
         return {"sdp": answer.sdp, "type": answer.type}
 
-    async def receive(self, actor: Actor, meeting_id: int) -> dict[str, Any]:
-        """The relay's offer of the floor and the chair (video and audio) to this site."""
-        await self.may_join(actor, meeting_id)
+    async def receive(self, actor: Actor, meeting_id: int, *, control_room: bool = False) -> dict[str, Any]:
+        """The relay's offer of the floor and the chair (video and audio) to this site; for the control
+        room (chair and secretariat), one video per site that publishes."""
+        await self.may_join(actor, meeting_id, Action.WATCH_SITES if control_room else Action.JOIN_BRIDGE)
         self._throttle(actor, meeting_id)
-        offer = await self._relay(meeting_id).subscribe(str(actor.user_id), SLOTS)
-        return {"sdp": offer.sdp, "type": offer.type, "slots": [f"{slot}:{kind}" for slot, kind in SLOTS]}
+        relay = self._relay(meeting_id)
+        if control_room:
+            key = f"{actor.user_id}{CONTROL}"
+            slots = tuple((f"site:{site}", "video") for site, kind in sorted(relay.sources) if kind == "video")
+        else:
+            key, slots = str(actor.user_id), SLOTS
+        offer = await relay.subscribe(key, slots)
+        await self.route(meeting_id)
+        return {"sdp": offer.sdp, "type": offer.type, "slots": [f"{slot}:{kind}" for slot, kind in slots]}
 
-    async def answer(self, actor: Actor, meeting_id: int, sdp: str) -> dict[str, Any]:
-        await self.may_join(actor, meeting_id)
+    async def answer(self, actor: Actor, meeting_id: int, sdp: str, *, control_room: bool = False) -> dict[str, Any]:
+        await self.may_join(actor, meeting_id, Action.WATCH_SITES if control_room else Action.JOIN_BRIDGE)
         if len(sdp) > MAX_SDP or not sdp.startswith("v=0"):
             raise BadRequest("that is not an SDP answer", code="bad_sdp")
         relay = self.relays.get(meeting_id)
-        if relay is None or str(actor.user_id) not in relay.receiving:
+        key = f"{actor.user_id}{CONTROL}" if control_room else str(actor.user_id)
+        if relay is None or key not in relay.receiving:
             raise NotFound("ask for the relay's offer first (media.receive)", code="no_offer")
         try:
-            await relay.answered(str(actor.user_id), RTCSessionDescription(sdp, "answer"))
+            await relay.answered(key, RTCSessionDescription(sdp, "answer"))
         except Exception as exc:
             raise BadRequest(f"the answer could not be used: {exc}", code="bad_sdp") from exc
         await self.route(meeting_id)
@@ -84,7 +98,9 @@ class Bridge:
         relay = self.relays.get(meeting_id)
         if relay is not None:
             await relay.leave(str(user_id))
+            await relay.leave(f"{user_id}{CONTROL}")
             await self.route(meeting_id)
+            await self._sources_changed(meeting_id)
 
     async def floor_changed(self, meeting_id: int) -> None:
         """Called by the speaker queue after the floor was given or ended."""
@@ -103,24 +119,60 @@ class Bridge:
                 Participant.meeting_id == meeting_id, Participant.role == Role.CHAIR.value))).first()
         floor = str(speaking) if speaking else None
         chair_site = str(chair) if chair else None
-        for site in list(relay.tracks):
+        for site, tracks in list(relay.tracks.items()):
+            if site.endswith(CONTROL):  # the control room: each slot shows its own site
+                for slot, _ in tracks:
+                    relay.route(site, slot, slot.removeprefix("site:"))
+                continue
             relay.route(site, "floor", floor if floor != site else None)
             relay.route(site, "chair", chair_site if chair_site != site else None)
         return {"floor": speaking, "chair": chair}
 
-    def state(self, meeting_id: int) -> dict[str, Any]:
-        """Per source and per receiving site: what the secretariat's control room shows."""
+    async def state(self, actor: Actor | None, meeting_id: int) -> dict[str, Any]:
+        """Per site: the connections' state, the bitrate and packet loss of what it sends, the round-trip
+        time, frames received and forwarded. What the control room shows and the metrics export."""
+        if actor is not None:
+            await self.may_join(actor, meeting_id, Action.WATCH_SITES)
         relay = self.relays.get(meeting_id)
         if relay is None:
             return {"sources": [], "sites": []}
+        sites = []
+        for site in sorted({*relay.publishing, *relay.receiving}):
+            publishing, receiving = relay.publishing.get(site), relay.receiving.get(site)
+            row: dict[str, Any] = {"site": site, "publishing": publishing.connectionState if publishing else None,
+                                   "receiving": receiving.connectionState if receiving else None,
+                                   "bitrate_kbps": None, "packets_lost": 0, "rtt_ms": None,
+                                   "frames_forwarded": sum(t.forwarded for t in relay.tracks.get(site, {}).values()),
+                                   "frames_dropped": sum(t.dropped for t in relay.tracks.get(site, {}).values())}
+            if publishing is not None:
+                received = 0
+                for stat in (await publishing.getStats()).values():
+                    if stat.type == "transport":  # aiortc counts bytes per transport, not per stream
+                        received += getattr(stat, "bytesReceived", 0) or 0
+                    elif stat.type == "inbound-rtp":
+                        row["packets_lost"] += getattr(stat, "packetsLost", 0) or 0
+                now, before = time.monotonic(), self._bytes.get((meeting_id, site))
+                if before is not None and now > before[0]:
+                    row["bitrate_kbps"] = round((received - before[1]) * 8 / (now - before[0]) / 1000, 1)
+                self._bytes[(meeting_id, site)] = (now, received)
+            if receiving is not None:
+                rtts = [stat.roundTripTime for stat in (await receiving.getStats()).values()
+                        if stat.type == "remote-inbound-rtp" and getattr(stat, "roundTripTime", None) is not None]
+                row["rtt_ms"] = round(max(rtts) * 1000, 1) if rtts else None
+            sites.append(row)
         return {
             "sources": [{"site": int(src.site), "kind": src.kind, "frames_in": src.frames_in,
                          "keyframes_in": src.keyframes_in, "keyframe_requests": src.keyframe_requests,
                          "subscribers": len(src.subscribers)} for src in relay.sources.values()],
-            "sites": [{"site": int(site), "slots": {f"{slot}:{kind}": {
-                "from": int(t.source.site) if t.source else None, "forwarded": t.forwarded, "dropped": t.dropped}
-                for (slot, kind), t in tracks.items()}} for site, tracks in relay.tracks.items()],
+            "sites": sites,
         }
+
+    async def _sources_changed(self, meeting_id: int) -> None:
+        """Control rooms ask again for an offer with one picture per site."""
+        relay = self.relays.get(meeting_id)
+        sites = sorted(int(site) for site, kind in relay.sources if kind == "video") if relay else []
+        await self.bus.publish("media.sources", {"meeting_id": meeting_id, "sites": sites},
+                               room=staff_room(meeting_id))
 
     async def meeting_closed(self, meeting_id: int) -> None:
         """The session ended: every peer connection of its relay closes."""
@@ -133,9 +185,9 @@ class Bridge:
             await relay.close()
         self.relays.clear()
 
-    async def may_join(self, actor: Actor, meeting_id: int) -> None:
+    async def may_join(self, actor: Actor, meeting_id: int, action: Action = Action.JOIN_BRIDGE) -> None:
         async with self.db.read() as s:
-            await access.require_membership(s, actor, meeting_id, Action.JOIN_BRIDGE, lock=False)
+            await access.require_membership(s, actor, meeting_id, action, lock=False)
 
     def _throttle(self, actor: Actor, meeting_id: int) -> None:
         """A flood of offers from one site is refused (each costs the relay a peer connection)."""

@@ -210,7 +210,20 @@ async def _samples(server: Server, root: Client, cast: Cast,
     await _opinion_samples(server, cast, call)
     await _position_samples(cast, call)
     await _document_samples(cast, root, call)
+    await _bridge_samples(cast, call)
     return out
+
+
+async def _bridge_samples(cast: Cast, call: Any) -> None:
+    sec, chair = cast["secretary"].client, cast["chair"].client
+    r = await sec.post("/api/meetings", json={"body_id": cast.body["id"], "title": "Phiên họp trực tuyến",
+                                              "starts_at": "2026-12-01T08:00:00+07:00"})
+    m = f"/api/meetings/{r.json()['id']}"
+    assert (await sec.post(f"{m}/participants", json={"user_id": cast["chair"].id, "role": "chair"})).status_code == 201
+    assert (await sec.post(f"{m}/transitions", json={"action": "publish"})).status_code == 200
+    assert (await chair.post(f"{m}/transitions", json={"action": "start"})).status_code == 200
+    await call(sec, "GET", "/api/meetings/{meeting_id}/bridge", f"{m}/bridge")
+    await call(sec, "GET", "/api/meetings/{meeting_id}/bridge/metrics", f"{m}/bridge/metrics")
 
 
 async def _document_samples(cast: Cast, root: Client, call: Any) -> None:

@@ -168,3 +168,75 @@ async def test_bad_signalling_gets_a_clear_error(server: Server, session_world: 
     finally:
         await outsider.close()
         await member.close()
+
+
+async def test_the_control_room_sees_every_site_and_a_dropped_site_comes_back(
+        server: Server, session_world: dict[str, Any], live_factory: Any) -> None:
+    people, mid = session_world["people"], session_world["meeting_id"]
+    lives = {k: await live_factory(people[k]) for k in ("chair", "bridge", "member", "secretary")}
+    sites = {k: Site(server, live) for k, live in lives.items()}
+    sec = people["secretary"].client
+    try:
+        for site in sites.values():
+            await site.connect()
+        assert (await lives["secretary"].call("meeting.join", {"meeting_id": mid}))["ok"]
+        assert (await sites["chair"].publish(mid, level=200))["ok"]
+        assert (await sites["bridge"].publish(mid, level=60))["ok"]
+        await lives["secretary"].wait_for("media.sources", lambda d: len(d["sites"]) == 2)
+        # The control room: one picture per site, in the order of the slots.
+        control = sites["secretary"]
+        ack = await control.call("media.receive", {"meeting_id": mid, "control_room": True})
+        assert ack["ok"] and ack["offer"]["slots"] == [f"site:{min(people['chair'].id, people['bridge'].id)}:video",
+                                                       f"site:{max(people['chair'].id, people['bridge'].id)}:video"]
+        pc = RTCPeerConnection()
+        control.pcs.append(pc)
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            index = next(i for i, t in enumerate(pc.getTransceivers()) if t.receiver.track is track)
+            control.tasks.append(asyncio.ensure_future(control._read(index, track)))
+
+        await pc.setRemoteDescription(RTCSessionDescription(ack["offer"]["sdp"], ack["offer"]["type"]))
+        await pc.setLocalDescription(await pc.createAnswer())
+        assert (await control.call("media.answer", {"meeting_id": mid, "sdp": pc.localDescription.sdp,
+                                                    "control_room": True}))["ok"]
+        await _until(lambda: len(control.frames[0]) >= 10 and len(control.frames[1]) >= 10)
+        levels = sorted(round(control.frames[i][-1][1] / 10) * 10 for i in (0, 1))
+        assert abs(levels[0] - 60) <= 30 and abs(levels[1] - 200) <= 30
+        # A member may not watch every site.
+        refused = await sites["member"].call("media.receive", {"meeting_id": mid, "control_room": True})
+        assert refused["ok"] is False and refused["error"]["code"] == "forbidden"
+        # The secretariat's figures, as JSON and as metrics.
+        await sec.get(f"/api/meetings/{mid}/bridge")
+        await asyncio.sleep(1.0)
+        state = (await sec.get(f"/api/meetings/{mid}/bridge")).json()
+        hanoi = next(s for s in state["sites"] if s["site"] == str(people["bridge"].id))
+        assert hanoi["publishing"] == "connected" and hanoi["bitrate_kbps"] > 0
+        metrics = (await sec.get(f"/api/meetings/{mid}/bridge/metrics")).text
+        assert f'ecabinet_bridge_connected{{meeting="{mid}",site="{people["bridge"].id}"}} 1' in metrics
+        assert (await people["member"].client.get(f"/api/meetings/{mid}/bridge")).status_code == 403
+
+        # Hà Nội has the floor; its connection drops: the member's floor goes dark; it comes back by itself
+        # (a new connection, a new offer) and is carried again, since the floor is still its own.
+        await sites["member"].receive(mid)
+        first_item = session_world["items"][0]["id"]
+        assert (await lives["chair"].call("agenda.goto", {"meeting_id": mid, "item_id": first_item}))["ok"]
+        asked = await lives["bridge"].call("speaker.request", {"meeting_id": mid})
+        assert (await lives["chair"].call("speaker.give", {"meeting_id": mid, "turn_id": asked["turn_id"]}))["ok"]
+        member = sites["member"]
+        await _until(lambda: len(member.frames[FLOOR]) >= 10)
+        await sites["bridge"].close()
+        await lives["secretary"].wait_for("media.sources", lambda d: people["bridge"].id not in d["sites"])
+        await asyncio.sleep(0.5)
+        dark = len(member.frames[FLOOR])
+        await asyncio.sleep(1.0)
+        assert len(member.frames[FLOOR]) - dark <= 2
+        back = Site(server, lives["bridge"])
+        sites["bridge"] = back
+        await back.connect()
+        assert (await back.publish(mid, level=60))["ok"]
+        await _until(lambda: len(member.frames[FLOOR]) >= dark + 10)
+        assert abs(member.frames[FLOOR][-1][1] - 60) < 30
+    finally:
+        for site in sites.values():
+            await site.close()

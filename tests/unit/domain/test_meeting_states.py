@@ -46,6 +46,7 @@ EXPECTED: dict[Action, dict[Role, set[Status]]] = {
     Action.MANAGE_DOCUMENTS: {CH: {D, P, I}, SE: {D, P, I}},
     Action.ANNOTATE: {CH: {P, I, C}, SE: {P, I, C}, ME: {P, I, C}, GU: {P, I, C}, BR: {P, I, C}},
     Action.JOIN_BRIDGE: {CH: {I}, SE: {I}, ME: {I}, GU: {I}, BR: {I}},
+    Action.WATCH_SITES: {CH: {I}, SE: {I}},
 }
 
 CASES = list(itertools.product(Action, Role, Status))
