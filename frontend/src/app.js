@@ -21,6 +21,7 @@ import { DocumentView } from './views/viewer.js';
 import { SearchView } from './views/search.js';
 import { TraceView } from './views/trace.js';
 import { BridgeView } from './views/bridge.js';
+import { ControlRoomView } from './views/control_room.js';
 
 const NEXT_KEY = 'ecabinet.next';
 
@@ -185,6 +186,7 @@ function App() {
       case 'meeting-live': body = html`<${LiveView} user=${user} meetingId=${route.id} key=${`live-${route.id}`} />`; break;
       case 'meeting-console': body = html`<${ConsoleView} user=${user} meetingId=${route.id} key=${`console-${route.id}`} />`; break;
       case 'meeting-bridge': body = html`<${BridgeView} user=${user} meetingId=${route.id} key=${`bridge-${route.id}`} />`; break;
+      case 'meeting-control': body = html`<${ControlRoomView} user=${user} meetingId=${route.id} key=${`control-${route.id}`} />`; break;
       case 'meeting-wall': body = html`<${WallView} user=${user} meetingId=${route.id} key=${`wall-${route.id}`} />`; break;
       case 'meeting-round': body = html`<${RoundView} user=${user} meetingId=${route.id} key=${`round-${route.id}`} />`; break;
       case 'record': body = html`<${RecordView} user=${user} recordId=${route.id} key=${`r-${route.id}`} />`; break;

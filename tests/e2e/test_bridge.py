@@ -30,6 +30,7 @@ pytestmark = pytest.mark.e2e
 CHAIR = ("thutuong", "ThuTuong@2026")
 BRIDGE_POINT = ("diemcau.hanoi", "DiemCau@2026")
 MEMBER = ("bo.tuphap", "BoTuPhap@2026")
+SECRETARY = ("vpcp.thuky", "ThuKy@2026")
 MEETING_TITLE = "Phiên họp Chính phủ thường kỳ"
 MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
               "--autoplay-policy=no-user-gesture-required"]
@@ -186,6 +187,15 @@ def test_a_bridge_point_given_the_floor_is_seen_and_heard_on_a_members_tablet(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     member.screenshot(path=str(SCREENSHOTS / "bridge-member.png"))
     hanoi.screenshot(path=str(SCREENSHOTS / "bridge-point.png"))
+    # The secretariat's control room shows both sites, with their figures.
+    control = _page(ns_browser, base, SECRETARY, f"/meetings/{mid}/control")
+    expect(control.get_by_test_id("control-tile")).to_have_count(2, timeout=30_000)
+    expect(control.get_by_test_id("control-tile").filter(has_text="Điểm cầu Hà Nội")).to_have_count(1)
+    control.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=control-tile] video')]"
+        ".every((v) => v.readyState >= 2 && v.videoWidth > 0)", timeout=30_000)
+    expect(control.get_by_test_id("control-site")).to_have_count(2, timeout=10_000)
+    control.screenshot(path=str(SCREENSHOTS / "bridge-control-room.png"))
     # The floor ends: Hà Nội is no longer carried.
     assert chair("speaker.end", {"meeting_id": mid})["ok"]
     member.wait_for_timeout(2000)

@@ -17,19 +17,20 @@ function gathered(pc) {
 }
 
 export class BridgeClient {
-  constructor(meetingId, { onTrack, onStatus }) {
+  constructor(meetingId, { onTrack, onStatus, controlRoom = false }) {
     this.meetingId = meetingId;
+    this.controlRoom = controlRoom; // the staff's control room: receive every site, publish nothing
     this.onTrack = onTrack;
     this.onStatus = onStatus;
     this.socket = mediaSocket();
     this.pcs = [];
     this.stream = null;
     this.stopped = false;
-    this.onConnect = () => { if (this.stream && !this.stopped) this.join().catch((err) => this.onStatus('failed', err)); };
+    this.onConnect = () => { if ((this.stream || controlRoom) && !this.stopped) this.join().catch((err) => this.onStatus('failed', err)); };
   }
 
   /** Joins with `stream` (the camera and microphone), and again by itself after every reconnection. */
-  async start(stream) {
+  async start(stream = null) {
     this.stream = stream;
     this.socket.on('connect', this.onConnect);
     if (!this.socket.connected) this.socket.connect();
@@ -42,26 +43,31 @@ export class BridgeClient {
     const meeting_id = this.meetingId;
     const config = await emitOn(this.socket, 'media.config', { meeting_id });
     const iceServers = config.ice_servers.map((urls) => ({ urls }));
-    const pub = new RTCPeerConnection({ iceServers });
-    this.pcs.push(pub);
-    this.stream.getTracks().forEach((track) => pub.addTransceiver(track, { direction: 'sendonly' }));
-    await pub.setLocalDescription(await pub.createOffer());
-    await gathered(pub);
-    const published = await emitOn(this.socket, 'media.publish', { meeting_id, sdp: pub.localDescription.sdp });
-    await pub.setRemoteDescription(published.answer);
+    if (this.stream) {
+      const pub = new RTCPeerConnection({ iceServers });
+      this.pcs.push(pub);
+      this.publisher = pub;
+      this.stream.getTracks().forEach((track) => pub.addTransceiver(track, { direction: 'sendonly' }));
+      await pub.setLocalDescription(await pub.createOffer());
+      await gathered(pub);
+      const published = await emitOn(this.socket, 'media.publish', { meeting_id, sdp: pub.localDescription.sdp });
+      await pub.setRemoteDescription(published.answer);
+    }
 
-    const received = await emitOn(this.socket, 'media.receive', { meeting_id });
+    const control_room = this.controlRoom;
+    const received = await emitOn(this.socket, 'media.receive', { meeting_id, control_room });
+    const slots = received.offer.slots || SLOTS;
     const sub = new RTCPeerConnection({ iceServers });
     this.pcs.push(sub);
     this.receiver = sub;
     sub.ontrack = (event) => {
       const index = sub.getTransceivers().indexOf(event.transceiver);
-      this.onTrack(SLOTS[index] || `slot${index}`, event.track);
+      this.onTrack(slots[index] || `slot${index}`, event.track);
     };
     await sub.setRemoteDescription(received.offer);
     await sub.setLocalDescription(await sub.createAnswer());
     await gathered(sub);
-    await emitOn(this.socket, 'media.answer', { meeting_id, sdp: sub.localDescription.sdp });
+    await emitOn(this.socket, 'media.answer', { meeting_id, sdp: sub.localDescription.sdp, control_room });
     sub.onconnectionstatechange = () => {
       this.onStatus(sub.connectionState);
       // The media path broke while the signalling still works: join again, into the same state.
@@ -83,8 +89,8 @@ export class BridgeClient {
         out.packetsLost += r.packetsLost || 0;
       });
     }
-    if (this.pcs[0]) {
-      (await this.pcs[0].getStats()).forEach((r) => {
+    if (this.publisher) {
+      (await this.publisher.getStats()).forEach((r) => {
         if (r.type === 'outbound-rtp' && r.kind === 'video') out.framesSent += r.framesEncoded || 0;
       });
     }
@@ -95,6 +101,12 @@ export class BridgeClient {
     this.pcs.forEach((pc) => pc.close());
     this.pcs = [];
     this.receiver = null;
+    this.publisher = null;
+  }
+
+  /** The control room asks again (sites came or went): a new offer with one picture per site. */
+  rejoin() {
+    if (!this.stopped && this.socket.connected) this.join().catch((err) => this.onStatus('failed', err));
   }
 
   stop() {

@@ -2,7 +2,7 @@
 // session: #/meetings/<id>/live (tablet), #/meetings/<id>/console (chair), #/meetings/<id>/wall (projector).
 
 const MEETING_PAGES = {
-  edit: 'meeting-edit', live: 'meeting-live', bridge: 'meeting-bridge', console: 'meeting-console', wall: 'meeting-wall', round: 'meeting-round',
+  edit: 'meeting-edit', live: 'meeting-live', bridge: 'meeting-bridge', control: 'meeting-control', console: 'meeting-console', wall: 'meeting-wall', round: 'meeting-round',
 };
 
 export function parseRoute(hash) {
@@ -42,6 +42,7 @@ export const livePath = (id) => `/meetings/${id}/live`;
 export const consolePath = (id) => `/meetings/${id}/console`;
 export const wallPath = (id) => `/meetings/${id}/wall`;
 export const bridgePath = (id) => `/meetings/${id}/bridge`;
+export const controlPath = (id) => `/meetings/${id}/control`;
 export const recordPath = (id) => `/records/${id}`;
 export const roundPath = (id) => `/meetings/${id}/round`;
 export const verifyPath = () => '/verify';

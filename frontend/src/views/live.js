@@ -4,7 +4,7 @@
 import { html, useEffect, useRef, useState } from '../lib/preact.js';
 import { formatNumber, t } from '../lib/i18n.js';
 import { useLive } from '../lib/live_store.js';
-import { bridgePath, consolePath, livePath, meetingPath, wallPath } from '../lib/router.js';
+import { bridgePath, consolePath, controlPath, livePath, meetingPath, wallPath } from '../lib/router.js';
 import { ErrorBox, Loading, StatusBadge, useTitle } from './components.js';
 import {
   ConnectionBanner, ConnectionDot, FloorCard, OnlineChip, PollPanel, QuorumChip, allowedSet, currentItem,
@@ -32,6 +32,7 @@ export function LiveBar({ state, snapshot, here, children }) {
         ${here !== 'bridge' && m.status === 'in_progress' && html`<a class="button button-secondary" href=${`#${bridgePath(m.id)}`} data-testid="link-bridge">${t('live.open_bridge')}</a>`}
         ${staff && here !== 'console' && html`<a class="button button-secondary" href=${`#${consolePath(m.id)}`} data-testid="link-console">${t('live.open_console')}</a>`}
         ${staff && html`<a class="button button-secondary" href=${`#${wallPath(m.id)}`} data-testid="link-wall">${t('live.open_wall')}</a>`}
+        ${staff && here !== 'control' && m.status === 'in_progress' && html`<a class="button button-secondary" href=${`#${controlPath(m.id)}`} data-testid="link-control">${t('live.open_control')}</a>`}
         ${children}
       </nav>
     </section>`;
