@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import socketio
 from starlette.applications import Starlette
@@ -30,7 +31,7 @@ from backend.realtime.server import SessionNamespace, SioBus, create_server
 from backend.services import opinions, polls
 from backend.services.bridge import Bridge
 from backend.services.context import Live
-from backend.services.events import Coalescer
+from backend.services.events import Coalescer, NullBus
 from backend.services.files import FileStore
 from backend.services.opinions import Opinions
 from backend.services.presence import REFRESH_SECONDS, presence_store
@@ -146,11 +147,13 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     database = db or Database(settings.effective_database_url)
     sio = create_server(settings)
     bus = SioBus(sio)
-    bridge = Bridge(database, settings, bus)
+    # The relay runs here unless it runs as its own process (`ecabinet relay`, ECABINET_RELAY_PATH).
+    bridge = None if settings.relay_path else Bridge(database, settings, bus)
     live_ctx = Live(db=database, bus=bus, presence=presence_store(settings.redis_url),
                     progress=Coalescer(PROGRESS_INTERVAL_S), bridge=bridge)
     sio.register_namespace(SessionNamespace(live_ctx, settings))
-    sio.register_namespace(MediaNamespace(live_ctx, settings, bridge))
+    if bridge is not None:
+        sio.register_namespace(MediaNamespace(live_ctx, settings, bridge))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -159,7 +162,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
         yield
         housekeeping.cancel()
         await asyncio.gather(housekeeping, return_exceptions=True)
-        await bridge.close()
+        if bridge is not None:
+            await bridge.close()
         await live_ctx.progress.drain()
         await live_ctx.presence.close()
         await database.dispose()
@@ -199,3 +203,52 @@ async def _housekeeping(live_ctx: Live, rounds: Opinions) -> None:
         except Exception:  # a database hiccup must not stop the loop
             log.exception("housekeeping failed")
         await asyncio.sleep(SWEEP_INTERVAL_S)
+
+
+RELAY_ROUTE_INTERVAL_S = 0.5  # how late a separate relay follows a floor given on a web worker
+
+
+def create_relay_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
+    """`ecabinet relay`: the video bridge as its own process. Sites reach its signalling (namespace /media)
+    at ECABINET_RELAY_PATH on the same origin (the reverse proxy routes that path here), authenticated
+    against the same database. The speaker queue runs on the web workers: the relay reads the floor
+    from the database twice a second; with REDIS_URL its news for the control rooms reach the staff
+    through the web workers' Redis channel."""
+    database = db or Database(settings.effective_database_url)
+    manager = socketio.AsyncRedisManager(settings.redis_url, channel="ecabinet", write_only=True) \
+        if settings.redis_url else None
+    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=None, max_http_buffer_size=1_000_000,
+                               logger=False, engineio_logger=False)
+    bus: Any = SioBus(manager) if manager is not None else NullBus()
+    bridge = Bridge(database, settings, bus)
+    live_ctx = Live(db=database, bus=bus, presence=presence_store(""), progress=Coalescer(PROGRESS_INTERVAL_S),
+                    bridge=bridge)
+    sio.register_namespace(MediaNamespace(live_ctx, settings, bridge))
+
+    async def follow_the_floor() -> None:
+        while True:
+            await asyncio.sleep(RELAY_ROUTE_INTERVAL_S)
+            for meeting_id in list(bridge.relays):
+                try:
+                    if not await bridge.route(meeting_id):
+                        continue
+                    if not await bridge.still_running(meeting_id):
+                        await bridge.meeting_closed(meeting_id)
+                except Exception:  # one meeting's trouble must not stop the others
+                    log.exception("relay: following the floor of meeting %s failed", meeting_id)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(follow_the_floor())
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await bridge.close()
+        await database.dispose()
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "meetings": len(bridge.relays)})
+
+    app = Starlette(routes=[Route("/relay/health", health, methods=["GET"])], lifespan=lifespan)
+    path = (settings.relay_path or "/relay/socket.io").strip("/")
+    return SecurityHeaders(socketio.ASGIApp(sio, other_asgi_app=app, socketio_path=path))

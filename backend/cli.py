@@ -1,4 +1,5 @@
-"""`ecabinet serve | migrate | demo | user add|passwd|list | pki init|issue|import|token|list | verify | trace`."""
+"""`ecabinet serve | relay | migrate | demo | user add|passwd|list | pki init|issue|import|token|list |
+verify | trace`."""
 
 from __future__ import annotations
 
@@ -63,6 +64,20 @@ def cmd_serve(args: argparse.Namespace) -> None:
           f"{_redacted(settings.effective_database_url)}", flush=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level,
                 proxy_headers=True, forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"))
+
+
+def cmd_relay(args: argparse.Namespace) -> None:
+    """The video bridge's relay as its own process (see create_relay_app)."""
+    import uvicorn
+
+    from backend.app import create_relay_app
+
+    settings = _settings()
+    host, port = args.host or settings.host, args.port
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    path = settings.relay_path or "/relay/socket.io"
+    print(f"e-Cabinet relay on http://{host}:{port}{path} (namespace /media)", flush=True)
+    uvicorn.run(create_relay_app(settings), host=host, port=port, log_level=settings.log_level)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -358,6 +373,10 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("file")
     verify.add_argument("--json", action="store_true", help="print the whole report as JSON")
     verify.set_defaults(func=cmd_verify)
+    relay = sub.add_parser("relay", help="run the video bridge's relay as its own process")
+    relay.add_argument("--host", help="default: ECABINET_HOST or 127.0.0.1")
+    relay.add_argument("--port", type=int, default=8100, help="default: 8100")
+    relay.set_defaults(func=cmd_relay)
     trace = sub.add_parser("trace", help="name whose copy a leaked PDF is (exit 0 found, 1 not ours, 2 error)")
     trace.add_argument("file")
     trace.add_argument("--json", action="store_true", help="print the copies found as JSON")

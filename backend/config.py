@@ -81,6 +81,10 @@ class Settings:
     media_host_addresses: tuple[str, ...] = ()
     """Local addresses the relay offers media on (ECABINET_MEDIA_HOST_ADDRESSES, comma-separated); empty:
     every interface but loopback."""
+    relay_path: str = ""
+    """Where tablets find the video bridge's signalling when the relay runs as its own process
+    (`ecabinet relay`, ECABINET_RELAY_PATH, e.g. /relay/socket.io, routed to it by the reverse proxy);
+    empty: the relay runs inside `ecabinet serve` on /socket.io."""
     smtp_host: str = ""
     """SMTP server for e-mailed reminders (ECABINET_SMTP_HOST); empty: reminders only in the app."""
     smtp_port: int = 25
@@ -182,6 +186,7 @@ class Settings:
             media_codec=_media_codec(env.get("ECABINET_MEDIA_CODEC", defaults.media_codec)),
             media_ice_servers=_listed(env.get("ECABINET_MEDIA_ICE_SERVERS", "")),
             media_host_addresses=_listed(env.get("ECABINET_MEDIA_HOST_ADDRESSES", "")),
+            relay_path=env.get("ECABINET_RELAY_PATH", "").strip(),
             smtp_host=env.get("ECABINET_SMTP_HOST", "").strip(),
             smtp_port=number("ECABINET_SMTP_PORT", defaults.smtp_port),
             smtp_from=env.get("ECABINET_SMTP_FROM", defaults.smtp_from),

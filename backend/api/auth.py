@@ -50,7 +50,7 @@ async def me(call: Call) -> dict[str, Any]:
     user = await users.get(call.db, call.user, call.user.user_id)
     token = session_token(call.request)
     csrf = auth.csrf_token(call.settings, token) if call.user.via_cookie and token else None
-    return {"user": user, "csrf_token": csrf}
+    return {"user": user, "csrf_token": csrf, "media_path": call.settings.relay_path or "/socket.io"}
 
 
 @api.route("POST", "/api/auth/password", summary="Change my password (my other sessions end)",

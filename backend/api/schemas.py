@@ -115,6 +115,7 @@ class TokenOut(Output):
 class MeOut(Output):
     user: UserOut
     csrf_token: str | None = Field(description="present for cookie sessions")
+    media_path: str = Field(description="the Socket.IO path of the video bridge's signalling (namespace /media)")
 
 
 # --- users and bodies ---------------------------------------------------------------------------

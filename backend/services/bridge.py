@@ -19,9 +19,9 @@ from sqlmodel import select
 from backend.config import Settings
 from backend.db import Database
 from backend.domain import speaker_queue
-from backend.domain.meeting_states import Action, Role
+from backend.domain.meeting_states import Action, Role, Status
 from backend.exceptions import BadRequest, NotFound, TooManyRequests
-from backend.models import Participant, SpeakerTurn
+from backend.models import Meeting, Participant, SpeakerTurn
 from backend.services import access
 from backend.services.context import Actor
 from backend.services.events import EventBus, NullBus, staff_room
@@ -173,6 +173,11 @@ class Bridge:
         sites = sorted(int(site) for site, kind in relay.sources if kind == "video") if relay else []
         await self.bus.publish("media.sources", {"meeting_id": meeting_id, "sites": sites},
                                room=staff_room(meeting_id))
+
+    async def still_running(self, meeting_id: int) -> bool:
+        async with self.db.read() as s:
+            meeting = await s.get(Meeting, meeting_id)
+        return meeting is not None and meeting.status == Status.IN_PROGRESS.value
 
     async def meeting_closed(self, meeting_id: int) -> None:
         """The session ended: every peer connection of its relay closes."""

@@ -5,7 +5,7 @@ import {
   language, languages, loadCatalogues, onLanguageChange, setLanguage, storedLanguage, t,
 } from './lib/i18n.js';
 import { navigate, parseRoute } from './lib/router.js';
-import { disconnectSocket } from './lib/socket.js';
+import { disconnectSocket, setMediaPath } from './lib/socket.js';
 import { Loading, useTitle } from './views/components.js';
 import { LoginView } from './views/login.js';
 import { MeetingsView } from './views/meetings.js';
@@ -125,7 +125,8 @@ function App() {
       setSession((s) => ({ status: 'anonymous', user: null, expired: s.status === 'user' }));
     });
     api.me()
-      .then(({ user }) => {
+      .then(({ user, media_path: mediaPath }) => {
+        setMediaPath(mediaPath);
         applyUserLanguage(user);
         setSession({ status: 'user', user });
       })

@@ -1,7 +1,8 @@
 // The browser's side of the video bridge: publish this device's camera and microphone to the relay,
 // and receive the floor and the chair (what the speaker queue decides, never what the site asks).
 // The relay (aiortc) does not trickle ICE, so each description goes once gathering is complete.
-import { emitOn, mediaSocket } from './socket.js';
+import { api } from './api.js';
+import { emitOn, mediaSocket, setMediaPath } from './socket.js';
 
 const GATHER_TIMEOUT_MS = 3000;
 export const SLOTS = ['floor:video', 'floor:audio', 'chair:video', 'chair:audio'];
@@ -22,7 +23,7 @@ export class BridgeClient {
     this.controlRoom = controlRoom; // the staff's control room: receive every site, publish nothing
     this.onTrack = onTrack;
     this.onStatus = onStatus;
-    this.socket = mediaSocket();
+    this.socket = null;
     this.pcs = [];
     this.stream = null;
     this.stopped = false;
@@ -32,6 +33,12 @@ export class BridgeClient {
   /** Joins with `stream` (the camera and microphone), and again by itself after every reconnection. */
   async start(stream = null) {
     this.stream = stream;
+    if (!this.socket) {
+      // Where the relay's signalling lives (inside the web server, or a relay process of its own).
+      try { setMediaPath((await api.me()).media_path); } catch { /* the default path */ }
+      this.socket = mediaSocket();
+    }
+    if (this.stopped) return;
     this.socket.on('connect', this.onConnect);
     if (!this.socket.connected) this.socket.connect();
     else await this.join();
@@ -106,13 +113,15 @@ export class BridgeClient {
 
   /** The control room asks again (sites came or went): a new offer with one picture per site. */
   rejoin() {
-    if (!this.stopped && this.socket.connected) this.join().catch((err) => this.onStatus('failed', err));
+    if (!this.stopped && this.socket && this.socket.connected) this.join().catch((err) => this.onStatus('failed', err));
   }
 
   stop() {
     this.stopped = true;
-    this.socket.off('connect', this.onConnect);
-    if (this.socket.connected) this.socket.emit('media.leave', { meeting_id: this.meetingId }, () => {});
+    if (this.socket) {
+      this.socket.off('connect', this.onConnect);
+      if (this.socket.connected) this.socket.emit('media.leave', { meeting_id: this.meetingId }, () => {});
+    }
     this.close();
     if (this.stream) this.stream.getTracks().forEach((track) => track.stop());
   }

@@ -112,12 +112,17 @@ export function emitAck(event, payload, { timeout = ACK_TIMEOUT_MS } = {}) {
   });
 }
 
-/** The video bridge's signalling: namespace /media on the same connection (multiplexed). */
+/** The video bridge's signalling: namespace /media, on the session's connection (multiplexed) or, when
+ * the relay runs as its own process, at the path the server names (GET /api/auth/me: media_path). */
 let media = null;
+let mediaPath = SOCKET_PATH;
+export function setMediaPath(path) {
+  if (path && path !== mediaPath && !media) mediaPath = new URL(`../..${path}`, import.meta.url).pathname;
+}
 export function mediaSocket() {
   if (media) return media;
   media = io('/media', {
-    path: SOCKET_PATH, withCredentials: true, autoConnect: false, transports: ['websocket', 'polling'],
+    path: mediaPath, withCredentials: true, autoConnect: false, transports: ['websocket', 'polling'],
     tryAllTransports: true, reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 5000,
   });
   return media;

@@ -40,6 +40,7 @@ export function ControlRoomView({ meetingId }) {
     };
     liveSocket().on('media.sources', onSources);
     const timer = window.setInterval(async () => {
+      if (!bridge.socket) return;
       try { setFigures((await emitOn(bridge.socket, 'media.state', { meeting_id: meetingId })).state); } catch { /* offline */ }
     }, 2000);
     return () => { window.clearInterval(timer); window.clearTimeout(pending); liveSocket().off('media.sources', onSources); bridge.stop(); };

@@ -21,16 +21,18 @@ from tests.integration.media.test_relay import MovingPicture
 class Site:
     """A bridge point or a tablet: a Socket.IO client on /media and its peer connections."""
 
-    def __init__(self, server: Server, live: LiveClient) -> None:
+    def __init__(self, server: Server, live: LiveClient, *, base_url: str | None = None,
+                 path: str = "socket.io") -> None:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.server, self.live = server, live
+        self.base_url, self.path = base_url or server.base_url, path
         self.pcs: list[RTCPeerConnection] = []
         self.frames: dict[int, list[tuple[float, int]]] = defaultdict(list)  # m-line index -> (time, level)
         self.tasks: list[asyncio.Task[None]] = []
 
     async def connect(self) -> None:
-        await self.sio.connect(self.server.base_url, auth={"token": self.live.token}, namespaces=["/media"],
-                               transports=["websocket"], wait_timeout=10)
+        await self.sio.connect(self.base_url, auth={"token": self.live.token}, namespaces=["/media"],
+                               transports=["websocket"], wait_timeout=10, socketio_path=self.path)
 
     async def call(self, event: str, data: Any) -> dict[str, Any]:
         ack: dict[str, Any] = await self.sio.call(event, data, namespace="/media", timeout=20)
