@@ -222,11 +222,13 @@ class Relay:
                 old.close()
 
         try:
+            if self.video_codec is not None:
+                # The codec is chosen when the offer is applied: receivers made beforehand carry the choice.
+                for _ in range(offer.sdp.count("\nm=video ")):
+                    self._prefer_codec(pc.addTransceiver("video", direction="recvonly"))
             await pc.setRemoteDescription(offer)
             for transceiver in pc.getTransceivers():
                 transceiver.direction = "recvonly"
-                if transceiver.kind == "video":
-                    self._prefer_codec(transceiver)
             await pc.setLocalDescription(await pc.createAnswer())
         except BaseException:  # a bad offer leaves nothing half-open
             self.publishing.pop(site, None)

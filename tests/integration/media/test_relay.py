@@ -164,3 +164,22 @@ async def test_a_dropped_subscriber_disturbs_nobody_and_a_switch_changes_the_pic
     await b.pc.close()
     await hanoi.close()
     await danang.close()
+
+
+async def test_h264_is_forwarded_when_the_meeting_uses_it() -> None:
+    """Every site negotiates the meeting's one codec: with H.264 the relay answers and offers H.264 only,
+    and forwards its access units as they come (IDR and SPS start a subscriber)."""
+    relay = Relay(video_codec="H264")
+    try:
+        publisher = await _publish(relay, "hue", level=120)
+        assert "H264" in relay.publishing["hue"].localDescription.sdp
+        assert "VP8" not in relay.publishing["hue"].localDescription.sdp
+        sub = await _subscribe(relay, "viewer", "hue")
+        assert "VP8" not in relay.receiving["viewer"].localDescription.sdp
+        await _until(lambda: len(sub.frames) >= 10)
+        assert relay.sources[("hue", "video")].keyframes_in >= 1
+        assert abs(sub.levels[-1] - 120) < 30
+        await sub.pc.close()
+        await publisher.close()
+    finally:
+        await relay.close()
