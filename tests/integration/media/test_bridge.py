@@ -154,6 +154,9 @@ async def test_bad_signalling_gets_a_clear_error(server: Server, session_world: 
                           ("v=0\r\nnonsense", "bad_sdp")]:
             ack = await member.call("media.publish", {"meeting_id": mid, "sdp": sdp})
             assert ack["ok"] is False and ack["error"]["code"] == code, (sdp, ack)
+        # There is no way to unmute oneself: only the speaker queue puts a site on the air.
+        ack = await member.call("media.unmute", {"meeting_id": mid})
+        assert ack["ok"] is False and ack["error"]["code"] == "unknown_event"
         ack = await member.call("media.answer", {"meeting_id": mid, "sdp": "v=0\r\n"})
         assert ack["ok"] is False and ack["error"]["code"] == "no_offer"
         ack = await member.call("media.publish", {"meeting_id": mid})
