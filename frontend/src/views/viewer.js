@@ -198,7 +198,7 @@ export function DocumentView({ user, documentId }) {
   const create = useCallback(async (fields) => {
     const payload = {
       document_id: documentId, client_id: clientId(), version: shownVersion, page, visibility,
-      color: COLORS[fields.kind], width: fields.kind === 'ink' ? 2 : 2, text: '', ...fields,
+      color: COLORS[fields.kind], width: 2, text: '', ...fields,
     };
     setError(null);
     if (!liveSocket().connected) {

@@ -51,14 +51,6 @@ class Subscriber:
     task: asyncio.Task[None] | None = None
 
 
-@pytest.fixture(autouse=True)
-def loopback_only() -> AsyncIterator[None]:
-    """Test traffic stays on 127.0.0.1 (aioice would otherwise use the machine's outward address)."""
-    hooks.restrict_host_addresses(["127.0.0.1"])
-    yield  # type: ignore[misc]
-    hooks.restrict_host_addresses([])
-
-
 @pytest.fixture
 async def relay() -> AsyncIterator[Relay]:
     r = Relay()
