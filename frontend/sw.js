@@ -51,14 +51,18 @@ function keepable(response) {
   return response.ok && !/no-store/i.test(response.headers.get('cache-control') || '');
 }
 
-async function networkFirst(request, cacheName) {
-  const cache = await caches.open(cacheName);
+async function networkFirst(event, cacheName) {
+  const { request } = event;
   try {
     const response = await fetch(request);
-    if (keepable(response)) await cache.put(request, response.clone());
+    if (keepable(response)) {
+      // Keeping a copy must never cost the page its answer (a cache emptied at logout, a full disk).
+      const copy = response.clone();
+      event.waitUntil(caches.open(cacheName).then((cache) => cache.put(request, copy)).catch(() => {}));
+    }
     return response;
   } catch (err) {
-    const kept = await cache.match(request, { ignoreVary: true });
+    const kept = await caches.match(request, { cacheName, ignoreVary: true }).catch(() => undefined);
     if (kept) return kept;
     throw err;
   }
@@ -70,7 +74,7 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(request.url);
   const cacheName = cacheFor(url);
   if (!cacheName) return; // the socket, downloads, everything else: straight to the network
-  event.respondWith(networkFirst(request, cacheName));
+  event.respondWith(networkFirst(event, cacheName));
 });
 
 self.addEventListener('message', (event) => {

@@ -185,6 +185,8 @@ def test_a_bridge_point_given_the_floor_is_seen_and_heard_on_a_members_tablet(
         " return s && Number(s.dataset.framesDecoded) > 30 && Number(s.dataset.audioBytes) > 2000; }",
         timeout=30_000)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for page in (member, hanoi):
+        page.evaluate("window.scrollTo(0, 0)")
     member.screenshot(path=str(SCREENSHOTS / "bridge-member.png"))
     hanoi.screenshot(path=str(SCREENSHOTS / "bridge-point.png"))
     # The secretariat's control room shows both sites, with their figures.

@@ -7,7 +7,7 @@ import { useLive } from '../lib/live_store.js';
 import { BridgeClient } from '../lib/bridge_client.js';
 import { ErrorBox } from './components.js';
 import { LiveBar, LiveFrame, SpeakCard } from './live.js';
-import { FloorCard, allowedSet } from './live_parts.js';
+import { allowedSet } from './live_parts.js';
 
 function cameraError(err) {
   const name = err && err.name;
@@ -79,7 +79,6 @@ export function BridgeView({ meetingId }) {
           <${Video} stream=${streams['chair:video']} testid="video-chair" label=${t('bridge.chair')} />
           <audio autoplay data-testid="audio-chair" ref=${(el) => { if (el && streams['chair:audio'] && el.srcObject !== streams['chair:audio']) el.srcObject = streams['chair:audio']; }}></audio>
           <${Video} stream=${local} muted=${true} testid="video-self" label=${t('bridge.self')} />
-          ${state && html`<${FloorCard} store=${store} state=${state} />`}
           ${state && state.meeting.status === 'in_progress' && html`<${SpeakCard} store=${store} state=${state} allowed=${allowed} />`}
           <p class="bridge-status" data-testid="bridge-status" data-status=${status}>${t(`bridge.status_${status}`)}</p>
           ${stats && html`<dl class="bridge-stats" data-testid="bridge-stats" data-frames-decoded=${stats.framesDecoded}
