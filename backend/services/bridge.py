@@ -182,6 +182,8 @@ class Bridge:
     async def meeting_closed(self, meeting_id: int) -> None:
         """The session ended: every peer connection of its relay closes."""
         relay = self.relays.pop(meeting_id, None)
+        for key in [k for k in self._bytes if k[0] == meeting_id]:
+            del self._bytes[key]
         if relay is not None:
             await relay.close()
 

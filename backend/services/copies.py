@@ -25,7 +25,7 @@ from backend.db import Database
 from backend.domain.meeting_states import Action
 from backend.domain.text import fold
 from backend.exceptions import Forbidden
-from backend.models import AgendaItem, Annotation, Body, Document, DocumentCopy, User
+from backend.models import AgendaItem, Annotation, Body, Document, DocumentCopy, Meeting, User
 from backend.models.base import utcnow
 from backend.pdf import book, export, watermark
 from backend.services import access, audit
@@ -48,9 +48,11 @@ class Copies:
                 DocumentCopy.document_id == document_id, DocumentCopy.version == ver.number))).first()
         if kept is not None:
             data = await self.files.get(kept.sha256)
-            await self._log(actor, doc, "document.viewed", kept)
+            async with self.db.write() as s:
+                await _audit(s, actor, "document.viewed", kept)
             return data, doc.document.secret
-        data, _ = await self._stamp(actor, doc, ver.number, ver.sha256, "view")
+        data = await self._stamp(actor, doc.meeting, doc.document.id, ver.number, await self.files.get(ver.sha256),
+                                 "view")
         return data, doc.document.secret
 
     async def download(self, actor: Actor, document_id: int, version: int | None) -> tuple[bytes, str]:
@@ -58,7 +60,8 @@ class Copies:
             doc = await readable(s, actor, document_id)
             _refuse_secret(doc)
             ver = await version_of(s, doc.document, version)
-        data, _ = await self._stamp(actor, doc, ver.number, ver.sha256, "download")
+        data = await self._stamp(actor, doc.meeting, doc.document.id, ver.number,
+                                 await self.files.get(ver.sha256), "download")
         return data, _filename(doc.document.title, ver.number)
 
     async def annotated(self, actor: Actor, document_id: int) -> tuple[bytes, str]:
@@ -74,7 +77,7 @@ class Copies:
         marks = [_export(a, u.full_name) for a, u in rows]
         original = await self.files.get(ver.sha256)
         with_marks = await asyncio.to_thread(export.add_annotations, original, marks)
-        data, _ = await self._stamp(actor, doc, ver.number, "", "annotated", source=with_marks)
+        data = await self._stamp(actor, doc.meeting, doc.document.id, ver.number, with_marks, "annotated")
         return data, _filename(doc.document.title, ver.number, "ghi-chu")
 
     async def meeting_book(self, actor: Actor, meeting_id: int) -> tuple[bytes, str]:
@@ -113,8 +116,7 @@ class Copies:
                                prepared_for=f"{user.full_name if user else actor.username}"
                                             f"{' — ' + user.title if user and user.title else ''}")
         assembled = await asyncio.to_thread(book.build_book, cover, book_items)
-        doc = Readable(Document(id=None, meeting_id=meeting_id, title=meeting.title, created_by=0), meeting, member)
-        data, _ = await self._stamp(actor, doc, None, "", "book", source=assembled)
+        data = await self._stamp(actor, meeting, None, None, assembled, "book")
         return data, f"tai-lieu-phien-hop-{meeting_id}.pdf"
 
     async def recipients(self, actor: Actor, document_id: int) -> list[dict[str, Any]]:
@@ -145,9 +147,9 @@ class Copies:
 
     # --- the watermark -------------------------------------------------------------------------------
 
-    async def _stamp(self, actor: Actor, doc: Readable, version: int | None, sha256: str, kind: str, *,
-                     source: bytes | None = None) -> tuple[bytes, DocumentCopy]:
-        original = source if source is not None else await self.files.get(sha256)
+    async def _stamp(self, actor: Actor, meeting: Meeting, document_id: int | None, version: int | None,
+                     original: bytes, kind: str) -> bytes:
+        """`original` marked for `actor`, recorded as a copy of `kind` (and audited); on-screen copies kept."""
         async with self.db.read() as s:
             user = await s.get(User, actor.user_id)
         token = new_token()
@@ -155,21 +157,16 @@ class Copies:
         visible = _mark(user.full_name if user else actor.username, now, token, self.settings)
         stamped = await asyncio.to_thread(watermark.stamp, original, visible=visible, copy_token=token)
         digest = await self.files.put(stamped) if kind == "view" else ""
-        copy = DocumentCopy(token=token, kind=kind, meeting_id=doc.meeting.id or 0, document_id=doc.document.id,
+        copy = DocumentCopy(token=token, kind=kind, meeting_id=meeting.id or 0, document_id=document_id,
                             version=version, user_id=actor.user_id, sha256=digest, created_at=now)
         async with self.db.write() as s:
             s.add(copy)
             await s.flush()
-            await _audit(s, actor, doc, f"document.{_VERB[kind]}", copy)
-        return stamped, copy
-
-    async def _log(self, actor: Actor, doc: Readable, action: str, copy: DocumentCopy) -> None:
-        async with self.db.write() as s:
-            await _audit(s, actor, doc, action, copy)
+            await _audit(s, actor, f"document.{_VERB[kind]}", copy)
+        return stamped
 
 
 _VERB = {"view": "viewed", "download": "downloaded", "annotated": "exported", "book": "book_downloaded"}
-TOKEN = re.compile(r"^[A-Z2-7]{16,40}$")
 
 
 def new_token() -> str:
@@ -182,10 +179,10 @@ def _mark(name: str, when: datetime, token: str, settings: Settings) -> str:
     return f"{name} · {local:%d/%m/%Y %H:%M} · bản số {token[:6]}"
 
 
-async def _audit(s: AsyncSession, actor: Actor, doc: Readable, action: str, copy: DocumentCopy) -> None:
-    await audit.record(s, action, actor_id=actor.user_id, object_type="document", object_id=doc.document.id,
-                       meeting_id=doc.meeting.id, details={"copy": copy.token, "version": copy.version,
-                                                          "kind": copy.kind})
+async def _audit(s: AsyncSession, actor: Actor, action: str, copy: DocumentCopy) -> None:
+    await audit.record(s, action, actor_id=actor.user_id, object_type="document", object_id=copy.document_id,
+                       meeting_id=copy.meeting_id, details={"copy": copy.token, "version": copy.version,
+                                                           "kind": copy.kind})
 
 
 def _refuse_secret(doc: Readable) -> None:

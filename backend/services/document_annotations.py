@@ -119,15 +119,6 @@ async def delete(live: Live, actor: Actor, annotation_id: int) -> dict[str, Any]
     return {"deleted": annotation_id}
 
 
-async def mine_for_export(live: Live, actor: Actor, document_id: int) -> list[Annotation]:
-    """What "my annotated copy" carries: my own marks and the shared and presenter ones."""
-    async with live.db.read() as s:
-        return list((await s.exec(select(Annotation).where(
-            Annotation.document_id == document_id,
-            or_(Annotation.author_id == actor.user_id, Annotation.visibility != rules.Visibility.PRIVATE.value))
-            .order_by(col(Annotation.id)))).all())
-
-
 async def _own(s: AsyncSession, actor: Actor, annotation_id: int) -> tuple[Annotation, Document]:
     row = await s.get(Annotation, annotation_id)
     if row is None or (row.author_id != actor.user_id and row.visibility == rules.Visibility.PRIVATE.value):

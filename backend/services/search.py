@@ -6,6 +6,7 @@ the page number and a snippet of the original text."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import text
@@ -13,11 +14,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.db import Database
-from backend.domain.meeting_states import STAFF, Role, Status
+from backend.domain.meeting_states import Action, Role, Status, decide
 from backend.domain.text import fold_aligned, search_terms
 from backend.exceptions import BadRequest
 from backend.models import Document, DocumentReader, Meeting, Participant
+from backend.services.access import Membership
 from backend.services.context import Actor
+from backend.services.documents import may_read
 
 SNIPPET = 160
 RANKED = 2_000  # PostgreSQL: at most this many matching pages are ranked
@@ -33,19 +36,18 @@ async def visible_documents(s: AsyncSession, actor: Actor, meeting_id: int | Non
     if meeting_id is not None:
         query = query.where(Document.meeting_id == meeting_id)
     rows = (await s.exec(query)).all()
-    named: set[tuple[int, int]] = set()
-    if any(d.audience == "named" for d, _, _ in rows):
-        ids = [d.id for d, _, _ in rows if d.audience == "named"]
-        named = {(r.document_id, r.user_id) for r in (await s.exec(
-            select(DocumentReader).where(col(DocumentReader.document_id).in_(ids)))).all()}
+    named: dict[int, list[int]] = defaultdict(list)
+    ids = [d.id for d, _, _ in rows if d.audience == "named"]
+    if ids:
+        for reader in (await s.exec(select(DocumentReader).where(col(DocumentReader.document_id).in_(ids)))).all():
+            named[reader.document_id].append(reader.user_id)
     out: dict[int, tuple[str, int, str]] = {}
     for document, meeting, participant in rows:
-        role = Role(participant.role)
-        staff = role in STAFF
-        if meeting.status == Status.DRAFT.value and not staff:
+        # The same two rules as reading one document: the meeting's (a draft is the staff's), then the document's.
+        member = Membership(participant, Role(participant.role), participant.user_id != actor.user_id)
+        if not decide(member.role, Status(meeting.status), Action.VIEW).allowed:
             continue
-        if staff or (document.audience == "participants" and role is not Role.GUEST) or (
-                (document.id, participant.user_id) in named):
+        if may_read(document, member, named.get(document.id or 0, [])):
             out[document.id or 0] = (document.title, meeting.id or 0, meeting.title)
     return out
 
