@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from backend import logs
 from backend.config import Settings
 from backend.db import Database
 from backend.exceptions import AppError, ConfigError
@@ -57,7 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = _settings()
     host = args.host or settings.host
     port = args.port or settings.port
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log_level)
     if not args.no_migrate:
         migrate.upgrade(settings.effective_database_url)
     print(f"e-Cabinet ({settings.mode} mode) on http://{host}:{port}  database: "
@@ -74,7 +74,7 @@ def cmd_relay(args: argparse.Namespace) -> None:
 
     settings = _settings()
     host, port = args.host or settings.host, args.port
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log_level)
     path = settings.relay_path or "/relay/socket.io"
     print(f"e-Cabinet relay on http://{host}:{port}{path} (namespace /media)", flush=True)
     uvicorn.run(create_relay_app(settings), host=host, port=port, log_level=settings.log_level)
@@ -242,6 +242,7 @@ def cmd_verify(args: argparse.Namespace) -> None:
     from backend.services import verification
 
     settings = _settings()
+    logs.configure(settings.log_level)
     data = _read_or_exit(args.file)
     try:
         report = asyncio.run(verification.verify(settings, data))
@@ -287,7 +288,7 @@ def _verification_text(name: str, report: dict[str, Any]) -> str:
     if not sigs:
         lines.append("  no signatures")
     for sig in sigs:
-        verdict = "valid" if sig.get("bottom_line") else "INVALID"
+        verdict = "valid" if sig.get("valid") else "INVALID"
         lines.append(f"  [{sig.get('field_name')}] {verdict}: {sig.get('signer_common_name')} "
                      f"({sig.get('pades_level') or 'not PAdES'}), signed {sig.get('signing_time')}")
         lines.append(f"    intact={sig.get('intact')} trusted={sig.get('trusted')} "

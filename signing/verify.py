@@ -70,12 +70,16 @@ class SignatureReport:
     """The time the signer's software claims (/M of a PAdES signature, else CMS signing-time; not proof)."""
     timestamp_time: datetime | None
     """The time a timestamp authority vouches for (the signature timestamp of B-T and up), else None."""
+    valid: bool
+    """The verdict: this signature holds (intact, verifies, trusted, later changes allowed, timestamp
+    sound). The same meaning as the report's `valid`; every other field says why."""
     intact: bool
     """The signed bytes are unchanged (no digest mismatch)."""
-    valid: bool
-    """The cryptographic signature verifies with the certificate's key."""
-    trusted: bool
-    """The certificate chains to one of the trusted roots (and was usable, and not revoked, then)."""
+    cryptographic_ok: bool
+    """The signature value verifies with the certificate's key (one part of `valid`)."""
+    trusted: bool | None
+    """The certificate chains to one of the trusted roots (and was usable, and not revoked, then);
+    None when not judged, because the signed bytes changed."""
     revocation: str
     """good | revoked | unknown (checked, no answer) | not_checked (no data offline, or no source)."""
     coverage: str
@@ -92,10 +96,12 @@ class SignatureReport:
     """For a certification: what it allows afterwards (no_changes, fill_forms, annotate)."""
     pades_level: str | None
     """The highest of B-B, B-T, B-LT, B-LTA reached (None if not a PAdES signature)."""
-    bottom_line: bool
-    """The answer: this signature holds."""
     reasons: tuple[str, ...]
     """Why it does not hold, in plain English (empty when it does)."""
+    reason_codes: tuple[str, ...]
+    """The same reasons as stable codes, one per reason, for clients to say in their own language:
+    changed, bad_signature, revoked, expired, untrusted, revocation_unknown, changes_not_allowed,
+    bad_timestamp, unreadable."""
 
 
 @dataclass(frozen=True)
@@ -123,9 +129,12 @@ class VerificationReport:
     document_timestamps: tuple[DocumentTimestampReport, ...]
     """Every document timestamp, in order."""
     valid: bool
-    """At least one signature, and every signature holds."""
+    """At least one signature, and every signature holds (every `signatures[i].valid`)."""
     page_count: int
     """Pages in the document."""
+    document_title: str = ""
+    """The title the file gives itself (its /Info /Title; e-Cabinet's records put the kind, number and
+    symbol there), so the reader knows which document was checked; "" when it has none."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: datetimes as ISO 8601 strings, tuples as lists."""
@@ -312,27 +321,27 @@ class _Verifier:
                 ts_validation_context=self.timestamp_context(tst_time, tsa_cert))
         except Exception as exc:  # pyHanko refuses some malformed signatures outright
             return _unprocessable(emb, cert, exc)
-        reasons: list[str] = []
+        reasons: list[tuple[str, str]] = []  # (code, English sentence)
         ts = status.timestamp_validity
         ts_ok = ts is not None and bool(ts.intact and ts.valid and ts.trusted)
         problem = _enum_name(status.trust_problem_indic)
         if not status.intact:
-            reasons.append("digest mismatch: the document was changed after signing")
+            reasons.append(("changed", "digest mismatch: the document was changed after signing"))
         elif not status.valid:
-            reasons.append("the cryptographic signature does not verify with the certificate")
+            reasons.append(("bad_signature", "the cryptographic signature does not verify with the certificate"))
         if status.revoked or (status.intact and status.valid and "revoked" in problem):
-            reasons.append("the signer's certificate is revoked"
-                           + (f" (since {_when(status.revocation_details.revocation_date)})"
-                              if status.revocation_details is not None else ""))
+            reasons.append(("revoked", "the signer's certificate is revoked"
+                            + (f" (since {_when(status.revocation_details.revocation_date)})"
+                               if status.revocation_details is not None else "")))
         elif not status.trusted and status.intact and status.valid:
             # (When the bytes do not match, no chain is checked: the digest reason above is the answer.)
             revinfo_missing = hard and await self._chain_holds_leniently(emb, tst_time)
             reasons.append(self._trust_reason(problem, cert, tst_time or status.signer_reported_dt, revinfo_missing))
         if status.docmdp_ok is False:
-            reasons.append("changes after signing are not allowed: "
-                           f"{_enum_name(status.modification_level)} changes were made after this signature")
+            reasons.append(("changes_not_allowed", "changes after signing are not allowed: "
+                            f"{_enum_name(status.modification_level)} changes were made after this signature"))
         if ts is not None and not ts_ok:
-            reasons.append("the signature timestamp does not verify")
+            reasons.append(("bad_timestamp", "the signature timestamp does not verify"))
         if status.revoked or "revoked" in problem:
             revocation = "revoked"
         elif not (status.intact and status.valid) or not hard or not self.material.declares_sources(cert):
@@ -348,12 +357,14 @@ class _Verifier:
             signer_subject=_rfc4514(cert.subject), issuer=_rfc4514(cert.issuer), serial=format(cert.serial_number, "x"),
             not_before=cert.not_valid_before, not_after=cert.not_valid_after, signing_time=status.signer_reported_dt,
             timestamp_time=ts.timestamp if ts is not None else None, intact=bool(status.intact),
-            valid=bool(status.valid), trusted=bool(status.trusted), revocation=revocation,
+            cryptographic_ok=bool(status.valid), trusted=bool(status.trusted) if status.intact else None,
+            revocation=revocation,
             coverage=_enum_name(status.coverage), modification_level=_enum_name(status.modification_level),
             changes_allowed=status.docmdp_ok is not False, certification=certification,
             docmdp_permission=_enum_name(docmdp) if certification and docmdp is not None else None,
             pades_level=self._level(emb, status, ts_ok, doc_timestamps),
-            bottom_line=bool(status.bottom_line) and not reasons, reasons=tuple(reasons))
+            valid=bool(status.bottom_line) and not reasons, reasons=tuple(text for _, text in reasons),
+            reason_codes=tuple(code for code, _ in reasons))
 
     async def _chain_holds_leniently(self, emb: Any, moment: datetime | None) -> bool:
         """Whether the signer's chain holds when missing revocation data is forgiven (then that was the
@@ -368,7 +379,8 @@ class _Verifier:
         except (PathBuildingError, PathValidationError):
             return False
 
-    def _trust_reason(self, problem: str, cert: Any, signed_at: datetime | None, revinfo_missing: bool) -> str:
+    def _trust_reason(self, problem: str, cert: Any, signed_at: datetime | None,
+                      revinfo_missing: bool) -> tuple[str, str]:
         not_after, not_before = cert.not_valid_after, cert.not_valid_before
         if "expired" in problem or "out_of_bounds" in problem or "not_yet_valid" in problem:
             if signed_at is not None and signed_at > not_after:
@@ -377,11 +389,11 @@ class _Verifier:
                 what = f"not valid before {_when(not_before)}, signed {_when(signed_at)}"
             else:
                 what = f"valid {_when(not_before)} to {_when(not_after)}"
-            return f"the signer's certificate was not valid at signing time ({what})"
+            return "expired", f"the signer's certificate was not valid at signing time ({what})"
         if revinfo_missing:
-            return ("the revocation status of the signer's certificate is unknown: no OCSP response or CRL "
-                    f"could be obtained or used ({problem})")
-        return f"the certificate chain does not reach a trusted root ({problem})"
+            return ("revocation_unknown", "the revocation status of the signer's certificate is unknown: no OCSP "
+                    f"response or CRL could be obtained or used ({problem})")
+        return "untrusted", f"the certificate chain does not reach a trusted root ({problem})"
 
     def _level(self, emb: Any, status: Any, ts_ok: bool,
                doc_timestamps: list[tuple[Any, DocumentTimestampReport]]) -> str | None:
@@ -404,10 +416,10 @@ def _unprocessable(emb: Any, cert: Any, exc: Exception) -> SignatureReport:
         field_name=emb.field_name or "", signer_common_name=_cn(cert.subject) if cert else "",
         signer_subject=_rfc4514(cert.subject) if cert else "", issuer=_rfc4514(cert.issuer) if cert else "",
         serial=format(cert.serial_number, "x") if cert else "", not_before=cert.not_valid_before if cert else None,
-        not_after=cert.not_valid_after if cert else None, signing_time=None, timestamp_time=None, intact=False,
-        valid=False, trusted=False, revocation="not_checked", coverage="unclear", modification_level="unknown",
-        changes_allowed=False, certification=False, docmdp_permission=None, pades_level=None,
-        bottom_line=False, reasons=(f"the signature could not be processed: {exc}",))
+        not_after=cert.not_valid_after if cert else None, signing_time=None, timestamp_time=None, valid=False,
+        intact=False, cryptographic_ok=False, trusted=None, revocation="not_checked", coverage="unclear",
+        modification_level="unknown", changes_allowed=False, certification=False, docmdp_permission=None,
+        pades_level=None, reasons=(f"the signature could not be processed: {exc}",), reason_codes=("unreadable",))
 
 
 async def verify_pdf(pdf: bytes, *, trust_roots: Sequence[Any], other_certs: Sequence[Any] = (),
@@ -438,4 +450,14 @@ async def verify_pdf(pdf: bytes, *, trust_roots: Sequence[Any], other_certs: Seq
     finally:
         await verifier.close()
     return VerificationReport(signatures=reports, document_timestamps=tuple(r for _, r in doc_timestamps),
-                              valid=bool(reports) and all(r.bottom_line for r in reports), page_count=page_count)
+                              valid=bool(reports) and all(r.valid for r in reports), page_count=page_count,
+                              document_title=_title(reader))
+
+
+def _title(reader: PdfFileReader) -> str:
+    """The document information dictionary's /Title, or "" (absent, unreadable, not text)."""
+    try:
+        title = reader.trailer_view["/Info"]["/Title"]
+    except (KeyError, TypeError, AttributeError, PdfError, ValueError):
+        return ""
+    return str(title)[:500] if isinstance(title, str) else ""

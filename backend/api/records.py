@@ -148,7 +148,7 @@ async def record_pdf(call: Call) -> Response:
 
 
 @api.route("GET", RECORD + "/verification", summary="Verify the stored PDF's signatures now",
-           permission=Permission.meeting(Action.VIEW), tag="records", response=dict[str, Any])
+           permission=Permission.meeting(Action.VIEW), tag="records", response=verification.Report)
 async def record_verification(call: Call) -> dict[str, Any]:
     return await _records(call).verification(call.user, call.path["record_id"])
 
@@ -179,6 +179,6 @@ async def my_credentials(call: Call) -> list[dict[str, Any]]:
 
 @api.route("POST", "/api/verify", summary="Verify the signatures of any PDF (send the file as the body)",
            permission=Permission.public("anyone, without logging in"), tag="records", upload="application/pdf",
-           upload_limit="max_verify_bytes", response=dict[str, Any])
+           upload_limit="max_verify_bytes", response=verification.Report)
 async def verify_any(call: Call) -> dict[str, Any]:
     return await verification.verify(call.settings, call.raw)

@@ -12,6 +12,8 @@ from backend.config import Settings
 from backend.exceptions import AppError, BadRequest, ConfigError
 
 VERIFY_TIMEOUT_S = 30.0
+Report = signing.VerificationReport
+"""The report's shape (the JSON of `verify` is its to_dict()), for the API's schema."""
 
 
 class VerificationTimeout(AppError):

@@ -173,6 +173,10 @@ def test_a_resolution_is_drafted_signed_published_and_verified(live_server: Live
     expect(cards.first).to_contain_text("Thư ký (ký nháy)")
     expect(cards.nth(1)).to_contain_text("Chữ ký hợp lệ: Nguyễn Văn An")
     expect(cards.nth(1)).to_contain_text("PAdES B-")
+    # The secretary's certification covers its revision, and the chair's signature added later is allowed.
+    expect(cards.first).to_contain_text("được chữ ký này cho phép")
+    expect(cards.first).not_to_contain_text("có thay đổi sau đó mà")
+    expect(anyone.page.get_by_test_id("report-document")).to_contain_text("Tài liệu: NGHỊ QUYẾT")
     expect(anyone.page.get_by_test_id("verify-name")).to_contain_text("nghi-quyet.pdf")
     anyone.screenshot("verify.png", full_page=True)
 
@@ -186,7 +190,12 @@ def test_a_resolution_is_drafted_signed_published_and_verified(live_server: Live
     expect(anyone.page.locator("[data-testid=signature-card][data-valid=false]")).to_have_count(2)
     reasons = anyone.page.get_by_test_id("signature-reasons").first
     expect(reasons).to_contain_text("Nội dung tệp đã bị thay đổi sau khi ký.")
-    expect(reasons).to_contain_text("digest mismatch")  # the verifier's own words stay, for the expert
+    # The verifier's own English words stay for the expert, folded away from the Vietnamese reading.
+    expect(reasons.get_by_text("digest mismatch")).to_be_hidden()
+    reasons.get_by_text("Chi tiết kỹ thuật").first.click()
+    expect(reasons.get_by_text("digest mismatch").first).to_be_visible()
+    # Only the bytes changed: trust is not judged, so the card must not call the certificate untrusted.
+    expect(anyone.page.get_by_test_id("signature-card").first).to_contain_text("Không xét (nội dung đã bị thay đổi)")
     expect(anyone.page.get_by_test_id("signature-card").first).to_contain_text("Chữ ký không hợp lệ")
     anyone.screenshot("verify-tampered.png", full_page=True)
     anyone.page.reload()  # opened directly, logged out: the page stays (no detour to the login page)

@@ -104,13 +104,24 @@ def test_pki_and_verify_from_the_command_line(tmp_path: Path) -> None:
     assert ok.returncode == 0 and "VALID" in ok.stdout and "Vũ Đức Khánh" in ok.stdout, ok.stdout + ok.stderr
     bad = ecabinet(tmp_path, "verify", str(tampered))
     assert bad.returncode == 1 and "NOT VALID" in bad.stdout and "digest mismatch" in bad.stdout
+    assert "Traceback" not in bad.stderr, "a failed verification is an answer, not a crash: no traceback"
+    stranger_ca = S.init_ca(tmp_path / "stranger-ca")
+    stranger = S.issue_signing_certificate(stranger_ca, common_name="Người lạ", passphrase="Khoa-ky-123")
+    untrusted = tmp_path / "untrusted.pdf"
+    untrusted.write_bytes(asyncio.run(S.sign_pdf(make_pdf(), S.file_signer(stranger, "Khoa-ky-123"),
+                                                 S.SignOptions(field_name="chair"))))
+    refused = ecabinet(tmp_path, "verify", str(untrusted))
+    assert refused.returncode == 1 and "trusted root" in refused.stdout, refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stderr, refused.stderr
+    debug = ecabinet(tmp_path, "verify", str(untrusted), extra_env={"ECABINET_LOG_LEVEL": "debug"})
+    assert "Traceback" in debug.stderr, "at debug level the validator's detail is kept for the operator"
     unsigned = tmp_path / "unsigned.pdf"
     unsigned.write_bytes(make_pdf())
     assert ecabinet(tmp_path, "verify", str(unsigned)).returncode == 1
     assert ecabinet(tmp_path, "verify", str(garbage)).returncode == 2
     assert ecabinet(tmp_path, "verify", str(tmp_path / "missing.pdf")).returncode == 2
     as_json = ecabinet(tmp_path, "verify", "--json", str(good))
-    assert as_json.returncode == 0 and '"bottom_line": true' in as_json.stdout
+    assert as_json.returncode == 0 and '"cryptographic_ok": true' in as_json.stdout
 
 
 def _serving(data_dir: Path, port: int) -> subprocess.Popen[str]:

@@ -428,3 +428,21 @@ async def test_unexpected_query_parameters_answer_a_declared_status(cast: Cast, 
     r = await cast["member"].client.get("/api/bodies", params={"x": "1"})
     assert_error(r, 422, "validation_error")
     assert "422" in _operations(doc)[("GET", "/api/bodies")]["responses"]
+
+
+async def test_the_verification_report_is_typed_down_to_each_signatures_verdict(doc: dict[str, Any]) -> None:
+    """An integrator generating a client from the schema gets `signatures[i].valid` as a boolean."""
+    success = doc["paths"]["/api/verify"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    components = doc["components"]["schemas"]
+
+    def resolve(schema: dict[str, Any]) -> dict[str, Any]:
+        return components[schema["$ref"].rsplit("/", 1)[1]] if "$ref" in schema else schema
+
+    report = resolve(success)
+    assert {"valid", "signatures", "document_title", "page_count"} <= set(report["properties"])
+    signature = resolve(report["properties"]["signatures"]["items"])
+    assert signature["properties"]["valid"]["type"] == "boolean"
+    assert "bottom_line" not in signature["properties"]
+    assert {"reason_codes", "cryptographic_ok", "intact", "trusted"} <= set(signature["properties"])
+    record = doc["paths"]["/api/records/{record_id}/verification"]["get"]["responses"]["200"]
+    assert resolve(record["content"]["application/json"]["schema"]) == report

@@ -103,7 +103,7 @@ async def test_a_resolution_from_draft_to_published_and_verified(
     report = (await sec.get(f"/api/records/{record['id']}/verification")).json()
     assert report["valid"] is True
     assert [s["field_name"] for s in report["signatures"]] == ["secretary", "chair"]
-    assert all(s["bottom_line"] and s["pades_level"] == "B-B" for s in report["signatures"])
+    assert all(s["valid"] and s["pades_level"] == "B-B" for s in report["signatures"])
     assert report["signatures"][0]["certification"] is True
     assert report["signatures"][0]["docmdp_permission"] == "fill_forms"
 
@@ -124,7 +124,7 @@ async def test_a_resolution_from_draft_to_published_and_verified(
     broken = (await anonymous.http.post("/api/verify", content=bytes(tampered),
                                         headers={"Content-Type": "application/pdf"})).json()
     assert broken["valid"] is False
-    assert all(not s["bottom_line"] for s in broken["signatures"])
+    assert all(not s["valid"] for s in broken["signatures"])
     assert any("digest mismatch" in reason for s in broken["signatures"] for reason in s["reasons"])
 
     async with server.db.read() as s:

@@ -10,23 +10,22 @@ function Fact({ label, children }) {
 
 const yesNo = (value) => t(value ? 'verify.yes' : 'verify.no');
 
-/** The verifier's reasons are English sentences; the known ones are said in the reader's language,
- * with the verifier's words kept below them (they carry the technical detail). */
-const REASONS = [
-  ['digest mismatch', 'changed'],
-  ['the cryptographic signature does not verify', 'bad_signature'],
-  ["the signer's certificate is revoked", 'revoked'],
-  ["the signer's certificate was not valid at signing time", 'expired'],
-  ['the certificate chain does not reach a trusted root', 'untrusted'],
-  ['changes after signing are not allowed', 'changes_not_allowed'],
-  ['the signature timestamp does not verify', 'bad_timestamp'],
-  ['the signature could not be processed', 'unreadable'],
-];
+/** Trust is not judged when the signed bytes changed (null): neither yes nor no. */
+const trustWord = (value) => (value === null || value === undefined ? t('verify.trust_not_judged') : yesNo(value));
 
-function Reason({ text }) {
-  const known = REASONS.find(([start]) => String(text).toLowerCase().startsWith(start));
-  if (!known) return html`<li>${text}</li>`;
-  return html`<li>${t(`verify.reason.${known[1]}`)} <span class="reason-detail">(${text})</span></li>`;
+/** What the signature covers, said so that a certification followed by allowed signatures reads well. */
+function coverageWord(s) {
+  if (s.coverage === 'entire_file') return t('verify.whole_file');
+  return t(s.changes_allowed ? 'verify.revision_allowed' : 'verify.revision_changed');
+}
+
+/** The verifier names each reason by a stable code (reason_codes, beside the English sentences): the
+ * reader sees it said in their language; the verifier's technical sentence is kept folded away. */
+function Reason({ code, text }) {
+  const key = `verify.reason.${code}`;
+  if (!code || !has(key)) return html`<li>${text}</li>`;
+  return html`<li>${t(key)}
+    <details class="reason-detail"><summary>${t('verify.technical_detail')}</summary><span lang="en">${text}</span></details></li>`;
 }
 
 /** "Common Name: X, Organization: Y, Country: VN" → "X". */
@@ -54,22 +53,23 @@ export function SignatureReport({ report }) {
         ${signatures.length === 0 ? t('verify.unsigned') : t(report.valid ? 'verify.all_valid' : 'verify.not_valid')}
         ${report.page_count ? ` ${t('verify.pages', { count: report.page_count })}` : ''}
       </p>
+      ${report.document_title && html`<p data-testid="report-document">${t('verify.document', { title: report.document_title })}</p>`}
       ${signatures.map((s, i) => html`
-        <article key=${i} class=${`signature-card ${s.bottom_line ? 'signature-ok' : 'signature-bad'}`} data-testid="signature-card"
-          data-valid=${s.bottom_line ? 'true' : 'false'}>
-          <h3><span class="signature-mark" aria-hidden="true">${s.bottom_line ? '✓' : '✗'}</span>
-            ${s.bottom_line ? t('verify.signature_valid') : t('verify.signature_invalid')}: ${s.signer_common_name}</h3>
+        <article key=${i} class=${`signature-card ${s.valid ? 'signature-ok' : 'signature-bad'}`} data-testid="signature-card"
+          data-valid=${s.valid ? 'true' : 'false'}>
+          <h3><span class="signature-mark" aria-hidden="true">${s.valid ? '✓' : '✗'}</span>
+            ${s.valid ? t('verify.signature_valid') : t('verify.signature_invalid')}: ${s.signer_common_name}</h3>
           ${s.reasons && s.reasons.length > 0 && html`
-            <ul class="reasons" data-testid="signature-reasons">${s.reasons.map((r) => html`<${Reason} text=${r} />`)}</ul>`}
+            <ul class="reasons" data-testid="signature-reasons">${s.reasons.map((r, j) => html`<${Reason} code=${(s.reason_codes || [])[j]} text=${r} />`)}</ul>`}
           <dl class="facts">
             <${Fact} label=${t('verify.field')}>${fieldLabel(s.field_name)}${s.certification ? ` · ${t('verify.certification')}` : ''}<//>
             <${Fact} label=${t('verify.signing_time')}>${s.signing_time ? formatDateTime(s.signing_time) : '—'}<//>
             <${Fact} label=${t('verify.timestamp')}>${s.timestamp_time ? formatDateTime(s.timestamp_time) : t('verify.none')}<//>
             <${Fact} label=${t('verify.level')}>${s.pades_level ? `PAdES ${s.pades_level}` : t('verify.not_pades')}<//>
             <${Fact} label=${t('verify.intact')}>${yesNo(s.intact)}<//>
-            <${Fact} label=${t('verify.trusted')}>${yesNo(s.trusted)}<//>
+            <${Fact} label=${t('verify.trusted')}>${trustWord(s.trusted)}<//>
             <${Fact} label=${t('verify.revocation')}>${t(`verify.revocation_${s.revocation}`)}<//>
-            <${Fact} label=${t('verify.coverage')}>${t(s.coverage === 'entire_file' ? 'verify.whole_file' : 'verify.revision')}<//>
+            <${Fact} label=${t('verify.coverage')}>${coverageWord(s)}<//>
             <${Fact} label=${t('verify.issuer')}>${commonName(s.issuer)}<//>
             <${Fact} label=${t('verify.validity')}>${day(s.not_before)} – ${day(s.not_after)}<//>
           </dl>

@@ -145,6 +145,7 @@ def make_pdf(pages: int = 2) -> bytes:
 
     out = io.BytesIO()
     canvas = Canvas(out, pagesize=(595, 842), pageCompression=0)
+    canvas.setTitle(TITLE)
     for page in range(pages):
         canvas.setFont("Helvetica-Bold", 16)
         canvas.drawString(72, 770, TITLE)

@@ -32,7 +32,7 @@ async def test_each_pades_level_is_signed_and_recognised(pki: PkiService, level:
     signed = await S.sign_pdf(make_pdf(), pki.signer(), _options(pki, level))
     report = await _verify(pki, signed)
     sig = report.signatures[0]
-    assert report.valid and sig.bottom_line and sig.intact and sig.trusted, sig.reasons
+    assert report.valid and sig.valid and sig.intact and sig.trusted, sig.reasons
     assert sig.pades_level == level
     assert sig.signer_common_name == "Nguyễn Văn An"
     assert (sig.timestamp_time is not None) == (level != "B-B")
@@ -85,7 +85,7 @@ async def test_a_page_added_after_certification_breaks_it(pki: PkiService) -> No
     w.write(out)
     report = await _verify(pki, out.getvalue())
     sig = report.signatures[0]
-    assert not report.valid and not sig.bottom_line and sig.intact
+    assert not report.valid and not sig.valid and sig.intact
     assert not sig.changes_allowed and sig.modification_level == "other"
     assert any("changes after signing are not allowed" in r for r in sig.reasons)
 
@@ -96,7 +96,7 @@ async def test_a_tampered_byte_is_a_digest_mismatch(pki: PkiService) -> None:
     signed[spot + 1] = ord("N")  # "/MediaBox" -> "/NediaBox", inside the signed range
     report = await _verify(pki, bytes(signed))
     sig = report.signatures[0]
-    assert not report.valid and not sig.intact and not sig.bottom_line
+    assert not report.valid and not sig.intact and not sig.valid
     assert any("digest mismatch" in r for r in sig.reasons)
 
 
@@ -105,7 +105,7 @@ async def test_an_untrusted_root_is_not_valid(pki: PkiService, tmp_path: Any) ->
     signed = await S.sign_pdf(make_pdf(), pki.signer(), _options(pki))
     report = await S.verify_pdf(signed, trust_roots=[other.root_cert.read_bytes()])
     sig = report.signatures[0]
-    assert sig.intact and sig.valid and not sig.trusted and not sig.bottom_line and not report.valid
+    assert sig.intact and sig.cryptographic_ok and not sig.trusted and not sig.valid and not report.valid
     assert any("trusted root" in r for r in sig.reasons)
 
 
@@ -116,14 +116,14 @@ async def test_a_revoked_certificate_is_refused_at_signing_and_reported_at_verif
     offline = (await _verify(pki, signed)).signatures[0]
     assert offline.revocation in ("not_checked", "unknown")
     online = (await _verify(pki, signed, allow_fetching=True)).signatures[0]
-    assert not online.bottom_line and online.revocation == "revoked"
+    assert not online.valid and online.revocation == "revoked"
     assert any("revoked" in r for r in online.reasons)
 
 
 async def test_an_expired_certificate_is_not_valid(pki: PkiService) -> None:
     signed = await S.sign_pdf(make_pdf(), pki.signer("expired"), _options(pki, "B-B"))
     sig = (await _verify(pki, signed)).signatures[0]
-    assert sig.intact and not sig.trusted and not sig.bottom_line
+    assert sig.intact and not sig.trusted and not sig.valid
     assert any("not valid at signing time" in r or "trusted root" in r for r in sig.reasons)
 
 

@@ -86,7 +86,7 @@ def stranger_root() -> bytes:
 async def test_each_level_verifies_offline_as_that_level(pki: PkiService, level: str) -> None:
     report = await verify(pki, await sign(pki, level))
     sig = report.signatures[0]
-    assert report.valid and sig.bottom_line and sig.intact and sig.valid and sig.trusted, sig.reasons
+    assert report.valid and sig.valid and sig.intact and sig.cryptographic_ok and sig.trusted, sig.reasons
     assert sig.pades_level == level and sig.reasons == ()
     assert (sig.timestamp_time is not None) == (level != "B-B")
     # Offline, revocation is known only from what the file carries (B-LT and up).
@@ -100,7 +100,7 @@ async def test_each_level_verifies_offline_as_that_level(pki: PkiService, level:
 
 async def test_online_verification_asks_the_ocsp_responder(pki: PkiService) -> None:
     sig = (await verify(pki, await sign(pki, "B-T"), allow_fetching=True)).signatures[0]
-    assert sig.bottom_line and sig.revocation == "good" and sig.pades_level == "B-T"
+    assert sig.valid and sig.revocation == "good" and sig.pades_level == "B-T"
 
 
 async def test_the_report_names_the_signer_and_the_certificate(pki: PkiService) -> None:
@@ -148,17 +148,35 @@ async def test_a_page_added_after_certification_breaks_the_certification(pki: Pk
     report = await verify(pki, add_page(certified))
     sig = report.signatures[0]
     assert report.page_count == 3 and not report.valid
-    assert sig.intact and sig.valid and sig.trusted, "the signed revision itself is untouched"
-    assert not sig.changes_allowed and sig.modification_level == "other" and not sig.bottom_line
+    assert sig.intact and sig.cryptographic_ok and sig.trusted, "the signed revision itself is untouched"
+    assert not sig.changes_allowed and sig.modification_level == "other" and not sig.valid
     assert any(r.startswith("changes after signing are not allowed") for r in sig.reasons), sig.reasons
 
 
 async def test_a_tampered_byte_is_a_digest_mismatch(pki: PkiService) -> None:
     report = await verify(pki, tamper(await sign(pki, "B-T")))
     sig = report.signatures[0]
-    assert not report.valid and not sig.intact and not sig.bottom_line
+    assert not report.valid and not sig.intact and not sig.valid
     assert sig.reasons[0].startswith("digest mismatch"), sig.reasons
+    assert sig.reason_codes[0] == "changed"
     assert not any("trusted root" in r for r in sig.reasons), "no chain is judged for bytes that do not match"
+    assert sig.trusted is None, "trust is not judged for bytes that do not match: neither yes nor no"
+
+
+async def test_valid_means_the_same_at_every_level_of_the_report(pki: PkiService) -> None:
+    """An integrator reading signatures[i].valid must never accept a tampered file (it said true)."""
+    tampered = (await verify(pki, tamper(await sign(pki, "B-B")))).to_dict()
+    assert tampered["valid"] is False
+    assert [s["valid"] for s in tampered["signatures"]] == [False]
+    assert "bottom_line" not in tampered["signatures"][0], "one name for the verdict"
+    good = (await verify(pki, await sign(pki, "B-B"))).to_dict()
+    assert good["valid"] is True and [s["valid"] for s in good["signatures"]] == [True]
+    assert good["signatures"][0]["cryptographic_ok"] is True
+
+
+async def test_the_report_names_the_document_it_checked(pki: PkiService) -> None:
+    report = await verify(pki, await sign(pki, "B-B"))
+    assert report.document_title == TITLE
 
 
 # --- trust, revocation, validity -------------------------------------------------------------------
@@ -176,7 +194,7 @@ async def test_trust_roots_may_be_given_in_every_form(pki: PkiService) -> None:
 async def test_a_root_the_signer_does_not_chain_to_is_not_trusted(pki: PkiService) -> None:
     report = await S.verify_pdf(await sign(pki, "B-T"), trust_roots=[stranger_root()])
     sig = report.signatures[0]
-    assert sig.intact and sig.valid and not sig.trusted and not sig.bottom_line and not report.valid
+    assert sig.intact and sig.cryptographic_ok and not sig.trusted and not sig.valid and not report.valid
     assert any(r.startswith("the certificate chain does not reach a trusted root") for r in sig.reasons)
 
 
@@ -185,20 +203,20 @@ async def test_a_revoked_certificate_is_found_out_online(pki: PkiService) -> Non
     offline = (await verify(pki, signed)).signatures[0]
     assert offline.revocation == "not_checked", "offline, nothing in the file says so"
     online = (await verify(pki, signed, allow_fetching=True)).signatures[0]
-    assert online.revocation == "revoked" and not online.trusted and not online.bottom_line
+    assert online.revocation == "revoked" and not online.trusted and not online.valid
     assert online.reasons == ("the signer's certificate is revoked (since 2021-06-01 00:00:00 UTC)",)
 
 
 async def test_an_unanswered_revocation_check_is_unknown_not_untrusted(pki: PkiService) -> None:
     signed = await sign(pki, label="unreachable")
     sig = (await verify(pki, signed, allow_fetching=True)).signatures[0]
-    assert sig.revocation == "unknown" and not sig.bottom_line
+    assert sig.revocation == "unknown" and not sig.valid
     assert sig.reasons[0].startswith("the revocation status of the signer's certificate is unknown"), sig.reasons
 
 
 async def test_an_expired_certificate_is_not_valid(pki: PkiService) -> None:
     sig = (await verify(pki, await sign(pki, label="expired"))).signatures[0]
-    assert sig.intact and sig.valid and not sig.trusted and not sig.bottom_line
+    assert sig.intact and sig.cryptographic_ok and not sig.trusted and not sig.valid
     assert len(sig.reasons) == 1 and sig.reasons[0].startswith(
         "the signer's certificate was not valid at signing time (expired 2021-01-01"), sig.reasons
 
