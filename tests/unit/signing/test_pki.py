@@ -104,3 +104,29 @@ def test_file_signer_refuses_an_expired_certificate(ca: S.CaPaths, tmp_path: Pat
         S.file_signer(p12, PASS, at=datetime.now(UTC) + timedelta(days=3))
     with pytest.raises(S.WrongPassphrase):
         S.file_signer(p12, "sai-mat-khau")
+
+
+def test_a_stored_key_file_costs_a_guesser_as_much_through_its_mac_as_through_its_key(
+        ca: S.CaPaths, tmp_path: Path) -> None:
+    """The PKCS#12 MAC is a second way to test a guessed passphrase: with 2,048 iterations it was 50 times
+    cheaper than the key's 100,000. OpenSSL, a validator that is not ours, reads both counts."""
+    import shutil
+    import subprocess
+
+    from asn1crypto import pkcs12 as asn1_pkcs12
+
+    p12 = S.issue_signing_certificate(ca, common_name="Trần Thị Mai", passphrase=PASS)
+    mac = asn1_pkcs12.Pfx.load(p12)["mac_data"]
+    assert mac["iterations"].native >= 100_000 and len(mac["mac_salt"].native) >= 16
+    assert mac["mac"]["digest_algorithm"]["algorithm"].native == "sha256"
+    key, cert, _ = S.read_pkcs12(p12, PASS)  # cryptography checks the MAC and opens the key
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "Trần Thị Mai"
+    with pytest.raises(S.WrongPassphrase):
+        S.read_pkcs12(p12, PASS + "x")
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    (tmp_path / "k.p12").write_bytes(p12)
+    info = subprocess.run([openssl, "pkcs12", "-info", "-in", str(tmp_path / "k.p12"), "-noout",
+                           "-passin", f"pass:{PASS}"], capture_output=True, text=True, check=True).stderr
+    assert "MAC: sha256, Iteration 100000" in info and "Iteration 100000" in info.split("Shrouded Keybag")[1]
