@@ -12,7 +12,7 @@ import io
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -430,14 +430,26 @@ class _Rule(Flowable):  # type: ignore[misc]
         self.canv.line(x, 2, x + self.rule_width, 2)
 
 
-def _numbered_canvas(total_holder: list[int]) -> type[rl_canvas.Canvas]:
+def _pdf_date(when: datetime | None) -> str:
+    """A PDF date string (D:YYYYMMDDHHmmSS+HH'mm') for `when` in its own offset."""
+    if when is None:
+        return "D:20000101000000+00'00'"
+    offset = when.utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return f"D:{when:%Y%m%d%H%M%S}{sign}{abs(minutes) // 60:02d}'{abs(minutes) % 60:02d}'"
+
+
+def _numbered_canvas(total_holder: list[int], created: datetime | None) -> type[rl_canvas.Canvas]:
     class NumberedCanvas(rl_canvas.Canvas):  # type: ignore[misc]
-        """Writes "Trang i/N" on every page once N is known (pages are buffered until save)."""
+        """Numbers the pages as Decree 30/2020 sets out (the bare number, centred in the top margin, none on
+        the first page) and dates the file with the document's own date; pages are buffered until save."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs["invariant"] = 1  # the same input gives the same bytes (no creation time, fixed ids)
+            kwargs["invariant"] = 1  # the same input gives the same bytes (fixed ids, the date given below)
             kwargs["initialFontName"] = FAMILY  # else Helvetica sits in every page's resources
             super().__init__(*args, **kwargs)
+            self.setDateFormatter(lambda *_: _pdf_date(created))
             self._pages: list[dict[str, Any]] = []
 
         def showPage(self) -> None:  # noqa: N802 (reportlab's name)
@@ -445,13 +457,12 @@ def _numbered_canvas(total_holder: list[int]) -> type[rl_canvas.Canvas]:
             self._startPage()
 
         def save(self) -> None:
-            total = len(self._pages)
-            total_holder.append(total)
+            total_holder.append(len(self._pages))
             for state in self._pages:
                 self.__dict__.update(state)
-                self.setFont(FAMILY, 10)
-                self.drawCentredString(A4[0] / 2 + (30 - 15) * mm / 2, 10 * mm,
-                                       f"Trang {self.getPageNumber()}/{total}")
+                if self.getPageNumber() > 1:
+                    self.setFont(FAMILY, 13)
+                    self.drawCentredString(30 * mm + _frame_width() / 2, A4[1] - 12 * mm, str(self.getPageNumber()))
                 super().showPage()
             super().save()
     return NumberedCanvas
@@ -529,14 +540,20 @@ def _signature_column(signatory: Signatory, st: dict[str, ParagraphStyle], found
     return [*head, Spacer(1, 2), slot, Spacer(1, 2), Paragraph(f"<b>{_t(signatory.full_name)}</b>", st["sign"])]
 
 
+def _recipient(line: str) -> str:
+    """A "Nơi nhận" line as typed, without the dash and end punctuation the layout adds itself."""
+    return line.strip().lstrip("-–•").strip().rstrip(";.,").rstrip()
+
+
 def _closing(recipients: Sequence[str], signatories: Sequence[Signatory], st: dict[str, ParagraphStyle],
              found: list[SignatureSlot], width: float, *, side_by_side: bool) -> Flowable:
     """Recipients left, main signature right (resolutions); or secretary left, chair right (minutes)."""
     recip: list[Flowable] = []
-    if recipients:
+    lines = [line for line in (_recipient(r) for r in recipients) if line]
+    if lines:
         recip = [Paragraph("Nơi nhận:", st["recip_h"])]
-        recip += [Paragraph(f"- {_t(r)};" if i < len(recipients) - 1 else f"- {_t(r)}.", st["recip"])
-                  for i, r in enumerate(recipients)]
+        recip += [Paragraph(f"- {_t(r)};" if i < len(lines) - 1 else f"- {_t(r)}.", st["recip"])
+                  for i, r in enumerate(lines)]
     if not signatories:
         return KeepTogether(recip)
     main = _signature_column(signatories[-1], st, found)
@@ -559,13 +576,21 @@ def _closing(recipients: Sequence[str], signatories: Sequence[Signatory], st: di
     return KeepTogether([Spacer(1, 6 * mm), table])
 
 
-def _build(story: list[Flowable], found: list[SignatureSlot], meta_title: str, text: str) -> RenderedPdf:
+def _with_closing(story: list[Flowable], closing: Flowable) -> None:
+    """Appends the closing (recipients, signatures) kept on one page with the text's last paragraph, so
+    a signature block never stands alone on a page."""
+    last = story.pop() if story and isinstance(story[-1], Paragraph) else None
+    story.append(KeepTogether([last, closing]) if last is not None else closing)
+
+
+def _build(story: list[Flowable], found: list[SignatureSlot], meta_title: str, text: str,
+           created: datetime | None) -> RenderedPdf:
     out = io.BytesIO()
     totals: list[int] = []
     doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=30 * mm, rightMargin=15 * mm, topMargin=20 * mm,
                             bottomMargin=20 * mm, title=meta_title, author="e-Cabinet", creator="e-Cabinet",
                             producer="e-Cabinet")
-    doc.build(story, canvasmaker=_numbered_canvas(totals))
+    doc.build(story, canvasmaker=_numbered_canvas(totals, created))
     return RenderedPdf(pdf=out.getvalue(), slots=tuple(found), page_count=totals[-1] if totals else 0, text=text)
 
 
@@ -594,9 +619,9 @@ def render_resolution(doc: ResolutionDoc) -> RenderedPdf:
         story.append(Paragraph("<b>Kết quả lấy ý kiến thành viên</b>", st["heading"]))
         for result in doc.opinions:
             story += _poll_table(result, st, width)
-    story.append(_closing(doc.recipients, doc.signatories, st, found, width, side_by_side=False))
+    _with_closing(story, _closing(doc.recipients, doc.signatories, st, found, width, side_by_side=False))
     text = "\n".join([doc.title, doc.subject, *doc.preamble, *(f"{h} {t}" for h, t in doc.articles)])
-    return _build(story, found, f"{doc.title} {doc.number}", text)
+    return _build(story, found, f"{doc.title} {doc.number}", text, doc.issued_at)
 
 
 def render_minutes(doc: MinutesDoc) -> RenderedPdf:
@@ -645,10 +670,10 @@ def render_minutes(doc: MinutesDoc) -> RenderedPdf:
         story += [Paragraph(_t(p), st["body"]) for p in doc.summary]
     story.append(Paragraph(f"Cuộc họp kết thúc lúc {_clock(doc.ended_at)}, {_t(vietnamese_date(doc.ended_at))}.",
                            st["body"]))
-    story.append(_closing(doc.recipients, doc.signatories, st, found, width, side_by_side=True))
+    _with_closing(story, _closing(doc.recipients, doc.signatories, st, found, width, side_by_side=True))
     text = "\n".join(["BIÊN BẢN", doc.meeting_title, *(a.name for a in doc.attendance),
                       *(i.title for i in doc.agenda), *doc.summary])
-    return _build(story, found, f"Biên bản {doc.number}", text)
+    return _build(story, found, f"Biên bản {doc.number}", text, doc.ended_at)
 
 
 def render_opinion_ballot(doc: OpinionBallotDoc) -> RenderedPdf:
@@ -675,11 +700,11 @@ def render_opinion_ballot(doc: OpinionBallotDoc) -> RenderedPdf:
     if doc.comments:
         story.append(Paragraph("<b>Góp ý về tài liệu</b>", st["heading"]))
         story += [Paragraph(f"- <i>{_t(title)}</i>: {_t(comment)}", st["body"]) for title, comment in doc.comments]
-    story.append(_closing((), (doc.signatory,), st, found, width, side_by_side=False))
+    _with_closing(story, _closing((), (doc.signatory,), st, found, width, side_by_side=False))
     text = "\n".join(["PHIẾU LẤY Ý KIẾN", doc.round_title, doc.member_name,
                       *(f"{a.question} {a.answer} {a.text}" for a in doc.answers),
                       *(f"{title}: {comment}" for title, comment in doc.comments)])
-    return _build(story, found, f"Phiếu lấy ý kiến — {doc.member_name}", text)
+    return _build(story, found, f"Phiếu lấy ý kiến — {doc.member_name}", text, doc.submitted_at)
 
 
 def render_opinion_report(doc: OpinionReportDoc) -> RenderedPdf:
@@ -711,7 +736,7 @@ def render_opinion_report(doc: OpinionReportDoc) -> RenderedPdf:
     text = "\n".join(["BÁO CÁO TỔNG HỢP Ý KIẾN", doc.round_title, *(q.result.question for q in doc.questions),
                       *(o.text for q in doc.questions for o in q.other_opinions),
                       *(o.text for _, quoted in doc.document_comments for o in quoted), *doc.not_answered])
-    return _build(story, [], f"Báo cáo tổng hợp ý kiến — {doc.round_title}", text)
+    return _build(story, [], f"Báo cáo tổng hợp ý kiến — {doc.round_title}", text, doc.issued_at)
 
 
 __all__ = [

@@ -92,13 +92,61 @@ def test_dates_follow_the_state_format(when: datetime, expected: str) -> None:
     assert S.vietnamese_date(when, "Hà Nội") == f"Hà Nội, {expected}"
 
 
-def test_long_minutes_paginate_with_numbered_pages_and_slots_on_the_last_page() -> None:
+def _texts_at(page: object) -> list[tuple[str, float, float]]:
+    """(text, x, y) of every piece of text the page draws."""
+    found: list[tuple[str, float, float]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], font: object, size: object) -> None:
+        if text.strip():
+            found.append((text.strip(), tm[4] * cm[0] + cm[4], tm[5] * cm[3] + cm[5]))
+
+    page.extract_text(visitor_text=visit)  # type: ignore[attr-defined]
+    return found
+
+
+def test_page_numbers_are_bare_at_the_top_centre_from_the_second_page() -> None:
+    """Decree 30/2020, appendix I: Arabic numerals centred in the top margin; the first page shows none."""
     rendered = S.render_minutes(_minutes(people=60, items=20))
     reader = PdfReader(io.BytesIO(rendered.pdf))
     assert rendered.page_count == len(reader.pages) >= 4
-    last = reader.pages[-1].extract_text()
-    assert f"Trang {rendered.page_count}/{rendered.page_count}" in last
-    assert f"Trang 1/{rendered.page_count}" in reader.pages[0].extract_text()
+    assert "Trang " not in _text(rendered.pdf)
+    first_top = [t for t, _, y in _texts_at(reader.pages[0]) if y > 842 - 20 * 2.835]
+    assert first_top == [], first_top
+    for number, page in enumerate(reader.pages[1:], start=2):
+        top = [(t, x) for t, x, y in _texts_at(page) if y > 842 - 20 * 2.835]  # within the 20 mm top margin
+        assert [t for t, _ in top] == [str(number)], top
+        x = top[0][1]
+        centre = (30 + (210 - 15)) / 2 * 2.835  # the text block's centre: margins 30 mm left, 15 mm right
+        assert abs(x + 3 * len(str(number)) - centre) < 12, (x, centre)
+
+
+def test_recipients_typed_with_their_own_punctuation_are_not_doubled() -> None:
+    text = _text(S.render_resolution(_resolution(recipients=("- Như trên;", "Bộ Tài chính ;", "Lưu: VT.."))).pdf)
+    assert "- Như trên;" in text and "- Bộ Tài chính;" in text and "- Lưu: VT." in text
+    assert ";;" not in text and ".." not in text and "- - " not in text
+
+
+def test_the_file_says_when_it_was_made() -> None:
+    """The PDF's creation date is the document's date (it said 2000-01-01), and stays deterministic."""
+    info = PdfReader(io.BytesIO(S.render_resolution(_resolution()).pdf)).metadata
+    assert info is not None and info.creation_date is not None
+    assert info.creation_date.replace(tzinfo=None) == T0.replace(tzinfo=None)
+    assert info["/CreationDate"].startswith("D:20260205083000+07'00'")
+
+
+def test_the_signature_block_never_stands_alone_on_a_page() -> None:
+    """However long the body, the last lines of the text go with the signature to its page."""
+    for n in range(20, 60):
+        articles = tuple((f"Điều {i}.", "Giao các bộ, ngành tổ chức thực hiện nghị quyết này. " * (1 + i % 3))
+                         for i in range(1, n))
+        rendered = S.render_resolution(_resolution(articles=articles, poll=None))
+        reader = PdfReader(io.BytesIO(rendered.pdf))
+        on_its_page = [t for t, _, _ in _texts_at(reader.pages[rendered.slots[-1].page_index])]
+        assert any(t.startswith(("Điều", "Giao")) for t in on_its_page), (n, on_its_page)
+
+
+def test_long_minutes_paginate_with_signature_slots_on_the_last_page() -> None:
+    rendered = S.render_minutes(_minutes(people=60, items=20))
     assert {s.field_name for s in rendered.slots} == {"secretary", "chair"}
     assert all(s.page_index == rendered.page_count - 1 for s in rendered.slots)
     text = _text(rendered.pdf)
