@@ -10,6 +10,7 @@ transaction; a signature that fails stores nothing."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 import signing
 from backend.config import Settings
 from backend.db import Database
-from backend.domain import voting
+from backend.domain import letterhead, voting
 from backend.domain.meeting_states import STAFF, Action, Role, Status
 from backend.exceptions import BadRequest, Conflict, InvalidState, NotFound
 from backend.models import (
@@ -254,16 +255,19 @@ class Records:
         body = await s.get(Body, meeting.body_id)
         assert body is not None
         people = await _staff(s, meeting)
-        issuer = signing.Issuer(governing_body=content.get("issuer") or body.name.upper(),
-                                place=content.get("place") or "Hà Nội")
+        heading = content.get("issuer") or letterhead.issuer_heading(body.name, body.kind)
+        issuer = signing.Issuer(governing_body=heading, place=content.get("place") or "Hà Nội")
         # Times are stored in UTC; the documents print them where the body sits.
         zone = ZoneInfo(self.settings.signing_timezone)
         now = datetime.now(zone)
         secretary = signing.Signatory(field_name=REVIEW_FIELD, capacity="THƯ KÝ",
-                                      title=people["secretary_title"], full_name=people["secretary"])
+                                      title=people["secretary_title"].upper(), full_name=people["secretary"])
         chair = signing.Signatory(field_name=SIGN_FIELD, capacity=content.get("capacity") or "CHỦ TỌA",
-                                  title=people["chair_title"], full_name=people["chair"])
+                                  title=people["chair_title"].upper(), full_name=people["chair"])
         if record.kind == "resolution":
+            # A resolution is the body's: its head signs on its behalf ("TM. CHÍNH PHỦ / THỦ TƯỚNG").
+            chair = dataclasses.replace(chair, capacity=content.get("capacity") or letterhead.collective_capacity(
+                heading), title=letterhead.position_title(people["chair_title"]))
             written = await opinion_results(s, meeting) if meeting.kind == "opinion_round" else ()
             if written and not content.get("articles"):
                 # Pre-filled from the result: one article per approved question; the secretary edits them.
@@ -337,7 +341,7 @@ async def _staff(s: AsyncSession, meeting: Meeting) -> dict[str, str]:
     out = {"chair": "", "chair_title": "", "secretary": "", "secretary_title": ""}
     for p, u in rows:
         if not out[p.role]:
-            out[p.role], out[f"{p.role}_title"] = u.full_name, (u.title or "").upper()
+            out[p.role], out[f"{p.role}_title"] = u.full_name, u.title or ""
     return out
 
 

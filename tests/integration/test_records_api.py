@@ -67,8 +67,11 @@ async def test_a_resolution_from_draft_to_published_and_verified(
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     for line in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "NGHỊ QUYẾT",
                  "Về việc phân bổ vốn đầu tư công năm 2027", "Thông qua Nghị quyết về đầu tư công?",
-                 "Nghị quyết được thông qua.", "Giao Sở Tài chính tổ chức thực hiện."):
+                 "Nghị quyết được thông qua.", "Giao Sở Tài chính tổ chức thực hiện.",
+                 # Decree 30 defaults: the body's heading, and the chair signs on behalf of the collective.
+                 "ỦY BAN NHÂN DÂN\n TỈNH ", "TM. ỦY BAN NHÂN DÂN"):
         assert line in text, line
+    assert "CHỦ TỌA" not in text, "a resolution is signed for the body (TM.), not as the session's chair"
 
     # Order matters: the chair cannot sign before the secretary has reviewed.
     early = await chair.post(f"/api/records/{record['id']}/sign", json={"credential_id": chair_cred,
