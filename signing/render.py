@@ -113,6 +113,13 @@ class PollResult:
     written: bool = False
     """A written opinion round (phiếu lấy ý kiến) rather than a vote in session: `entitled` are the
     members asked, `voted` those who answered, `quorum_needed` the agreements needed."""
+    abstain_index: int | None = None
+    """Which of `options` is "Không biểu quyết" (None: none is): its ballots are not votes cast, so
+    the percentages of votes cast (what a majority of votes cast is decided on) leave them out."""
+
+    @property
+    def abstentions(self) -> int:
+        return self.options[self.abstain_index][1] if self.abstain_index is not None else 0
 
 
 @dataclass(frozen=True)
@@ -191,6 +198,10 @@ class AgendaEntry:
     """Speaking turns, in order."""
     polls: tuple[PollResult, ...] = ()
     """Votes on it."""
+    discussed: bool = True
+    """The session took it up; an item it never reached is listed apart, as not discussed."""
+    postponed: bool = False
+    """The chair postponed it (said so among the items not discussed)."""
 
 
 @dataclass(frozen=True)
@@ -497,12 +508,15 @@ def _poll_table(poll: PollResult, st: dict[str, ParagraphStyle], width: float) -
         return f"{n * 100 / of:.2f}%".replace(".", ",") if of else "—"
 
     heads = (("Ý kiến", "Số phiếu", "Tỷ lệ trên số phiếu", "Tỷ lệ trên số thành viên được lấy ý kiến") if poll.written
-             else ("Phương án", "Số phiếu", "Tỷ lệ trên số phiếu biểu quyết", "Tỷ lệ trên tổng số thành viên"))
+             else ("Phương án", "Số phiếu", "Tỷ lệ trên số phiếu biểu quyết (tán thành, không tán thành)",
+                   "Tỷ lệ trên tổng số thành viên"))
+    cast = poll.voted - poll.abstentions
     rows: list[list[Any]] = [[Paragraph(h, st["cell_h"]) for h in heads]]
-    for label, votes in poll.options:
+    for i, (label, votes) in enumerate(poll.options):
+        abstaining = i == poll.abstain_index
         rows.append([Paragraph(_t(label), st["cell"]), Paragraph(str(votes), st["cell_c"]),
-                     Paragraph(pct(votes, poll.voted), st["cell_c"]), Paragraph(pct(votes, poll.entitled),
-                                                                                st["cell_c"])])
+                     Paragraph("—" if abstaining else pct(votes, cast), st["cell_c"]),
+                     Paragraph(pct(votes, poll.entitled), st["cell_c"])])
     table = Table(rows, colWidths=[width * 0.4, width * 0.16, width * 0.22, width * 0.22], repeatRows=1)
     table.setStyle(TableStyle([
         ("FONTNAME", (0, 0), (-1, -1), FAMILY),
@@ -520,7 +534,8 @@ def _poll_table(poll: PollResult, st: dict[str, ParagraphStyle], width: float) -
         f"điều kiện thông qua: {_t(poll.rule)}.",
         f"Số thành viên có quyền biểu quyết: {poll.entitled}; có mặt: {poll.present}; "
         f"số lượng cần thiết: {poll.quorum_needed} ({'đủ số lượng' if poll.quorum_met else 'không đủ số lượng'}).",
-        f"Số phiếu biểu quyết: {poll.voted}/{poll.entitled}; thời gian biểu quyết: {_hm(poll.opened_at)}"
+        f"Số phiếu: {poll.voted}/{poll.entitled} (biểu quyết: {cast}; không biểu quyết: {poll.abstentions}); "
+        f"thời gian biểu quyết: {_hm(poll.opened_at)}"
         f"–{_hm(poll.closed_at)} {_t(vietnamese_date(poll.closed_at))}.",
     ]
     out: list[Flowable] = [Paragraph(f, st["plain"]) for f in facts]
@@ -654,7 +669,7 @@ def render_minutes(doc: MinutesDoc) -> RenderedPdf:
         ("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP"),
                                ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.93, 0.93, 0.93))]))
     story += [Spacer(1, 2 * mm), table, Paragraph("<b>II. NỘI DUNG CUỘC HỌP</b>", st["heading"])]
-    for item in doc.agenda:
+    for item in (i for i in doc.agenda if i.discussed):
         story.append(Paragraph(f"<b>{item.position}. {_t(item.title)}</b>", st["plain"]))
         if item.presenter:
             story.append(Paragraph(f"Trình bày: {_t(item.presenter)}.", st["body"]))
@@ -665,6 +680,11 @@ def render_minutes(doc: MinutesDoc) -> RenderedPdf:
         for poll in item.polls:
             story += _poll_table(poll, st, width)
         story.append(Spacer(1, 2 * mm))
+    untouched = [i for i in doc.agenda if not i.discussed]
+    if untouched:
+        story.append(Paragraph("<b>Các nội dung chưa thảo luận</b>", st["plain"]))
+        story += [Paragraph(f"- {i.position}. {_t(i.title)} ({'hoãn' if i.postponed else 'chưa thảo luận'}).",
+                            st["body"]) for i in untouched]
     if doc.summary:
         story.append(Paragraph("<b>III. KẾT LUẬN</b>", st["heading"]))
         story += [Paragraph(_t(p), st["body"]) for p in doc.summary]

@@ -330,7 +330,8 @@ def _poll_result(poll: Poll, zone: ZoneInfo) -> signing.PollResult:
         quorum_needed=int(result.get("quorum_needed", 0)), quorum_met=bool(result.get("quorum_reached")),
         passed=bool(result.get("passed")), secret=poll.secret,
         opened_at=(poll.opened_at or poll.created_at).astimezone(zone),
-        closed_at=(poll.closed_at or poll.created_at).astimezone(zone))
+        closed_at=(poll.closed_at or poll.created_at).astimezone(zone),
+        abstain_index=next((i for i, o in enumerate(options) if o.get("kind") == "abstain"), None))
 
 
 async def _staff(s: AsyncSession, meeting: Meeting) -> dict[str, str]:
@@ -366,8 +367,12 @@ async def _minutes_doc(s: AsyncSession, meeting: Meeting, record: Resolution, co
     for p, u in participants:
         a = first_in.get(p.id or 0)
         deputy = users.get(a.user_id) if a and a.user_id != p.user_id else None
+        # Whoever signs as the session's secretary kept its record, so was there (perhaps at a laptop,
+        # over REST, never checked in on a tablet).
+        keeping_the_record = p.role == Role.SECRETARY.value and u.full_name == signatories[0].full_name
         rows.append(signing.AttendanceRow(name=u.full_name, title=u.title or "", role=_ROLE_VI[p.role],
-                                          present=a is not None, deputy=deputy.full_name if deputy else None,
+                                          present=a is not None or keeping_the_record,
+                                          deputy=deputy.full_name if deputy else None,
                                           checked_in_at=a.checked_in_at.astimezone(zone) if a else None))
     items = (await s.exec(select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)
                           .order_by(col(AgendaItem.position), col(AgendaItem.id)))).all()
@@ -383,10 +388,11 @@ async def _minutes_doc(s: AsyncSession, meeting: Meeting, record: Resolution, co
             signing.SpeakerEntry(name=u.full_name, started_at=t.started_at.astimezone(zone),
                                  ended_at=(t.ended_at or t.started_at).astimezone(zone))
             for t, u in turns if t.agenda_item_id == item.id and t.started_at is not None)
+        item_polls = tuple(_poll_result(p, zone) for p in polls if p.agenda_item_id == item.id)
         agenda.append(signing.AgendaEntry(position=i, title=item.title, presenter=item.presenter,
-                                          speakers=speakers,
-                                          polls=tuple(_poll_result(p, zone) for p in polls
-                                                      if p.agenda_item_id == item.id)))
+                                          speakers=speakers, polls=item_polls,
+                                          discussed=item.status in ("current", "done") or bool(speakers or item_polls),
+                                          postponed=item.status == "postponed"))
     return signing.MinutesDoc(
         issuer=issuer, number=record.number, held_at=(meeting.started_at or meeting.starts_at).astimezone(zone),
         ended_at=(meeting.ended_at or datetime.now(UTC)).astimezone(zone), place=meeting.place,

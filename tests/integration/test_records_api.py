@@ -162,6 +162,16 @@ async def test_minutes_need_a_closed_session_and_list_what_happened(
     for line in ("BIÊN BẢN", "THÀNH PHẦN THAM DỰ", "Người member", "Người chair", "Báo cáo kinh tế - xã hội",
                  "Thông qua Nghị quyết về đầu tư công?", "Các đại biểu thống nhất cao.", "Cuộc họp kết thúc lúc"):
         assert line in text, line
+    # The second item was never reached: the minutes say so instead of listing it like a discussed one.
+    untouched = text.split("Các nội dung chưa thảo luận", 1)
+    assert len(untouched) == 2 and "Dự án Luật Đất đai (sửa đổi) (chưa thảo luận)" in untouched[1], text
+    assert "Dự án Luật Đất đai" not in untouched[0]
+    # The secretary worked over REST (never checked in on a tablet) and signs as the session's secretary:
+    # listed present, not absent.
+    import re
+
+    row = re.search(r"Người secretary.{0,80}?Thư ký\s*(Có mặt|Vắng)", text, re.DOTALL)
+    assert row is not None and row.group(1) == "Có mặt", text
     again = await sec.post(f"/api/meetings/{mid}/records", json={"kind": "minutes", "number": "02/BB-UBND",
                                                                  "title": "Trùng số"})
     assert again.status_code == 409 and again.json()["error"]["code"] == "duplicate_number"

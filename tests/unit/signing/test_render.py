@@ -16,7 +16,8 @@ VN = timezone(timedelta(hours=7))
 T0 = datetime(2026, 2, 5, 8, 30, tzinfo=VN)
 HARD = "Ủy ban nhân dân tỉnh Quảng Ninh: ỷ ữ ặ ờ ẫ ẽ ự ở — Nguyễn Thị Ánh Tuyết, Phạm Đức Hưởng"
 POLL = S.PollResult("Thông qua Tờ trình số 12?", (("Tán thành", 5), ("Không tán thành", 1), ("Không biểu quyết", 1)),
-                    "Quá nửa số phiếu biểu quyết", 8, 7, 7, 5, True, True, True, T0, T0 + timedelta(minutes=3))
+                    "Quá nửa số phiếu biểu quyết", 8, 7, 7, 5, True, True, True, T0, T0 + timedelta(minutes=3),
+                    abstain_index=2)
 SIGNERS = (S.Signatory("secretary", "THƯ KÝ", "CHUYÊN VIÊN", "Đỗ Thị Lan"),
            S.Signatory("chair", "TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH", "Phạm Đức Hưởng"))
 
@@ -61,7 +62,11 @@ def test_vietnamese_text_comes_back_exactly() -> None:
 
 def test_the_poll_table_and_outcome() -> None:
     text = _text(S.render_resolution(_resolution()).pdf)
-    assert "71,43%" in text and "62,50%" in text  # 5 of 7 ballots, 5 of 8 members
+    # "Votes cast" in one sense only: the majority of votes cast is decided on the 6 yes and no votes,
+    # so the percentages of votes cast are of those 6 (the abstention is a ballot, not a vote cast).
+    assert "83,33%" in text and "16,67%" in text and "62,50%" in text  # 5 and 1 of 6 cast, 5 of 8 members
+    assert "71,43%" not in text
+    assert "Số phiếu: 7/8 (biểu quyết: 6; không biểu quyết: 1)" in text
     assert "số lượng cần thiết: 5 (đủ số lượng)" in text
     failed = _text(S.render_resolution(_resolution(poll=S.PollResult(
         "Q?", (("Tán thành", 1),), "Hai phần ba tổng số thành viên", 8, 3, 1, 5, False, False, False, T0, T0))).pdf)
@@ -172,3 +177,13 @@ def test_signature_slots_are_empty_rectangles_on_the_page(kind: str) -> None:
 
 def test_rendering_is_deterministic() -> None:
     assert S.render_resolution(_resolution()).pdf == S.render_resolution(_resolution()).pdf
+
+
+def test_minutes_list_items_not_discussed_apart_and_say_which_were_postponed() -> None:
+    base = _minutes(items=3)
+    agenda = (base.agenda[0], S.AgendaEntry(2, "Đề án chuyển đổi số", discussed=False, postponed=True),
+              S.AgendaEntry(3, "Dự án Luật Đất đai", discussed=False))
+    text = _text(S.render_minutes(S.MinutesDoc(**{**base.__dict__, "agenda": agenda})).pdf)
+    discussed, untouched = text.split("Các nội dung chưa thảo luận")
+    assert "1. Nội dung 1" in discussed and "Đề án chuyển đổi số" not in discussed
+    assert "- 2. Đề án chuyển đổi số (hoãn)." in untouched and "- 3. Dự án Luật Đất đai (chưa thảo luận)." in untouched
