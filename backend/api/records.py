@@ -13,7 +13,7 @@ from backend.api.schemas import Id, Input, Output, Patch
 from backend.domain.meeting_states import Action
 from backend.services import credentials, polls, verification
 from backend.services.files import FileStore
-from backend.services.records import Records
+from backend.services.records import Records, download_name
 
 RECORD = "/api/records/{record_id:int}"
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -141,7 +141,7 @@ async def update_record(call: Call) -> dict[str, Any]:
            permission=Permission.meeting(Action.VIEW), tag="records", produces="application/pdf")
 async def record_pdf(call: Call) -> Response:
     record, data = await _records(call).pdf(call.user, call.path["record_id"])
-    name = f"{record.kind}-{record.id}.pdf"
+    name = download_name(record.kind, record.number)
     return Response(data, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{name}"',
                              "ETag": f'"{record.pdf_sha256}"', "Cache-Control": "private, no-cache"})

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -301,6 +303,15 @@ async def sign_in_thread(cred: Any, secret: str, pdf: bytes, options: signing.Si
         return await asyncio.to_thread(work)
     except signing.SigningError as exc:
         raise credentials.from_signing_error(exc) from exc
+
+
+def download_name(kind: str, number: str) -> str:
+    """The file name a record downloads under: its kind and number and symbol, as the archive files
+    it ("nghi-quyet-15-NQ-CP.pdf"), in ASCII so every browser and mail client keeps it."""
+    stem = "nghi-quyet" if kind == "resolution" else "bien-ban"
+    symbol = re.sub(r"[^A-Za-z0-9]+", "-", unicodedata.normalize("NFKD", number).encode("ascii", "ignore")
+                    .decode()).strip("-")
+    return f"{stem}-{symbol or 'khong-so'}.pdf"
 
 
 def _content(data: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:

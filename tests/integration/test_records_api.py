@@ -63,7 +63,10 @@ async def test_a_resolution_from_draft_to_published_and_verified(
     assert (await member.get(f"/api/meetings/{mid}/records")).json() == []
     assert (await member.get(f"/api/records/{record['id']}")).status_code == 404
 
-    pdf = (await sec.get(f"/api/records/{record['id']}/pdf")).content
+    answer = await sec.get(f"/api/records/{record['id']}/pdf")
+    # Filed under its number and symbol, not "resolution-1.pdf".
+    assert 'filename="nghi-quyet-15-NQ-UBND.pdf"' in answer.headers["content-disposition"]
+    pdf = answer.content
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     for line in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "NGHỊ QUYẾT",
                  "Về việc phân bổ vốn đầu tư công năm 2027", "Thông qua Nghị quyết về đầu tư công?",
