@@ -152,6 +152,7 @@ def test_a_resolution_is_drafted_signed_published_and_verified(live_server: Live
     expect(member.page.get_by_test_id("record-publish")).to_have_count(0)
     with member.page.expect_download() as download:
         member.page.get_by_test_id("record-download").click()
+    assert download.value.suggested_filename == "nghi-quyet-15-NQ-CP.pdf"  # filed under its number and symbol
     signed = tmp_path / "nghi-quyet.pdf"
     download.value.save_as(signed)
 

@@ -167,7 +167,7 @@ export function RecordView({ recordId }) {
         ${waiting && html`<p class="muted" data-testid="record-next">${waiting}</p>`}
         <div class="toolbar">
           <a class="button button-secondary" href=${api.recordPdfUrl(record.id)} target="_blank" rel="noopener" data-testid="record-open-pdf">${t('record.open_pdf')}</a>
-          <a class="button button-secondary" href=${api.recordPdfUrl(record.id)} download=${`${record.kind}-${record.id}.pdf`} data-testid="record-download">${t('record.download')}</a>
+          <a class="button button-secondary" href=${api.recordPdfUrl(record.id)} download data-testid="record-download">${t('record.download')}</a>
         </div>
         <div aria-live="polite">
           <${ErrorBox} error=${error} testid="record-error" />
