@@ -137,6 +137,12 @@ async def update_record(call: Call) -> dict[str, Any]:
     return await _records(call).update(call.user, call.path["record_id"], call.body.changes())
 
 
+@api.route("DELETE", RECORD, summary="Discard a draft (the audit log keeps what it was)",
+           permission=Permission.meeting(Action.PREPARE_RECORDS), tag="records", status=204)
+async def discard_record(call: Call) -> None:
+    await _records(call).discard(call.user, call.path["record_id"])
+
+
 @api.route("GET", RECORD + "/pdf", summary="The record's current PDF (signed once signed)",
            permission=Permission.meeting(Action.VIEW), tag="records", produces="application/pdf")
 async def record_pdf(call: Call) -> Response:

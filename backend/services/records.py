@@ -142,6 +142,22 @@ class Records:
                                details={"pdf_sha256": record.pdf_sha256})
             return await self._out(s, record)
 
+    async def discard(self, actor: Actor, record_id: int) -> None:
+        """A draft thrown away (a typo is fixed by editing; a wrong draft by discarding it): its number is
+        free again; the audit entry keeps its number and the hash of the file it had."""
+        async with self.db.write() as s:
+            record = await self._load(s, record_id, lock=True)
+            await self._visible(s, actor, record_id)  # whoever may not see the draft learns nothing of it
+            await access.require_membership(s, actor, record.meeting_id, Action.PREPARE_RECORDS)
+            if record.status != "draft":
+                raise InvalidState("only a draft can be discarded: a reviewed or signed record is kept",
+                                   code="not_draft")
+            await audit.record(s, f"{record.kind}.discarded", actor_id=actor.user_id, object_type="record",
+                               object_id=record.id, meeting_id=record.meeting_id,
+                               details={"number": record.number, "title": record.title,
+                                        "pdf_sha256": record.pdf_sha256})
+            await s.delete(record)
+
     # --- signing and publishing -----------------------------------------------------------------
 
     async def review(self, actor: Actor, record_id: int, credential_id: int, secret: str) -> dict[str, Any]:

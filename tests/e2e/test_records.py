@@ -61,6 +61,14 @@ def _pdf_framable(base_url: str, record_id: int) -> bool:
     return res.headers.get("x-frame-options", "").lower() in ("", "sameorigin")
 
 
+def _pdf_text(pdf: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    return " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages).split())
+
+
 def test_a_resolution_is_drafted_signed_published_and_verified(live_server: LiveServer, devices: Any,
                                                                 tmp_path: Path) -> None:
     with rest_client(live_server.base_url, *CHAIR) as http:
@@ -107,6 +115,37 @@ def test_a_resolution_is_drafted_signed_published_and_verified(live_server: Live
         expect(page.get_by_test_id("record-pdf")).to_be_visible()
     else:
         expect(page.get_by_test_id("record-pdf")).to_have_count(0)
+
+    # A typo is mended in place: the draft is edited and rendered again (it was REST-only).
+    page.get_by_test_id("record-edit").click()
+    expect(page.get_by_test_id("record-title")).to_have_value(
+        "Nghị quyết phiên họp Chính phủ thường kỳ tháng 11 năm 2026")
+    expect(page.get_by_test_id("record-articles")).to_have_value(
+        "Thông qua báo cáo tình hình kinh tế - xã hội tháng 11.\nGiao các bộ, ngành tổ chức thực hiện.")
+    page.get_by_test_id("record-articles").fill("Thông qua báo cáo tình hình kinh tế - xã hội tháng 11 năm 2026.\n"
+                                                "Giao các bộ, ngành tổ chức thực hiện.")
+    page.get_by_test_id("record-save").click()
+    expect(page.get_by_test_id("record-notice")).to_contain_text("Đã lưu dự thảo")
+    expect(page.get_by_test_id("record-form")).to_have_count(0)
+    with rest_client(live_server.base_url, *SECRETARY) as http:
+        text = _pdf_text(http.get(f"/api/records/{record_id}/pdf").content)
+    assert "tháng 11 năm 2026." in text and "Giao các bộ, ngành" in text
+
+    # A wrong draft is discarded, after a confirmation, and leaves the meeting's list.
+    page.goto(f"{sec.base_url}/#/meetings/{meeting_id}")
+    page.get_by_test_id("draft-resolution").click()
+    page.get_by_test_id("record-poll").select_option(label=QUESTION)
+    page.get_by_test_id("record-number").fill("16/NQ-CP")
+    page.get_by_test_id("record-title").fill("Dự thảo nhầm")
+    page.get_by_test_id("record-create").click()
+    expect(page.get_by_test_id("record-heading")).to_contain_text("16/NQ-CP")
+    page.get_by_test_id("record-discard").click()
+    expect(page.get_by_test_id("record-heading")).to_contain_text("16/NQ-CP")  # nothing happens before confirming
+    page.get_by_test_id("record-discard-confirm").click()
+    expect(page.get_by_test_id("record-row")).to_have_count(1)
+    expect(page.get_by_test_id("record-row")).to_contain_text("15/NQ-CP")
+    page.goto(record_url)
+    expect(page.get_by_test_id("record-status")).to_have_text("Dự thảo")
 
     page.get_by_test_id("sign-secret").fill("sai-mat-khau")
     page.get_by_test_id("sign-submit").click()

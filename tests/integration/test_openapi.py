@@ -336,6 +336,9 @@ async def _record_samples(server: Server, cast: Cast, call: Any, meeting_id: int
     await call(sec, "GET", "/api/meetings/{meeting_id}/polls", f"{m}/polls")
     record = (await call(sec, "POST", "/api/meetings/{meeting_id}/records", f"{m}/records",
                          {"kind": "resolution", "poll_id": poll_id, "number": "1/NQ", "title": "Mẫu"})).json()
+    scrap = (await sec.post(f"{m}/records", json={"kind": "resolution", "poll_id": poll_id, "number": "2/NQ",
+                                                  "title": "Bỏ"})).json()
+    await call(sec, "DELETE", "/api/records/{record_id}", f"/api/records/{scrap['id']}")
     r = f"/api/records/{record['id']}"
     await call(sec, "GET", "/api/meetings/{meeting_id}/records", f"{m}/records")
     await call(sec, "GET", "/api/records/{record_id}", r)

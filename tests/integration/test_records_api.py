@@ -98,6 +98,8 @@ async def test_a_resolution_from_draft_to_published_and_verified(
     assert reviewed.json()["status"] == "reviewed"
     edit = await sec.patch(f"/api/records/{record['id']}", json={"title": "Đổi sau khi ký"})
     assert edit.status_code == 409 and edit.json()["error"]["code"] == "not_draft"
+    kept = await sec.delete(f"/api/records/{record['id']}")
+    assert kept.status_code == 409 and kept.json()["error"]["code"] == "not_draft"
 
     signed = await chair.post(f"/api/records/{record['id']}/sign", json={"credential_id": chair_cred,
                                                                            "secret": PASSPHRASE})
@@ -223,3 +225,23 @@ def _blank_pdf() -> bytes:
     out = io.BytesIO()
     w.write(out)
     return out.getvalue()
+
+
+async def test_a_draft_can_be_discarded_by_the_staff_and_its_number_is_free_again(
+        server: Server, session_world: dict[str, Any], live_factory: Any, admin: Any) -> None:
+    people, mid = session_world["people"], session_world["meeting_id"]
+    sec, chair, member = (people[k].client for k in ("secretary", "chair", "member"))
+    poll_id = await _closed_poll(live_factory, people, mid)
+    draft = (await sec.post(f"/api/meetings/{mid}/records", json={**RESOLUTION, "poll_id": poll_id})).json()
+    # A member may not see the draft, so may not learn it exists by discarding it.
+    hidden = await member.delete(f"/api/records/{draft['id']}")
+    assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "unknown_record"
+    assert (await chair.delete(f"/api/records/{draft['id']}")).status_code == 204
+    assert (await sec.get(f"/api/records/{draft['id']}")).status_code == 404
+    gone = await sec.delete(f"/api/records/{draft['id']}")
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "unknown_record"
+    again = await sec.post(f"/api/meetings/{mid}/records", json={**RESOLUTION, "poll_id": poll_id})
+    assert again.status_code == 201 and again.json()["number"] == RESOLUTION["number"]
+    entries = (await admin.get("/api/audit", params={"meeting_id": mid})).json()
+    assert any(e["action"] == "resolution.discarded" and e["details"]["number"] == RESOLUTION["number"]
+               for e in entries), entries

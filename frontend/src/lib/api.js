@@ -130,6 +130,7 @@ export const api = {
   createRecord: (meetingId, data) => post(`/meetings/${enc(meetingId)}/records`, data),
   record: (id) => get(`/records/${enc(id)}`),
   updateRecord: (id, changes) => request('PATCH', `/records/${enc(id)}`, changes),
+  discardRecord: (id) => request('DELETE', `/records/${enc(id)}`),
   reviewRecord: (id, credential_id, secret) => post(`/records/${enc(id)}/review`, { credential_id, secret }),
   signRecord: (id, credential_id, secret) => post(`/records/${enc(id)}/sign`, { credential_id, secret }),
   publishRecord: (id) => post(`/records/${enc(id)}/publish`),

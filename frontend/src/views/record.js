@@ -47,50 +47,67 @@ export function RecordsSection({ meeting }) {
     </section>`;
 }
 
+/** The form's fields from a record's stored content (editing), or empty (a new draft). */
+function initialForm(record) {
+  if (!record) return { number: '', title: '', poll_id: '', preamble: '', articles: '', recipients: '' };
+  const c = record.content || {};
+  const body = record.kind === 'resolution' ? (c.articles || []).map((a) => a.text) : (c.summary || []);
+  return { number: record.number, title: record.title, poll_id: String(record.poll_id || ''),
+    preamble: (c.preamble || []).join('\n'), articles: body.join('\n'), recipients: (c.recipients || []).join('\n') };
+}
+
 function DraftForm({ meeting, onDone }) {
-  const fromRound = meeting.kind === 'opinion_round';
   const [kind, setKind] = useState(null);
-  const [polls, setPolls] = useState([]);
-  const [form, setForm] = useState({ number: '', title: '', poll_id: '', preamble: '', articles: '', recipients: '' });
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  useEffect(() => {
-    if (kind === 'resolution' && !fromRound) api.polls(meeting.id).then((all) => setPolls(all.filter((p) => p.status === 'closed'))).catch(setError);
-  }, [kind]);
   if (!kind) {
     return html`
       <div class="toolbar" role="group" aria-label=${t('record.draft_actions')}>
         <button type="button" class="button button-secondary" data-testid="draft-resolution" onClick=${() => setKind('resolution')}>${t('record.draft_resolution')}</button>
-        ${meeting.status === 'closed' && !fromRound && html`
+        ${meeting.status === 'closed' && meeting.kind !== 'opinion_round' && html`
           <button type="button" class="button button-secondary" data-testid="draft-minutes" onClick=${() => setKind('minutes')}>${t('record.draft_minutes')}</button>`}
       </div>`;
   }
+  return html`<${RecordForm} meeting=${meeting} kind=${kind} onDone=${onDone} onCancel=${() => setKind(null)} />`;
+}
+
+/** Drafting a new record (no `record`) or editing a draft's text (`record`): the server renders it again. */
+function RecordForm({ meeting, kind, record, onDone, onCancel }) {
+  const fromRound = meeting.kind === 'opinion_round';
+  const editing = Boolean(record);
+  const [polls, setPolls] = useState([]);
+  const [form, setForm] = useState(() => initialForm(record));
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    if (kind === 'resolution' && !fromRound && !editing) api.polls(meeting.id).then((all) => setPolls(all.filter((p) => p.status === 'closed'))).catch(setError);
+  }, [kind]);
   const set = (key) => (e) => setForm({ ...form, [key]: e.currentTarget.value });
   async function submit(e) {
     e.preventDefault();
     setBusy(true);
     setError(null);
-    const data = { kind, number: form.number, title: form.title, recipients: lines(form.recipients) };
+    const data = { number: form.number, title: form.title, recipients: lines(form.recipients) };
+    if (!editing) data.kind = kind;
     if (kind === 'resolution') {
-      if (!fromRound) data.poll_id = Number(form.poll_id) || null;
+      if (!fromRound && !editing) data.poll_id = Number(form.poll_id) || null;
       data.preamble = lines(form.preamble);
       const articles = lines(form.articles).map((text, i) => ({ heading: `Điều ${i + 1}.`, text }));
-      if (articles.length || !fromRound) data.articles = articles; // a round pre-fills them from its result
+      if (articles.length || !fromRound || editing) data.articles = articles; // a new round's are pre-filled
     } else {
       data.summary = lines(form.articles);
     }
     try {
-      onDone(await api.createRecord(meeting.id, data));
+      onDone(editing ? await api.updateRecord(record.id, data) : await api.createRecord(meeting.id, data));
     } catch (err) {
       setError(err);
     } finally {
       setBusy(false);
     }
   }
+  const heading = editing ? 'record.edit_draft' : (kind === 'resolution' ? 'record.draft_resolution' : 'record.draft_minutes');
   return html`
     <form class="form record-form" onSubmit=${submit} data-testid="record-form">
-      <h3>${t(kind === 'resolution' ? 'record.draft_resolution' : 'record.draft_minutes')}</h3>
-      ${kind === 'resolution' && !fromRound && html`
+      <h3>${t(heading)}</h3>
+      ${kind === 'resolution' && !fromRound && !editing && html`
         <label for="rf-poll">${t('record.poll')}</label>
         <select id="rf-poll" required value=${form.poll_id} onChange=${set('poll_id')} data-testid="record-poll">
           <option value="">${t('record.pick_poll')}</option>
@@ -111,8 +128,8 @@ function DraftForm({ meeting, onDone }) {
       <textarea id="rf-recipients" rows="2" value=${form.recipients} onInput=${set('recipients')} data-testid="record-recipients"></textarea>
       <${ErrorBox} error=${error} testid="record-form-error" />
       <div class="toolbar">
-        <button type="submit" class="button button-primary" disabled=${busy} data-testid="record-create">${t('record.create')}</button>
-        <button type="button" class="button button-secondary" onClick=${() => setKind(null)}>${t('common.cancel')}</button>
+        <button type="submit" class="button button-primary" disabled=${busy} data-testid=${editing ? 'record-save' : 'record-create'}>${t(editing ? 'record.save_draft' : 'record.create')}</button>
+        <button type="button" class="button button-secondary" onClick=${onCancel}>${t('common.cancel')}</button>
       </div>
     </form>`;
 }
@@ -131,6 +148,7 @@ export function RecordView({ recordId }) {
   const [report, setReport] = useState(null);
   const [error, setError] = useState(null);
   const [notice, setNotice] = useState('');
+  const [editing, setEditing] = useState(false);
   useTitle(record ? `${t(`record.kind.${record.kind}`)} ${record.number}` : t('record.section'));
 
   async function load() {
@@ -173,6 +191,14 @@ export function RecordView({ recordId }) {
           <${ErrorBox} error=${error} testid="record-error" />
           <${Notice} text=${notice} testid="record-notice" />
         </div>
+        ${record.status === 'draft' && meeting && STAFF.has(meeting.my_role) && !editing && html`
+          <div class="toolbar" role="group" aria-label=${t('record.draft_actions')}>
+            <button type="button" class="button button-secondary" data-testid="record-edit" onClick=${() => setEditing(true)}>${t('record.edit_draft')}</button>
+            <${ConfirmButton} label=${t('record.discard')} question=${t('record.discard_question')} testid="record-discard"
+              onConfirm=${() => api.discardRecord(record.id).then(() => { window.location.hash = `#${meetingPath(record.meeting_id)}`; }).catch(setError)} />
+          </div>`}
+        ${editing && html`<${RecordForm} meeting=${meeting} kind=${record.kind} record=${record}
+          onDone=${(r) => { setEditing(false); done(r, t('record.draft_saved')); }} onCancel=${() => setEditing(false)} />`}
         ${step === 'publish' && html`
           <div class="toolbar">
             <${ConfirmButton} label=${t('record.publish')} question=${t('record.publish_question')} variant="primary"
