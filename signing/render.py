@@ -130,8 +130,9 @@ class ResolutionDoc:
     """The issuing body."""
     number: str
     """Number and symbol, e.g. "15/NQ-CP"."""
-    issued_at: datetime
-    """Date of issue (its own time zone is printed)."""
+    issued_at: datetime | None
+    """Date of issue (its own time zone is printed): the day it is signed. None on a draft, whose date
+    line keeps blanks for the day and month."""
     title: str
     """Kind of document, e.g. "NGHỊ QUYẾT"."""
     subject: str
@@ -152,6 +153,10 @@ class ResolutionDoc:
     """The meeting that decided."""
     meeting_date: datetime | None = None
     """When it met."""
+    draft: bool = False
+    """A draft (dự thảo): marked DỰ THẢO on every page and undated."""
+    initials: str = ""
+    """The reviewer's initials (ký nháy), put at the end of the last "Nơi nhận" line of the issued text."""
 
 
 @dataclass(frozen=True)
@@ -451,7 +456,8 @@ def _pdf_date(when: datetime | None) -> str:
     return f"D:{when:%Y%m%d%H%M%S}{sign}{abs(minutes) // 60:02d}'{abs(minutes) % 60:02d}'"
 
 
-def _numbered_canvas(total_holder: list[int], created: datetime | None) -> type[rl_canvas.Canvas]:
+def _numbered_canvas(total_holder: list[int], created: datetime | None, *,
+                     draft: bool = False) -> type[rl_canvas.Canvas]:
     class NumberedCanvas(rl_canvas.Canvas):  # type: ignore[misc]
         """Numbers the pages as Decree 30/2020 sets out (the bare number, centred in the top margin, none on
         the first page) and dates the file with the document's own date; pages are buffered until save."""
@@ -474,13 +480,19 @@ def _numbered_canvas(total_holder: list[int], created: datetime | None) -> type[
                 if self.getPageNumber() > 1:
                     self.setFont(FAMILY, 13)
                     self.drawCentredString(30 * mm + _frame_width() / 2, A4[1] - 12 * mm, str(self.getPageNumber()))
+                if draft:  # in the top margin's right corner, boxed, so no printed page passes for issued
+                    right, top = A4[0] - 15 * mm, A4[1] - 7 * mm
+                    self.setFont(f"{FAMILY}-Bold", 12)
+                    self.setLineWidth(0.8)
+                    self.rect(right - 30 * mm, top - 8 * mm, 30 * mm, 8 * mm)
+                    self.drawCentredString(right - 15 * mm, top - 5.6 * mm, "DỰ THẢO")
                 super().showPage()
             super().save()
     return NumberedCanvas
 
 
 def _header(issuer: Issuer, number: str, issued_at: datetime | None, st: dict[str, ParagraphStyle],
-            width: float) -> list[Flowable]:
+            width: float, *, undated_year: int | None = None) -> list[Flowable]:
     lines = [ln.strip() for ln in unicodedata.normalize("NFC", issuer.governing_body).upper().split("\n")
              if ln.strip()][:2]
     if len(lines) == 2:
@@ -495,6 +507,9 @@ def _header(issuer: Issuer, number: str, issued_at: datetime | None, st: dict[st
         _Rule(58 * mm)]
     if issued_at is not None:
         right.append(Paragraph(_t(vietnamese_date(issued_at, issuer.place)), st["date"]))
+    elif undated_year is not None:  # a draft: the day and month are filled in when it is signed
+        blank = "\u00a0" * 8
+        right.append(Paragraph(_t(f"{issuer.place}, ngày{blank}tháng{blank}năm {undated_year}"), st["date"]))
     table = Table([[left, right]], colWidths=[width * 0.4, width * 0.6])
     table.setStyle(TableStyle([
         ("FONTNAME", (0, 0), (-1, -1), FAMILY),
@@ -561,10 +576,13 @@ def _recipient(line: str) -> str:
 
 
 def _closing(recipients: Sequence[str], signatories: Sequence[Signatory], st: dict[str, ParagraphStyle],
-             found: list[SignatureSlot], width: float, *, side_by_side: bool) -> Flowable:
-    """Recipients left, main signature right (resolutions); or secretary left, chair right (minutes)."""
+             found: list[SignatureSlot], width: float, *, side_by_side: bool, initials: str = "") -> Flowable:
+    """Recipients left, main signature right (resolutions); or secretary left, chair right (minutes).
+    `initials`: the reviewer's ký nháy, at the end of the last recipients line."""
     recip: list[Flowable] = []
     lines = [line for line in (_recipient(r) for r in recipients) if line]
+    if lines and initials:
+        lines[-1] = f"{lines[-1]} ({initials})"
     if lines:
         recip = [Paragraph("Nơi nhận:", st["recip_h"])]
         recip += [Paragraph(f"- {_t(r)};" if i < len(lines) - 1 else f"- {_t(r)}.", st["recip"])
@@ -599,13 +617,13 @@ def _with_closing(story: list[Flowable], closing: Flowable) -> None:
 
 
 def _build(story: list[Flowable], found: list[SignatureSlot], meta_title: str, text: str,
-           created: datetime | None) -> RenderedPdf:
+           created: datetime | None, *, draft: bool = False) -> RenderedPdf:
     out = io.BytesIO()
     totals: list[int] = []
     doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=30 * mm, rightMargin=15 * mm, topMargin=20 * mm,
                             bottomMargin=20 * mm, title=meta_title, author="e-Cabinet", creator="e-Cabinet",
                             producer="e-Cabinet")
-    doc.build(story, canvasmaker=_numbered_canvas(totals, created))
+    doc.build(story, canvasmaker=_numbered_canvas(totals, created, draft=draft))
     return RenderedPdf(pdf=out.getvalue(), slots=tuple(found), page_count=totals[-1] if totals else 0, text=text)
 
 
@@ -617,7 +635,8 @@ def render_resolution(doc: ResolutionDoc) -> RenderedPdf:
     register_fonts()
     st, width = _styles(), _frame_width()
     found: list[SignatureSlot] = []
-    story: list[Flowable] = _header(doc.issuer, doc.number, doc.issued_at, st, width)
+    undated = (doc.meeting_date or datetime.now()).year if doc.issued_at is None else None
+    story: list[Flowable] = _header(doc.issuer, doc.number, doc.issued_at, st, width, undated_year=undated)
     story += [Paragraph(_t(doc.title.upper()), st["title"]), Paragraph(_t(doc.subject), st["subject"])]
     for line in doc.preamble:
         story.append(Paragraph(_t(line), st["preamble"]))
@@ -634,9 +653,11 @@ def render_resolution(doc: ResolutionDoc) -> RenderedPdf:
         story.append(Paragraph("<b>Kết quả lấy ý kiến thành viên</b>", st["heading"]))
         for result in doc.opinions:
             story += _poll_table(result, st, width)
-    _with_closing(story, _closing(doc.recipients, doc.signatories, st, found, width, side_by_side=False))
+    _with_closing(story, _closing(doc.recipients, doc.signatories, st, found, width, side_by_side=False,
+                                  initials=doc.initials))
     text = "\n".join([doc.title, doc.subject, *doc.preamble, *(f"{h} {t}" for h, t in doc.articles)])
-    return _build(story, found, f"{doc.title} {doc.number}", text, doc.issued_at)
+    return _build(story, found, f"{doc.title} {doc.number}" + (" (dự thảo)" if doc.draft else ""), text,
+                  doc.issued_at, draft=doc.draft)
 
 
 def render_minutes(doc: MinutesDoc) -> RenderedPdf:

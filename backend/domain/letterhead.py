@@ -45,3 +45,8 @@ def position_title(title: str) -> str:
         if tail.startswith(_BODY_WORDS):
             return _upper(" ".join(words[:start]))
     return _upper(title)
+
+
+def initials(full_name: str) -> str:
+    """The ký nháy mark of a reviewer: the first letter of each word, "Đỗ Thị Lan" → "ĐTL"."""
+    return "".join(unicodedata.normalize("NFC", word)[0].upper() for word in full_name.split())

@@ -14,7 +14,7 @@ import dataclasses
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -58,8 +58,11 @@ REVIEW_FIELD, SIGN_FIELD = "secretary", "chair"
 class Records:
     """The use cases, bound to the database, the file store and the settings."""
 
-    def __init__(self, db: Database, files: FileStore, settings: Settings) -> None:
+    def __init__(self, db: Database, files: FileStore, settings: Settings,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.db, self.files, self.settings = db, files, settings
+        self.clock = clock or (lambda: datetime.now(UTC))
+        """What time it is (tests set the day a record is signed)."""
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -161,14 +164,18 @@ class Records:
     # --- signing and publishing -----------------------------------------------------------------
 
     async def review(self, actor: Actor, record_id: int, credential_id: int, secret: str) -> dict[str, Any]:
-        """The secretary checks the draft and initials it: the certification signature."""
+        """The secretary checks the draft and initials it. Minutes: the certification signature on the
+        minutes themselves. A resolution: an invisible signature on the undated draft (kept, and named in
+        the audit log); the issued text carries the initials (ký nháy), not a signature block."""
         return await self._sign(actor, record_id, credential_id, secret, action=Action.REVIEW_RECORDS,
-                                before="draft", after="reviewed", field=REVIEW_FIELD, certify=True)
+                                before="draft", after="reviewed", field=REVIEW_FIELD)
 
     async def sign(self, actor: Actor, record_id: int, credential_id: int, secret: str) -> dict[str, Any]:
-        """The chair signs the reviewed record."""
+        """The chair signs the reviewed record. A resolution is made final now, dated the day it is signed
+        (in ECABINET_SIGNING_TIMEZONE) from the text the secretary reviewed, and the chair's signature is
+        its first, certifying one."""
         return await self._sign(actor, record_id, credential_id, secret, action=Action.SIGN_RECORDS,
-                                before="reviewed", after="signed", field=SIGN_FIELD, certify=False)
+                                before="reviewed", after="signed", field=SIGN_FIELD)
 
     async def publish(self, actor: Actor, record_id: int) -> dict[str, Any]:
         async with self.db.write() as s:
@@ -185,7 +192,7 @@ class Records:
             return await self._out(s, record)
 
     async def _sign(self, actor: Actor, record_id: int, credential_id: int, secret: str, *, action: Action,
-                    before: str, after: str, field: str, certify: bool) -> dict[str, Any]:
+                    before: str, after: str, field: str) -> dict[str, Any]:
         async with self.db.write() as s:
             record = await self._load(s, record_id, lock=True)
             meeting, member = await access.require_membership(s, actor, record.meeting_id, action)
@@ -196,11 +203,21 @@ class Records:
             signer_user = await s.get(User, actor.user_id)
             assert signer_user is not None and cred.id is not None and record.id is not None
             content = json.loads(record.content)
+            reviewed_pdf = record.pdf_sha256
+            if record.kind == "resolution" and field == SIGN_FIELD:
+                # The text the secretary reviewed, dated today: the issued resolution.
+                poll = await s.get(Poll, record.poll_id) if record.poll_id else None
+                current = (await self._render(s, meeting, record, content, poll, final=True)).pdf
+                content = json.loads(record.content)
+                certify = True
+            else:
+                current = await self.files.get(record.pdf_sha256)
+                certify = record.kind == "minutes" and field == REVIEW_FIELD
             slots = {slot["field_name"]: slot for slot in content.get("_slots", [])}
-            if field not in slots:
+            invisible = record.kind == "resolution" and field == REVIEW_FIELD
+            if field not in slots and not invisible:
                 raise Conflict("this record has no signature place for this step", code="no_signature_field")
-            current = await self.files.get(record.pdf_sha256)
-            options = self._options(field, slots, certify=certify, name=signer_user.full_name,
+            options = self._options(field, {} if invisible else slots, certify=certify, name=signer_user.full_name,
                                     title=signer_user.title or (member.role.value if member else ""))
             signed_pdf = await sign_in_thread(cred, secret, current, options, credentials.dev_chain(self.settings))
             digest = await self.files.put(signed_pdf)
@@ -210,21 +227,25 @@ class Records:
             s.add(ResolutionSignature(resolution_id=record.id, field_name=field, signer_id=actor.user_id,
                                       credential_id=cred.id, certify=certify, level=self.settings.pades_level,
                                       pdf_sha256=digest))
-            await audit.record(s, f"{record.kind}.{'reviewed' if certify else 'signed'}", actor_id=actor.user_id,
-                               object_type="record", object_id=record.id, meeting_id=record.meeting_id,
-                               details={"field": field, "certificate": cred.fingerprint, "pdf_sha256": digest,
-                                        "level": self.settings.pades_level})
+            details = {"field": field, "certificate": cred.fingerprint, "pdf_sha256": digest,
+                       "level": self.settings.pades_level}
+            if record.kind == "resolution" and field == SIGN_FIELD:
+                details["reviewed_pdf_sha256"] = reviewed_pdf  # the signed draft the issued text comes from
+            await audit.record(s, f"{record.kind}.{after}", actor_id=actor.user_id, object_type="record",
+                               object_id=record.id, meeting_id=record.meeting_id, details=details)
             return await self._out(s, record)
 
     def _options(self, field: str, slots: Mapping[str, Any], *, certify: bool, name: str,
                  title: str) -> signing.SignOptions:
-        slot = slots[field]
+        """Signing at `field`'s place in `slots`, or invisibly when it has none."""
+        slot = slots.get(field)
         others = tuple((f, s["page_index"], tuple(s["box"])) for f, s in slots.items() if f != field) \
             if certify else ()
         return signing.SignOptions(
-            field_name=field, page_index=slot["page_index"], box=tuple(slot["box"]),
+            field_name=field, page_index=slot["page_index"] if slot else 0,
+            box=tuple(slot["box"]) if slot else None,
             level=signing.PadesLevel(self.settings.pades_level), certify=certify,
-            appearance=signing.Appearance(name=name, title=title),
+            appearance=signing.Appearance(name=name, title=title) if slot else None,
             timestamp_url=self.settings.timestamp_url or None, other_fields=others,
             trust_roots=tuple(verification.trust_roots(self.settings)), time_zone=self.settings.signing_timezone)
 
@@ -269,7 +290,8 @@ class Records:
                                for g, u in sigs]}
 
     async def _render(self, s: AsyncSession, meeting: Meeting, record: Resolution, content: dict[str, Any],
-                      poll: Poll | None) -> signing.RenderedPdf:
+                      poll: Poll | None, *, final: bool = False) -> signing.RenderedPdf:
+        """The record's PDF. A resolution is a marked, undated draft until `final` (the chair signs)."""
         body = await s.get(Body, meeting.body_id)
         assert body is not None
         people = await _staff(s, meeting)
@@ -277,7 +299,6 @@ class Records:
         issuer = signing.Issuer(governing_body=heading, place=content.get("place") or "Hà Nội")
         # Times are stored in UTC; the documents print them where the body sits.
         zone = ZoneInfo(self.settings.signing_timezone)
-        now = datetime.now(zone)
         secretary = signing.Signatory(field_name=REVIEW_FIELD, capacity="THƯ KÝ",
                                       title=people["secretary_title"].upper(), full_name=people["secretary"])
         chair = signing.Signatory(field_name=SIGN_FIELD, capacity=content.get("capacity") or "CHỦ TỌA",
@@ -292,12 +313,14 @@ class Records:
                 content["articles"] = [{"heading": f"Điều {i}.", "text": f"Thông qua: {r.question}"}
                                        for i, r in enumerate((r for r in written if r.passed), start=1)]
             doc = signing.ResolutionDoc(
-                issuer=issuer, number=record.number, issued_at=now, title="NGHỊ QUYẾT", subject=record.title,
+                issuer=issuer, number=record.number, issued_at=self.clock().astimezone(zone) if final else None,
+                draft=not final, initials=letterhead.initials(people["secretary"]) if final else "",
+                title="NGHỊ QUYẾT", subject=record.title,
                 preamble=tuple(content.get("preamble") or ()),
                 articles=tuple((a["heading"], a["text"]) for a in content.get("articles") or ()),
                 poll=_poll_result(poll, zone) if poll else None, opinions=written,
                 recipients=tuple(content.get("recipients") or ()),
-                signatories=(secretary, chair), meeting_title=meeting.title,
+                signatories=(chair,), meeting_title=meeting.title,
                 meeting_date=(meeting.started_at or meeting.starts_at).astimezone(zone))
             rendered = await asyncio.to_thread(signing.render_resolution, doc)
         else:

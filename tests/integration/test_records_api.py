@@ -72,7 +72,7 @@ async def test_a_resolution_from_draft_to_published_and_verified(
                  "Về việc phân bổ vốn đầu tư công năm 2027", "Thông qua Nghị quyết về đầu tư công?",
                  "Nghị quyết được thông qua.", "Giao Sở Tài chính tổ chức thực hiện.",
                  # Decree 30 defaults: the body's heading, and the chair signs on behalf of the collective.
-                 "ỦY BAN NHÂN DÂN\n TỈNH ", "TM. ỦY BAN NHÂN DÂN"):
+                 "ỦY BAN NHÂN DÂN\n TỈNH ", "TM. ỦY BAN NHÂN DÂN", "DỰ THẢO"):
         assert line in text, line
     assert "CHỦ TỌA" not in text, "a resolution is signed for the body (TM.), not as the session's chair"
 
@@ -106,14 +106,19 @@ async def test_a_resolution_from_draft_to_published_and_verified(
     assert signed.status_code == 200, signed.text
     body = signed.json()
     assert body["status"] == "signed"
-    assert [(s["field_name"], s["certify"]) for s in body["signatures"]] == [("secretary", True), ("chair", False)]
+    # The secretary initialled the draft (invisibly); the issued text is the chair's, who certifies it.
+    assert [(s["field_name"], s["certify"]) for s in body["signatures"]] == [("secretary", False), ("chair", True)]
 
     report = (await sec.get(f"/api/records/{record['id']}/verification")).json()
     assert report["valid"] is True
-    assert [s["field_name"] for s in report["signatures"]] == ["secretary", "chair"]
+    assert [s["field_name"] for s in report["signatures"]] == ["chair"]
     assert all(s["valid"] and s["pades_level"] == "B-B" for s in report["signatures"])
     assert report["signatures"][0]["certification"] is True
     assert report["signatures"][0]["docmdp_permission"] == "fill_forms"
+    issued = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(
+        (await sec.get(f"/api/records/{record['id']}/pdf")).content)).pages)
+    assert "DỰ THẢO" not in issued and "(NS)." in issued, "the secretary's initials (ký nháy), Người secretary"
+    assert "THƯ KÝ" not in issued, "no signature block for the review on the issued resolution"
 
     published = await sec.post(f"/api/records/{record['id']}/publish")
     assert published.status_code == 200 and published.json()["status"] == "published"
@@ -125,7 +130,7 @@ async def test_a_resolution_from_draft_to_published_and_verified(
     checked = await anonymous.http.post("/api/verify", content=signed_pdf,
                                         headers={"Content-Type": "application/pdf"})
     assert checked.status_code == 200, checked.text
-    assert checked.json()["valid"] is True and len(checked.json()["signatures"]) == 2
+    assert checked.json()["valid"] is True and len(checked.json()["signatures"]) == 1
     tampered = bytearray(signed_pdf)
     spot = tampered.index(b"/Contents") // 2  # inside the first revision's bytes, covered by both signatures
     tampered[spot] = ord("A") if tampered[spot] != ord("A") else ord("B")
@@ -245,3 +250,35 @@ async def test_a_draft_can_be_discarded_by_the_staff_and_its_number_is_free_agai
     entries = (await admin.get("/api/audit", params={"meeting_id": mid})).json()
     assert any(e["action"] == "resolution.discarded" and e["details"]["number"] == RESOLUTION["number"]
                for e in entries), entries
+
+
+async def test_a_resolution_is_dated_the_day_the_chair_signs_it_not_the_day_it_was_drafted(
+        server: Server, session_world: dict[str, Any], live_factory: Any) -> None:
+    """Reviewed at 23:58 and signed at 00:00:20 the next day (Hà Nội): the date line says the next day,
+    as the signature does (it said the day the draft was rendered)."""
+    from datetime import UTC, datetime
+
+    from backend.services import auth
+    from backend.services.files import FileStore
+    from backend.services.records import Records
+
+    people, mid = session_world["people"], session_world["meeting_id"]
+    sec_cred = await _credential(server, people["secretary"].username)
+    chair_cred = await _credential(server, people["chair"].username)
+    poll_id = await _closed_poll(live_factory, people, mid)
+    now = [datetime(2026, 12, 31, 16, 58, tzinfo=UTC)]  # 23:58 on 31 December in Hà Nội
+    records = Records(server.db, FileStore.for_settings(server.settings), server.settings, clock=lambda: now[0])
+    from backend.models import User
+
+    async with server.db.read() as s:
+        sec_user, chair_user = await s.get(User, people["secretary"].id), await s.get(User, people["chair"].id)
+    assert sec_user is not None and chair_user is not None
+    secretary, head = auth.actor_for(sec_user), auth.actor_for(chair_user)
+    draft = await records.create(secretary, mid, {**RESOLUTION, "number": "99/NQ-UBND", "poll_id": poll_id})
+    await records.review(secretary, draft["id"], sec_cred, PASSPHRASE)
+    now[0] = datetime(2026, 12, 31, 17, 0, 20, tzinfo=UTC)  # 00:00:20 on 1 January 2027
+    signed = await records.sign(head, draft["id"], chair_cred, PASSPHRASE)
+    _, pdf = await records.pdf(head, signed["id"])
+    text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages).split())
+    assert "Hà Nội, ngày 01 tháng 01 năm 2027" in text, text[:600]
+    assert "năm 2026" not in text.split("NGHỊ QUYẾT")[0], "nothing of the draft's day in the letterhead"

@@ -32,3 +32,9 @@ def test_the_head_signs_on_behalf_of_the_collective_body() -> None:
 ])
 def test_the_position_stands_without_the_bodys_name(title: str, position: str) -> None:
     assert L.position_title(title) == position
+
+
+def test_a_reviewers_initials_keep_their_vietnamese_letters() -> None:
+    assert L.initials("Đỗ Thị Lan") == "ĐTL"
+    assert L.initials("  Ánh   tuyết ") == "ÁT"
+    assert L.initials("") == ""

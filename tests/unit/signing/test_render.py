@@ -187,3 +187,26 @@ def test_minutes_list_items_not_discussed_apart_and_say_which_were_postponed() -
     discussed, untouched = text.split("Các nội dung chưa thảo luận")
     assert "1. Nội dung 1" in discussed and "Đề án chuyển đổi số" not in discussed
     assert "- 2. Đề án chuyển đổi số (hoãn)." in untouched and "- 3. Dự án Luật Đất đai (chưa thảo luận)." in untouched
+
+
+def test_a_draft_is_marked_on_every_page_and_left_undated() -> None:
+    long = tuple((f"Điều {i}.", "Giao các bộ, ngành tổ chức thực hiện nghị quyết này. " * 4) for i in range(1, 30))
+    draft = S.render_resolution(_resolution(issued_at=None, draft=True, articles=long))
+    reader = PdfReader(io.BytesIO(draft.pdf))
+    assert len(reader.pages) >= 2
+    for page in reader.pages:
+        assert any(t == "DỰ THẢO" for t, _, y in _texts_at(page) if y > 842 - 20 * 2.835), "marked in the top margin"
+    text = _text(draft.pdf)
+    assert "Quảng Ninh, ngày tháng năm 2026" in " ".join(text.replace("\u00a0", " ").split())
+    assert "Quảng Ninh, ngày 05 tháng 02" not in text  # (the meeting's own date stays in the grounds)
+    issued = S.render_resolution(_resolution(articles=long))
+    assert "DỰ THẢO" not in _text(issued.pdf) and "Quảng Ninh, ngày 05 tháng 02 năm 2026" in _text(issued.pdf)
+
+
+def test_the_reviewers_initials_end_the_last_recipients_line_instead_of_a_signature_block() -> None:
+    """Decree 30: the ký nháy is an initial at the end of the text or of the recipients, not a signature."""
+    chair = SIGNERS[1]
+    text = _text(S.render_resolution(_resolution(signatories=(chair,), initials="ĐTL",
+                                                 recipients=("Như trên", "Lưu: VT, TKBT."))).pdf)
+    assert "- Lưu: VT, TKBT (ĐTL)." in text
+    assert "THƯ KÝ" not in text and "Đỗ Thị Lan" not in text
