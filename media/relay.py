@@ -259,11 +259,15 @@ class Relay:
     def __init__(self, configuration: RTCConfiguration | None = None, *, video_codec: str | None = None,
                  on_sources: Callable[[], None] | None = None,
                  on_replaced: Callable[[str, str], None] | None = None) -> None:
-        base = configuration or RTCConfiguration(iceServers=[])
-        # One transport for every m-line. With aiortc's default ("balanced") the relay's second audio
-        # m-line stays bundled to a transport that the answer's BUNDLE group then shuts down: its sender
-        # never starts, and nobody hears the chair.
-        self.configuration = RTCConfiguration(iceServers=base.iceServers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        self.configuration = configuration or RTCConfiguration(iceServers=[])
+        """For the peer connections a site offers (publications)."""
+        # The relay's own offers bundle every m-line on one transport. With aiortc's default ("balanced")
+        # the second audio m-line stays bundled to a transport that the answer's BUNDLE group then shuts
+        # down: its sender never starts, and nobody hears the chair. (Publications keep the default: there
+        # the site's offer decides, and video receivers made before an audio-first offer would be bundled
+        # to a transport that the same BUNDLE handling shuts down.)
+        self.offering = RTCConfiguration(iceServers=self.configuration.iceServers,
+                                         bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         self.video_codec = video_codec
         """The one video codec every site negotiates (None: whatever the offer prefers)."""
         self.on_sources, self.on_replaced = on_sources, on_replaced
@@ -367,7 +371,7 @@ class Relay:
         previous = self.subscriptions.get(key)
         if previous is not None:
             await self._drop_subscription(previous)
-        pc = RTCPeerConnection(self.configuration)
+        pc = RTCPeerConnection(self.offering)
         tracks: dict[tuple[str, str], ForwardedTrack] = {}
         for slot, kind in slots:
             track = ForwardedTrack(kind)
