@@ -85,18 +85,22 @@ export class BridgeClient {
       const index = sub.getTransceivers().indexOf(event.transceiver);
       this.onTrack(slots[index] || `slot${index}`, event.track);
     };
+    let answered = false;
+    const status = () => (this.replaced && sub.connectionState === 'connected' ? 'replaced' : sub.connectionState);
+    sub.onconnectionstatechange = () => {
+      if (answered) this.onStatus(status());
+      // The media path broke while the signalling still works: join again, into the same state.
+      if (sub.connectionState === 'failed' && !this.stopped && this.receiver === sub) {
+        window.setTimeout(() => { if (!this.stopped) this.join().catch((err) => this.onStatus('failed', err)); }, 2000);
+      }
+    };
     await sub.setRemoteDescription(received.offer);
     await sub.setLocalDescription(await sub.createAnswer());
     await gathered(sub);
     await emitOn(this.socket, 'media.answer', { meeting_id, sdp: sub.localDescription.sdp, control_room });
-    sub.onconnectionstatechange = () => {
-      this.onStatus(this.replaced && sub.connectionState === 'connected' ? 'replaced' : sub.connectionState);
-      // The media path broke while the signalling still works: join again, into the same state.
-      if (sub.connectionState === 'failed' && !this.stopped) {
-        window.setTimeout(() => { if (!this.stopped) this.join().catch((err) => this.onStatus('failed', err)); }, 2000);
-      }
-    };
-    this.onStatus('joined');
+    answered = true;
+    // The connection may have come up while the answer's acknowledgement travelled.
+    this.onStatus(sub.connectionState === 'connected' ? status() : 'joined');
   }
 
   /** What arrived: video frames decoded and audio bytes (in all and per slot, e.g. `slots['chair:audio']`),
