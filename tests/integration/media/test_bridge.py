@@ -20,7 +20,6 @@ from tests.integration.conftest import Server
 from tests.integration.live import LiveClient
 from tests.integration.media.test_relay import MovingPicture
 
-
 BUNDLED = RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 """An aiortc receiver must bundle every m-line, as browsers do: with aiortc's default ("balanced") its
 second audio receiver stays on a transport the offer's BUNDLE group shuts down, and the chair's sound
