@@ -4,7 +4,8 @@ the floor (whoever the chair gave the floor to, through the speaker queue) and t
 nobody gave the floor is heard by nobody: there is no way for a site to unmute itself; when the
 floor moves, the relay moves every site's floor picture and sound to the new speaker.
 
-One relay per meeting, in this process (the embedded default). Sites are named by user id."""
+One relay per meeting, in this process (the embedded default). Sites are named by user id; what the
+relay holds for them belongs to the signalling connection (socket id) that asked for it."""
 
 from __future__ import annotations
 
@@ -122,6 +123,8 @@ class Bridge:
         except BadRequest:
             await relay.unsubscribe(key)
             raise
+        except LookupError as exc:  # another answer to the same offer came first
+            raise NotFound("ask for the relay's offer first (media.receive)", code="no_offer") from exc
         except Exception as exc:
             log.info("bridge: an answer of user %s refused by aiortc: %r", actor.user_id, exc)
             raise BadRequest("the relay cannot use this answer", code="bad_sdp") from exc
