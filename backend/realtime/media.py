@@ -1,7 +1,11 @@
 """Signalling of the video bridge on Socket.IO namespace `/media`: the same authenticated connection
 as the session (cookie or token), the same acks `{"ok": ...}`. A site sends its offer to publish
 (`media.publish`), asks for the relay's offer of what it receives (`media.receive`) and answers it
-(`media.answer`); what it receives is decided by the speaker queue, never by the site."""
+(`media.answer`); what it receives is decided by the speaker queue, never by the site.
+
+Everything the relay holds belongs to the socket that asked for it: `media.leave` and a disconnection
+release that socket's peer connections only, never another device's or another tab's of the same
+account. A socket whose publication another device of the account took over is told `media.replaced`."""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ class MediaNamespace(SessionNamespace):
     def __init__(self, live_ctx: Live, settings: Settings, bridge: Bridge) -> None:
         socketio.AsyncNamespace.__init__(self, "/media")
         self.live, self.settings, self.bridge = live_ctx, settings, bridge
+        bridge.notify = self._tell
         self.events: dict[str, Event] = {
             "media.config": Event(p.MeetingRef, self.config, Action.JOIN_BRIDGE,
                                   "(the ICE servers and the meeting's video codec)"),
@@ -37,10 +42,11 @@ class MediaNamespace(SessionNamespace):
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         session = await self.get_session(sid)
-        actor: Actor | None = session.get("actor")
-        if actor is not None:
-            for meeting_id in list(session.get("meetings", ())):
-                await self.bridge.leave(actor.user_id, meeting_id)
+        for meeting_id in list(session.get("meetings", ())):
+            await self.bridge.leave(sid, meeting_id)
+
+    async def _tell(self, sid: str, event: str, data: dict[str, Any]) -> None:
+        await self.emit(event, data, to=sid)
 
     async def _joined(self, sid: str, meeting_id: int) -> None:
         session = await self.get_session(sid)
@@ -51,17 +57,17 @@ class MediaNamespace(SessionNamespace):
         return {"ice_servers": list(self.settings.media_ice_servers), "codec": self.settings.media_codec}
 
     async def publish(self, sid: str, actor: Actor, data: p.MediaDescription) -> dict[str, Any]:
-        answer = await self.bridge.publish(actor, data.meeting_id, data.sdp)
-        await self._joined(sid, data.meeting_id)
+        await self._joined(sid, data.meeting_id)  # first: a disconnection while aiortc works still releases
+        answer = await self.bridge.publish(actor, data.meeting_id, data.sdp, conn=sid)
         return {"answer": answer}
 
     async def receive(self, sid: str, actor: Actor, data: p.MediaReceive) -> dict[str, Any]:
-        offer = await self.bridge.receive(actor, data.meeting_id, control_room=data.control_room)
         await self._joined(sid, data.meeting_id)
+        offer = await self.bridge.receive(actor, data.meeting_id, conn=sid, control_room=data.control_room)
         return {"offer": offer}
 
     async def answer(self, sid: str, actor: Actor, data: p.MediaDescription) -> dict[str, Any]:
-        return await self.bridge.answer(actor, data.meeting_id, data.sdp, control_room=data.control_room)
+        return await self.bridge.answer(actor, data.meeting_id, data.sdp, conn=sid, control_room=data.control_room)
 
     async def state(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
         return {"state": await self.bridge.state(actor, data.meeting_id)}
@@ -69,5 +75,5 @@ class MediaNamespace(SessionNamespace):
     async def leave(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
         session = await self.get_session(sid)
         session["meetings"].discard(data.meeting_id)
-        await self.bridge.leave(actor.user_id, data.meeting_id)
+        await self.bridge.leave(sid, data.meeting_id)
         return {}

@@ -4,13 +4,17 @@ the floor (whoever the chair gave the floor to, through the speaker queue) and t
 nobody gave the floor is heard by nobody: there is no way for a site to unmute itself; when the
 floor moves, the relay moves every site's floor picture and sound to the new speaker.
 
-One relay per meeting, in this process (the embedded default). Sites are named by user id."""
+One relay per meeting, in this process (the embedded default). Sites are named by user id; what the
+relay holds for them belongs to the signalling connection (socket id) that asked for it."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCSessionDescription
@@ -26,81 +30,113 @@ from backend.services import access
 from backend.services.context import Actor
 from backend.services.events import EventBus, NullBus, staff_room
 from media import hooks
+from media import sdp as media_sdp
 from media.relay import Relay
 
 SLOTS = (("floor", "video"), ("floor", "audio"), ("chair", "video"), ("chair", "audio"))
 CONTROL = ":control"  # the key of a control room's subscription: "<user id>:control"
-MAX_SDP = 100_000
+_RANK = {"connected": 0, "connecting": 1, "new": 2, "failed": 3, "closed": 4}  # a site's best receiving state first
 OFFERS_PER_MINUTE = 10
+
+log = logging.getLogger("ecabinet.bridge")
+
+
+Notify = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+"""Sends one connection (by its socket id) one event: (connection, event, data)."""
+
+
+async def _nobody(connection: str, event: str, data: dict[str, Any]) -> None:
+    return None
 
 
 class Bridge:
+    """The relay's resources follow connections, not accounts: `conn` (the signalling socket's id) owns
+    every peer connection it asks for, and `leave(conn, ...)` or its disconnection releases them. Two
+    devices of one account receive side by side; when a second device publishes, its publication
+    replaces the first's once it is connected, and the first device is told (`media.replaced`)."""
+
     def __init__(self, db: Database, settings: Settings, bus: EventBus | None = None) -> None:
         self.db, self.settings = db, settings
         self.bus: EventBus = bus or NullBus()
+        self.notify: Notify = _nobody
+        """How a single connection is told something (the signalling layer sets it)."""
         self.relays: dict[int, Relay] = {}
-        self._bytes: dict[tuple[int, str], tuple[float, int]] = {}
+        self._bytes: dict[tuple[int, str], tuple[float, int, int]] = {}
         self._offers: dict[tuple[int, int], deque[float]] = defaultdict(deque)
+        self._tasks: set[asyncio.Task[None]] = set()
         if settings.media_host_addresses:
             hooks.restrict_host_addresses(list(settings.media_host_addresses))
 
     def _relay(self, meeting_id: int) -> Relay:
         if meeting_id not in self.relays:
             servers = [RTCIceServer(urls=url) for url in self.settings.media_ice_servers]
-            self.relays[meeting_id] = Relay(RTCConfiguration(iceServers=servers),
-                                            video_codec=self.settings.media_codec)
+            self.relays[meeting_id] = Relay(
+                RTCConfiguration(iceServers=servers), video_codec=self.settings.media_codec,
+                on_sources=lambda: self._spawn(self._sources_changed(meeting_id)),
+                on_replaced=lambda conn, site: self._spawn(self._replaced(meeting_id, conn)))
         return self.relays[meeting_id]
 
-    async def publish(self, actor: Actor, meeting_id: int, sdp: str) -> dict[str, Any]:
-        """A site's offer to send its camera and microphone; the relay's answer."""
+    async def publish(self, actor: Actor, meeting_id: int, sdp: str, *, conn: str) -> dict[str, Any]:
+        """A site's offer to send its camera and microphone; the relay's answer. The site's working
+        publication (from this or another connection) stays on the air until this one is connected."""
         await self.may_join(actor, meeting_id)
         self._throttle(actor, meeting_id)
-        self._check_offer(sdp)
+        self._check(sdp, "offer")
         try:
-            answer = await self._relay(meeting_id).publish(str(actor.user_id), RTCSessionDescription(sdp, "offer"))
-        except Exception as exc:  # aiortc's parser raises whatever it meets; nothing is left open
-            raise BadRequest(f"the offer could not be used: {exc}", code="bad_sdp") from exc
-        await self.route(meeting_id)
-        await self._sources_changed(meeting_id)
+            answer = await self._relay(meeting_id).publish(conn, RTCSessionDescription(sdp, "offer"),
+                                                           site=str(actor.user_id))
+        except Exception as exc:  # aiortc refuses what it cannot use; nothing is left open
+            log.info("bridge: an offer of user %s refused by aiortc: %r", actor.user_id, exc)
+            raise BadRequest("the relay cannot use this offer (no codec or transport it supports)",
+                             code="bad_sdp") from exc
         return {"sdp": answer.sdp, "type": answer.type}
 
-    async def receive(self, actor: Actor, meeting_id: int, *, control_room: bool = False) -> dict[str, Any]:
-        """The relay's offer of the floor and the chair (video and audio) to this site; for the control
-        room (chair and secretariat), one video per site that publishes."""
+    async def receive(self, actor: Actor, meeting_id: int, *, conn: str, control_room: bool = False
+                      ) -> dict[str, Any]:
+        """The relay's offer of the floor and the chair (video and audio) to this connection; for the
+        control room (chair and secretariat), one video per site on the air. It replaces this
+        connection's offer before, and is released unless answered and connected in time."""
         await self.may_join(actor, meeting_id, Action.WATCH_SITES if control_room else Action.JOIN_BRIDGE)
         self._throttle(actor, meeting_id)
         relay = self._relay(meeting_id)
         if control_room:
-            key = f"{actor.user_id}{CONTROL}"
-            slots = tuple((f"site:{site}", "video") for site, kind in sorted(relay.sources) if kind == "video")
+            key, site = f"{conn}{CONTROL}", f"{actor.user_id}{CONTROL}"
+            slots = tuple((f"site:{name}", "video") for name, kind in sorted(relay.sources) if kind == "video")
         else:
-            key, slots = str(actor.user_id), SLOTS
-        offer = await relay.subscribe(key, slots)
+            key, site, slots = conn, str(actor.user_id), SLOTS
+        offer = await relay.subscribe(key, slots, owner=conn, site=site)
         await self.route(meeting_id)
         return {"sdp": offer.sdp, "type": offer.type, "slots": [f"{slot}:{kind}" for slot, kind in slots]}
 
-    async def answer(self, actor: Actor, meeting_id: int, sdp: str, *, control_room: bool = False) -> dict[str, Any]:
+    async def answer(self, actor: Actor, meeting_id: int, sdp: str, *, conn: str, control_room: bool = False
+                     ) -> dict[str, Any]:
+        """The connection's answer to the relay's offer. A refused answer releases the offer."""
         await self.may_join(actor, meeting_id, Action.WATCH_SITES if control_room else Action.JOIN_BRIDGE)
-        if len(sdp) > MAX_SDP or not sdp.startswith("v=0"):
-            raise BadRequest("that is not an SDP answer", code="bad_sdp")
         relay = self.relays.get(meeting_id)
-        key = f"{actor.user_id}{CONTROL}" if control_room else str(actor.user_id)
-        if relay is None or key not in relay.receiving:
+        key = f"{conn}{CONTROL}" if control_room else conn
+        pending = relay.subscriptions.get(key) if relay is not None else None
+        if relay is None or pending is None or pending.answered:
             raise NotFound("ask for the relay's offer first (media.receive)", code="no_offer")
         try:
+            self._check(sdp, "answer")
             await relay.answered(key, RTCSessionDescription(sdp, "answer"))
+        except BadRequest:
+            await relay.unsubscribe(key)
+            raise
+        except LookupError as exc:  # another answer to the same offer came first
+            raise NotFound("ask for the relay's offer first (media.receive)", code="no_offer") from exc
         except Exception as exc:
-            raise BadRequest(f"the answer could not be used: {exc}", code="bad_sdp") from exc
+            log.info("bridge: an answer of user %s refused by aiortc: %r", actor.user_id, exc)
+            raise BadRequest("the relay cannot use this answer", code="bad_sdp") from exc
         await self.route(meeting_id)
         return {}
 
-    async def leave(self, user_id: int, meeting_id: int) -> None:
+    async def leave(self, conn: str, meeting_id: int) -> None:
+        """The connection leaves the meeting's bridge (or is gone): what it published and receives ends.
+        Other connections of the same account are untouched."""
         relay = self.relays.get(meeting_id)
         if relay is not None:
-            await relay.leave(str(user_id))
-            await relay.leave(f"{user_id}{CONTROL}")
-            await self.route(meeting_id)
-            await self._sources_changed(meeting_id)
+            await relay.leave(conn)
 
     async def floor_changed(self, meeting_id: int) -> None:
         """Called by the speaker queue after the floor was given or ended."""
@@ -119,46 +155,53 @@ class Bridge:
                 Participant.meeting_id == meeting_id, Participant.role == Role.CHAIR.value))).first()
         floor = str(speaking) if speaking else None
         chair_site = str(chair) if chair else None
-        for site, tracks in list(relay.tracks.items()):
-            if site.endswith(CONTROL):  # the control room: each slot shows its own site
-                for slot, _ in tracks:
-                    relay.route(site, slot, slot.removeprefix("site:"))
+        for sub in list(relay.subscriptions.values()):
+            if sub.key.endswith(CONTROL):  # the control room: each slot shows its own site
+                for slot, _ in sub.tracks:
+                    relay.route(sub.key, slot, slot.removeprefix("site:"))
                 continue
-            relay.route(site, "floor", floor if floor != site else None)
-            relay.route(site, "chair", chair_site if chair_site != site else None)
+            relay.route(sub.key, "floor", floor if floor != sub.site else None)
+            relay.route(sub.key, "chair", chair_site if chair_site != sub.site else None)
         return {"floor": speaking, "chair": chair}
 
     async def state(self, actor: Actor | None, meeting_id: int) -> dict[str, Any]:
-        """Per site: the connections' state, the bitrate and packet loss of what it sends, the round-trip
-        time, frames received and forwarded. What the control room shows and the metrics export."""
+        """Per site (a control room is a site "<user>:control"): the state of its sending and receiving
+        connections, how many peer connections it holds, the bitrate and packet loss of what it sends, the
+        round-trip time, frames forwarded to it and dropped for it. What the control room shows and the
+        metrics export."""
         if actor is not None:
             await self.may_join(actor, meeting_id, Action.WATCH_SITES)
         relay = self.relays.get(meeting_id)
         if relay is None:
             return {"sources": [], "sites": []}
         sites = []
-        for site in sorted({*relay.publishing, *relay.receiving}):
-            publishing, receiving = relay.publishing.get(site), relay.receiving.get(site)
-            row: dict[str, Any] = {"site": site, "publishing": publishing.connectionState if publishing else None,
-                                   "receiving": receiving.connectionState if receiving else None,
+        named = {*(pub.site for pub in relay.publications), *(sub.site for sub in relay.subscriptions.values())}
+        for site in sorted(named):
+            pubs = [pub for pub in relay.publications if pub.site == site]
+            subs = [sub for sub in relay.subscriptions.values() if sub.site == site]
+            publishing = next((pub for pub in pubs if pub.live), pubs[-1] if pubs else None)
+            receiving = min(subs, key=lambda sub: _RANK.get(sub.pc.connectionState, len(_RANK)), default=None)
+            tracks = [track for sub in subs for track in sub.tracks.values()]
+            row: dict[str, Any] = {"site": site, "publishing": publishing.pc.connectionState if publishing else None,
+                                   "receiving": receiving.pc.connectionState if receiving else None,
+                                   "connections": len(pubs) + len(subs),
                                    "bitrate_kbps": None, "packets_lost": 0, "rtt_ms": None,
-                                   "frames_forwarded": sum(t.forwarded for t in relay.tracks.get(site, {}).values()),
-                                   "frames_dropped": sum(t.dropped for t in relay.tracks.get(site, {}).values())}
+                                   "frames_forwarded": sum(t.forwarded for t in tracks),
+                                   "frames_dropped": sum(t.dropped for t in tracks)}
             if publishing is not None:
                 received = 0
-                for stat in (await publishing.getStats()).values():
+                for stat in (await publishing.pc.getStats()).values():
                     if stat.type == "transport":  # aiortc counts bytes per transport, not per stream
                         received += getattr(stat, "bytesReceived", 0) or 0
                     elif stat.type == "inbound-rtp":
                         row["packets_lost"] += getattr(stat, "packetsLost", 0) or 0
                 now, before = time.monotonic(), self._bytes.get((meeting_id, site))
-                if before is not None and now > before[0]:
+                if before is not None and before[2] == id(publishing) and now > before[0]:
                     row["bitrate_kbps"] = round((received - before[1]) * 8 / (now - before[0]) / 1000, 1)
-                self._bytes[(meeting_id, site)] = (now, received)
-            if receiving is not None:
-                rtts = [stat.roundTripTime for stat in (await receiving.getStats()).values()
-                        if stat.type == "remote-inbound-rtp" and getattr(stat, "roundTripTime", None) is not None]
-                row["rtt_ms"] = round(max(rtts) * 1000, 1) if rtts else None
+                self._bytes[(meeting_id, site)] = (now, received, id(publishing))
+            rtts = [stat.roundTripTime for sub in subs for stat in (await sub.pc.getStats()).values()
+                    if stat.type == "remote-inbound-rtp" and getattr(stat, "roundTripTime", None) is not None]
+            row["rtt_ms"] = round(max(rtts) * 1000, 1) if rtts else None
             sites.append(row)
         return {
             "sources": [{"site": int(src.site), "kind": src.kind, "frames_in": src.frames_in,
@@ -173,6 +216,17 @@ class Bridge:
         sites = sorted(int(site) for site, kind in relay.sources if kind == "video") if relay else []
         await self.bus.publish("media.sources", {"meeting_id": meeting_id, "sites": sites},
                                room=staff_room(meeting_id))
+
+    async def _replaced(self, meeting_id: int, conn: str) -> None:
+        """Tells the connection whose publication another device of the same account took over."""
+        await self.notify(conn, "media.replaced", {
+            "meeting_id": meeting_id,
+            "message": "this site's camera and microphone are now sent from another device"})
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def still_running(self, meeting_id: int) -> bool:
         async with self.db.read() as s:
@@ -206,9 +260,13 @@ class Bridge:
             raise TooManyRequests("too many offers: wait a minute", retry_after=60, code="too_many_offers")
         recent.append(now)
 
-    def _check_offer(self, sdp: str) -> None:
-        if len(sdp) > MAX_SDP or not sdp.startswith("v=0") or not re.search(r"^m=(audio|video) ", sdp, re.M):
-            raise BadRequest("that is not an SDP offer of audio or video", code="bad_sdp")
-        if "m=video" in sdp and not re.search(rf"a=rtpmap:\d+ {self.settings.media_codec}/90000", sdp, re.I):
+    def _check(self, sdp: str, kind: str) -> None:
+        """Refuses what the relay must not apply (media/sdp.py), before any peer connection is made."""
+        try:
+            media_sdp.check(sdp, kind)
+        except media_sdp.SdpError as exc:
+            raise BadRequest(str(exc), code="bad_sdp") from exc
+        if kind == "offer" and re.search(r"^m=video [1-9]", sdp, re.M) and \
+                not re.search(rf"^a=rtpmap:\d+ {self.settings.media_codec}/90000", sdp, re.M | re.I):
             raise BadRequest(f"this meeting's video is {self.settings.media_codec}: the offer does not have it",
                              code="unsupported_codec")

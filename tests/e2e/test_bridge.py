@@ -1,6 +1,8 @@
-"""The video bridge with real Chromium peers (fake camera and microphone): a bridge point publishes
-through the relay; it asks for the floor, the chair gives it, and a member's tablet decodes its video
-and receives its sound, as WebRTC's own statistics say.
+"""The video bridge with real Chromium peers (fake camera and microphone): the chair and a bridge point
+publish through the relay; a member's tablet sees and hears the chair at once; the bridge point asks
+for the floor, the chair gives it, and the tablet decodes its video and receives its sound, as WebRTC's
+own statistics say, per slot. The chair's control room, opened and left on a second connection, does
+not take the chair off the air.
 
 WebRTC traffic must stay on test hosts: Chromium runs in a network namespace this test creates, joined
 to the host by a veth pair; the server and its relay listen only on the host end of that pair."""
@@ -149,7 +151,7 @@ def _stat(page: Page, name: str) -> int:
     return int(value or 0)
 
 
-def test_a_bridge_point_given_the_floor_is_seen_and_heard_on_a_members_tablet(
+def test_the_chair_is_heard_at_once_and_a_bridge_point_given_the_floor_is_seen_and_heard(
         bridge_server: LiveServer, ns_browser: Browser) -> None:
     base = bridge_server.base_url
     chair_token = _token(base, CHAIR)
@@ -162,14 +164,22 @@ def test_a_bridge_point_given_the_floor_is_seen_and_heard_on_a_members_tablet(
         return _call(base, chair_token, event, data)
 
     assert chair("agenda.goto", {"meeting_id": mid, "item_id": first_item})["ok"]
+    chair_room = _page(ns_browser, base, CHAIR, f"/meetings/{mid}/bridge")
     hanoi = _page(ns_browser, base, BRIDGE_POINT, f"/meetings/{mid}/bridge")
     member = _page(ns_browser, base, MEMBER, f"/meetings/{mid}/bridge")
-    for page in (hanoi, member):
+    for page in (chair_room, hanoi, member):
         expect(page.get_by_test_id("bridge-status")).to_have_attribute("data-status", "connected", timeout=30_000)
     expect(hanoi.get_by_test_id("bridge-stats")).not_to_have_attribute("data-frames-sent", "0")
+    # Everyone sees and hears the chair at once (the chair's sound is the relay's second audio m-line).
+    member.wait_for_function(
+        "() => { const s = document.querySelector('[data-testid=bridge-stats]');"
+        " return s && Number(s.dataset.chairFrames) > 30 && Number(s.dataset.chairAudioBytes) > 2000; }",
+        timeout=30_000)
+    chair_audio = _stat(member, "chair-audio-bytes")
+    print(f"FIGURE the member received {chair_audio} bytes of the chair's audio")
     # Before the floor is given, the member receives nothing from Hà Nội.
     member.wait_for_timeout(1500)
-    assert _stat(member, "frames-decoded") == 0
+    assert _stat(member, "floor-frames") == 0 and _stat(member, "floor-audio-bytes") == 0
     hanoi.get_by_test_id("speak-request").click()
     waiting: list[dict[str, Any]] = []
     for _ in range(50):  # the request travels from the bridge point's tablet
@@ -182,25 +192,36 @@ def test_a_bridge_point_given_the_floor_is_seen_and_heard_on_a_members_tablet(
     assert chair("speaker.give", {"meeting_id": mid, "turn_id": turn["id"]})["ok"]
     member.wait_for_function(
         "() => { const s = document.querySelector('[data-testid=bridge-stats]');"
-        " return s && Number(s.dataset.framesDecoded) > 30 && Number(s.dataset.audioBytes) > 2000; }",
+        " return s && Number(s.dataset.floorFrames) > 30 && Number(s.dataset.floorAudioBytes) > 2000; }",
         timeout=30_000)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for page in (member, hanoi):
         page.evaluate("window.scrollTo(0, 0)")
     member.screenshot(path=str(SCREENSHOTS / "bridge-member.png"))
     hanoi.screenshot(path=str(SCREENSHOTS / "bridge-point.png"))
-    # The secretariat's control room shows both sites, with their figures.
+    # The chair opens the control room on a second connection and leaves it (media.leave): the chair's own
+    # picture and sound stay on the air for everyone.
+    chair_control = _page(ns_browser, base, CHAIR, f"/meetings/{mid}/control")
+    expect(chair_control.get_by_test_id("control-tile")).to_have_count(3, timeout=30_000)
+    chair_control.goto(f"{base}/#/meetings/{mid}")
+    expect(chair_control.get_by_test_id("control-grid")).to_have_count(0)
+    member.wait_for_timeout(1000)
+    frames, sound = _stat(member, "chair-frames"), _stat(member, "chair-audio-bytes")
+    member.wait_for_timeout(2000)
+    assert _stat(member, "chair-frames") - frames > 20 and _stat(member, "chair-audio-bytes") - sound > 1000
+    chair_control.context.close()
+    # The secretariat's control room shows every site, with their figures.
     control = _page(ns_browser, base, SECRETARY, f"/meetings/{mid}/control")
-    expect(control.get_by_test_id("control-tile")).to_have_count(2, timeout=30_000)
+    expect(control.get_by_test_id("control-tile")).to_have_count(3, timeout=30_000)
     expect(control.get_by_test_id("control-tile").filter(has_text="Điểm cầu Hà Nội")).to_have_count(1)
     control.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=control-tile] video')]"
         ".every((v) => v.readyState >= 2 && v.videoWidth > 0)", timeout=30_000)
-    expect(control.get_by_test_id("control-site")).to_have_count(2, timeout=10_000)
+    expect(control.get_by_test_id("control-site")).to_have_count(3, timeout=10_000)
     control.screenshot(path=str(SCREENSHOTS / "bridge-control-room.png"))
     # The floor ends: Hà Nội is no longer carried.
     assert chair("speaker.end", {"meeting_id": mid})["ok"]
     member.wait_for_timeout(2000)
-    stopped_at = _stat(member, "frames-decoded")
+    stopped_at = _stat(member, "floor-frames")
     member.wait_for_timeout(2000)
-    assert _stat(member, "frames-decoded") - stopped_at <= 3
+    assert _stat(member, "floor-frames") - stopped_at <= 3

@@ -25,9 +25,21 @@ export class BridgeClient {
     this.onStatus = onStatus;
     this.socket = null;
     this.pcs = [];
+    this.slots = SLOTS;
     this.stream = null;
     this.stopped = false;
+    this.replaced = false; // another device of this account now sends this site's camera and microphone
     this.onConnect = () => { if ((this.stream || controlRoom) && !this.stopped) this.join().catch((err) => this.onStatus('failed', err)); };
+    // The relay tells this connection when another device of the account took over its publication: this
+    // device goes on receiving and does not publish again by itself (two devices would take turns for
+    // ever); reloading the screen takes over again.
+    this.onReplaced = (p) => {
+      if (!p || p.meeting_id !== this.meetingId) return;
+      this.replaced = true;
+      if (this.publisher) { this.publisher.close(); this.pcs = this.pcs.filter((pc) => pc !== this.publisher); }
+      this.publisher = null;
+      this.onStatus('replaced');
+    };
   }
 
   /** Joins with `stream` (the camera and microphone), and again by itself after every reconnection. */
@@ -40,6 +52,7 @@ export class BridgeClient {
     }
     if (this.stopped) return;
     this.socket.on('connect', this.onConnect);
+    this.socket.on('media.replaced', this.onReplaced);
     if (!this.socket.connected) this.socket.connect();
     else await this.join();
   }
@@ -50,7 +63,7 @@ export class BridgeClient {
     const meeting_id = this.meetingId;
     const config = await emitOn(this.socket, 'media.config', { meeting_id });
     const iceServers = config.ice_servers.map((urls) => ({ urls }));
-    if (this.stream) {
+    if (this.stream && !this.replaced) {
       const pub = new RTCPeerConnection({ iceServers });
       this.pcs.push(pub);
       this.publisher = pub;
@@ -64,6 +77,7 @@ export class BridgeClient {
     const control_room = this.controlRoom;
     const received = await emitOn(this.socket, 'media.receive', { meeting_id, control_room });
     const slots = received.offer.slots || SLOTS;
+    this.slots = slots;
     const sub = new RTCPeerConnection({ iceServers });
     this.pcs.push(sub);
     this.receiver = sub;
@@ -71,28 +85,37 @@ export class BridgeClient {
       const index = sub.getTransceivers().indexOf(event.transceiver);
       this.onTrack(slots[index] || `slot${index}`, event.track);
     };
+    let answered = false;
+    const status = () => (this.replaced && sub.connectionState === 'connected' ? 'replaced' : sub.connectionState);
+    sub.onconnectionstatechange = () => {
+      if (answered) this.onStatus(status());
+      // The media path broke while the signalling still works: join again, into the same state.
+      if (sub.connectionState === 'failed' && !this.stopped && this.receiver === sub) {
+        window.setTimeout(() => { if (!this.stopped) this.join().catch((err) => this.onStatus('failed', err)); }, 2000);
+      }
+    };
     await sub.setRemoteDescription(received.offer);
     await sub.setLocalDescription(await sub.createAnswer());
     await gathered(sub);
     await emitOn(this.socket, 'media.answer', { meeting_id, sdp: sub.localDescription.sdp, control_room });
-    sub.onconnectionstatechange = () => {
-      this.onStatus(sub.connectionState);
-      // The media path broke while the signalling still works: join again, into the same state.
-      if (sub.connectionState === 'failed' && !this.stopped) {
-        window.setTimeout(() => { if (!this.stopped) this.join().catch((err) => this.onStatus('failed', err)); }, 2000);
-      }
-    };
-    this.onStatus('joined');
+    answered = true;
+    // The connection may have come up while the answer's acknowledgement travelled.
+    this.onStatus(sub.connectionState === 'connected' ? status() : 'joined');
   }
 
-  /** What arrived: video frames decoded and audio bytes, and what this device sent. */
+  /** What arrived: video frames decoded and audio bytes (in all and per slot, e.g. `slots['chair:audio']`),
+   * and what this device sent. */
   async stats() {
-    const out = { framesDecoded: 0, audioBytes: 0, framesSent: 0, packetsLost: 0 };
+    const out = { framesDecoded: 0, audioBytes: 0, framesSent: 0, packetsLost: 0, slots: {} };
     if (this.receiver) {
+      const slotOf = {}; // the relay's offer has one m-line per slot, in the order of the slots
+      this.receiver.getTransceivers().forEach((tr, index) => { slotOf[tr.receiver.track.id] = this.slots[index]; });
       (await this.receiver.getStats()).forEach((r) => {
         if (r.type !== 'inbound-rtp') return;
+        const slot = slotOf[r.trackIdentifier];
         if (r.kind === 'video') out.framesDecoded += r.framesDecoded || 0;
         if (r.kind === 'audio') out.audioBytes += r.bytesReceived || 0;
+        if (slot) out.slots[slot] = r.kind === 'video' ? r.framesDecoded || 0 : r.bytesReceived || 0;
         out.packetsLost += r.packetsLost || 0;
       });
     }
@@ -120,6 +143,7 @@ export class BridgeClient {
     this.stopped = true;
     if (this.socket) {
       this.socket.off('connect', this.onConnect);
+      this.socket.off('media.replaced', this.onReplaced);
       if (this.socket.connected) this.socket.emit('media.leave', { meeting_id: this.meetingId }, () => {});
     }
     this.close();

@@ -82,7 +82,9 @@ export function BridgeView({ meetingId }) {
           ${state && state.meeting.status === 'in_progress' && html`<${SpeakCard} store=${store} state=${state} allowed=${allowed} />`}
           <p class="bridge-status" data-testid="bridge-status" data-status=${status}>${t(`bridge.status_${status}`)}</p>
           ${stats && html`<dl class="bridge-stats" data-testid="bridge-stats" data-frames-decoded=${stats.framesDecoded}
-              data-audio-bytes=${stats.audioBytes} data-frames-sent=${stats.framesSent}>
+              data-audio-bytes=${stats.audioBytes} data-frames-sent=${stats.framesSent}
+              data-floor-frames=${stats.slots['floor:video'] || 0} data-floor-audio-bytes=${stats.slots['floor:audio'] || 0}
+              data-chair-frames=${stats.slots['chair:video'] || 0} data-chair-audio-bytes=${stats.slots['chair:audio'] || 0}>
             <div><dt>${t('bridge.frames_decoded')}</dt><dd>${stats.framesDecoded}</dd></div>
             <div><dt>${t('bridge.audio_bytes')}</dt><dd>${stats.audioBytes}</dd></div>
             <div><dt>${t('bridge.frames_sent')}</dt><dd>${stats.framesSent}</dd></div>

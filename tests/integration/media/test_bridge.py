@@ -5,17 +5,42 @@ chair always, the floor only once the chair gives it, and nothing from a site wh
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from array import array
 from collections import defaultdict
 from typing import Any
 
+import av
 import socketio
-from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
 
 from tests.integration.conftest import Server
 from tests.integration.live import LiveClient
 from tests.integration.media.test_relay import MovingPicture
+
+BUNDLED = RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+"""An aiortc receiver must bundle every m-line, as browsers do: with aiortc's default ("balanced") its
+second audio receiver stays on a transport the offer's BUNDLE group shuts down, and the chair's sound
+is handed to the floor's receiver instead (aiortc then routes by payload type)."""
+
+
+class Tone(AudioStreamTrack):
+    """A synthetic microphone: a steady tone (not silence, so a receiver can tell it heard something)."""
+
+    def __init__(self, hz: int = 440) -> None:
+        super().__init__()
+        self.hz, self.n = hz, 0
+
+    async def recv(self) -> av.AudioFrame:
+        frame = await super().recv()  # paced at 20 ms, timestamps set
+        channels, rate = len(frame.layout.channels), frame.sample_rate
+        wave = array("h", (int(8000 * math.sin(2 * math.pi * self.hz * (self.n + i) / rate))
+                           for i in range(frame.samples) for _ in range(channels)))
+        self.n += frame.samples
+        frame.planes[0].update(wave.tobytes())
+        return frame
 
 
 class Site:
@@ -29,6 +54,11 @@ class Site:
         self.pcs: list[RTCPeerConnection] = []
         self.frames: dict[int, list[tuple[float, int]]] = defaultdict(list)  # m-line index -> (time, level)
         self.tasks: list[asyncio.Task[None]] = []
+        self.pushes: dict[str, list[Any]] = defaultdict(list)  # what the server pushed on /media
+        self.sio.on("*", self._pushed, namespace="/media")
+
+    async def _pushed(self, event: str, data: Any = None) -> None:
+        self.pushes[event].append(data)
 
     async def connect(self) -> None:
         await self.sio.connect(self.base_url, auth={"token": self.live.token}, namespaces=["/media"],
@@ -38,10 +68,12 @@ class Site:
         ack: dict[str, Any] = await self.sio.call(event, data, namespace="/media", timeout=20)
         return ack
 
-    async def publish(self, meeting_id: int, level: int) -> dict[str, Any]:
+    async def publish(self, meeting_id: int, level: int, *, audio: bool = False) -> dict[str, Any]:
         pc = RTCPeerConnection()
         self.pcs.append(pc)
         pc.addTransceiver(MovingPicture(level), direction="sendonly")
+        if audio:
+            pc.addTransceiver(Tone(), direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())
         ack = await self.call("media.publish", {"meeting_id": meeting_id, "sdp": pc.localDescription.sdp})
         if ack["ok"]:
@@ -51,14 +83,14 @@ class Site:
     async def receive(self, meeting_id: int) -> dict[str, Any]:
         ack = await self.call("media.receive", {"meeting_id": meeting_id})
         assert ack["ok"], ack
-        pc = RTCPeerConnection()
+        self.frames.clear()  # m-line indexes are this offer's
+        pc = RTCPeerConnection(BUNDLED)
         self.pcs.append(pc)
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             index = next(i for i, t in enumerate(pc.getTransceivers()) if t.receiver.track is track)
-            if track.kind == "video":
-                self.tasks.append(asyncio.ensure_future(self._read(index, track)))
+            self.tasks.append(asyncio.ensure_future(self._read(index, track)))
 
         await pc.setRemoteDescription(RTCSessionDescription(ack["offer"]["sdp"], ack["offer"]["type"]))
         await pc.setLocalDescription(await pc.createAnswer())
@@ -67,10 +99,15 @@ class Site:
         return ack
 
     async def _read(self, index: int, track: MediaStreamTrack) -> None:
+        """Video: the first luma byte of each decoded frame; audio: the loudest sample of each frame."""
         try:
             while True:
                 frame = await track.recv()
-                self.frames[index].append((time.monotonic(), bytes(frame.planes[0])[0]))  # type: ignore[attr-defined]
+                if track.kind == "video":
+                    level = bytes(frame.planes[0])[0]  # type: ignore[attr-defined]
+                else:
+                    level = max(abs(x) for x in array("h", bytes(frame.planes[0])))  # type: ignore[attr-defined]
+                self.frames[index].append((time.monotonic(), level))
         except MediaStreamError:
             return
 
@@ -83,7 +120,10 @@ class Site:
             await self.sio.disconnect()
 
 
-FLOOR, CHAIR = 0, 2  # m-lines of the relay's offer: floor video, floor audio, chair video, chair audio
+H264_ONLY = ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 102\r\n"
+             "a=rtpmap:102 H264/90000\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\n"
+             "a=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\n")
+FLOOR, FLOOR_AUDIO, CHAIR, CHAIR_AUDIO = 0, 1, 2, 3  # m-lines of the relay's offer
 
 
 async def _until(check: Any, timeout: float = 15.0) -> None:
@@ -149,8 +189,7 @@ async def test_bad_signalling_gets_a_clear_error(server: Server, session_world: 
         await member.connect()
         refused = await outsider.publish(mid, level=10)
         assert refused["ok"] is False and refused["error"]["code"] == "forbidden"
-        for sdp, code in [("hello", "bad_sdp"), ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video 9 UDP/TLS/RTP/SAVPF 102\r\n"
-                                                   "a=rtpmap:102 H264/90000\r\n", "unsupported_codec"),
+        for sdp, code in [("hello", "bad_sdp"), (H264_ONLY, "unsupported_codec"),
                           ("v=0\r\nnonsense", "bad_sdp")]:
             ack = await member.call("media.publish", {"meeting_id": mid, "sdp": sdp})
             assert ack["ok"] is False and ack["error"]["code"] == code, (sdp, ack)

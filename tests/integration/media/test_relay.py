@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import av
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, VideoStreamTrack
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 
 from media import hooks
 from media.relay import Relay, is_keyframe
@@ -58,8 +58,10 @@ async def relay() -> AsyncIterator[Relay]:
     await r.close()
 
 
-async def _publish(relay: Relay, site: str, level: int) -> RTCPeerConnection:
+async def _publish(relay: Relay, site: str, level: int, *, audio_first: bool = False) -> RTCPeerConnection:
     pc = RTCPeerConnection()
+    if audio_first:  # as a browser offers getUserMedia's stream: the microphone's m-line first
+        pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
     pc.addTransceiver(MovingPicture(level), direction="sendonly")
     await pc.setLocalDescription(await pc.createOffer())
     answer = await relay.publish(site, pc.localDescription)
@@ -117,7 +119,8 @@ async def test_subscribers_decode_forwarded_frames_and_the_relay_decodes_none(re
     source = relay.sources[("hanoi", "video")]
     assert source.frames_in >= 15 and source.keyframes_in >= 1
     # Nothing was decoded by the relay: its receiving track never got a frame.
-    received = publisher and relay.publishing["hanoi"].getReceivers()[0].track
+    published = relay.live_publication("hanoi")
+    received = publisher and published and published.pc.getReceivers()[0].track
     assert received is not None and received._queue.qsize() == 0  # type: ignore[attr-defined]
     assert all(abs(s.levels[-1] - 60) < 30 for s in subs)  # the picture is the publisher's
     for sub in subs:
@@ -164,13 +167,30 @@ async def test_h264_is_forwarded_when_the_meeting_uses_it() -> None:
     relay = Relay(video_codec="H264")
     try:
         publisher = await _publish(relay, "hue", level=120)
-        assert "H264" in relay.publishing["hue"].localDescription.sdp
-        assert "VP8" not in relay.publishing["hue"].localDescription.sdp
+        answer = relay.publications[0].pc.localDescription.sdp
+        assert "H264" in answer and "VP8" not in answer
         sub = await _subscribe(relay, "viewer", "hue")
-        assert "VP8" not in relay.receiving["viewer"].localDescription.sdp
+        assert "VP8" not in relay.subscriptions["viewer"].pc.localDescription.sdp
         await _until(lambda: len(sub.frames) >= 10)
         assert relay.sources[("hue", "video")].keyframes_in >= 1
         assert abs(sub.levels[-1] - 120) < 30
+        await sub.pc.close()
+        await publisher.close()
+    finally:
+        await relay.close()
+
+
+async def test_a_browsers_audio_first_offer_connects_with_the_meetings_codec() -> None:
+    """A browser offers the microphone's m-line before the camera's; with the meeting's codec fixed, the
+    relay makes its video receiver before applying the offer. The publication must still connect (it
+    did not when every relay connection bundled everything on its first transceiver's transport)."""
+    relay = Relay(video_codec="VP8")
+    try:
+        publisher = await _publish(relay, "hue", level=120, audio_first=True)
+        sub = await _subscribe(relay, "viewer", "hue")
+        await _until(lambda: len(sub.frames) >= 10)
+        assert abs(sub.levels[-1] - 120) < 30
+        assert relay.sources[("hue", "audio")].frames_in > 0
         await sub.pc.close()
         await publisher.close()
     finally:
