@@ -8,7 +8,7 @@ FE_STAMP := frontend/vendor/.installed
 CHROMIUM ?= /usr/bin/chromium
 export ECABINET_DATA_DIR ?= data
 
-.PHONY: run test unit integration e2e bench lint fmt setup chromium signing-tools clean
+.PHONY: run test unit integration e2e bench lint fmt setup chromium signing-tools deploy-tools clean
 
 setup: $(PY_STAMP) $(FE_STAMP)
 
@@ -45,17 +45,29 @@ signing-tools:
 	  else echo "signing tools missing and not root: those tests will skip"; fi; \
 	fi
 
+# The deployment test runs Debian's nginx with the generated configuration (deploy/); install it when
+# missing and we may (its service is not started: the test runs its own nginx on loopback ports).
+deploy-tools:
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's nginx for the deployment test"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) \
+	      || echo "could not install nginx: the deployment test will skip"; \
+	    (nginx -s stop 2>/dev/null || true); \
+	  else echo "nginx missing and not root: the deployment test will skip"; fi; \
+	fi
+
 run: setup
 	$(BIN)/ecabinet demo
 	$(BIN)/ecabinet serve
 
-test: setup chromium signing-tools
+test: setup chromium signing-tools deploy-tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit
 
-integration: setup signing-tools
+integration: setup signing-tools deploy-tools
 	$(BIN)/python -m pytest -q tests/integration
 
 e2e: setup chromium

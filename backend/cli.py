@@ -60,10 +60,29 @@ def cmd_serve(args: argparse.Namespace) -> None:
     logs.configure(settings.log_level)
     if not args.no_migrate:
         migrate.upgrade(settings.effective_database_url)
+    if args.workers > 1:
+        from backend import supervisor
+
+        if not settings.redis_url:
+            sys.exit("ecabinet: several workers need REDIS_URL (events and presence are shared through Redis)")
+        sys.exit(supervisor.run(args.workers, host, port))
     print(f"e-Cabinet ({settings.mode} mode) on http://{host}:{port}  database: "
           f"{_redacted(settings.effective_database_url)}", flush=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level,
                 proxy_headers=True, forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"))
+
+
+def cmd_nginx_config(args: argparse.Namespace) -> None:
+    from backend.deploy import NginxOptions, render_nginx
+
+    settings = _settings()
+    print(render_nginx(NginxOptions(
+        server_name=args.server_name, listen=args.listen, listen_http=args.listen_http or None,
+        certificate=args.cert, certificate_key=args.key, frontend_dir=args.frontend_dir,
+        workers=tuple(f"127.0.0.1:{args.port + i}" for i in range(args.workers)),
+        relay=f"127.0.0.1:{args.relay_port}" if args.relay_port else None,
+        relay_path=settings.relay_path or "/relay/socket.io", max_upload_bytes=settings.max_document_bytes,
+        extra=tuple(args.extra))), end="")
 
 
 def cmd_relay(args: argparse.Namespace) -> None:
@@ -316,7 +335,23 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="default: ECABINET_HOST or 127.0.0.1")
     serve.add_argument("--port", type=int, help="default: ECABINET_PORT or 8000")
     serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="run N worker processes on PORT..PORT+N-1 behind a reverse proxy (needs REDIS_URL); "
+                            "a worker that dies is started again")
     serve.set_defaults(func=cmd_serve)
+
+    ngx = sub.add_parser("nginx-config", help="print the nginx site configuration for N workers and a relay")
+    ngx.add_argument("--server-name", default="ecabinet.example.gov.vn")
+    ngx.add_argument("--listen", default="443", help="HTTPS listen address (default 443)")
+    ngx.add_argument("--listen-http", default="80", help="HTTP listen that redirects to HTTPS ('' for none)")
+    ngx.add_argument("--cert", default="/etc/ssl/ecabinet/fullchain.pem")
+    ngx.add_argument("--key", default="/etc/ssl/ecabinet/privkey.pem")
+    ngx.add_argument("--frontend-dir", default="/opt/ecabinet/frontend")
+    ngx.add_argument("--workers", type=int, default=3)
+    ngx.add_argument("--port", type=int, default=8001, help="the first worker's port")
+    ngx.add_argument("--relay-port", type=int, default=8090, help="the relay's port (0: no separate relay)")
+    ngx.add_argument("--extra", action="append", default=[], help="an extra http-level line (repeatable)")
+    ngx.set_defaults(func=cmd_nginx_config)
 
     mig = sub.add_parser("migrate", help="apply database migrations")
     mig.add_argument("--new", metavar="MESSAGE", help="(developers) autogenerate a new migration")

@@ -32,6 +32,19 @@ function cookie(name) {
   return hit ? decodeURIComponent(hit.slice(name.length + 1)) : null;
 }
 
+/** The device's routing key for a reverse proxy with several workers (deploy/, backend/deploy.py): a
+ * random value that keeps this device's REST calls and live connection on one worker. It says nothing
+ * about the user and is the same before and after login. */
+export function ensureRouteCookie() {
+  if (cookie('ecabinet_route')) return;
+  const bytes = new Uint8Array(12);
+  crypto.getRandomValues(bytes);
+  const value = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  const secure = window.location.protocol === 'https:' ? '; Secure' : '';
+  document.cookie = `ecabinet_route=${value}; Path=/; Max-Age=31536000; SameSite=Lax${secure}`;
+}
+ensureRouteCookie();
+
 /** One API call. `rawType` sends `body` as is (a File) with that Content-Type instead of JSON; a FormData
  * body goes as multipart/form-data (the browser writes the boundary). */
 export async function request(method, path, body, rawType) {
