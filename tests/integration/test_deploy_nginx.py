@@ -121,6 +121,10 @@ class Tablet:
         return ack
 
 
+def _spawn(argv: list[str], env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
 def _worker_pids(first_port: int) -> dict[int, int]:
     """Port -> pid of the workers the supervisor started (read from /proc)."""
     found: dict[int, int] = {}
@@ -190,12 +194,10 @@ async def deployment(tmp_path: Path) -> Any:
                 "ECABINET_DATA_DIR": str(tmp_path / "data"), "ECABINET_HOST": "127.0.0.1",
                 "FORWARDED_ALLOW_IPS": "127.0.0.1", "ECABINET_MEDIA_HOST_ADDRESSES": "127.0.0.1"})
     log = (tmp_path / "workers.log").open("wb")
-    supervisor = subprocess.Popen([sys.executable, "-m", "backend.cli", "serve", "--workers", "3", "--port",
-                                   str(first)], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL)
+    supervisor = _spawn([sys.executable, "-m", "backend.cli", "serve", "--workers", "3", "--port", str(first)],
+                        env, log)
     conf = _nginx_conf(tmp_path, https, first, env)
-    proxy = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf)], stdout=subprocess.DEVNULL,
-                             stderr=(tmp_path / "nginx.out").open("wb"), stdin=subprocess.DEVNULL)
+    proxy = _spawn([nginx, "-p", str(tmp_path), "-c", str(conf)], env, log)
     try:
         for i in range(3):
             await _ready(f"http://127.0.0.1:{first + i}/api/health")
