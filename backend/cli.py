@@ -62,8 +62,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         migrate.upgrade(settings.effective_database_url)
     print(f"e-Cabinet ({settings.mode} mode) on http://{host}:{port}  database: "
           f"{_redacted(settings.effective_database_url)}", flush=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level,
-                proxy_headers=True, forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"))
+    # X-Forwarded-* are believed by the application itself, from ECABINET_TRUSTED_PROXIES only.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level, proxy_headers=False)
 
 
 def cmd_relay(args: argparse.Namespace) -> None:
@@ -77,7 +77,7 @@ def cmd_relay(args: argparse.Namespace) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     path = settings.relay_path or "/relay/socket.io"
     print(f"e-Cabinet relay on http://{host}:{port}{path} (namespace /media)", flush=True)
-    uvicorn.run(create_relay_app(settings), host=host, port=port, log_level=settings.log_level)
+    uvicorn.run(create_relay_app(settings), host=host, port=port, log_level=settings.log_level, proxy_headers=False)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
