@@ -77,6 +77,5 @@ def check_policy(password: str, *, username: str = "", full_name: str = "") -> N
     if {squashed, letters, core} & common:
         raise _weak("this password is among the most common ones (or a keyboard pattern): choose another")
     own = {_squash(username), _letters(username), _squash(full_name), _letters(full_name)} - {""}
-    name = _squash(username)
-    if {squashed, letters, core} & own or (len(name) >= 4 and name in squashed):
+    if {squashed, letters, core} & own:
         raise _weak("a password may not be the username or the person's name")
