@@ -358,3 +358,23 @@ async def test_removed_then_added_again_comes_back_on_the_same_record(cast: Cast
     ok(await cast["member2"].client.get(f"/api/meetings/{meeting['id']}"))
     assert_error(await sec.post(_url(meeting), json={"user_id": cast["member2"].id, "role": "member"}), 409,
                  "already_participant")
+
+
+async def test_a_removed_members_positions_no_longer_weigh(server: Server, cast: Cast, new_meeting: Any) -> None:
+    """An objection or a wish to speak stated before removal neither blocks adoption nor queues a turn."""
+    meeting = await new_meeting("draft")
+    sec, mid = cast["secretary"].client, meeting["id"]
+    item = ok(await sec.post(f"/api/meetings/{mid}/agenda", json={"title": "Tờ trình D"}), 201)
+    ok(await sec.post(f"/api/meetings/{mid}/transitions", json={"action": "publish"}))
+    url = f"/api/meetings/{mid}/positions"
+    ok(await cast["member"].client.put(url, json={"agenda_item_id": item["id"], "position": "objection",
+                                                  "reason": "Chưa đủ hồ sơ."}))
+    ok(await cast["member2"].client.put(url, json={"agenda_item_id": item["id"], "position": "wish_to_speak"}))
+    assert ok(await sec.get(url))["items"][0]["adoptable"] is False
+    for key in ("member", "member2"):
+        assert (await sec.delete(_url(meeting, _pid(meeting, cast[key].id)))).status_code == 204
+    staff_view = ok(await sec.get(url))["items"][0]
+    assert staff_view["positions"] == [] and staff_view["adoptable"] is True
+    ok(await cast["chair"].client.post(f"/api/meetings/{mid}/transitions", json={"action": "start"}))
+    async with server.db.read() as s:
+        assert (await s.exec(select(SpeakerTurn).where(SpeakerTurn.meeting_id == mid))).all() == []
