@@ -20,6 +20,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from backend.api import api
 from backend.api.system import openapi_json
@@ -109,10 +110,13 @@ _FRAMABLE = re.compile(r"^/api/(records|opinion-ballots)/[0-9]+/pdf$")
 
 
 class SecurityHeaders:
-    """Adds the browser hardening headers to every answer (pure ASGI, so streaming is untouched)."""
+    """Adds the browser hardening headers to every answer (pure ASGI, so streaming is untouched).
+    `hsts_seconds` > 0 (production behind HTTPS): browsers that saw the site once never again
+    speak plain HTTP to it, so a network attacker cannot strip TLS off the login page."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, hsts_seconds: int = 0) -> None:
         self.app = app
+        self.hsts = [(b"strict-transport-security", f"max-age={hsts_seconds}".encode())] if hsts_seconds > 0 else []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -134,6 +138,7 @@ class SecurityHeaders:
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"SAMEORIGIN" if framable else b"DENY"),
                     (b"referrer-policy", b"no-referrer"),
+                    *self.hsts,
                 ]
                 message["headers"] = headers
             await send(message)
@@ -183,9 +188,18 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     app.state.db = database
     app.state.live = live_ctx
     app.state.sio = sio
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, hsts_seconds=settings.hsts_seconds)
     combined: ASGIApp = socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
-    return combined
+    return behind_proxies(combined, settings)
+
+
+def behind_proxies(app: ASGIApp, settings: Settings) -> ASGIApp:
+    """Believe X-Forwarded-For/-Proto only from the configured proxies (ECABINET_TRUSTED_PROXIES): the
+    client address decides login throttling, so a client must not be able to name its own."""
+    if not settings.trusted_proxies:
+        return app
+    proxied: ASGIApp = ProxyHeadersMiddleware(app, trusted_hosts=list(settings.trusted_proxies))  # type: ignore[arg-type,assignment]
+    return proxied
 
 
 async def _housekeeping(live_ctx: Live, rounds: Opinions) -> None:
@@ -251,4 +265,5 @@ def create_relay_app(settings: Settings, *, db: Database | None = None) -> ASGIA
 
     app = Starlette(routes=[Route("/relay/health", health, methods=["GET"])], lifespan=lifespan)
     path = (settings.relay_path or "/relay/socket.io").strip("/")
-    return SecurityHeaders(socketio.ASGIApp(sio, other_asgi_app=app, socketio_path=path))
+    return behind_proxies(SecurityHeaders(socketio.ASGIApp(sio, other_asgi_app=app, socketio_path=path),
+                                          hsts_seconds=settings.hsts_seconds), settings)

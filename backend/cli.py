@@ -68,8 +68,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         sys.exit(supervisor.run(args.workers, host, port))
     print(f"e-Cabinet ({settings.mode} mode) on http://{host}:{port}  database: "
           f"{_redacted(settings.effective_database_url)}", flush=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level,
-                proxy_headers=True, forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"))
+    # X-Forwarded-* are believed by the application itself, from ECABINET_TRUSTED_PROXIES only.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level, proxy_headers=False)
 
 
 def cmd_nginx_config(args: argparse.Namespace) -> None:
@@ -96,7 +96,7 @@ def cmd_relay(args: argparse.Namespace) -> None:
     logs.configure(settings.log_level)
     path = settings.relay_path or "/relay/socket.io"
     print(f"e-Cabinet relay on http://{host}:{port}{path} (namespace /media)", flush=True)
-    uvicorn.run(create_relay_app(settings), host=host, port=port, log_level=settings.log_level)
+    uvicorn.run(create_relay_app(settings), host=host, port=port, log_level=settings.log_level, proxy_headers=False)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

@@ -5,6 +5,7 @@ Demo mode (the default, what `make run` uses) may generate a secret key; product
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from backend.exceptions import ConfigError
 
 _KNOWN_BAD_SECRETS = {"", "changeme", "secret", "change-me", "dev"}
 _MIN_SECRET_LENGTH = 32
+_ONE_YEAR = 31_536_000
 PADES_LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 
 
@@ -42,14 +44,24 @@ class Settings:
     """How long a login (cookie or bearer token) lasts without use (ECABINET_SESSION_HOURS)."""
     secure_cookies: bool = False
     """Mark cookies Secure (ECABINET_SECURE_COOKIES); on by default in production, which runs behind HTTPS."""
+    hsts_seconds: int = 0
+    """`Strict-Transport-Security: max-age` sent on every answer (ECABINET_HSTS_SECONDS); by default one
+    year when cookies are Secure (production behind HTTPS), else 0: no header (plain-HTTP demo)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks of the reverse proxies whose `X-Forwarded-For`/`-Proto` are believed
+    (ECABINET_TRUSTED_PROXIES, comma-separated, e.g. `127.0.0.1,10.0.0.0/24`); none by default: the
+    client address is the TCP peer's."""
     login_slowdown_after: int = 3
-    """Failed logins for one username before each further attempt is slowed (ECABINET_LOGIN_SLOWDOWN_AFTER)."""
-    login_lock_after: int = 10
-    """Failed logins for one username before it is locked (ECABINET_LOGIN_LOCK_AFTER)."""
-    login_lock_seconds: int = 900
-    """How long a locked username stays locked (ECABINET_LOGIN_LOCK_SECONDS)."""
+    """Failed logins of one account before each further attempt at it waits (ECABINET_LOGIN_SLOWDOWN_AFTER).
+    The wait doubles with each failure; the right password still gets in after it."""
     login_slowdown_max_ms: int = 2000
-    """Upper bound of the delay added to a slowed login attempt (ECABINET_LOGIN_SLOWDOWN_MAX_MS)."""
+    """Upper bound of that wait (ECABINET_LOGIN_SLOWDOWN_MAX_MS)."""
+    login_address_limit: int = 20
+    """Failed logins from one client address (an IPv6 /64) before that address is refused with 429
+    for `login_lock_seconds` (ECABINET_LOGIN_ADDRESS_LIMIT)."""
+    login_lock_seconds: int = 900
+    """How long failures are remembered, and how long a refused address stays refused
+    (ECABINET_LOGIN_LOCK_SECONDS)."""
     max_json_bytes: int = 1_000_000
     """Largest JSON request body accepted (ECABINET_MAX_JSON_BYTES)."""
     frontend_dir: Path = Path(__file__).resolve().parent.parent / "frontend"
@@ -156,6 +168,7 @@ class Settings:
             raise ConfigError(f"ECABINET_PADES_LEVEL must be one of {', '.join(PADES_LEVELS)}, not {level!r}")
         if level != "B-B" and not env.get("ECABINET_TSA_URL", "").strip():
             raise ConfigError(f"PAdES {level} needs a timestamp authority: set ECABINET_TSA_URL")
+        secure = flag("ECABINET_SECURE_COOKIES", mode == "production")
         return cls(
             mode=mode,
             data_dir=Path(env.get("ECABINET_DATA_DIR", "data")),
@@ -166,9 +179,11 @@ class Settings:
             port=port,
             log_level=env.get("ECABINET_LOG_LEVEL", "info").lower(),
             session_hours=number("ECABINET_SESSION_HOURS", defaults.session_hours),
-            secure_cookies=flag("ECABINET_SECURE_COOKIES", mode == "production"),
+            secure_cookies=secure,
+            hsts_seconds=number("ECABINET_HSTS_SECONDS", _ONE_YEAR if secure else 0),
+            trusted_proxies=_networks(env.get("ECABINET_TRUSTED_PROXIES", "")),
             login_slowdown_after=number("ECABINET_LOGIN_SLOWDOWN_AFTER", defaults.login_slowdown_after),
-            login_lock_after=number("ECABINET_LOGIN_LOCK_AFTER", defaults.login_lock_after),
+            login_address_limit=number("ECABINET_LOGIN_ADDRESS_LIMIT", defaults.login_address_limit),
             login_lock_seconds=number("ECABINET_LOGIN_LOCK_SECONDS", defaults.login_lock_seconds),
             login_slowdown_max_ms=number("ECABINET_LOGIN_SLOWDOWN_MAX_MS", defaults.login_slowdown_max_ms),
             max_json_bytes=number("ECABINET_MAX_JSON_BYTES", defaults.max_json_bytes),
@@ -198,6 +213,17 @@ class Settings:
 
 def _listed(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    """Proxy addresses or networks, checked now so a typo stops the start instead of trusting nobody."""
+    out = []
+    for part in _listed(raw):
+        try:
+            out.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError as exc:
+            raise ConfigError(f"ECABINET_TRUSTED_PROXIES: {part!r} is not an IP address or network") from exc
+    return tuple(out)
 
 
 def _media_codec(raw: str) -> str:

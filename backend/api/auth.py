@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.api.routing import CSRF_COOKIE, SESSION_COOKIE, Call, Permission, api, session_token
+from backend.api.routing import Call, Permission, api, client_address, session_token
 from backend.api.schemas import ChangePasswordIn, LoginIn, LoginOut, MeOut, TokenIn, TokenOut
 from backend.services import auth, users
 
@@ -21,10 +21,11 @@ def _cookie(call: Call, key: str, value: str, *, http_only: bool) -> dict[str, A
 async def login(call: Call) -> dict[str, Any]:
     body: LoginIn = call.body
     result = await auth.login(call.db, call.settings, body.username, body.password, kind="cookie",
-                              user_agent=call.request.headers.get("user-agent", ""))
+                              user_agent=call.request.headers.get("user-agent", ""),
+                              address=client_address(call.request))
     csrf = auth.csrf_token(call.settings, result.token)
-    call.cookies_to_set.append(_cookie(call, SESSION_COOKIE, result.token, http_only=True))
-    call.cookies_to_set.append(_cookie(call, CSRF_COOKIE, csrf, http_only=False))
+    call.cookies_to_set.append(_cookie(call, auth.session_cookie(call.settings), result.token, http_only=True))
+    call.cookies_to_set.append(_cookie(call, auth.csrf_cookie(call.settings), csrf, http_only=False))
     return {"user": result.user, "csrf_token": csrf, "expires_at": result.expires_at}
 
 
@@ -33,7 +34,8 @@ async def login(call: Call) -> dict[str, Any]:
 async def create_token(call: Call) -> dict[str, Any]:
     body: TokenIn = call.body
     result = await auth.login(call.db, call.settings, body.username, body.password, kind="bearer",
-                              user_agent=body.label or call.request.headers.get("user-agent", ""))
+                              user_agent=body.label or call.request.headers.get("user-agent", ""),
+                              address=client_address(call.request))
     return {"token": result.token, "user": result.user, "expires_at": result.expires_at}
 
 
@@ -41,7 +43,7 @@ async def create_token(call: Call) -> dict[str, Any]:
            permission=Permission.user(), tag=TAG, status=204)
 async def logout(call: Call) -> None:
     await auth.logout(call.db, call.user)
-    call.cookies_to_delete.extend([SESSION_COOKIE, CSRF_COOKIE])
+    call.cookies_to_delete.extend([auth.session_cookie(call.settings), auth.csrf_cookie(call.settings)])
 
 
 @api.route("GET", "/api/auth/me", summary="Who is logged in", permission=Permission.user(), tag=TAG,

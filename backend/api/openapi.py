@@ -8,8 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from backend.api.routing import MULTIPART, SESSION_COOKIE, Access, Operation
+from backend.api.routing import MULTIPART, Access, Operation
 from backend.api.schemas import ErrorBody
+from backend.services.auth import SESSION_COOKIE
 
 _PATH_PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
 _REF = "#/components/schemas/{model}"
@@ -114,7 +115,8 @@ def document(operations: list[Operation], *, version: str) -> dict[str, Any]:
                 "bearerAuth": {"type": "http", "scheme": "bearer",
                                "description": "a token from POST /api/auth/tokens"},
                 "cookieAuth": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
-                               "description": "set by POST /api/auth/login; unsafe methods also need "
+                               "description": f"set by POST /api/auth/login (named __Host-{SESSION_COOKIE} "
+                                              "when served over HTTPS); unsafe methods also need "
                                               "the X-CSRF-Token header"},
             },
         },

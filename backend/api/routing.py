@@ -34,8 +34,6 @@ from backend.exceptions import (
 from backend.services import auth
 from backend.services.context import Actor
 
-SESSION_COOKIE = "ecabinet_session"
-CSRF_COOKIE = "ecabinet_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_ID = 2_147_483_647
@@ -208,7 +206,8 @@ async def run(op: Operation, request: Request) -> Response:
     for cookie in call.cookies_to_set:
         response.set_cookie(**cookie)
     for name in call.cookies_to_delete:
-        response.delete_cookie(name, path="/")
+        # A __Host- cookie is only replaced (here: expired) by a Set-Cookie that is Secure too.
+        response.delete_cookie(name, path="/", secure=call.settings.secure_cookies)
     return response
 
 
@@ -223,7 +222,7 @@ async def authenticate_request(request: Request, db: Database, settings: Setting
             raise Unauthorized("use 'Authorization: Bearer <token>'", code="bad_authorization_header")
         actor = await auth.authenticate(db, settings, token.strip(), via_cookie=False)
     else:
-        cookie = request.cookies.get(SESSION_COOKIE)
+        cookie = request.cookies.get(auth.session_cookie(settings))
         actor = await auth.authenticate(db, settings, cookie, via_cookie=True)
         if request.method not in SAFE_METHODS and not auth.csrf_valid(
                 settings, cookie or "", request.headers.get(CSRF_HEADER)):
@@ -234,7 +233,14 @@ async def authenticate_request(request: Request, db: Database, settings: Setting
 
 
 def session_token(request: Request) -> str | None:
-    return request.cookies.get(SESSION_COOKIE)
+    settings: Settings = request.app.state.settings
+    return request.cookies.get(auth.session_cookie(settings))
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the TCP peer, or what a trusted proxy says it is (ECABINET_TRUSTED_PROXIES;
+    the application's ProxyHeadersMiddleware has already put it in the request's scope)."""
+    return request.client.host if request.client else ""
 
 
 def _validate_query(model: type[BaseModel], request: Request) -> BaseModel:

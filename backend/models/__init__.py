@@ -1,7 +1,7 @@
 """SQLModel tables, one module per aggregate. Importing this package registers every table on
 `SQLModel.metadata` (Alembic's target)."""
 
-from backend.models.accounts import AuthSession, Body, LoginThrottle, User
+from backend.models.accounts import AuthSession, Body, LoginAddressThrottle, LoginThrottle, User
 from backend.models.audit import AuditEntry
 from backend.models.documents import (
     Annotation,
@@ -11,7 +11,7 @@ from backend.models.documents import (
     DocumentReader,
     DocumentVersion,
 )
-from backend.models.meetings import AgendaItem, Attendance, Meeting, Participant, SpeakerTurn
+from backend.models.meetings import AgendaItem, Attendance, Meeting, Participant, SpeakerTurn, taking_part
 from backend.models.opinions import (
     AgendaPosition,
     OpinionAnswer,
@@ -26,8 +26,9 @@ from backend.models.votes import Ballot, Poll, PollVoter, SecretBallot
 
 __all__ = [
     "AgendaItem", "AgendaPosition", "Annotation", "Attendance", "AuditEntry", "AuthSession", "Ballot", "Body",
-    "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion", "LoginThrottle", "Meeting",
+    "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion", "LoginAddressThrottle",
+    "LoginThrottle", "Meeting",
     "OpinionAnswer", "OpinionBallot", "OpinionDocumentComment", "OpinionQuestion", "OpinionReminder", "OpinionRound",
     "Participant", "Poll", "PollVoter", "Resolution", "ResolutionSignature", "SecretBallot", "SigningCredential",
-    "SpeakerTurn", "User",
+    "SpeakerTurn", "User", "taking_part",
 ]

@@ -56,10 +56,21 @@ class AuthSession(SQLModel, table=True):
 
 
 class LoginThrottle(SQLModel, table=True):
-    """Failed logins per username (known or not, so lockout does not reveal which usernames exist)."""
+    """Recent failed logins of one existing account: they slow further attempts at it down. Unknown
+    usernames get no row (the table is at most one row per account)."""
 
     __tablename__ = "login_throttle"
     username: str = Field(sa_column=Column(String(64), primary_key=True))
     failures: int = Field(default=0)
-    last_failure_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_failure_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+
+
+class LoginAddressThrottle(SQLModel, table=True):
+    """Recent failed logins from one client address (an IPv6 /64): too many and the address is refused
+    for a while. Rows expire `login_lock_seconds` after their last failure and are pruned."""
+
+    __tablename__ = "login_address_throttle"
+    address: str = Field(sa_column=Column(String(64), primary_key=True))
+    failures: int = Field(default=0)
+    last_failure_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    blocked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

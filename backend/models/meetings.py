@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import ColumnElement, UniqueConstraint
+from sqlmodel import Field, SQLModel, col
 
 from backend.models.base import UTCDateTime, utcnow
 
@@ -47,6 +47,14 @@ class Participant(SQLModel, table=True):
     # A named deputy (e.g. a vice-minister) who attends, speaks and votes for this participant.
     deputy_user_id: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Set when the staff remove the person: the row stays, because attendance, ballots, positions and
+    # speaker turns point at it (the minutes); adding the same person again clears it.
+    removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+def taking_part() -> ColumnElement[bool]:
+    """Participants not removed: the only ones on rosters, in quorum and with any right in the meeting."""
+    return col(Participant.removed_at).is_(None)
 
 
 class AgendaItem(SQLModel, table=True):

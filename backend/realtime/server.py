@@ -28,7 +28,6 @@ from backend.services.events import meeting_room, staff_room, user_room
 
 log = logging.getLogger("ecabinet.realtime")
 
-SESSION_COOKIE = "ecabinet_session"
 MAX_EVENT_BYTES = 32_000
 
 Handler = Callable[[str, Actor, Any], Awaitable[dict[str, Any]]]
@@ -112,8 +111,8 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             if isinstance(token, str) and token:
                 actor = await auth.authenticate(self.live.db, self.settings, token, via_cookie=False)
             else:
-                actor = await auth.authenticate(self.live.db, self.settings, _cookie(environ, SESSION_COOKIE),
-                                                via_cookie=True)
+                actor = await auth.authenticate(self.live.db, self.settings,
+                                                _cookie(environ, auth.session_cookie(self.settings)), via_cookie=True)
         except AppError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.as_dict()) from exc
         await self.save_session(sid, {"actor": actor, "meetings": set()})

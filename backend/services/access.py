@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.domain.meeting_states import Action, Role, Status, decide
 from backend.domain.rules import Decision, Refusal, RuleError
 from backend.exceptions import AppError, BadRequest, Forbidden, InvalidState, NotFound
-from backend.models import Meeting, Participant
+from backend.models import Meeting, Participant, taking_part
 from backend.services.context import Actor
 
 
@@ -46,11 +46,11 @@ class Membership:
 async def membership(s: AsyncSession, meeting_id: int, user_id: int) -> Membership | None:
     """The actor's own participation, else the participant they are the named deputy of."""
     own = (await s.exec(select(Participant).where(
-        Participant.meeting_id == meeting_id, Participant.user_id == user_id))).first()
+        Participant.meeting_id == meeting_id, Participant.user_id == user_id, taking_part()))).first()
     if own is not None:
         return Membership(own, Role(own.role), False)
     stand_in = (await s.exec(select(Participant).where(
-        Participant.meeting_id == meeting_id, Participant.deputy_user_id == user_id))).first()
+        Participant.meeting_id == meeting_id, Participant.deputy_user_id == user_id, taking_part()))).first()
     if stand_in is not None:
         return Membership(stand_in, Role(stand_in.role), True)
     return None

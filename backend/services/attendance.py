@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.domain import quorum as quorum_rules
 from backend.domain.meeting_states import Action
 from backend.exceptions import NotFound
-from backend.models import Attendance, Meeting, Participant
+from backend.models import Attendance, Meeting, Participant, taking_part
 from backend.models.base import utcnow
 from backend.services import access, audit
 from backend.services.context import Actor, Live
@@ -20,11 +20,11 @@ from backend.services.events import ROSTER_PUSH_INTERVAL_S, meeting_room, staff_
 async def quorum(s: AsyncSession, meeting: Meeting) -> dict[str, Any]:
     """Computed from the database: entitled voters, and how many of them are checked in (or their deputy)."""
     entitled = (await s.exec(select(func.count()).select_from(Participant).where(
-        Participant.meeting_id == meeting.id, Participant.may_vote == True))).one()  # noqa: E712
+        Participant.meeting_id == meeting.id, Participant.may_vote == True, taking_part()))).one()  # noqa: E712
     present = (await s.exec(select(func.count(func.distinct(Attendance.participant_id)))
                             .join(Participant, col(Participant.id) == col(Attendance.participant_id))
                             .where(Attendance.meeting_id == meeting.id, col(Attendance.checked_out_at).is_(None),
-                                   Participant.may_vote == True))).one()  # noqa: E712
+                                   Participant.may_vote == True, taking_part()))).one()  # noqa: E712
     q = quorum_rules.compute(quorum_rules.QuorumRule(meeting.quorum_rule), int(entitled), int(present))
     return {"rule": q.rule, "entitled": q.entitled, "present": q.present, "needed": q.needed, "reached": q.reached}
 

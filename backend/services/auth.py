@@ -1,5 +1,5 @@
-"""Logging in and out, login sessions (browser cookie or API bearer token), CSRF tokens, throttling
-of failed logins, and password changes."""
+"""Logging in and out, login sessions (browser cookie or API bearer token), their cookie names, CSRF
+tokens, and password changes. Failed logins are throttled by backend/services/login_throttle.py."""
 
 from __future__ import annotations
 
@@ -11,16 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.config import Settings
 from backend.db import Database
-from backend.exceptions import Forbidden, TooManyRequests, Unauthorized
+from backend.exceptions import Forbidden, Unauthorized
 from backend.models import AuthSession, LoginThrottle, User
 from backend.models.base import utcnow
-from backend.services import audit, passwords
+from backend.services import audit, login_throttle, passwords
 from backend.services.context import Actor
 
 # A session is extended on use, but written back at most this often.
@@ -35,6 +34,25 @@ class LoginResult:
     """Who logged in."""
     expires_at: datetime
     """When the session ends if unused."""
+
+
+SESSION_COOKIE = "ecabinet_session"
+CSRF_COOKIE = "ecabinet_csrf"
+
+
+def cookie_name(settings: Settings, base: str) -> str:
+    """`__Host-<base>` when cookies are Secure (HTTPS): the browser then takes the cookie only from a
+    secure origin, for Path=/ and without Domain, so a sibling subdomain or a plain-HTTP page cannot
+    plant or shadow it. Browsers refuse `__Host-` cookies without Secure: plain HTTP keeps `<base>`."""
+    return f"__Host-{base}" if settings.secure_cookies else base
+
+
+def session_cookie(settings: Settings) -> str:
+    return cookie_name(settings, SESSION_COOKIE)
+
+
+def csrf_cookie(settings: Settings) -> str:
+    return cookie_name(settings, CSRF_COOKIE)
 
 
 def token_hash(token: str) -> str:
@@ -55,37 +73,29 @@ def _norm(username: str) -> str:
 
 
 async def login(db: Database, settings: Settings, username: str, password: str, *, kind: str,
-                user_agent: str = "") -> LoginResult:
-    """Check the password and open a session. Failed attempts for one username are slowed down after
-    a few, then the username is locked for a while (whether it exists or not)."""
+                user_agent: str = "", address: str = "") -> LoginResult:
+    """Check the password and open a session. `address` is the client's (see login_throttle): an
+    address that failed too often is refused before any password is checked; an account's recent
+    failures only make the attempt wait, so the right password always gets in."""
     name = _norm(username)
+    source = login_throttle.address_key(address) if address else ""
     now = utcnow()
     async with db.read() as s:
-        throttle = await s.get(LoginThrottle, name)
         user = (await s.exec(select(User).where(User.username == name))).first()
-    failures = 0
-    if throttle is not None:
-        if throttle.locked_until is not None and throttle.locked_until > now:
-            wait = int((throttle.locked_until - now).total_seconds()) + 1
-            raise TooManyRequests(f"too many failed logins: try again in {wait} seconds",
-                                  code="account_locked", retry_after=wait)
-        if throttle.last_failure_at and now - throttle.last_failure_at < timedelta(
-                seconds=settings.login_lock_seconds):
-            failures = throttle.failures
-    if failures >= settings.login_slowdown_after:
-        extra = failures - settings.login_slowdown_after
-        await asyncio.sleep(min(settings.login_slowdown_max_ms, 250 * 2**min(extra, 10)) / 1000)
+    wait_ms = await login_throttle.check(db, settings, name, user, source)
+    if wait_ms:
+        await asyncio.sleep(wait_ms / 1000)
 
     # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
     ok = await asyncio.to_thread(passwords.verify_password, user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
-        await _record_failure(db, settings, name, user)
+        await login_throttle.record_failure(db, settings, name, user, source)
         raise Unauthorized("wrong username or password", code="invalid_credentials")
 
     token = secrets.token_urlsafe(32)
     expires = now + timedelta(hours=settings.session_hours)
     async with db.write() as s:
-        await s.exec(delete(LoginThrottle).where(col(LoginThrottle.username) == name))
+        await login_throttle.forget_account(s, name)
         stored = await s.get(User, user.id)
         assert stored is not None
         if passwords.needs_rehash(stored.password_hash):
@@ -96,34 +106,6 @@ async def login(db: Database, settings: Settings, username: str, password: str, 
         await audit.record(s, "auth.login", actor_id=user.id, object_type="user", object_id=user.id,
                            details={"kind": kind})
     return LoginResult(token=token, user=user, expires_at=expires)
-
-
-async def _record_failure(db: Database, settings: Settings, name: str, user: User | None) -> None:
-    for attempt in range(3):
-        try:
-            async with db.write() as s:
-                now = utcnow()
-                # Locked row: parallel wrong guesses must each count (PostgreSQL would otherwise lose updates).
-                row = await s.get(LoginThrottle, name, with_for_update=True)
-                if row is None:
-                    row = LoginThrottle(username=name, failures=0)
-                elif row.last_failure_at and now - row.last_failure_at >= timedelta(
-                        seconds=settings.login_lock_seconds):
-                    row.failures = 0
-                row.failures += 1
-                row.last_failure_at = now
-                locked = row.failures >= settings.login_lock_after
-                if locked:
-                    row.locked_until = now + timedelta(seconds=settings.login_lock_seconds)
-                    row.failures = 0
-                s.add(row)
-                await audit.record(s, "auth.login_failed", actor_id=None, object_type="user",
-                                   object_id=user.id if user else None,
-                                   details={"username": name, "locked": locked})
-            return
-        except IntegrityError:
-            if attempt == 2:
-                raise
 
 
 async def authenticate(db: Database, settings: Settings, token: str | None, *, via_cookie: bool) -> Actor:
@@ -175,7 +157,8 @@ async def change_password(db: Database, actor: Actor, current: str, new: str) ->
         raise Forbidden("the current password is wrong", code="wrong_password")
     if new == current:
         raise Forbidden("the new password must differ from the current one", code="same_password")
-    new_hash = await asyncio.to_thread(passwords.hash_password, new)
+    new_hash = await asyncio.to_thread(passwords.hash_new_password, new, username=user.username,
+                                       full_name=user.full_name)
     async with db.write() as s:
         stored = await s.get(User, actor.user_id)
         assert stored is not None
@@ -189,7 +172,7 @@ async def change_password(db: Database, actor: Actor, current: str, new: str) ->
 
 
 async def end_sessions(s: AsyncSession, user_id: int) -> None:
-    """End every session of a user and clear its login lock (deactivation, password reset by an admin)."""
+    """End every session of a user and forget its failed logins (deactivation, password reset by an admin)."""
     await s.exec(delete(AuthSession).where(col(AuthSession.user_id) == user_id))
     await s.exec(delete(LoginThrottle).where(
         col(LoginThrottle.username) == select(User.username).where(User.id == user_id).scalar_subquery()))

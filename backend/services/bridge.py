@@ -25,7 +25,7 @@ from backend.db import Database
 from backend.domain import speaker_queue
 from backend.domain.meeting_states import Action, Role, Status
 from backend.exceptions import BadRequest, NotFound, TooManyRequests
-from backend.models import Meeting, Participant, SpeakerTurn
+from backend.models import Meeting, Participant, SpeakerTurn, taking_part
 from backend.services import access
 from backend.services.context import Actor
 from backend.services.events import EventBus, NullBus, staff_room
@@ -152,7 +152,7 @@ class Bridge:
             speaking = (await s.exec(select(SpeakerTurn.user_id).where(
                 SpeakerTurn.meeting_id == meeting_id, SpeakerTurn.status == speaker_queue.SPEAKING))).first()
             chair = (await s.exec(select(Participant.user_id).where(
-                Participant.meeting_id == meeting_id, Participant.role == Role.CHAIR.value))).first()
+                Participant.meeting_id == meeting_id, Participant.role == Role.CHAIR.value, taking_part()))).first()
         floor = str(speaking) if speaking else None
         chair_site = str(chair) if chair else None
         for sub in list(relay.subscriptions.values()):

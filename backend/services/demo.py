@@ -40,14 +40,14 @@ class DemoAccount:
 
 
 ACCOUNTS = [
-    DemoAccount("admin", "Admin@2026", "Quản trị hệ thống", "Quản trị viên", None, is_admin=True),
-    DemoAccount("thutuong", "ThuTuong@2026", "Nguyễn Văn An", "Thủ tướng Chính phủ", "chair"),
-    DemoAccount("pho.thutuong1", "PhoThuTuong@2026", "Trần Thị Bình", "Phó Thủ tướng Chính phủ", "member"),
-    DemoAccount("pho.thutuong2", "PhoThuTuong@2026", "Lê Quang Cường", "Phó Thủ tướng Chính phủ", "member"),
-    DemoAccount("bo.taichinh", "BoTaiChinh@2026", "Phạm Minh Đức", "Bộ trưởng Bộ Tài chính", "member"),
-    DemoAccount("bo.tuphap", "BoTuPhap@2026", "Hoàng Thu Hà", "Bộ trưởng Bộ Tư pháp", "member"),
-    DemoAccount("bo.khcn", "BoKHCN@2026", "Vũ Đức Khánh", "Bộ trưởng Bộ Khoa học và Công nghệ", "member"),
-    DemoAccount("vpcp.thuky", "ThuKy@2026", "Đỗ Thị Lan", "Chuyên viên Văn phòng Chính phủ", "secretary",
+    DemoAccount("admin", "QuanTri@2026", "Quản trị hệ thống", "Quản trị viên", None, is_admin=True),
+    DemoAccount("thutuong", "ChuToa@2026", "Nguyễn Văn An", "Thủ tướng Chính phủ", "chair"),
+    DemoAccount("pho.thutuong1", "ThanhVien@2026", "Trần Thị Bình", "Phó Thủ tướng Chính phủ", "member"),
+    DemoAccount("pho.thutuong2", "ThanhVien@2026", "Lê Quang Cường", "Phó Thủ tướng Chính phủ", "member"),
+    DemoAccount("bo.taichinh", "ThanhVien@2026", "Phạm Minh Đức", "Bộ trưởng Bộ Tài chính", "member"),
+    DemoAccount("bo.tuphap", "ThanhVien@2026", "Hoàng Thu Hà", "Bộ trưởng Bộ Tư pháp", "member"),
+    DemoAccount("bo.khcn", "ThanhVien@2026", "Vũ Đức Khánh", "Bộ trưởng Bộ Khoa học và Công nghệ", "member"),
+    DemoAccount("vpcp.thuky", "BienBan@2026", "Đỗ Thị Lan", "Chuyên viên Văn phòng Chính phủ", "secretary",
                 is_secretariat=True),
     DemoAccount("diemcau.hanoi", "DiemCau@2026", "Điểm cầu Hà Nội", "UBND thành phố Hà Nội", "bridge"),
     DemoAccount("diemcau.hcm", "DiemCau@2026", "Điểm cầu TP. Hồ Chí Minh", "UBND Thành phố Hồ Chí Minh",

@@ -32,6 +32,7 @@ from backend.models import (
     DocumentVersion,
     Meeting,
     Participant,
+    taking_part,
 )
 from backend.models.base import utcnow
 from backend.pdf.probe import PdfRejected, ProbeLimits, ProbeResult, probe
@@ -272,7 +273,7 @@ class Documents:
         if not wanted:
             return []
         found = set((await s.exec(select(Participant.user_id).where(
-            Participant.meeting_id == meeting_id, col(Participant.user_id).in_(wanted)))).all())
+            Participant.meeting_id == meeting_id, col(Participant.user_id).in_(wanted), taking_part()))).all())
         missing = [u for u in wanted if u not in found]
         if missing:
             raise BadRequest(f"readers must be participants of the meeting: {missing}", code="unknown_reader")

@@ -15,7 +15,7 @@ from sqlmodel.sql.expression import Select
 
 from backend.domain.meeting_states import STAFF, Action, Status
 from backend.exceptions import BadRequest, Conflict
-from backend.models import AgendaItem, Document, DocumentVersion, Meeting, Participant, User
+from backend.models import AgendaItem, Document, DocumentVersion, Meeting, Participant, User, taking_part
 from backend.models.base import utcnow
 from backend.services import access, attendance, audit, polls, speakers
 from backend.services.access import Membership
@@ -51,7 +51,8 @@ async def participants_out(s: AsyncSession, meeting_id: int) -> list[dict[str, A
                                         col(Participant.deputy_user_id), col(deputy.full_name))
                          .join(User, col(User.id) == col(Participant.user_id))
                          .outerjoin(deputy, col(deputy.id) == col(Participant.deputy_user_id))
-                         .where(Participant.meeting_id == meeting_id).order_by(col(Participant.id)))).all()
+                         .where(Participant.meeting_id == meeting_id, taking_part())
+                         .order_by(col(Participant.id)))).all()
     return [{"id": pid, "user_id": uid, "full_name": name, "title": title, "role": role, "may_vote": may_vote,
              "deputy_user_id": deputy_id, "deputy_full_name": deputy_name}
             for pid, uid, name, title, role, may_vote, deputy_id, deputy_name in rows]

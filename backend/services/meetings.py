@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.db import Database
 from backend.domain.meeting_states import Action, Role, Status, decide, next_status
 from backend.exceptions import BadRequest, Conflict, Forbidden, InvalidState
-from backend.models import AgendaItem, Attendance, Body, Meeting, Participant, User
+from backend.models import AgendaItem, Attendance, Body, Meeting, Participant, User, taking_part
 from backend.models.base import utcnow
 from backend.services import access, audit, opinions, participants, polls, positions, speakers
 from backend.services.context import Actor
@@ -142,7 +142,8 @@ async def _end_session(s: AsyncSession, meeting: Meeting, actor_id: int) -> None
 async def mine(db: Database, actor: Actor, *, status: str | None = None) -> list[tuple[Meeting, Role]]:
     """Meetings the actor takes part in and may see (a draft only for its staff), soonest first."""
     stmt = (select(Meeting, Participant.role).join(Participant, col(Participant.meeting_id) == col(Meeting.id))
-            .where(or_(Participant.user_id == actor.user_id, Participant.deputy_user_id == actor.user_id))
+            .where(or_(Participant.user_id == actor.user_id, Participant.deputy_user_id == actor.user_id),
+                   taking_part())
             .order_by(col(Meeting.starts_at), col(Meeting.id)))
     if status is not None:
         stmt = stmt.where(Meeting.status == status)
@@ -162,7 +163,7 @@ async def detail(db: Database, actor: Actor, meeting_id: int) -> MeetingView:
         meeting, role = await access.require(s, actor, meeting_id, Action.VIEW)
         body = await s.get(Body, meeting.body_id)
         people = (await s.exec(select(Participant, User).join(User, col(User.id) == col(Participant.user_id))
-                               .where(Participant.meeting_id == meeting_id))).all()
+                               .where(Participant.meeting_id == meeting_id, taking_part()))).all()
         agenda = (await s.exec(select(AgendaItem).where(AgendaItem.meeting_id == meeting_id)
                                .order_by(col(AgendaItem.position), col(AgendaItem.id)))).all()
         deputies = await participants.deputies_of(s, [p for p, _ in people])

@@ -40,6 +40,7 @@ from backend.models import (
     OpinionRound,
     Participant,
     User,
+    taking_part,
 )
 from backend.models.base import utcnow
 from backend.services import access, audit, credentials, mail
@@ -431,7 +432,7 @@ def jsonable(value: Any) -> Any:
 
 async def _people(s: AsyncSession, meeting_id: int) -> dict[str, set[int]]:
     """User ids to notify: those asked (and their deputies), and the staff."""
-    rows = (await s.exec(select(Participant).where(Participant.meeting_id == meeting_id))).all()
+    rows = (await s.exec(select(Participant).where(Participant.meeting_id == meeting_id, taking_part()))).all()
     asked = {p.user_id for p in rows if p.may_vote}
     asked |= {p.deputy_user_id for p in rows if p.may_vote and p.deputy_user_id}
     staff = {p.user_id for p in rows if p.role in {r.value for r in STAFF}}
@@ -452,7 +453,8 @@ async def _questions(s: AsyncSession, rnd: OpinionRound) -> list[OpinionQuestion
 
 async def _asked(s: AsyncSession, meeting_id: int) -> list[tuple[Participant, User]]:
     rows = (await s.exec(select(Participant, User).join(User, col(User.id) == col(Participant.user_id))
-                         .where(Participant.meeting_id == meeting_id, Participant.may_vote == True)  # noqa: E712
+                         .where(Participant.meeting_id == meeting_id, Participant.may_vote == True,  # noqa: E712
+                                taking_part())
                          .order_by(col(User.full_name)))).all()
     return [(p, u) for p, u in rows]
 
@@ -477,7 +479,7 @@ async def _current_ballot(s: AsyncSession, rnd: OpinionRound, participant_id: in
 
 async def _asked_count(s: AsyncSession, meeting_id: int) -> int:
     return int((await s.exec(select(func.count()).select_from(Participant).where(
-        Participant.meeting_id == meeting_id, Participant.may_vote == True))).one())  # noqa: E712
+        Participant.meeting_id == meeting_id, Participant.may_vote == True, taking_part()))).one())  # noqa: E712
 
 
 async def _answered_count(s: AsyncSession, rnd: OpinionRound) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -10,9 +11,11 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.db import Database
+from backend.domain import speaker_queue
 from backend.domain.meeting_states import STAFF, Action, Role, may_vote_allowed
 from backend.exceptions import BadRequest, Conflict, NotFound
-from backend.models import Participant, User
+from backend.models import Attendance, Participant, SpeakerTurn, User, taking_part
+from backend.models.base import utcnow
 from backend.services import access, audit, users
 from backend.services.context import Actor
 
@@ -31,7 +34,7 @@ async def listing(db: Database, actor: Actor, meeting_id: int) -> tuple[list[tup
     async with db.read() as s:
         await access.require(s, actor, meeting_id, Action.VIEW)
         rows = list((await s.exec(select(Participant, User).join(User, col(User.id) == col(Participant.user_id))
-                                  .where(Participant.meeting_id == meeting_id)
+                                  .where(Participant.meeting_id == meeting_id, taking_part())
                                   .order_by(col(Participant.id)))).all())
         return rows, await deputies_of(s, [p for p, _ in rows])
 
@@ -40,8 +43,8 @@ async def candidates(db: Database, actor: Actor, meeting_id: int, query: str = "
     """Active accounts that could be added to the meeting (for whoever manages its participants)."""
     async with db.read() as s:
         await access.require(s, actor, meeting_id, Action.MANAGE_PARTICIPANTS)
-        taken = select(Participant.user_id).where(Participant.meeting_id == meeting_id)
-        standing_in = select(Participant.deputy_user_id).where(Participant.meeting_id == meeting_id,
+        taken = select(Participant.user_id).where(Participant.meeting_id == meeting_id, taking_part())
+        standing_in = select(Participant.deputy_user_id).where(Participant.meeting_id == meeting_id, taking_part(),
                                                                col(Participant.deputy_user_id).is_not(None))
         stmt = (select(User).where(User.is_active == True, col(User.id).not_in(taken),  # noqa: E712
                                    col(User.id).not_in(standing_in))
@@ -72,7 +75,7 @@ async def _check_deputy(s: AsyncSession, meeting_id: int, participant: Participa
         raise BadRequest(f"the account {deputy.username!r} is deactivated", code="inactive_user")
     if deputy_id == participant.user_id or await _find(s, meeting_id, user_id=deputy_id) is not None:
         raise Conflict("a deputy cannot take part in the meeting in their own right", code="deputy_is_participant")
-    other = (await s.exec(select(Participant.id).where(Participant.meeting_id == meeting_id,
+    other = (await s.exec(select(Participant.id).where(Participant.meeting_id == meeting_id, taking_part(),
                                                        Participant.deputy_user_id == deputy_id,
                                                        Participant.id != participant.id))).first()
     if other is not None:
@@ -93,13 +96,16 @@ async def add(db: Database, actor: Actor, meeting_id: int,
                 raise BadRequest(f"the account {user.username!r} is deactivated", code="inactive_user")
             if await _find(s, meeting_id, user_id=user.id) is not None:
                 raise Conflict(f"{user.full_name} already takes part in this meeting", code="already_participant")
-            stands_in = (await s.exec(select(Participant.id).where(Participant.meeting_id == meeting_id,
+            stands_in = (await s.exec(select(Participant.id).where(Participant.meeting_id == meeting_id, taking_part(),
                                                                    Participant.deputy_user_id == user.id))).first()
             if stands_in is not None:
                 raise Conflict(f"{user.full_name} already stands in for a member of this meeting",
                                code="deputy_is_participant")
-            participant = Participant(meeting_id=meeting_id, user_id=data["user_id"], role=role.value,
-                                      may_vote=_vote_flag(role, data.get("may_vote")))
+            # Someone removed earlier comes back on their old row (it holds their attendance and ballots).
+            participant = await _find(s, meeting_id, user_id=user.id, removed=True) or Participant(
+                meeting_id=meeting_id, user_id=data["user_id"], role=role.value)
+            participant.role, participant.may_vote = role.value, _vote_flag(role, data.get("may_vote"))
+            participant.removed_at = None
             deputy = await _check_deputy(s, meeting_id, participant, data.get("deputy_user_id"))
             participant.deputy_user_id = deputy.id if deputy else None
             s.add(participant)
@@ -137,20 +143,43 @@ async def update(db: Database, actor: Actor, meeting_id: int, participant_id: in
 
 
 async def remove(db: Database, actor: Actor, meeting_id: int, participant_id: int) -> None:
+    """Take a person out of the meeting. The row stays, marked removed: their attendance, ballots,
+    positions and speaker turns are part of the record; from now on they have no role in it."""
     async with db.write() as s:
         await access.require(s, actor, meeting_id, Action.MANAGE_PARTICIPANTS)
         participant = await _find(s, meeting_id, participant_id=participant_id)
         if Role(participant.role) in STAFF:
             await _keep_one_staff(s, meeting_id, participant_id)
-        await s.delete(participant)
+        now = utcnow()
+        participant.removed_at = now
+        s.add(participant)
+        await _leave_the_room(s, participant_id, now)
         await audit.record(s, "participant.removed", actor_id=actor.user_id, object_type="participant",
                            object_id=participant_id, meeting_id=meeting_id,
                            details={"user_id": participant.user_id, "role": participant.role})
 
 
+async def _leave_the_room(s: AsyncSession, participant_id: int, now: datetime) -> None:
+    """A removed person is checked out, their requests for the floor withdrawn and their turn ended."""
+    for row in (await s.exec(select(Attendance).where(Attendance.participant_id == participant_id,
+                                                      col(Attendance.checked_out_at).is_(None)))).all():
+        row.checked_out_at = now
+        s.add(row)
+    for turn in (await s.exec(select(SpeakerTurn).where(
+            SpeakerTurn.participant_id == participant_id,
+            col(SpeakerTurn.status).in_([speaker_queue.WAITING, speaker_queue.SPEAKING])))).all():
+        if turn.status == speaker_queue.SPEAKING:
+            turn.status, turn.ended_at = speaker_queue.DONE, now
+        else:
+            turn.status = speaker_queue.WITHDRAWN
+        s.add(turn)
+
+
 async def _find(s: AsyncSession, meeting_id: int, *, participant_id: int | None = None,
-                user_id: int | None = None) -> Participant:
-    stmt = select(Participant).where(Participant.meeting_id == meeting_id)
+                user_id: int | None = None, removed: bool = False) -> Participant:
+    """A participant of the meeting (by id or by account): one taking part, or with removed=True one removed."""
+    stmt = select(Participant).where(Participant.meeting_id == meeting_id,
+                                     col(Participant.removed_at).is_not(None) if removed else taking_part())
     if participant_id is not None:
         stmt = stmt.where(Participant.id == participant_id)
     if user_id is not None:
@@ -164,7 +193,7 @@ async def _find(s: AsyncSession, meeting_id: int, *, participant_id: int | None 
 async def _keep_one_staff(s: AsyncSession, meeting_id: int, leaving_id: int) -> None:
     """A meeting always keeps someone (chair or secretary) who can manage it."""
     others = (await s.exec(select(func.count()).select_from(Participant).where(
-        Participant.meeting_id == meeting_id, Participant.id != leaving_id,
+        Participant.meeting_id == meeting_id, Participant.id != leaving_id, taking_part(),
         col(Participant.role).in_([r.value for r in STAFF])))).one()
     if others == 0:
         raise Conflict("a meeting needs at least one chair or secretary", code="last_staff")

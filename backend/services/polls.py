@@ -27,7 +27,7 @@ from backend.domain import voting
 from backend.domain.meeting_states import STAFF, Action
 from backend.domain.rules import RuleError
 from backend.exceptions import BadRequest, Conflict, Forbidden, InvalidState, NotFound
-from backend.models import AgendaItem, Ballot, Meeting, Participant, Poll, PollVoter, SecretBallot, User
+from backend.models import AgendaItem, Ballot, Meeting, Participant, Poll, PollVoter, SecretBallot, User, taking_part
 from backend.models.base import utcnow
 from backend.services import access, attendance, audit
 from backend.services.access import Membership
@@ -49,7 +49,7 @@ def _options(poll: Poll) -> list[voting.Option]:
 
 async def _entitled(s: AsyncSession, meeting_id: int) -> int:
     return int((await s.exec(select(func.count()).select_from(Participant).where(
-        Participant.meeting_id == meeting_id, Participant.may_vote == True))).one())  # noqa: E712
+        Participant.meeting_id == meeting_id, Participant.may_vote == True, taking_part()))).one())  # noqa: E712
 
 
 async def _voted(s: AsyncSession, poll: Poll) -> int:

@@ -17,7 +17,7 @@ from backend.domain import opinions as rules
 from backend.domain.meeting_states import STAFF, Action
 from backend.domain.rules import RuleError
 from backend.exceptions import BadRequest, Conflict
-from backend.models import AgendaItem, AgendaPosition, Meeting, Participant, SpeakerTurn, User
+from backend.models import AgendaItem, AgendaPosition, Meeting, Participant, SpeakerTurn, User, taking_part
 from backend.models.base import utcnow
 from backend.services import access, audit
 from backend.services.context import Actor
@@ -60,9 +60,10 @@ async def listing(db: Database, actor: Actor, meeting_id: int) -> dict[str, Any]
 
 async def queue_wishes(s: AsyncSession, meeting: Meeting) -> int:
     """When the session starts: each wish to speak becomes a waiting turn on its item, in the order stated."""
-    wishes = (await s.exec(select(AgendaPosition).where(
-        AgendaPosition.meeting_id == meeting.id, AgendaPosition.position == rules.Position.WISH_TO_SPEAK.value)
-        .order_by(col(AgendaPosition.updated_at), col(AgendaPosition.id)))).all()
+    wishes = (await s.exec(select(AgendaPosition).join(Participant, col(Participant.id) ==
+                                                       col(AgendaPosition.participant_id)).where(
+        AgendaPosition.meeting_id == meeting.id, AgendaPosition.position == rules.Position.WISH_TO_SPEAK.value,
+        taking_part()).order_by(col(AgendaPosition.updated_at), col(AgendaPosition.id)))).all()
     next_position: dict[int, int] = {}
     for wish in wishes:
         assert meeting.id is not None
@@ -112,7 +113,9 @@ async def _out(s: AsyncSession, meeting_id: int, staff: bool, participant_id: in
     rows = (await s.exec(select(AgendaPosition, User).join(Participant, col(Participant.id) ==
                                                            col(AgendaPosition.participant_id))
                          .join(User, col(User.id) == col(Participant.user_id))
-                         .where(AgendaPosition.meeting_id == meeting_id).order_by(col(User.full_name)))).all()
+                         # A removed participant's positions stay stored but no longer weigh.
+                         .where(AgendaPosition.meeting_id == meeting_id, taking_part())
+                         .order_by(col(User.full_name)))).all()
     by_item: dict[int, list[rules.Position]] = {}
     for p, _ in rows:
         by_item.setdefault(p.agenda_item_id, []).append(rules.Position(p.position))

@@ -39,6 +39,7 @@ from backend.models import (
     ResolutionSignature,
     SpeakerTurn,
     User,
+    taking_part,
 )
 from backend.models.base import utcnow
 from backend.services import access, audit, credentials, verification
@@ -386,7 +387,7 @@ def _poll_result(poll: Poll, zone: ZoneInfo) -> signing.PollResult:
 
 async def _staff(s: AsyncSession, meeting: Meeting) -> dict[str, str]:
     rows = (await s.exec(select(Participant, User).join(User, col(User.id) == col(Participant.user_id))
-                         .where(Participant.meeting_id == meeting.id,
+                         .where(Participant.meeting_id == meeting.id, taking_part(),
                                 col(Participant.role).in_([Role.CHAIR.value, Role.SECRETARY.value]))
                          .order_by(col(Participant.id)))).all()
     out = {"chair": "", "chair_title": "", "secretary": "", "secretary_title": ""}
@@ -416,6 +417,8 @@ async def _minutes_doc(s: AsyncSession, meeting: Meeting, record: Resolution, co
     rows = []
     for p, u in participants:
         a = first_in.get(p.id or 0)
+        if p.removed_at is not None and a is None:
+            continue  # removed before ever attending: not part of the session's record
         deputy = users.get(a.user_id) if a and a.user_id != p.user_id else None
         # Whoever signs as the session's secretary kept its record, so was there (perhaps at a laptop,
         # over REST, never checked in on a tablet).

@@ -17,7 +17,7 @@ from backend.db import Database
 from backend.domain.meeting_states import Action, Role, Status, decide
 from backend.domain.text import fold_aligned, search_terms
 from backend.exceptions import BadRequest
-from backend.models import Document, DocumentReader, Meeting, Participant
+from backend.models import Document, DocumentReader, Meeting, Participant, taking_part
 from backend.services.access import Membership
 from backend.services.context import Actor
 from backend.services.documents import may_read
@@ -32,7 +32,7 @@ async def visible_documents(s: AsyncSession, actor: Actor, meeting_id: int | Non
              .join(Meeting, col(Meeting.id) == Document.meeting_id)
              .join(Participant, col(Participant.meeting_id) == Document.meeting_id)
              .where((Participant.user_id == actor.user_id) | (Participant.deputy_user_id == actor.user_id),
-                    col(Document.removed_at).is_(None), Document.current_version > 0))
+                    taking_part(), col(Document.removed_at).is_(None), Document.current_version > 0))
     if meeting_id is not None:
         query = query.where(Document.meeting_id == meeting_id)
     rows = (await s.exec(query)).all()

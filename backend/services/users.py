@@ -42,7 +42,8 @@ async def create(db: Database, actor: Actor | None, data: Mapping[str, Any]) -> 
     """Create an account. `actor` None means the command line (trusted operator)."""
     if actor is not None:
         require_admin(actor)
-    password_hash = await asyncio.to_thread(passwords.hash_password, data["password"])
+    password_hash = await asyncio.to_thread(passwords.hash_new_password, data["password"],
+                                            username=data["username"], full_name=data.get("full_name", ""))
     fields = {k: v for k, v in data.items() if k != "password"}
     try:
         async with db.write() as s:
@@ -88,7 +89,12 @@ async def reset_password(db: Database, actor: Actor | None, user_id: int, new_pa
     """An administrator (or the operator at the command line) sets a new password; sessions end."""
     if actor is not None:
         require_admin(actor)
-    new_hash = await asyncio.to_thread(passwords.hash_password, new_password)
+    async with db.read() as s:
+        found = await s.get(User, user_id)
+    if found is None:
+        raise NotFound(f"no user {user_id}")
+    new_hash = await asyncio.to_thread(passwords.hash_new_password, new_password, username=found.username,
+                                       full_name=found.full_name)
     async with db.write() as s:
         user = await s.get(User, user_id)
         if user is None:

@@ -29,10 +29,10 @@ from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, REPO, SCREENSHOTS, LiveS
 
 pytestmark = pytest.mark.e2e
 
-CHAIR = ("thutuong", "ThuTuong@2026")
+CHAIR = ("thutuong", "ChuToa@2026")
 BRIDGE_POINT = ("diemcau.hanoi", "DiemCau@2026")
-MEMBER = ("bo.tuphap", "BoTuPhap@2026")
-SECRETARY = ("vpcp.thuky", "ThuKy@2026")
+MEMBER = ("bo.tuphap", "ThanhVien@2026")
+SECRETARY = ("vpcp.thuky", "BienBan@2026")
 MEETING_TITLE = "Phiên họp Chính phủ thường kỳ"
 MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
               "--autoplay-policy=no-user-gesture-required"]

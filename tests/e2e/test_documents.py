@@ -17,9 +17,9 @@ from tests.support.sample_pdfs import sample_pdf
 
 pytestmark = pytest.mark.e2e
 
-SECRETARY = ("vpcp.thuky", "ThuKy@2026")
-MEMBER_A = ("bo.tuphap", "BoTuPhap@2026")
-MEMBER_B = ("bo.khcn", "BoKHCN@2026")
+SECRETARY = ("vpcp.thuky", "BienBan@2026")
+MEMBER_A = ("bo.tuphap", "ThanhVien@2026")
+MEMBER_B = ("bo.khcn", "ThanhVien@2026")
 MEETING_TITLE = "Phiên họp Chính phủ thường kỳ"
 REPORT = "Báo cáo tình hình kinh tế - xã hội tháng 11 năm 2026"
 SECRET = "Phương án nhân sự thực hiện Đề án chuyển đổi số (Mật)"

@@ -15,9 +15,9 @@ from tests.e2e.conftest import PHONE, LiveServer, Tablet, rest_client
 
 pytestmark = pytest.mark.e2e
 
-CHAIR = ("thutuong", "ThuTuong@2026")
-MEMBER1 = ("pho.thutuong1", "PhoThuTuong@2026")  # Trần Thị Bình
-MEMBER2 = ("bo.taichinh", "BoTaiChinh@2026")  # Phạm Minh Đức
+CHAIR = ("thutuong", "ChuToa@2026")
+MEMBER1 = ("pho.thutuong1", "ThanhVien@2026")  # Trần Thị Bình
+MEMBER2 = ("bo.taichinh", "ThanhVien@2026")  # Phạm Minh Đức
 ABSENT_MEMBER = "Lê Quang Cường"  # pho.thutuong2: in the room without a tablet, recorded by the chair
 MEETING_TITLE = "Phiên họp Chính phủ thường kỳ"
 ITEM1 = "Báo cáo tình hình kinh tế - xã hội tháng 11 và 11 tháng năm 2026"

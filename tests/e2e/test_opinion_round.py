@@ -15,9 +15,9 @@ from tests.e2e.conftest import LiveServer, rest_client
 
 pytestmark = pytest.mark.e2e
 
-SECRETARY = ("vpcp.thuky", "ThuKy@2026")
-MEMBER1 = ("pho.thutuong1", "PhoThuTuong@2026")  # Trần Thị Bình
-MEMBER2 = ("bo.taichinh", "BoTaiChinh@2026")  # Phạm Minh Đức
+SECRETARY = ("vpcp.thuky", "BienBan@2026")
+MEMBER1 = ("pho.thutuong1", "ThanhVien@2026")  # Trần Thị Bình
+MEMBER2 = ("bo.taichinh", "ThanhVien@2026")  # Phạm Minh Đức
 KEY_PASSPHRASE = "KySo@2026"
 TITLE = "Lấy ý kiến thành viên Chính phủ về Dự thảo Nghị định quy định chi tiết Luật Dữ liệu"
 

@@ -13,9 +13,9 @@ from tests.e2e.conftest import LiveServer, rest_client
 
 pytestmark = pytest.mark.e2e
 
-CHAIR = ("thutuong", "ThuTuong@2026")
-SECRETARY = ("vpcp.thuky", "ThuKy@2026")
-MEMBER = ("bo.tuphap", "BoTuPhap@2026")
+CHAIR = ("thutuong", "ChuToa@2026")
+SECRETARY = ("vpcp.thuky", "BienBan@2026")
+MEMBER = ("bo.tuphap", "ThanhVien@2026")
 MEETING_TITLE = "Phiên họp Chính phủ thường kỳ"
 
 

@@ -18,9 +18,9 @@ from tests.e2e.conftest import SCREENSHOTS, LiveServer, rest_client
 
 pytestmark = pytest.mark.e2e
 
-CHAIR = ("thutuong", "ThuTuong@2026")
-SECRETARY = ("vpcp.thuky", "ThuKy@2026")
-MEMBER = ("pho.thutuong1", "PhoThuTuong@2026")
+CHAIR = ("thutuong", "ChuToa@2026")
+SECRETARY = ("vpcp.thuky", "BienBan@2026")
+MEMBER = ("pho.thutuong1", "ThanhVien@2026")
 KEY_PASSPHRASE = "KySo@2026"
 MEETING_TITLE = "Phiên họp Chính phủ thường kỳ"
 QUESTION = "Thông qua Nghị quyết phiên họp Chính phủ thường kỳ tháng 11?"

@@ -12,8 +12,8 @@ from tests.e2e.conftest import PHONE
 
 pytestmark = pytest.mark.e2e
 
-SECRETARIAT = ("vpcp.thuky", "ThuKy@2026")
-MEMBER = ("bo.taichinh", "BoTaiChinh@2026")
+SECRETARIAT = ("vpcp.thuky", "BienBan@2026")
+MEMBER = ("bo.taichinh", "ThanhVien@2026")
 MEETING_TITLE = "Phiên họp chuyên đề về chuyển đổi số quốc gia"
 PLACE = "Phòng họp số 1, Văn phòng Chính phủ"
 ITEMS = [
@@ -124,7 +124,7 @@ def test_language_switch_shows_english_labels_and_is_remembered(devices: Any) ->
     expect(page.get_by_label("Username")).to_be_visible()
     expect(page.get_by_label("Password")).to_be_visible()
 
-    device.login("pho.thutuong1", "PhoThuTuong@2026")
+    device.login("pho.thutuong1", "ThanhVien@2026")
     expect(page.get_by_role("heading", name="My meetings")).to_be_visible()
     expect(page.get_by_test_id("logout")).to_have_text("Log out")
     demo = page.get_by_test_id("meeting-row").filter(has_text="Phiên họp Chính phủ thường kỳ")
@@ -159,7 +159,7 @@ def test_the_chair_picks_participants_and_deputies_from_the_candidates(devices: 
     """The chair may not list all accounts (GET /api/users); the meeting's candidates list serves instead."""
     chair = devices()
     page = chair.open()
-    chair.login("thutuong", "ThuTuong@2026")
+    chair.login("thutuong", "ChuToa@2026")
     page.get_by_test_id("meeting-row").filter(has_text="Phiên họp Chính phủ thường kỳ").get_by_role("link").click()
     expect(page.get_by_test_id("open-console")).to_have_text("Bàn điều khiển")
 

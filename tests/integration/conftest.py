@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from backend.db import Database
 from backend.services import users
 from tests.conftest import POSTGRES_URL, free_port, unavailable
 
-ADMIN_PASSWORD = "Quan-tri-2026!"
+ADMIN_PASSWORD = "Quan-tri-he-thong-2026!"
 _counter = itertools.count(1)
 
 
@@ -62,9 +63,12 @@ async def _drop_postgres(name: str) -> None:
 
 
 def test_settings(data_dir: Path, database_url: str) -> Settings:
+    # Every test logs in from loopback: the per-address limit is for tests/integration/test_login_throttle.py,
+    # which runs servers of its own.
     return replace(Settings.from_env({"ECABINET_DATA_DIR": str(data_dir)}), database_url=database_url,
-                   login_slowdown_after=2, login_lock_after=4, login_lock_seconds=60, login_slowdown_max_ms=50,
-                   max_json_bytes=64_000, media_host_addresses=("127.0.0.1",))  # WebRTC stays on loopback
+                   login_slowdown_after=2, login_address_limit=1_000_000, login_lock_seconds=60,
+                   login_slowdown_max_ms=50, max_json_bytes=64_000,
+                   media_host_addresses=("127.0.0.1",))  # WebRTC stays on loopback
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -80,21 +84,31 @@ async def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     db = Database(url)
     await users.create(db, None, {"username": "admin", "full_name": "Quản trị", "password": ADMIN_PASSWORD,
                                   "is_admin": True})
+    async with serving(settings, db) as base_url:
+        yield Server(base_url=base_url, settings=settings, db=db, backend=request.param)
+    await db.dispose()
+    if pg_name:
+        await _drop_postgres(pg_name)
+
+
+@asynccontextmanager
+async def serving(settings: Settings, db: Database) -> AsyncIterator[str]:
+    """The app under uvicorn on a free loopback port, as `ecabinet serve` runs it (uvicorn believes no
+    X-Forwarded-For: the app does, from ECABINET_TRUSTED_PROXIES only); yields its base URL."""
     port = free_port()
     config = uvicorn.Config(create_app(settings, db=db), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on")
+                            lifespan="on", proxy_headers=False)
     uv = uvicorn.Server(config)
     task = asyncio.create_task(uv.serve())
     while not uv.started:
         if task.done():
             task.result()
         await asyncio.sleep(0.02)
-    yield Server(base_url=f"http://127.0.0.1:{port}", settings=settings, db=db, backend=request.param)
-    uv.should_exit = True
-    await task
-    await db.dispose()
-    if pg_name:
-        await _drop_postgres(pg_name)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        await task
 
 
 class Client:

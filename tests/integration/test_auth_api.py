@@ -1,17 +1,13 @@
-"""/api/auth: cookie sessions with CSRF, bearer tokens, logout, failed-login throttling and lockout,
-password changes, and what deactivation does to open sessions."""
+"""/api/auth: cookie sessions with CSRF, bearer tokens, logout, password changes, and what deactivation
+does to open sessions (failed-login throttling: test_login_throttle.py; cookie names over HTTPS:
+test_https_mode.py)."""
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 
-from backend.models import LoginThrottle
-from backend.models.base import utcnow
 from tests.integration.conftest import Cast, Client, Server, unique
 from tests.integration.helpers import assert_error, audit_head, audit_since, nothing_written, ok
 
@@ -207,56 +203,9 @@ async def _login(http: httpx.AsyncClient, username: str, password: str) -> httpx
     return await http.post("/api/auth/login", json={"username": username, "password": password})
 
 
-async def test_repeated_failures_lock_the_username_with_retry_after_even_for_the_right_password(
-        server: Server, new_user: Any, root: Client) -> None:
-    person = await new_user("locked")
-    lock_after = server.settings.login_lock_after
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
-        for _ in range(lock_after):
-            assert_error(await _login(http, person.username, "wrong-password"), 401, "invalid_credentials")
-        head = await audit_head(root)
-        for password in ("wrong-password", person.password):
-            r = await _login(http, person.username, password)
-            assert_error(r, 429, "account_locked")
-            assert 1 <= int(r.headers["retry-after"]) <= server.settings.login_lock_seconds + 1
-        r = await http.post("/api/auth/tokens", json={"username": person.username, "password": person.password})
-        assert_error(r, 429, "account_locked")
-        assert "retry-after" in r.headers
-        # Attempts while locked neither log in nor are counted.
-        assert await audit_since(root, head) == []
-        # Sessions opened before the lock keep working: the lock is about guessing, not about the person.
-        ok(await person.client.get("/api/auth/me"))
-
-        # Once the lock has run out, the right password works again and clears the record.
-        async with server.db.write() as s:
-            row = await s.get(LoginThrottle, person.username)
-            assert row is not None and row.locked_until is not None
-            row.locked_until = utcnow() - timedelta(seconds=1)
-            s.add(row)
-        ok(await _login(http, person.username, person.password))
-    async with server.db.read() as s:
-        assert await s.get(LoginThrottle, person.username) is None
-
-
-async def test_unknown_usernames_are_locked_just_the_same(server: Server, new_user: Any) -> None:
-    person = await new_user("known")
-    ghost = unique("ghost.")
-    answers: dict[str, list[tuple[int, str]]] = {}
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
-        for name in (person.username, ghost):
-            answers[name] = []
-            for _ in range(server.settings.login_lock_after + 1):
-                r = await _login(http, name, "wrong-password")
-                answers[name].append((r.status_code, r.json()["error"]["code"]))
-                if r.status_code == 429:
-                    assert "retry-after" in r.headers
-    expected = [(401, "invalid_credentials")] * server.settings.login_lock_after + [(429, "account_locked")]
-    assert answers[person.username] == answers[ghost] == expected
-
-
 async def test_a_successful_login_forgets_earlier_failures(server: Server, new_user: Any) -> None:
     person = await new_user("forgets")
-    below = server.settings.login_lock_after - 1
+    below = 3
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         for _ in range(below):
             assert_error(await _login(http, person.username, "wrong-password"), 401)
@@ -264,21 +213,6 @@ async def test_a_successful_login_forgets_earlier_failures(server: Server, new_u
         for _ in range(below):
             assert_error(await _login(http, person.username, "wrong-password"), 401)
         ok(await _login(http, person.username, person.password))
-
-
-async def test_concurrent_failed_logins_are_all_counted_and_lock_the_username(
-        server: Server, request: pytest.FixtureRequest) -> None:
-    """A guesser who fires in parallel must not escape the lock. Five bursts of ten wrong passwords,
-    each burst at one username, all at once: every username ends up locked, and no answer is a 500."""
-    names = [unique("burst.") for _ in range(5)]
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
-        answers = await asyncio.gather(*(_login(http, name, f"wrong-{i}-password")
-                                         for name in names for i in range(10)))
-        for r in answers:
-            assert r.status_code in (401, 429), r.text
-            assert_error(r, r.status_code)
-        after = [await _login(http, name, "wrong-password") for name in names]
-    assert [r.status_code for r in after] == [429] * len(names), [r.text for r in after]
 
 
 async def test_change_password_ends_the_other_sessions_but_keeps_this_one(server: Server, new_user: Any,
@@ -316,7 +250,9 @@ async def test_refused_password_changes_change_nothing(server: Server, new_user:
                 ({"current_password": person.password}, 422, "validation_error"),
                 ({"current_password": "wrong-password", "new_password": "Mat-khau-moi-2027"}, 403, "wrong_password"),
                 ({"current_password": person.password, "new_password": person.password}, 403, "same_password"),
-                ({"current_password": person.password, "new_password": "aaaaaaaaaaaa"}, 422, "weak_password"),
+                ({"current_password": person.password, "new_password": "aaaaaaaaaaaa"}, 400, "weak_password"),
+                *[({"current_password": person.password, "new_password": weak}, 400, "weak_password")
+                  for weak in ("1234567890", "password12", "qwertyuiop", "thutuong2026", "Nguoi-keeper")],
             ]:
                 assert_error(await person.client.post("/api/auth/password", json=body), status, code)
         ok(await other.get("/api/auth/me"))

@@ -23,10 +23,10 @@ def ecabinet(data_dir: Path, *args: str, stdin: str = "", extra_env: dict[str, s
 def test_demo_loads_once_and_prints_the_passwords_only_the_first_time(tmp_path: Path) -> None:
     first = ecabinet(tmp_path, "demo")
     assert first.returncode == 0, first.stderr
-    assert "thutuong" in first.stdout and "ThuTuong@2026" in first.stdout
+    assert "thutuong" in first.stdout and "ChuToa@2026" in first.stdout
     assert "vpcp.thuky" in first.stdout and "Điểm cầu Hà Nội" in first.stdout
     second = ecabinet(tmp_path, "demo")
-    assert second.returncode == 0 and "already loaded" in second.stdout and "ThuTuong@2026" not in second.stdout
+    assert second.returncode == 0 and "already loaded" in second.stdout and "ChuToa@2026" not in second.stdout
     listing = ecabinet(tmp_path, "user", "list")
     assert listing.returncode == 0
     assert len([line for line in listing.stdout.splitlines() if line.strip()]) == 11
@@ -161,7 +161,7 @@ def test_a_deadline_that_passes_while_the_server_is_stopped_closes_the_round_on_
 
     proc = _serving(tmp_path, port)
     try:
-        sec, member = login("vpcp.thuky", "ThuKy@2026"), login("bo.tuphap", "BoTuPhap@2026")
+        sec, member = login("vpcp.thuky", "BienBan@2026"), login("bo.tuphap", "ThanhVien@2026")
         body_id = sec.get("/api/auth/me").json()["user"]["body_id"]
         mid = sec.post("/api/meetings", json={"body_id": body_id, "kind": "opinion_round", "title": "Xin ý kiến",
                                               "starts_at": "2026-12-01T08:00:00+07:00"}).json()["id"]
@@ -182,7 +182,7 @@ def test_a_deadline_that_passes_while_the_server_is_stopped_closes_the_round_on_
     time.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()) + 0.5)  # the deadline passes, no server
     proc = _serving(tmp_path, port)
     try:
-        sec = login("vpcp.thuky", "ThuKy@2026")
+        sec = login("vpcp.thuky", "BienBan@2026")
         state: dict[str, object] = {}
         for _ in range(100):
             state = sec.get(f"/api/meetings/{mid}/opinion-round").json()

@@ -4,11 +4,16 @@ the role; a meeting always keeps a chair or secretary; nothing is half-written."
 from __future__ import annotations
 
 import asyncio
+import io
+import re
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
+from sqlmodel import select
 
-from tests.integration.conftest import Cast, Client
+from backend.models import SpeakerTurn
+from tests.integration.conftest import Cast, Client, Server, unique
 from tests.integration.helpers import assert_error, audit_head, audit_since, nothing_written, ok
 
 
@@ -279,3 +284,97 @@ async def test_only_staff_of_a_meeting_still_open_list_candidates(cast: Cast, ne
     closed = await new_meeting("closed")
     assert_error(await cast["secretary"].client.get(f"/api/meetings/{closed['id']}/candidates"), 409,
                  "invalid_state")
+
+
+# --- removal during a session ----------------------------------------------------------------------
+
+async def test_a_participant_who_checked_in_voted_took_a_position_and_spoke_can_be_removed(
+        server: Server, world: dict[str, Any], live_factory: Any) -> None:
+    """Removal keeps the record (attendance, ballot, position, speaker turn) and takes every right away:
+    never a 500 because something points at the person."""
+    people, mid = world["people"], world["meeting"]["id"]
+    sec, chair_http, member_http = (people[k].client for k in ("secretary", "chair", "member"))
+    item = ok(await sec.post(f"/api/meetings/{mid}/agenda", json={"title": "Dự thảo Nghị định A"}), 201)
+    ok(await sec.post(f"/api/meetings/{mid}/transitions", json={"action": "publish"}))
+    ok(await member_http.put(f"/api/meetings/{mid}/positions", json={"agenda_item_id": item["id"],
+                                                                      "position": "wish_to_speak"}))
+    ok(await chair_http.post(f"/api/meetings/{mid}/transitions", json={"action": "start"}))
+    chair, member = await live_factory(people["chair"]), await live_factory(people["member"])
+    for c in (chair, member):
+        assert (await c.call("meeting.join", {"meeting_id": mid}))["ok"]
+    assert (await member.call("attendance.check_in", {"meeting_id": mid}))["ok"]
+    pid = _pid(ok(await sec.get(f"/api/meetings/{mid}")), people["member"].id)
+    async with server.db.read() as s:
+        turn = (await s.exec(select(SpeakerTurn).where(SpeakerTurn.participant_id == pid))).one()
+    assert (given := await chair.call("speaker.give", {"meeting_id": mid, "turn_id": turn.id}))["ok"], given
+    poll = (await chair.call("poll.create", {"meeting_id": mid, "question": "Thông qua Nghị định A?"}))["poll"]
+    assert (await chair.call("poll.open", {"poll_id": poll["id"]}))["ok"]
+    for c in (member, chair):
+        assert (await c.call("vote.cast", {"poll_id": poll["id"], "choice": "yes"}))["ok"]
+    closed = await chair.call("poll.close", {"poll_id": poll["id"]})
+    assert closed["ok"] and closed["poll"]["result"]["counts"]["yes"] == 2, closed
+    entitled_before = (await chair.call("meeting.sync", {"meeting_id": mid}))["state"]["quorum"]["entitled"]
+
+    r = await sec.delete(_url(world["meeting"], pid))
+    assert r.status_code == 204, r.text
+
+    # No rights left: the meeting, its live state, its roster and quorum are closed to them.
+    assert_error(await member_http.get(f"/api/meetings/{mid}"), 403)
+    assert mid not in [m["id"] for m in ok(await member_http.get("/api/meetings"))]
+    refused = await member.call("meeting.sync", {"meeting_id": mid})
+    assert refused["ok"] is False and refused["error"]["code"] == "forbidden"
+    refused = await member.call("speaker.request", {"meeting_id": mid})
+    assert refused["ok"] is False and refused["error"]["code"] == "forbidden"
+    assert people["member"].id not in [p["user_id"] for p in ok(await sec.get(_url(world["meeting"])))]
+    state = (await chair.call("meeting.sync", {"meeting_id": mid}))["state"]
+    assert people["member"].id not in [p["user_id"] for p in state["participants"]]
+    assert state["quorum"]["entitled"] == entitled_before - 1
+    assert pid not in [p["participant_id"] for p in state["attendance"]]
+    assert all(t["participant_id"] != pid or t["status"] == "done" for t in state["speakers"]["turns"])
+    # Their ballot stays in the poll's named ballots.
+    ballots = await chair.call("poll.ballots", {"poll_id": poll["id"]})
+    assert ("Người member", "yes") in [(v["full_name"], v["choice"]) for v in ballots["votes"]], ballots
+
+    ok(await chair_http.post(f"/api/meetings/{mid}/transitions", json={"action": "close"}))
+    r = await sec.post(f"/api/meetings/{mid}/records", json={"kind": "minutes", "number": unique("BB-"),
+                                                             "title": "Biên bản phiên họp"})
+    assert r.status_code == 201, r.text
+    pdf = (await sec.get(f"/api/records/{r.json()['id']}/pdf")).content
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    # The minutes still name them among those present and the speakers, and count their vote.
+    assert re.search(r"Người member\s+Thành viên\s+Có mặt", text), text
+    assert "Người member phát biểu" in text
+    assert re.search(r"Thông qua Nghị định A\?.*Số phiếu biểu quyết: 2/\d.*Tán thành\s+2\s", text, re.S), text
+
+
+async def test_removed_then_added_again_comes_back_on_the_same_record(cast: Cast, new_meeting: Any) -> None:
+    meeting = await new_meeting("published")
+    sec = cast["secretary"].client
+    pid = _pid(meeting, cast["member2"].id)
+    assert (await sec.delete(_url(meeting, pid))).status_code == 204
+    assert cast["member2"].id in [u["id"] for u in ok(await sec.get(f"/api/meetings/{meeting['id']}/candidates"))]
+    back = ok(await sec.post(_url(meeting), json={"user_id": cast["member2"].id, "role": "guest"}), 201)
+    assert (back["id"], back["role"], back["may_vote"]) == (pid, "guest", False)
+    ok(await cast["member2"].client.get(f"/api/meetings/{meeting['id']}"))
+    assert_error(await sec.post(_url(meeting), json={"user_id": cast["member2"].id, "role": "member"}), 409,
+                 "already_participant")
+
+
+async def test_a_removed_members_positions_no_longer_weigh(server: Server, cast: Cast, new_meeting: Any) -> None:
+    """An objection or a wish to speak stated before removal neither blocks adoption nor queues a turn."""
+    meeting = await new_meeting("draft")
+    sec, mid = cast["secretary"].client, meeting["id"]
+    item = ok(await sec.post(f"/api/meetings/{mid}/agenda", json={"title": "Tờ trình D"}), 201)
+    ok(await sec.post(f"/api/meetings/{mid}/transitions", json={"action": "publish"}))
+    url = f"/api/meetings/{mid}/positions"
+    ok(await cast["member"].client.put(url, json={"agenda_item_id": item["id"], "position": "objection",
+                                                  "reason": "Chưa đủ hồ sơ."}))
+    ok(await cast["member2"].client.put(url, json={"agenda_item_id": item["id"], "position": "wish_to_speak"}))
+    assert ok(await sec.get(url))["items"][0]["adoptable"] is False
+    for key in ("member", "member2"):
+        assert (await sec.delete(_url(meeting, _pid(meeting, cast[key].id)))).status_code == 204
+    staff_view = ok(await sec.get(url))["items"][0]
+    assert staff_view["positions"] == [] and staff_view["adoptable"] is True
+    ok(await cast["chair"].client.post(f"/api/meetings/{mid}/transitions", json={"action": "start"}))
+    async with server.db.read() as s:
+        assert (await s.exec(select(SpeakerTurn).where(SpeakerTurn.meeting_id == mid))).all() == []

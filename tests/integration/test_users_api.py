@@ -328,3 +328,27 @@ async def test_ten_concurrent_creations_of_one_username_make_exactly_one_account
     assert [e["action"] for e in await audit_since(root, head)] == ["user.created"]
     verify = ok(await root.get("/api/audit/verify"))
     assert verify["ok"] is True, verify
+
+
+WEAK_PASSWORDS = ["1234567890", "password12", "qwertyuiop", "thutuong2026"]
+
+
+@pytest.mark.parametrize("password", WEAK_PASSWORDS)
+async def test_a_weak_password_is_refused_at_creation_and_reset_with_400_weak_password(
+        root: Client, new_user: Any, password: str) -> None:
+    """The policy (length, common passwords and keyboard walks, not only digits, not the person's
+    name) holds wherever a password is set: creation and an administrator's reset."""
+    person = await new_user("dat-lai")
+    async with nothing_written(root):
+        username = unique("yeu.")
+        assert_error(await root.post("/api/users", json=_new(username, password=password)), 400, "weak_password")
+        assert_error(await root.post(f"/api/users/{person.id}/password", json={"new_password": password}), 400,
+                     "weak_password")
+    assert await _rows_named(root, username) == []
+    ok(await person.client.get("/api/auth/me"))  # a refused reset ends no session
+
+
+async def test_a_password_that_is_the_persons_name_is_refused(root: Client) -> None:
+    async with nothing_written(root):
+        for password in ("Nguyen-Van-An", "NGUYỄN VĂN AN"):
+            assert_error(await root.post("/api/users", json=_new(password=password)), 400, "weak_password")

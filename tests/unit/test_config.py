@@ -4,6 +4,7 @@ import pytest
 
 from backend.config import Settings, normalise_database_url
 from backend.exceptions import ConfigError
+from backend.services import auth
 
 
 def test_demo_mode_generates_a_secret_and_defaults_to_sqlite_under_data() -> None:
@@ -35,10 +36,34 @@ def test_production_mode_starts_with_a_real_secret_and_secure_cookies() -> None:
 
 @pytest.mark.parametrize(("env", "name"), [({"ECABINET_PORT": "http"}, "ECABINET_PORT"),
                                            ({"ECABINET_MODE": "staging"}, "ECABINET_MODE"),
-                                           ({"ECABINET_LOGIN_LOCK_AFTER": "ten"}, "ECABINET_LOGIN_LOCK_AFTER")])
+                                           ({"ECABINET_LOGIN_ADDRESS_LIMIT": "ten"}, "ECABINET_LOGIN_ADDRESS_LIMIT"),
+                                           ({"ECABINET_TRUSTED_PROXIES": "10.0.0.1,nginx"},
+                                            "ECABINET_TRUSTED_PROXIES"),
+                                           ({"ECABINET_HSTS_SECONDS": "1y"}, "ECABINET_HSTS_SECONDS")])
 def test_bad_values_are_named_in_the_error(env: dict[str, str], name: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env(env)
+
+
+def test_production_behind_https_sends_hsts_for_a_year_and_uses_host_cookies() -> None:
+    s = Settings.from_env({"ECABINET_MODE": "production", "ECABINET_SECRET_KEY": "x" * 20 + "y7Gq" * 5})
+    assert s.hsts_seconds == 31_536_000
+    assert (auth.session_cookie(s), auth.csrf_cookie(s)) == ("__Host-ecabinet_session", "__Host-ecabinet_csrf")
+
+
+def test_the_demo_over_plain_http_sends_no_hsts_and_keeps_plain_cookie_names() -> None:
+    s = Settings.from_env({})
+    assert s.hsts_seconds == 0 and s.secure_cookies is False
+    assert (auth.session_cookie(s), auth.csrf_cookie(s)) == ("ecabinet_session", "ecabinet_csrf")
+    # Secure cookies (HTTPS) bring both, whatever the mode; HSTS may be set apart.
+    https = Settings.from_env({"ECABINET_SECURE_COOKIES": "1", "ECABINET_HSTS_SECONDS": "600"})
+    assert https.hsts_seconds == 600 and auth.session_cookie(https) == "__Host-ecabinet_session"
+
+
+def test_no_proxy_is_trusted_unless_named() -> None:
+    assert Settings.from_env({}).trusted_proxies == ()
+    s = Settings.from_env({"ECABINET_TRUSTED_PROXIES": " 127.0.0.1, 10.1.2.0/24 ,::1"})
+    assert s.trusted_proxies == ("127.0.0.1/32", "10.1.2.0/24", "::1/128")
 
 
 @pytest.mark.parametrize(("url", "expected"), [

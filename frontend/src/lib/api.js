@@ -60,7 +60,8 @@ export async function request(method, path, body, rawType) {
     init.body = JSON.stringify(body);
   }
   if (UNSAFE.has(method)) {
-    const token = csrfToken || cookie('ecabinet_csrf');
+    // Over HTTPS the cookie is a __Host- cookie (see backend/services/auth.py cookie_name).
+    const token = csrfToken || cookie('__Host-ecabinet_csrf') || cookie('ecabinet_csrf');
     if (token) headers['X-CSRF-Token'] = token;
   }
   let res;

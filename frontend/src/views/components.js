@@ -13,9 +13,9 @@ export function useTitle(text) {
 export function errorText(error) {
   if (!error) return '';
   const code = error.code || 'generic';
-  if (code === 'account_locked') {
+  if (code === 'login_throttled') {
     const minutes = Math.max(1, Math.ceil((error.retryAfter || 60) / 60));
-    return t('error.account_locked', { minutes });
+    return t('error.login_throttled', { minutes });
   }
   if (has(`error.${code}`)) return t(`error.${code}`);
   return error.message || t('error.generic');
