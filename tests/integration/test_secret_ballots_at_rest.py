@@ -5,16 +5,23 @@ acknowledged ballot survives a crash; and only a participant who is present may 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlmodel import col, select
 
 from backend.models import Participant, User
 from backend.services import audit
+from tests.conftest import free_port
 from tests.integration import linkage
 from tests.integration.conftest import Server, bulk_members, unique
 from tests.integration.live import LiveClient
+from tests.integration.test_cli import ecabinet
 
 VOTERS = 12
 
@@ -121,3 +128,75 @@ async def test_a_participant_marked_absent_cannot_vote_until_checked_in(
         assert result["total_ballots"] == 2 and result["present"] >= result["total_ballots"], result
         assert (await secretary.call("attendance.record", {"meeting_id": mid, "participant_id": member_pid,
                                                            "present": False}))["ok"]
+
+
+def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    """`ecabinet serve` as an operator runs it (demo mode: the ballot key file sits in the data directory)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ECABINET_", "DATABASE_URL", "REDIS_URL"))}
+    env.update({"ECABINET_DATA_DIR": str(data_dir), "ECABINET_LOG_LEVEL": "warning"})
+    proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("the server did not start")
+
+
+async def _tablet(base: str, username: str, password: str, mid: int | None = None) -> LiveClient:
+    c = LiveClient(base)
+    await c.login(username, password)
+    await c.connect()
+    if mid is not None:
+        assert (await c.call("meeting.join", {"meeting_id": mid}))["ok"]
+    return c
+
+
+async def test_an_acknowledged_secret_ballot_survives_a_crash_and_is_counted_once(tmp_path: Path) -> None:
+    assert ecabinet(tmp_path, "demo").returncode == 0
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = _serve(tmp_path, port)
+    tablets: list[LiveClient] = []
+    try:
+        chair = await _tablet(base, "thutuong", "ThuTuong@2026")
+        headers = {"Authorization": f"Bearer {chair.token}"}
+        async with httpx.AsyncClient(base_url=base, headers=headers) as http:
+            mid = next(m["id"] for m in (await http.get("/api/meetings")).json() if m["status"] == "published")
+            assert (await http.post(f"/api/meetings/{mid}/transitions", json={"action": "start"})).status_code == 200
+        assert (await chair.call("meeting.join", {"meeting_id": mid}))["ok"]
+        member = await _tablet(base, "bo.tuphap", "BoTuPhap@2026", mid)
+        tablets += [chair, member]
+        poll_id = await _secret_poll(chair, mid)
+        ack = await member.call("vote.cast", {"poll_id": poll_id, "choice": "no"})
+        assert ack["ok"] and ack["receipt"], ack
+        proc.kill()  # the moment the ack is in: no clean shutdown, nothing flushed on the way out
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        for t in tablets:
+            await t.close()
+    proc = _serve(tmp_path, port)
+    tablets = []
+    try:
+        chair = await _tablet(base, "thutuong", "ThuTuong@2026", mid)
+        member = await _tablet(base, "bo.tuphap", "BoTuPhap@2026", mid)
+        tablets += [chair, member]
+        again = await member.call("vote.cast", {"poll_id": poll_id, "choice": "no"})  # the tablet retries
+        assert again["ok"] is False and again["error"]["code"] == "already_voted", again
+        closed = await chair.call("poll.close", {"poll_id": poll_id})
+        assert closed["ok"], closed
+        result = closed["poll"]["result"]
+        assert result["counts"] == {"yes": 0, "no": 1, "abstain": 0} and result["total_ballots"] == 1, result
+        listed = await member.call("poll.ballots", {"poll_id": poll_id})
+        assert listed["receipts"] == [{"receipt": ack["receipt"]}]
+    finally:
+        for t in tablets:
+            await t.close()
+        proc.terminate()
+        proc.wait(timeout=30)
