@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import col, select
 
 from backend.models import Participant, User
 from backend.services import audit
 from tests.conftest import free_port
 from tests.integration import linkage
-from tests.integration.conftest import Server, bulk_members, unique
+from tests.integration.conftest import Server, _drop_postgres, _fresh_postgres, bulk_members, unique
 from tests.integration.live import LiveClient
 from tests.integration.test_cli import ecabinet
 
@@ -130,10 +131,10 @@ async def test_a_participant_marked_absent_cannot_vote_until_checked_in(
                                                            "present": False}))["ok"]
 
 
-def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _serve(data_dir: Path, port: int, database_url: str) -> subprocess.Popen[bytes]:
     """`ecabinet serve` as an operator runs it (demo mode: the ballot key file sits in the data directory)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ECABINET_", "DATABASE_URL", "REDIS_URL"))}
-    env.update({"ECABINET_DATA_DIR": str(data_dir), "ECABINET_LOG_LEVEL": "warning"})
+    env.update({"ECABINET_DATA_DIR": str(data_dir), "ECABINET_LOG_LEVEL": "warning", "DATABASE_URL": database_url})
     proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
@@ -156,11 +157,22 @@ async def _tablet(base: str, username: str, password: str, mid: int | None = Non
     return c
 
 
-async def test_an_acknowledged_secret_ballot_survives_a_crash_and_is_counted_once(tmp_path: Path) -> None:
-    assert ecabinet(tmp_path, "demo").returncode == 0
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_an_acknowledged_secret_ballot_survives_a_crash_and_is_counted_once(tmp_path: Path,
+                                                                                   backend: str) -> None:
+    pg_name, url = await _fresh_postgres() if backend == "postgres" else (None, "")
+    try:
+        await _crash_after_the_ack(tmp_path, url)
+    finally:
+        if pg_name:
+            await _drop_postgres(pg_name)
+
+
+async def _crash_after_the_ack(tmp_path: Path, database_url: str) -> None:
+    assert ecabinet(tmp_path, "demo", extra_env={"DATABASE_URL": database_url}).returncode == 0
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = _serve(tmp_path, port)
+    proc = _serve(tmp_path, port, database_url)
     tablets: list[LiveClient] = []
     try:
         chair = await _tablet(base, "thutuong", "ThuTuong@2026")
@@ -181,7 +193,7 @@ async def test_an_acknowledged_secret_ballot_survives_a_crash_and_is_counted_onc
         proc.wait(timeout=30)
         for t in tablets:
             await t.close()
-    proc = _serve(tmp_path, port)
+    proc = _serve(tmp_path, port, database_url)
     tablets = []
     try:
         chair = await _tablet(base, "thutuong", "ThuTuong@2026", mid)
