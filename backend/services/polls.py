@@ -13,6 +13,7 @@ no row pairs a receipt with a choice (a receipt proves that a ballot was counted
 from __future__ import annotations
 
 import json
+import logging
 import random
 import secrets
 import uuid
@@ -52,6 +53,7 @@ from backend.services.ballot_seal import BallotSeal, BallotSealError
 from backend.services.context import Actor, Live
 from backend.services.events import meeting_room, staff_room
 
+log = logging.getLogger("ecabinet.polls")
 MAX_TIME_LIMIT = 24 * 3600
 _RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed without doubt
 
@@ -441,6 +443,7 @@ async def close_due(live: Live) -> int:
             assert poll_id is not None
             await close(live, None, poll_id)
             closed += 1
-        except InvalidState:
-            pass  # another worker closed it first
+        except InvalidState as exc:
+            if exc.code != "poll_not_open":  # not "another worker closed it first": say why it stays open
+                log.warning("poll %s is due but cannot close: %s", poll_id, exc.message)
     return closed

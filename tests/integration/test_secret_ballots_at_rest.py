@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from backend.models import Participant, User
+from backend.models import Participant, Poll, User
 from backend.services import audit
 from tests.conftest import free_port
 from tests.integration import linkage
@@ -212,3 +212,29 @@ async def _crash_after_the_ack(tmp_path: Path, database_url: str) -> None:
             await t.close()
         proc.terminate()
         proc.wait(timeout=30)
+
+
+async def test_a_worker_with_another_ballot_key_refuses_ballots_it_could_not_count(
+        session_world: dict[str, Any], live_factory: Any, server: Server) -> None:
+    people, mid = session_world["people"], session_world["meeting_id"]
+    chair = await _join(live_factory, people["chair"], mid)
+    member = await _join(live_factory, people["member"], mid)
+    poll_id = await _secret_poll(chair, mid)
+    assert (await member.call("vote.cast", {"poll_id": poll_id, "choice": "yes"}))["ok"]
+    async with server.db.write() as s:  # as if the poll had been opened by a worker with another key
+        poll = await s.get(Poll, poll_id)
+        assert poll is not None and poll.seal_key_id
+        ours, poll.seal_key_id = poll.seal_key_id, "0" * 16
+        s.add(poll)
+    refused = await chair.call("vote.cast", {"poll_id": poll_id, "choice": "no"})
+    assert refused["ok"] is False and refused["error"]["code"] == "ballot_key_mismatch", refused
+    kept_open = await chair.call("poll.close", {"poll_id": poll_id})
+    assert kept_open["ok"] is False and kept_open["error"]["code"] == "ballot_key_mismatch", kept_open
+    async with server.db.write() as s:
+        poll = await s.get(Poll, poll_id)
+        assert poll is not None and poll.status == "open"
+        poll.seal_key_id = ours
+        s.add(poll)
+    closed = await chair.call("poll.close", {"poll_id": poll_id})
+    assert closed["ok"] and closed["poll"]["result"]["counts"]["yes"] == 1
+    assert closed["poll"]["result"]["total_ballots"] == 1
