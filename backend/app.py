@@ -29,7 +29,7 @@ from backend.db import Database
 from backend.exceptions import AppError, MethodNotAllowed, NotFound, TooManyRequests
 from backend.realtime.media import MediaNamespace
 from backend.realtime.server import SessionNamespace, SioBus, create_server
-from backend.services import opinions, polls
+from backend.services import ballot_seal, opinions, polls
 from backend.services.bridge import Bridge
 from backend.services.context import Live
 from backend.services.events import Coalescer, NullBus
@@ -155,7 +155,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     # The relay runs here unless it runs as its own process (`ecabinet relay`, ECABINET_RELAY_PATH).
     bridge = None if settings.relay_path else Bridge(database, settings, bus)
     live_ctx = Live(db=database, bus=bus, presence=presence_store(settings.redis_url),
-                    progress=Coalescer(PROGRESS_INTERVAL_S), bridge=bridge)
+                    progress=Coalescer(PROGRESS_INTERVAL_S), bridge=bridge, seal=ballot_seal.for_settings(settings))
     sio.register_namespace(SessionNamespace(live_ctx, settings))
     if bridge is not None:
         sio.register_namespace(MediaNamespace(live_ctx, settings, bridge))

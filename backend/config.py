@@ -33,7 +33,13 @@ class Settings:
     redis_url: str = ""
     """Redis URL (REDIS_URL); empty means the in-process Socket.IO manager."""
     secret_key: str = field(default="", repr=False)
-    """Signs CSRF tokens (ECABINET_SECRET_KEY). Required in production."""
+    """Signs CSRF tokens (ECABINET_SECRET_KEY). Required in production. Also the root of the key that
+    seals secret ballots while their poll is open (see `ballot_key_file`)."""
+    ballot_key_file: Path | None = None
+    """A file holding the key that seals secret ballots while their poll is open
+    (ECABINET_BALLOT_KEY_FILE; created with a random key if missing). Unset: the key is derived from
+    ECABINET_SECRET_KEY. Demo mode without ECABINET_SECRET_KEY uses data_dir/ballot-seal.key, next to
+    the database, which protects nothing at rest (docs/security-notes/secret-ballots.md)."""
     host: str = "127.0.0.1"
     """Address to listen on (ECABINET_HOST)."""
     port: int = 8000
@@ -140,8 +146,11 @@ class Settings:
                     "characters in production mode (for example: python -c 'import secrets; "
                     "print(secrets.token_urlsafe(48))')"
                 )
-        elif not secret:
+        ballot_key_file = env.get("ECABINET_BALLOT_KEY_FILE", "").strip()
+        if mode != "production" and not secret:
             secret = secrets.token_urlsafe(48)
+            # A generated secret dies with the process; a sealed ballot must outlive it.
+            ballot_key_file = ballot_key_file or str(Path(env.get("ECABINET_DATA_DIR", "data")) / "ballot-seal.key")
         try:
             port = int(env.get("ECABINET_PORT", "8000"))
         except ValueError as exc:
@@ -175,6 +184,7 @@ class Settings:
             database_url=env.get("DATABASE_URL", ""),
             redis_url=env.get("REDIS_URL", ""),
             secret_key=secret,
+            ballot_key_file=Path(ballot_key_file) if ballot_key_file else None,
             host=env.get("ECABINET_HOST", "127.0.0.1"),
             port=port,
             log_level=env.get("ECABINET_LOG_LEVEL", "info").lower(),

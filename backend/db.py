@@ -6,7 +6,9 @@ instead of failing when one upgrades a read to a write."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,9 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+log = logging.getLogger("ecabinet.db")
+_CHECKPOINT_TRIES = 20
 
 
 class Database:
@@ -41,6 +46,29 @@ class Database:
         async with self._reader() as session:
             yield session
 
+    async def forget_deleted(self, tables: Sequence[str]) -> bool:
+        """Make rows deleted from `tables` unreadable in the files, not just unlisted (secret ballots
+        after their poll closed). SQLite zeroes deleted content itself (secure_delete, set on every
+        connection); here its WAL, which still holds the pages as they were, is checkpointed and
+        truncated. PostgreSQL keeps dead tuples, with the xmin of the transaction that wrote them,
+        until VACUUM, which cannot run in a transaction: it runs on a connection of its own, after
+        the commit. False if SQLite readers kept the WAL from being emptied (the next close retries)."""
+        async with self.engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            if not self.is_sqlite:
+                await raw.execute(f"VACUUM {', '.join(tables)}")
+                return True
+            for _ in range(_CHECKPOINT_TRIES):
+                cursor = await raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy = (await cursor.fetchone())[0]
+                await cursor.close()
+                if not busy:
+                    return True
+                await asyncio.sleep(0.05)  # a reader is between statements; it will not be long
+        log.warning("the WAL could not be emptied after closing a secret poll: readers kept it busy")
+        return False
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
@@ -61,6 +89,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Deleted rows are overwritten with zeros, not left in free space (sealed secret ballots).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -22,13 +22,14 @@ from backend.models.opinions import (
     OpinionRound,
 )
 from backend.models.resolutions import Resolution, ResolutionSignature, SigningCredential
-from backend.models.votes import Ballot, Poll, PollVoter, SecretBallot
+from backend.models.votes import Ballot, BallotReceipt, Poll, PollVoter, SealedBallot, SecretBallot
 
 __all__ = [
-    "AgendaItem", "AgendaPosition", "Annotation", "Attendance", "AuditEntry", "AuthSession", "Ballot", "Body",
+    "AgendaItem", "AgendaPosition", "Annotation", "Attendance", "AuditEntry", "AuthSession", "Ballot",
+    "BallotReceipt", "Body",
     "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion", "LoginAddressThrottle",
     "LoginThrottle", "Meeting",
     "OpinionAnswer", "OpinionBallot", "OpinionDocumentComment", "OpinionQuestion", "OpinionReminder", "OpinionRound",
-    "Participant", "Poll", "PollVoter", "Resolution", "ResolutionSignature", "SecretBallot", "SigningCredential",
-    "SpeakerTurn", "User", "taking_part",
+    "Participant", "Poll", "PollVoter", "Resolution", "ResolutionSignature", "SealedBallot", "SecretBallot",
+    "SigningCredential", "SpeakerTurn", "User", "taking_part",
 ]

@@ -1,9 +1,12 @@
 """Polls and ballots.
 
-A named poll stores who chose what (`Ballot`). A secret poll stores two unlinkable things: that a
-participant voted (`PollVoter`) and an anonymous ballot (`SecretBallot`: random id, receipt code,
-choice; no voter, no time, no ordered id). SQLite keeps secret ballots in a WITHOUT ROWID table, so
-even the storage order follows the random id, not the order of casting."""
+A named poll stores who chose what (`Ballot`). A secret poll stores, while open, that a participant
+voted (`PollVoter`) and their ballot sealed with a key the database never holds (`SealedBallot`,
+services/ballot_seal.py); both are written by the voter's transaction, so only the seal keeps them
+apart. The close opens the sealed ballots and writes, in one transaction and random order, the
+anonymous choices (`SecretBallot`) and, separately, the receipts (`BallotReceipt`): nothing stored
+pairs a receipt with a choice, so a receipt proves that a ballot was counted, not how it voted.
+SQLite keeps both in WITHOUT ROWID tables, so even the storage order follows the random id."""
 
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ class Poll(SQLModel, table=True):
     closes_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON, frozen at close
+    seal_key_id: str | None = Field(default=None, max_length=16)  # secret polls: which key seals the ballots
     created_by: int = Field(foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -61,10 +65,30 @@ class PollVoter(SQLModel, table=True):
     cast_by: int = Field(foreign_key="users.id")
 
 
+class SealedBallot(SQLModel, table=True):
+    """A secret poll's ballot while the poll is open: (receipt, choice) sealed, found by a keyed tag."""
+
+    __tablename__ = "sealed_ballots"
+    id: str = Field(sa_column=Column(String(32), primary_key=True))  # HMAC of the receipt under the seal key
+    poll_id: int = Field(foreign_key="polls.id", index=True)
+    sealed: str = Field(sa_column=Column(Text, nullable=False))  # one length for every ballot
+
+
 class SecretBallot(SQLModel, table=True):
+    """A closed secret poll's anonymous choice."""
+
     __tablename__ = "secret_ballots"
     __table_args__ = {"sqlite_with_rowid": False}
     id: str = Field(sa_column=Column(String(32), primary_key=True))  # random, not ordered
     poll_id: int = Field(foreign_key="polls.id", index=True)
-    receipt: str = Field(sa_column=Column(String(32), unique=True, nullable=False))
     choice: str = Field(max_length=20)
+
+
+class BallotReceipt(SQLModel, table=True):
+    """A closed secret poll's receipt: that this ballot was counted (not with which choice)."""
+
+    __tablename__ = "ballot_receipts"
+    __table_args__ = {"sqlite_with_rowid": False}
+    id: str = Field(sa_column=Column(String(32), primary_key=True))  # random, not ordered
+    poll_id: int = Field(foreign_key="polls.id", index=True)
+    receipt: str = Field(sa_column=Column(String(32), unique=True, nullable=False))

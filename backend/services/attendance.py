@@ -17,16 +17,23 @@ from backend.services.context import Actor, Live
 from backend.services.events import ROSTER_PUSH_INTERVAL_S, meeting_room, staff_room
 
 
-async def quorum(s: AsyncSession, meeting: Meeting) -> dict[str, Any]:
-    """Computed from the database: entitled voters, and how many of them are checked in (or their deputy)."""
+async def quorum(s: AsyncSession, meeting: Meeting, *, also_present: int = 0) -> dict[str, Any]:
+    """Computed from the database: entitled voters, and how many of them are checked in (or their deputy),
+    plus `also_present` counted by the caller (voters of a poll who left after voting)."""
     entitled = (await s.exec(select(func.count()).select_from(Participant).where(
         Participant.meeting_id == meeting.id, Participant.may_vote == True, taking_part()))).one()  # noqa: E712
     present = (await s.exec(select(func.count(func.distinct(Attendance.participant_id)))
                             .join(Participant, col(Participant.id) == col(Attendance.participant_id))
                             .where(Attendance.meeting_id == meeting.id, col(Attendance.checked_out_at).is_(None),
                                    Participant.may_vote == True, taking_part()))).one()  # noqa: E712
-    q = quorum_rules.compute(quorum_rules.QuorumRule(meeting.quorum_rule), int(entitled), int(present))
+    q = quorum_rules.compute(quorum_rules.QuorumRule(meeting.quorum_rule), int(entitled), int(present) + also_present)
     return {"rule": q.rule, "entitled": q.entitled, "present": q.present, "needed": q.needed, "reached": q.reached}
+
+
+async def is_present(s: AsyncSession, meeting_id: int, participant_id: int) -> bool:
+    return (await s.exec(select(Attendance.id).where(
+        Attendance.meeting_id == meeting_id, Attendance.participant_id == participant_id,
+        col(Attendance.checked_out_at).is_(None)))).first() is not None
 
 
 async def present(s: AsyncSession, meeting_id: int) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from backend.db import Database
+from backend.services.ballot_seal import BallotSeal
 from backend.services.events import Coalescer, EventBus
 from backend.services.presence import PresenceStore
 
@@ -51,5 +52,7 @@ class Live:
     """Throttles bursty broadcasts (vote progress, presence, attendance): a few per second per key."""
     bridge: FloorListener | None = None
     """The session's video bridge, when this process runs the relay."""
+    seal: BallotSeal | None = None
+    """Seals secret ballots while their poll is open (services/ballot_seal.py); None: no secret polls."""
     closed_lists: OrderedDict[int, dict[str, Any]] = field(default_factory=OrderedDict)
     """Published per-voter lists of closed polls (immutable), the last few, by poll id (services/polls.py)."""

@@ -1,13 +1,19 @@
 """Voting: create, open, cast, close, and the result computed from the stored ballots.
 
-Secret polls keep the fact of voting (PollVoter) apart from the anonymous ballot (SecretBallot,
-found again only by its receipt code, which only the voter's device holds). At close the ballots of
-a secret poll are rewritten in random order in one transaction, so not even the storage order or
-the database's transaction ids link a ballot to the moment, and so to the person, that cast it."""
+A secret ballot is durable when acknowledged, yet nothing at rest links it to its voter. The voter's
+transaction writes that they voted (PollVoter), the audit entry (no choice, no receipt) and the
+ballot sealed with a key the database never holds (SealedBallot, services/ballot_seal.py): a copy of
+the files, the WAL or a backup taken while the poll is open shows who voted and ciphertexts of one
+length. The close opens them all and, in one transaction, writes the choices (SecretBallot) in one
+random order and the receipts (BallotReceipt) in another, with random ids, deletes the sealed rows,
+then empties SQLite's WAL or vacuums PostgreSQL's dead tuples. The plain choices thus exist only as
+one batch with one commit and one xmin: no order, offset or transaction id tells whose each is, and
+no row pairs a receipt with a choice (a receipt proves that a ballot was counted, not how)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import random
 import secrets
 import uuid
@@ -27,13 +33,28 @@ from backend.domain import voting
 from backend.domain.meeting_states import STAFF, Action
 from backend.domain.rules import RuleError
 from backend.exceptions import BadRequest, Conflict, Forbidden, InvalidState, NotFound
-from backend.models import AgendaItem, Ballot, Meeting, Participant, Poll, PollVoter, SecretBallot, User, taking_part
+from backend.models import (
+    AgendaItem,
+    Attendance,
+    Ballot,
+    BallotReceipt,
+    Meeting,
+    Participant,
+    Poll,
+    PollVoter,
+    SealedBallot,
+    SecretBallot,
+    User,
+    taking_part,
+)
 from backend.models.base import utcnow
 from backend.services import access, attendance, audit
 from backend.services.access import Membership
+from backend.services.ballot_seal import BallotSeal, BallotSealError
 from backend.services.context import Actor, Live
 from backend.services.events import meeting_room, staff_room
 
+log = logging.getLogger("ecabinet.polls")
 MAX_TIME_LIMIT = 24 * 3600
 _RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed without doubt
 
@@ -114,7 +135,7 @@ _CLOSED_LISTS_KEPT = 16
 
 
 async def ballots(live: Live, actor: Actor, poll_id: int) -> dict[str, Any]:
-    """The per-voter list a poll publishes: who chose what (named), or every (receipt, choice) (secret)."""
+    """The per-voter list a poll publishes: who chose what (named), or every receipt, without choices (secret)."""
     async with live.db.read() as s:
         poll = await _load(s, poll_id)
         _, member = await access.require_membership(s, actor, poll.meeting_id, Action.VIEW)
@@ -134,10 +155,12 @@ async def ballots(live: Live, actor: Actor, poll_id: int) -> dict[str, Any]:
 
 async def _lists(s: AsyncSession, poll: Poll) -> dict[str, Any]:
     if poll.secret:
-        receipts = (await s.exec(select(SecretBallot.receipt, SecretBallot.choice).where(
-            SecretBallot.poll_id == poll.id).order_by(col(SecretBallot.receipt)))).all()
+        # No choice beside the receipt: a voter can see their ballot counted but cannot show anyone
+        # how they voted (a coercer asking for the receipt learns only that they voted).
+        receipts = (await s.exec(select(BallotReceipt.receipt).where(
+            BallotReceipt.poll_id == poll.id).order_by(col(BallotReceipt.receipt)))).all()
         return {"poll_id": poll.id, "status": poll.status, "votes": None,
-                "receipts": [{"receipt": r, "choice": c} for r, c in receipts]}
+                "receipts": [{"receipt": r} for r in receipts]}
     return {"poll_id": poll.id, "status": poll.status, "votes": await _named_votes(s, poll), "receipts": None}
 
 
@@ -227,6 +250,8 @@ async def open_poll(live: Live, actor: Actor, poll_id: int) -> dict[str, Any]:
         if await any_open(s, poll.meeting_id):
             raise Conflict("another poll is open in this meeting", code="poll_open")
         now = utcnow()
+        if poll.secret:
+            poll.seal_key_id = _seal_for(live, poll).key_id
         poll.status, poll.opened_at = voting.PollStatus.OPEN.value, now
         poll.closes_at = now + timedelta(seconds=poll.time_limit_seconds) if poll.time_limit_seconds else None
         s.add(poll)
@@ -259,14 +284,17 @@ async def _cast(live: Live, actor: Actor, poll_id: int, choice: str, receipt: st
             raise InvalidState("this poll is not open", code="poll_closed")
         if not member.participant.may_vote:
             raise Forbidden("you are not entitled to vote in this meeting", code="not_entitled")
+        participant_id = member.participant.id
+        assert participant_id is not None
+        # Only members present vote: the minutes never count more ballots than people in the room.
+        if not await attendance.is_present(s, poll.meeting_id, participant_id):
+            raise Forbidden("check in to the meeting before voting", code="not_present")
         try:
             voting.check_choice(_options(poll), choice)
         except RuleError as exc:
             raise BadRequest(exc.reason, code="unknown_option") from exc
-        participant_id = member.participant.id
-        assert participant_id is not None
         if poll.secret:
-            out = await _cast_secret(s, poll, participant_id, actor.user_id, choice, receipt)
+            out = await _cast_secret(s, poll, _seal_for(live, poll), participant_id, actor.user_id, choice, receipt)
         else:
             out = await _cast_named(s, poll, participant_id, actor.user_id, choice)
         await audit.record(s, "vote.cast", actor_id=actor.user_id, object_type="poll", object_id=poll.id,
@@ -291,28 +319,40 @@ async def _cast_named(s: AsyncSession, poll: Poll, participant_id: int, user_id:
     return {"changed": True}
 
 
-async def _cast_secret(s: AsyncSession, poll: Poll, participant_id: int, user_id: int, choice: str,
-                       receipt: str | None) -> dict[str, Any]:
+def _seal_for(live: Live, poll: Poll) -> BallotSeal:
+    """The key of this worker, if it is the one the poll's ballots are sealed with: a worker with
+    another key refuses ballots rather than acknowledge ones nobody could count."""
+    if live.seal is None:
+        raise InvalidState("this server has no key to seal secret ballots", code="ballot_key_missing")
+    if poll.seal_key_id is not None and poll.seal_key_id != live.seal.key_id:
+        raise InvalidState("this server's ballot key is not the one this poll was opened with",
+                           code="ballot_key_mismatch")
+    return live.seal
+
+
+async def _cast_secret(s: AsyncSession, poll: Poll, seal: BallotSeal, participant_id: int, user_id: int,
+                       choice: str, receipt: str | None) -> dict[str, Any]:
+    assert poll.id is not None
     voted = (await s.exec(select(PollVoter.id).where(PollVoter.poll_id == poll.id,
                                                      PollVoter.participant_id == participant_id))).first()
     if voted is None:
-        assert poll.id is not None
         s.add(PollVoter(poll_id=poll.id, participant_id=participant_id, cast_by=user_id))
         code = new_receipt()
-        s.add(SecretBallot(id=uuid.uuid4().hex, poll_id=poll.id, receipt=code, choice=choice))
+        s.add(SealedBallot(id=seal.tag(poll.id, code), poll_id=poll.id, sealed=seal.seal(poll.id, code, choice)))
         await s.flush()
         return {"changed": False, "receipt": code}
     if not poll.allow_change:
         raise Conflict("you have already voted in this poll", code="already_voted")
     if not receipt:
         raise BadRequest("changing a secret vote needs the receipt your tablet received", code="receipt_required")
-    ballot = (await s.exec(select(SecretBallot).where(SecretBallot.poll_id == poll.id,
-                                                      SecretBallot.receipt == receipt.strip().upper()))).first()
+    code = receipt.strip().upper()
+    ballot = (await s.exec(select(SealedBallot).where(SealedBallot.poll_id == poll.id,
+                                                      SealedBallot.id == seal.tag(poll.id, code)))).first()
     if ballot is None:
         raise BadRequest("this receipt does not belong to a ballot of this poll", code="unknown_receipt")
-    ballot.choice = choice
+    ballot.sealed = seal.seal(poll.id, code, choice)
     s.add(ballot)
-    return {"changed": True, "receipt": ballot.receipt}
+    return {"changed": True, "receipt": code}
 
 
 async def publish_progress(live: Live, poll_id: int, meeting_id: int) -> None:
@@ -335,33 +375,61 @@ async def close(live: Live, actor: Actor | None, poll_id: int) -> dict[str, Any]
             await access.require_membership(s, actor, poll.meeting_id, Action.RUN_POLLS)
         if poll.status != voting.PollStatus.OPEN.value:
             raise InvalidState(f"the poll is {poll.status}", code="poll_not_open")
+        if poll.secret:
+            await _unseal(s, poll, _seal_for(live, poll))
         meeting = await s.get(Meeting, poll.meeting_id)
         assert meeting is not None
-        q = await attendance.quorum(s, meeting)
+        q = await attendance.quorum(s, meeting, also_present=await _voters_gone(s, poll))
         result = voting.tally(_options(poll), await _counts(s, poll), rule=voting.Majority(poll.majority),
                               entitled=q["entitled"], present=q["present"], quorum_required=poll.quorum_required,
                               quorum_needed=q["needed"])
         poll.status, poll.closed_at = voting.PollStatus.CLOSED.value, utcnow()
         poll.result = json.dumps({**asdict(result), "quorum_needed": q["needed"]}, ensure_ascii=False)
         s.add(poll)
-        if poll.secret:
-            await _reshuffle(s, poll)
         await audit.record(s, "poll.closed", actor_id=actor.user_id if actor else None, object_type="poll",
                            object_id=poll.id, meeting_id=poll.meeting_id,
                            details={"counts": result.counts, "passed": result.passed, "by_clock": actor is None})
         out = await public(s, poll)
     await live.bus.publish("poll.closed", out, room=meeting_room(poll.meeting_id))
+    if poll.secret:
+        await live.db.forget_deleted(["sealed_ballots", "secret_ballots"])
     return out
 
 
-async def _reshuffle(s: AsyncSession, poll: Poll) -> None:
-    ballots = [(b.receipt, b.choice) for b in (await s.exec(select(SecretBallot).where(
-        SecretBallot.poll_id == poll.id))).all()]
-    random.SystemRandom().shuffle(ballots)
-    await s.exec(sql_delete(SecretBallot).where(col(SecretBallot.poll_id) == poll.id))
+async def _unseal(s: AsyncSession, poll: Poll, seal: BallotSeal) -> None:
+    """The sealed ballots become anonymous choices and, apart, receipts: each list in its own random
+    order, fresh random ids, in this one transaction (one commit, one xmin for all)."""
     assert poll.id is not None
-    s.add_all([SecretBallot(id=uuid.uuid4().hex, poll_id=poll.id, receipt=r, choice=c) for r, c in ballots])
+    sealed = (await s.exec(select(SealedBallot.sealed).where(SealedBallot.poll_id == poll.id))).all()
+    try:
+        opened = [seal.unseal(poll.id, text) for text in sealed]
+    except BallotSealError as exc:
+        raise InvalidState("this poll's ballots are sealed with another key than this server's",
+                           code="ballot_key_mismatch") from exc
+    # Ballots cast before sealing existed (migration 0011) are rewritten too, so none keeps its place.
+    choices = [c for _, c in opened] + list((await s.exec(select(SecretBallot.choice).where(
+        SecretBallot.poll_id == poll.id))).all())
+    receipts = [r for r, _ in opened]
+    rng = random.SystemRandom()
+    rng.shuffle(choices)
+    rng.shuffle(receipts)
+    await s.exec(sql_delete(SealedBallot).where(col(SealedBallot.poll_id) == poll.id))
+    await s.exec(sql_delete(SecretBallot).where(col(SecretBallot.poll_id) == poll.id))
+    s.add_all([SecretBallot(id=uuid.uuid4().hex, poll_id=poll.id, choice=c) for c in choices])
+    s.add_all([BallotReceipt(id=uuid.uuid4().hex, poll_id=poll.id, receipt=r) for r in receipts])
     await s.flush()
+
+
+async def _voters_gone(s: AsyncSession, poll: Poll) -> int:
+    """Entitled voters of this poll no longer checked in: they were present when they voted (casting
+    requires it), so the result counts them present and never shows more ballots than people."""
+    table = PollVoter if poll.secret else Ballot
+    here = select(Attendance.participant_id).where(Attendance.meeting_id == poll.meeting_id,
+                                                   col(Attendance.checked_out_at).is_(None))
+    return int((await s.exec(select(func.count()).select_from(table)
+                             .join(Participant, col(Participant.id) == col(table.participant_id))
+                             .where(table.poll_id == poll.id, Participant.may_vote == True,  # noqa: E712
+                                    col(table.participant_id).not_in(here)))).one())
 
 
 async def close_due(live: Live) -> int:
@@ -376,6 +444,7 @@ async def close_due(live: Live) -> int:
             assert poll_id is not None
             await close(live, None, poll_id)
             closed += 1
-        except InvalidState:
-            pass  # another worker closed it first
+        except InvalidState as exc:
+            if exc.code != "poll_not_open":  # not "another worker closed it first": say why it stays open
+                log.warning("poll %s is due but cannot close: %s", poll_id, exc.message)
     return closed

@@ -6,6 +6,7 @@ import {
 } from './lib/i18n.js';
 import { navigate, parseRoute } from './lib/router.js';
 import { disconnectSocket, setMediaPath } from './lib/socket.js';
+import { forgetBallots } from './lib/live_store.js';
 import { Loading, useTitle } from './views/components.js';
 import { LoginView } from './views/login.js';
 import { MeetingsView } from './views/meetings.js';
@@ -158,6 +159,7 @@ function App() {
   const onLoggedIn = useCallback((user) => {
     disconnectSocket(); // a live connection belongs to whoever was logged in when it connected
     forgetOfflineData();
+    forgetBallots(user.id); // receipts another user left (their session expired without a logout)
     applyUserLanguage(user);
     setSession({ status: 'user', user });
   }, []);
@@ -166,6 +168,7 @@ function App() {
     try { await api.logout(); } catch { /* the session is gone either way */ }
     disconnectSocket();
     forgetOfflineData();
+    forgetBallots(); // the next user of this tablet finds no trace of this one's secret ballots
     try { window.sessionStorage.removeItem(NEXT_KEY); } catch { /* not kept */ }
     setSession({ status: 'anonymous', user: null });
     navigate('/login', { replace: true });

@@ -245,6 +245,9 @@ def test_a_member_who_reloads_mid_poll_still_sees_their_vote(devices: Any, live_
     duc.assert_clean()
 
 
+_STORED = "JSON.stringify(Object.entries(window.localStorage))"
+
+
 def test_a_secret_ballot_shows_its_receipt_which_the_published_list_confirms(
         devices: Any, live_server: LiveServer) -> None:
     meeting_id = _meeting_id(live_server)
@@ -254,19 +257,39 @@ def test_a_secret_ballot_shows_its_receipt_which_the_published_list_confirms(
     page = binh.page
     _create_and_open_poll(chair.page, "Bầu Tổ trưởng Tổ công tác (bỏ phiếu kín)?", secret=True)
     _vote(page, "yes")
-    expect(page.get_by_test_id("poll-voted")).to_have_text("Bạn đã biểu quyết: Tán thành")
+    expect(page.get_by_test_id("poll-voted")).to_have_text("Bạn đã bỏ phiếu.")  # the choice is not kept
     receipt = page.get_by_test_id("receipt-code").inner_text()
     assert re.fullmatch(r"[A-Z2-9]{4}(-[A-Z2-9]{4}){3}", receipt), receipt
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
     page.reload()  # the receipt is kept on the device, the server only knows that this member voted
     expect(page.get_by_test_id("receipt-code")).to_have_text(receipt)
-    expect(page.get_by_test_id("poll-voted")).to_have_text("Bạn đã biểu quyết: Tán thành")
+    stored = page.evaluate(_STORED)
+    assert receipt in stored and '"yes"' not in stored and "choice" not in stored, stored
     _close_poll(chair.page)
-    expect(page.get_by_test_id("receipt")).to_contain_text("Phiếu của bạn đã được tính: Tán thành")
+    expect(page.get_by_test_id("receipt")).to_contain_text("Phiếu của bạn có trong danh sách phiếu đã được tính")
     assert _result_counts(page)["yes"] == "1"
     chair.assert_clean()
     binh.assert_clean()
+
+
+def test_after_logout_the_tablet_keeps_no_receipt_and_no_choice_of_a_secret_ballot(
+        devices: Any, live_server: LiveServer) -> None:
+    meeting_id = _meeting_id(live_server)
+    _ensure_started(live_server, meeting_id)
+    chair = _tablet(devices, CHAIR, f"/meetings/{meeting_id}/console")
+    binh = _tablet(devices, MEMBER1, f"/meetings/{meeting_id}/live")
+    page = binh.page
+    _create_and_open_poll(chair.page, "Bầu Phó Tổ trưởng (bỏ phiếu kín)?", secret=True)
+    _vote(page, "no")
+    receipt = page.get_by_test_id("receipt-code").inner_text()
+    assert receipt in page.evaluate(_STORED)
+    page.get_by_test_id("logout").click()
+    expect(page.get_by_test_id("login-username")).to_be_visible()
+    stored = page.evaluate(_STORED)
+    assert receipt not in stored and "ecabinet.ballot" not in stored and '"no"' not in stored, stored
+    _close_poll(chair.page)
+    chair.assert_clean()
 
 
 def test_a_tablet_that_loses_its_connection_says_so_and_shows_the_current_state_again(

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from backend.models import Ballot, PollVoter, SecretBallot
+from backend.models import Ballot, BallotReceipt, PollVoter, SealedBallot, SecretBallot
 from tests.integration.conftest import Server, bulk_members
 from tests.integration.live import LiveClient
 
@@ -104,17 +104,23 @@ async def test_secret_poll_publishes_receipts_and_stores_nothing_linking_ballot_
     assert (await chair.call("poll.close", {"poll_id": poll["id"]}))["ok"]
     listed = await member2.call("poll.ballots", {"poll_id": poll["id"]})
     assert listed["votes"] is None
-    assert sorted(listed["receipts"], key=lambda r: r["receipt"]) == sorted(
-        [{"receipt": receipt, "choice": "yes"}, {"receipt": second["receipt"], "choice": "yes"}],
-        key=lambda r: r["receipt"])
-    # What is stored: who voted (no choice), and anonymous ballots (no voter, no time, random id).
+    # The published list shows the receipts, never a choice beside them (nothing to show a coercer).
+    assert listed["receipts"] == sorted([{"receipt": receipt}, {"receipt": second["receipt"]}],
+                                        key=lambda r: r["receipt"])
+    assert listed["receipts"] and "yes" not in json.dumps(listed)
+    # What is stored: who voted (no choice), anonymous choices and, apart, receipts (no voter, no time,
+    # random ids, nothing pairing a receipt with a choice); no sealed ballot is left.
     async with server.db.read() as s:
         ballots = (await s.exec(select(SecretBallot).where(SecretBallot.poll_id == poll["id"]))).all()
+        kept = (await s.exec(select(BallotReceipt).where(BallotReceipt.poll_id == poll["id"]))).all()
+        sealed = (await s.exec(select(SealedBallot).where(SealedBallot.poll_id == poll["id"]))).all()
         voters = (await s.exec(select(PollVoter).where(PollVoter.poll_id == poll["id"]))).all()
         named = (await s.exec(select(Ballot).where(Ballot.poll_id == poll["id"]))).all()
-    assert named == []
-    assert {b.receipt for b in ballots} == {receipt, second["receipt"]}
-    assert set(SecretBallot.model_fields) == {"id", "poll_id", "receipt", "choice"}
+    assert named == [] and sealed == []
+    assert sorted(b.choice for b in ballots) == ["yes", "yes"]
+    assert {r.receipt for r in kept} == {receipt, second["receipt"]}
+    assert set(SecretBallot.model_fields) == {"id", "poll_id", "choice"}
+    assert set(BallotReceipt.model_fields) == {"id", "poll_id", "receipt"}
     assert {v.participant_id for v in voters} and all(not hasattr(v, "choice") for v in voters)
     # The audit log says that the member voted, never what.
     audit = (await session_world["admin"].get("/api/audit", params={"meeting_id": mid})).json()

@@ -17,21 +17,47 @@ const NO_BALLOT = Object.freeze({ voted: false, choice: null });
 
 const stores = new Map();
 
-/** The ballot this device cast in a secret poll (receipt and choice), kept in localStorage. */
+/**
+ * The receipt of the secret ballot this user cast on this device (localStorage, per user): to check
+ * that it was counted and to change the vote. Never the choice: whoever uses the tablet next must not
+ * read how its previous user voted. Erased at logout (forgetBallots).
+ */
 export function storedBallot(userId, pollId) {
   try {
     const raw = window.localStorage.getItem(`${RECEIPT_PREFIX}.${userId}.${pollId}`);
     const value = raw ? JSON.parse(raw) : null;
-    return value && typeof value.receipt === 'string' ? value : null;
+    return value && typeof value.receipt === 'string' ? { receipt: value.receipt } : null;
   } catch {
     return null;
   }
 }
 
-function keepBallot(userId, pollId, receipt, choice) {
+function keepBallot(userId, pollId, receipt) {
   try {
-    window.localStorage.setItem(`${RECEIPT_PREFIX}.${userId}.${pollId}`, JSON.stringify({ receipt, choice }));
+    window.localStorage.setItem(`${RECEIPT_PREFIX}.${userId}.${pollId}`, JSON.stringify({ receipt }));
   } catch { /* private mode: the receipt is still shown on screen */ }
+}
+
+/**
+ * Erases the receipts kept on this device, but those of `keepUserId` (at login: the user who just
+ * logged in keeps theirs; at logout: nobody). Anything kept by an older version beside a receipt
+ * (the choice) is dropped too.
+ */
+export function forgetBallots(keepUserId = null) {
+  try {
+    const storage = window.localStorage;
+    const keys = [];
+    for (let i = 0; i < storage.length; i += 1) {
+      const key = storage.key(i);
+      if (key && key.startsWith(`${RECEIPT_PREFIX}.`)) keys.push(key);
+    }
+    const mine = keepUserId === null ? null : `${RECEIPT_PREFIX}.${keepUserId}.`;
+    for (const key of keys) {
+      const kept = mine && key.startsWith(mine) ? storedBallot(keepUserId, key.slice(mine.length)) : null;
+      if (kept) storage.setItem(key, JSON.stringify(kept));
+      else storage.removeItem(key);
+    }
+  } catch { /* storage unavailable: nothing was kept */ }
 }
 
 function upsertPoll(polls, poll) {
@@ -221,7 +247,7 @@ class LiveStore {
     const payload = { poll_id: poll.id, choice };
     if (kept && poll.mine && poll.mine.voted) payload.receipt = kept.receipt;
     const ack = await emitAck('vote.cast', payload);
-    if (ack.receipt) keepBallot(me.user_id, poll.id, ack.receipt, choice);
+    if (ack.receipt) keepBallot(me.user_id, poll.id, ack.receipt);
     const state = this.snapshot.state;
     if (state) {
       const polls = state.polls.map((p) => (p.id !== poll.id ? p : {

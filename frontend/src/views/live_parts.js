@@ -245,13 +245,9 @@ export function ResultChart({ poll, big = false }) {
     </div>`;
 }
 
-function myChoiceText(poll, me) {
-  if (poll.mine && poll.mine.choice) return optionLabel(optionByKey(poll, poll.mine.choice));
-  if (poll.secret && me) {
-    const kept = storedBallot(me.user_id, poll.id);
-    if (kept && kept.choice) return optionLabel(optionByKey(poll, kept.choice));
-  }
-  return '';
+/** A named vote's choice; a secret one is never kept, not even on the voter's tablet. */
+function myChoiceText(poll) {
+  return poll.mine && poll.mine.choice ? optionLabel(optionByKey(poll, poll.mine.choice)) : '';
 }
 
 /**
@@ -281,13 +277,12 @@ function ReceiptBox({ store, poll, me }) {
   const [ballots, error] = useBallots(store, poll, Boolean(kept) && poll.status === 'closed', 3000);
   if (!kept) return null;
   const receipts = ballots && ballots.receipts;
-  const counted = receipts ? receipts.find((r) => r.receipt === kept.receipt) : null;
+  const counted = receipts ? receipts.some((r) => r.receipt === kept.receipt) : false;
   let help = t('poll.receipt_help');
   if (poll.status === 'closed') {
     if (error) help = t('poll.receipt_unchecked');
     else if (!receipts) help = t('poll.receipt_checking');
-    else help = counted ? t('poll.receipt_counted', { choice: optionLabel(optionByKey(poll, counted.choice)) })
-      : t('poll.receipt_missing');
+    else help = counted ? t('poll.receipt_counted') : t('poll.receipt_missing');
   }
   return html`
     <div class="receipt" data-testid="receipt">
@@ -309,7 +304,7 @@ function BallotList({ store, poll }) {
   else if (ballots && ballots.votes) {
     body = html`<ul>${ballots.votes.map((v) => html`<li key=${v.participant_id}>${v.full_name}${v.by_deputy ? ` (${t('live.deputy')})` : ''}: <strong>${optionLabel(optionByKey(poll, v.choice))}</strong></li>`)}</ul>`;
   } else if (ballots && ballots.receipts) {
-    body = html`<ul class="receipt-list">${ballots.receipts.map((r) => html`<li key=${r.receipt}><code>${r.receipt}</code> ${optionLabel(optionByKey(poll, r.choice))}</li>`)}</ul>`;
+    body = html`<ul class="receipt-list">${ballots.receipts.map((r) => html`<li key=${r.receipt}><code>${r.receipt}</code></li>`)}</ul>`;
   }
   return html`
     <details class="ballots" data-testid="ballot-list" onToggle=${(e) => setOpen(e.currentTarget.open)}>
@@ -333,7 +328,7 @@ export function PollPanel({ store, state, poll, canVote, className = '', childre
   const kept = poll.secret && me ? storedBallot(me.user_id, poll.id) : null;
   const mayChange = poll.allow_change && (!poll.secret || kept);
   const showButtons = poll.status === 'open' && canVote && (!mine.voted || mayChange);
-  const chosen = myChoiceText(poll, me);
+  const chosen = myChoiceText(poll);
 
   async function cast() {
     if (!picked || busy) return;
@@ -349,7 +344,7 @@ export function PollPanel({ store, state, poll, canVote, className = '', childre
     }
   }
 
-  const current = mine.voted ? (poll.mine.choice || (kept && kept.choice)) : null;
+  const current = mine.voted ? poll.mine.choice : null;
   return html`
     <section class=${`card poll poll-${poll.status} ${className}`} data-testid="poll-panel" data-poll-id=${poll.id}
       data-status=${poll.status} aria-labelledby=${`poll-q-${poll.id}`}>
