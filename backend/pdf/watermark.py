@@ -33,7 +33,7 @@ from pypdf.generic import (
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas as rl_canvas
 
-from signing.render import FAMILY, register_fonts
+from backend.pdf.fonts import FAMILY, register_fonts
 
 FONT = FAMILY
 TOKEN_PREFIX = "ECAB-COPY:"
