@@ -128,7 +128,7 @@ def launch_action() -> bytes:
 
 
 def embedded_file() -> bytes:
-    """Attachments are legitimate (annexes): accepted."""
+    """Attachments are refused (issue 12): a reader's viewer offers to open them; annexes are uploaded apart."""
     return one_page(catalog_extra=b"/Names << /EmbeddedFiles << /Names [(annex.txt) 5 0 R] >> >> ", more=[
         b"<< /Type /Filespec /F (annex.txt) /EF << /F 6 0 R >> >>", stream(b"annex", b"/Type /EmbeddedFile "),
     ])
@@ -211,34 +211,6 @@ def missing_root() -> bytes:
 def valid_vietnamese() -> bytes:
     return sample_pdf(3, title="Nghị quyết về đầu tư công")
 
-
-CORPUS: dict[str, tuple[Callable[[], bytes], str | None]] = {
-    "truncated": (truncated, "broken_pdf"),
-    "wrong_xref": (wrong_xref, None),
-    "no_xref_garbage_tail": (no_xref_garbage_tail, "broken_pdf"),
-    "garbage_after_eof": (garbage_after_eof, None),
-    "decompression_bomb": (decompression_bomb, "decompression_bomb"),
-    "page_tree_loop": (page_tree_loop, "broken_pdf"),
-    "javascript_openaction": (javascript_openaction, "active_content"),
-    "javascript_annotation": (javascript_annotation, "active_content"),
-    "javascript_names_tree": (javascript_names_tree, "active_content"),
-    "page_aa_javascript": (page_aa_javascript, "active_content"),
-    "launch_action": (launch_action, "active_content"),
-    "embedded_file": (embedded_file, None),
-    "fake_pdf_png": (fake_pdf_png, "not_a_pdf"),
-    "fake_pdf_html": (fake_pdf_html, "not_a_pdf"),
-    "header_only": (header_only, "not_a_pdf"),
-    "empty_bytes": (empty_bytes, "not_a_pdf"),
-    "encrypted": (encrypted, "encrypted_pdf"),
-    "encrypted_user_password": (encrypted_user_password, "encrypted_pdf"),
-    "too_many_pages": (too_many_pages, "too_many_pages"),
-    "too_many_pages_lying_count": (too_many_pages_lying_count, "too_many_pages"),
-    "object_flood": (object_flood, "too_many_objects"),
-    "deep_nesting": (deep_nesting, "broken_pdf"),
-    "no_pages": (no_pages, "broken_pdf"),
-    "missing_root": (missing_root, "broken_pdf"),
-    "valid_vietnamese": (valid_vietnamese, None),
-}
 
 
 # --- issue 12: hostile files that passed the probe or hung the verifier ----------------------------
@@ -367,3 +339,46 @@ def nested_dictionaries(depth: int = 200_000) -> bytes:
                PAGE[:-2] + b" /Deep 5 0 R >>", stream(CONTENT)]
     objects += [b"<< /Next %d 0 R >>" % (n + 1) for n in range(5, 5 + depth - 1)] + [b"<< >>"]
     return assemble(objects)
+
+
+CORPUS: dict[str, tuple[Callable[[], bytes], str | None]] = {
+    "truncated": (truncated, "broken_pdf"),
+    "wrong_xref": (wrong_xref, None),
+    "no_xref_garbage_tail": (no_xref_garbage_tail, "broken_pdf"),
+    "garbage_after_eof": (garbage_after_eof, None),
+    "decompression_bomb": (decompression_bomb, "decompression_bomb"),
+    "page_tree_loop": (page_tree_loop, "broken_pdf"),
+    "javascript_openaction": (javascript_openaction, "active_content"),
+    "javascript_annotation": (javascript_annotation, "active_content"),
+    "javascript_names_tree": (javascript_names_tree, "active_content"),
+    "page_aa_javascript": (page_aa_javascript, "active_content"),
+    "launch_action": (launch_action, "active_content"),
+    "embedded_file": (embedded_file, "embedded_file"),
+    "fake_pdf_png": (fake_pdf_png, "not_a_pdf"),
+    "fake_pdf_html": (fake_pdf_html, "not_a_pdf"),
+    "header_only": (header_only, "not_a_pdf"),
+    "empty_bytes": (empty_bytes, "not_a_pdf"),
+    "encrypted": (encrypted, "encrypted_pdf"),
+    "encrypted_user_password": (encrypted_user_password, "encrypted_pdf"),
+    "too_many_pages": (too_many_pages, "too_many_pages"),
+    "too_many_pages_lying_count": (too_many_pages_lying_count, "too_many_pages"),
+    "object_flood": (object_flood, "too_many_objects"),
+    "deep_nesting": (deep_nesting, "broken_pdf"),
+    "no_pages": (no_pages, "broken_pdf"),
+    "missing_root": (missing_root, "broken_pdf"),
+    "valid_vietnamese": (valid_vietnamese, None),
+    # issue 12
+    "xref_stream_size_bomb": (xref_stream_size_bomb, "too_many_objects"),
+    "form_xobject_bomb": (form_xobject_bomb, "decompression_bomb"),
+    "image_xobject_bomb": (image_xobject_bomb, "image_too_large"),
+    "embedded_html_file": (embedded_html_file, "embedded_file"),
+    "file_attachment_annotation": (file_attachment_annotation, "embedded_file"),
+    "xfa_javascript": (xfa_javascript, "xfa_form"),
+    "openaction_uri": (openaction_uri, "automatic_action"),
+    "submitform_beacon": (submitform_beacon, "external_action"),
+    "gotor_link": (gotor_link, "external_action"),
+    "uri_link": (uri_link, None),
+    "openaction_goto": (openaction_goto, None),
+    "small_object_flood": (small_object_flood, "too_many_objects"),
+    "nested_dictionaries": (nested_dictionaries, "too_many_objects"),
+}
