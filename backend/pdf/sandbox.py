@@ -86,7 +86,8 @@ class Sandbox:
 
         self.slots, self.queue, self.wait_seconds = max(1, slots), max(0, queue), wait_seconds
         self._free = asyncio.Semaphore(self.slots)
-        self._waiting = 0
+        self._admitted = 0
+        """Callers running or waiting for a slot."""
         self.running = 0
         """Children alive right now (tests and the health view read it)."""
 
@@ -95,20 +96,20 @@ class Sandbox:
         """Run `job` in a child; its JSON value and its output blobs. Raises a SandboxError subclass."""
         import asyncio
 
-        if self._free.locked():
-            if self._waiting >= self.queue:
-                raise SandboxBusy(self._retry_after(limits))
-        self._waiting += 1
+        if self._admitted >= self.slots + self.queue:  # checked and counted before any await: no race
+            raise SandboxBusy(self._retry_after(limits))
+        self._admitted += 1
         try:
-            await asyncio.wait_for(self._free.acquire(), self.wait_seconds)
-        except TimeoutError as exc:
-            raise SandboxBusy(self._retry_after(limits)) from exc
+            try:
+                await asyncio.wait_for(self._free.acquire(), self.wait_seconds)
+            except TimeoutError as exc:
+                raise SandboxBusy(self._retry_after(limits)) from exc
+            try:
+                return await self._child(job, args, blobs, limits)
+            finally:
+                self._free.release()
         finally:
-            self._waiting -= 1
-        try:
-            return await self._child(job, args, blobs, limits)
-        finally:
-            self._free.release()
+            self._admitted -= 1
 
     def _retry_after(self, limits: Limits) -> int:
         return max(1, min(60, math.ceil(limits.seconds / 2)))

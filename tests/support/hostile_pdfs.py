@@ -216,9 +216,12 @@ def valid_vietnamese() -> bytes:
 # --- issue 12: hostile files that passed the probe or hung the verifier ----------------------------
 
 
-def xref_stream_size_bomb() -> bytes:
+def xref_stream_size_bomb(*, hidden: bool = False) -> bytes:
     """A cross-reference stream declaring /Size and /Index of 2^31-1 entries for two real objects: pyHanko
-    (POST /api/verify) walked every declared entry, allocating without bound."""
+    (POST /api/verify) walked every declared entry, allocating without bound (~35 MB/s).
+
+    `hidden`: the numbers are put behind comments, which PDF syntax allows anywhere whitespace is, so a quick
+    scan of the bytes does not see them; only the sandbox's limits stop pyHanko then."""
     out = bytearray(b"%PDF-1.7\n")
     first = len(out)
     out += b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
@@ -228,7 +231,8 @@ def xref_stream_size_bomb() -> bytes:
     rows = b"\x00\x00\x00\x00\x00\x00" + b"".join(b"\x01" + off.to_bytes(4, "big") + b"\x00"
                                                   for off in (first, second))
     body = zlib.compress(rows)
-    out += (b"3 0 obj\n<< /Type /XRef /Size 2147483647 /Index [0 2147483647] /W [1 4 1] /Root 1 0 R "
+    size = b"/Size %x\n 2147483647 /Index %x\n [0 2147483647]" if hidden else b"/Size 2147483647 /Index [0 2147483647]"
+    out += (b"3 0 obj\n<< /Type /XRef " + size + b" /W [1 4 1] /Root 1 0 R "
             b"/Filter /FlateDecode /Length %d >>\nstream\n" % len(body)) + body + b"\nendstream\nendobj\n"
     out += b"startxref\n%d\n%%%%EOF\n" % xref_at
     return bytes(out)
