@@ -26,7 +26,7 @@ from backend.api import api
 from backend.api.system import openapi_json
 from backend.config import Settings
 from backend.db import Database
-from backend.exceptions import AppError, MethodNotAllowed, NotFound, TooManyRequests
+from backend.exceptions import AppError, MethodNotAllowed, NotFound
 from backend.realtime.media import MediaNamespace
 from backend.realtime.server import SessionNamespace, SioBus, create_server
 from backend.services import ballot_seal, opinions, polls
@@ -51,7 +51,8 @@ CONTENT_SECURITY_POLICY = (
 
 
 def error_response(exc: AppError) -> JSONResponse:
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    retry_after = getattr(exc, "retry_after", None)  # TooManyRequests, and ServiceUnavailable when it knows
+    headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int) else None
     return JSONResponse({"error": exc.as_dict()}, status_code=exc.status, headers=headers)
 
 

@@ -87,10 +87,34 @@ class Settings:
     """Largest meeting document (PDF) the secretariat may upload (ECABINET_MAX_DOCUMENT_BYTES)."""
     max_document_pages: int = 5_000
     """Most pages a meeting document may have (ECABINET_MAX_DOCUMENT_PAGES)."""
+    max_document_objects: int = 150_000
+    """Most internal objects a meeting document may have (ECABINET_MAX_DOCUMENT_OBJECTS): 30 a page at the
+    page limit; a file of 300,000 tiny objects took 31 s and 860 MB to stamp for each reader."""
     pdf_check_seconds: int = 60
-    """Time limit of the sandboxed check of one uploaded PDF (ECABINET_PDF_CHECK_SECONDS)."""
+    """Time limit of each sandboxed job on a meeting document: the check of an upload, a reader's copy, an
+    annotated copy, the meeting book, a trace (ECABINET_PDF_CHECK_SECONDS). The child is killed at it."""
     pdf_check_memory_mb: int = 2_000
-    """Memory limit of that sandbox in MB (ECABINET_PDF_CHECK_MEMORY_MB)."""
+    """Memory limit (RLIMIT_AS) of each such child in MB (ECABINET_PDF_CHECK_MEMORY_MB)."""
+    pdf_sandbox_slots: int = 3
+    """Sandbox children that may run at once for meeting documents, per web worker
+    (ECABINET_PDF_SANDBOX_SLOTS); each may use pdf_check_memory_mb, so slots × that must fit in memory."""
+    pdf_sandbox_queue: int = 12
+    """Requests that may wait for a free slot (ECABINET_PDF_SANDBOX_QUEUE); beyond it: 503 `busy`."""
+    pdf_sandbox_wait_seconds: int = 30
+    """How long a request waits for a slot before it gets 503 `busy` (ECABINET_PDF_SANDBOX_WAIT_SECONDS)."""
+    verify_slots: int = 2
+    """Sandbox children for POST /api/verify and `ecabinet verify`, a pool of their own so anonymous
+    verification can never take the slots members' documents need (ECABINET_VERIFY_SLOTS)."""
+    verify_queue: int = 4
+    """Verifications that may wait for one of those slots (ECABINET_VERIFY_QUEUE); beyond it: 503 `busy`."""
+    verify_seconds: int = 30
+    """Time limit of one verification; the child is killed at it (ECABINET_VERIFY_SECONDS)."""
+    verify_memory_mb: int = 1_000
+    """Memory limit (RLIMIT_AS) of one verification child in MB (ECABINET_VERIFY_MEMORY_MB)."""
+    verify_per_minute: int = 12
+    """POST /api/verify calls one client address may make per minute (ECABINET_VERIFY_PER_MINUTE); more: 429."""
+    book_builds_per_minute: int = 4
+    """Meeting books one user may have built per minute (ECABINET_BOOK_BUILDS_PER_MINUTE), one at a time."""
     media_codec: str = "VP8"
     """The video codec every site of the bridge negotiates: VP8 or H264 (ECABINET_MEDIA_CODEC)."""
     media_ice_servers: tuple[str, ...] = ()
@@ -208,6 +232,16 @@ class Settings:
             max_document_pages=number("ECABINET_MAX_DOCUMENT_PAGES", defaults.max_document_pages),
             pdf_check_seconds=number("ECABINET_PDF_CHECK_SECONDS", defaults.pdf_check_seconds),
             pdf_check_memory_mb=number("ECABINET_PDF_CHECK_MEMORY_MB", defaults.pdf_check_memory_mb),
+            max_document_objects=number("ECABINET_MAX_DOCUMENT_OBJECTS", defaults.max_document_objects),
+            pdf_sandbox_slots=number("ECABINET_PDF_SANDBOX_SLOTS", defaults.pdf_sandbox_slots),
+            pdf_sandbox_queue=number("ECABINET_PDF_SANDBOX_QUEUE", defaults.pdf_sandbox_queue),
+            pdf_sandbox_wait_seconds=number("ECABINET_PDF_SANDBOX_WAIT_SECONDS", defaults.pdf_sandbox_wait_seconds),
+            verify_slots=number("ECABINET_VERIFY_SLOTS", defaults.verify_slots),
+            verify_queue=number("ECABINET_VERIFY_QUEUE", defaults.verify_queue),
+            verify_seconds=number("ECABINET_VERIFY_SECONDS", defaults.verify_seconds),
+            verify_memory_mb=number("ECABINET_VERIFY_MEMORY_MB", defaults.verify_memory_mb),
+            verify_per_minute=number("ECABINET_VERIFY_PER_MINUTE", defaults.verify_per_minute),
+            book_builds_per_minute=number("ECABINET_BOOK_BUILDS_PER_MINUTE", defaults.book_builds_per_minute),
             media_codec=_media_codec(env.get("ECABINET_MEDIA_CODEC", defaults.media_codec)),
             media_ice_servers=_listed(env.get("ECABINET_MEDIA_ICE_SERVERS", "")),
             media_host_addresses=_listed(env.get("ECABINET_MEDIA_HOST_ADDRESSES", "")),

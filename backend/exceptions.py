@@ -90,6 +90,17 @@ class ServiceUnavailable(AppError):
     status = 503
     code = "unavailable"
 
+    def __init__(self, message: str, *, code: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class Unprocessable(AppError):
+    """Well-formed input that cannot be handled within the limits (e.g. a PDF that exhausts its sandbox)."""
+
+    status = 422
+    code = "unprocessable"
+
 
 class ConfigError(ValueError):
     """Settings that cannot start the application (raised at start, never to a client)."""

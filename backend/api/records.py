@@ -187,4 +187,5 @@ async def my_credentials(call: Call) -> list[dict[str, Any]]:
            permission=Permission.public("anyone, without logging in"), tag="records", upload="application/pdf",
            upload_limit="max_verify_bytes", response=verification.Report)
 async def verify_any(call: Call) -> dict[str, Any]:
-    return await verification.verify(call.settings, call.raw)
+    client = call.request.client
+    return await verification.verify(call.settings, call.raw, address=client.host if client else "unknown")

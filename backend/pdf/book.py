@@ -17,7 +17,7 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas as rl_canvas
 
-from signing.render import FAMILY, register_fonts
+from backend.pdf.fonts import FAMILY, register_fonts
 
 FONT, BOLD, ITALIC = FAMILY, f"{FAMILY}-Bold", f"{FAMILY}-Italic"
 PAGE_WIDTH, PAGE_HEIGHT = A4

@@ -1,41 +1,41 @@
 """Validate an uploaded PDF with pypdf in bounded time and memory, before anything stores it.
 
 A hostile file (decompression bomb, page-tree loop, object flood, deep nesting) can make a parser spin or
-allocate without bound, so the real work (`probe_in_process`) runs in a separate short-lived Python process
-(`probe`) with an address-space and CPU rlimit and a wall-clock deadline: the worst a file can do is kill
-its own sandbox, which the caller sees as `PdfRejected("pdf_too_complex")`.
+allocate without bound, so the real work (`probe_in_process`) runs in the PDF sandbox (backend/pdf/sandbox.py:
+a killable child process with an address-space and CPU rlimit and a wall-clock deadline) through `probe`:
+the worst a file can do is kill its own child, which the caller sees as `PdfRejected("pdf_too_complex")`.
 
-The module is also the sandbox's entry point (`python -m backend.pdf.probe LIMITS_JSON < file.pdf`), so
-its top-level imports are kept to the standard library's light modules: asyncio and pypdf are imported
-where they are used, which keeps the per-upload start-up cost of the child low.
+Besides what cannot be parsed within bounds, the check refuses what must not reach a reader's tablet, each
+kind with its own code: scripts (JavaScript anywhere, XFA forms), attached files, actions that reach outside
+the document (launch, form submission, remote files) or run by themselves (an open or page action other than
+going to a page), embedded multimedia, and streams of any kind (page content, forms, images, fonts) that
+decode to more than the budget. Links a reader clicks (URI) are accepted: the copies handed to readers are
+rebuilt without them (backend/pdf/watermark.py), as without everything refused here.
+
+This module runs inside the child, so its top-level imports are the standard library's light modules.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import io
-import json
-import math
-import os
 import re
-import sys
 import zlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pypdf import PageObject, PdfReader
     from pypdf.generic import StreamObject
 
+    from backend.pdf.sandbox import Sandbox
+
 HEADER_WINDOW = 1024
 RATIO_THRESHOLD_BYTES = 10_000_000
 _CHUNK = 1 << 20
-_MEMORY_ERROR_EXIT = 3
 _OBJ_RE = re.compile(rb"\d+\s+\d+\s+obj\b")
-_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 MESSAGES: dict[str, str] = {
     "not_a_pdf": "The file is not a PDF document.",
@@ -45,6 +45,15 @@ MESSAGES: dict[str, str] = {
     "too_many_objects": "The PDF contains more internal objects than the system accepts.",
     "decompression_bomb": "The PDF contains compressed content that expands to an unreasonable size.",
     "active_content": "The PDF contains JavaScript or launch actions, which are not allowed in meeting documents.",
+    "xfa_form": "The PDF is an XFA form, which carries scripts; please print it to a plain PDF and upload that.",
+    "embedded_file": "The PDF carries attached files, which are not handed to readers; please upload each "
+                     "annex as its own document.",
+    "external_action": "The PDF contains actions that open other files or send data elsewhere (form "
+                       "submission, remote documents), which are not allowed in meeting documents.",
+    "automatic_action": "The PDF contains an action that runs by itself when the file or a page is opened "
+                        "(other than going to a page), which is not allowed in meeting documents.",
+    "rich_media": "The PDF contains embedded multimedia (video, sound, 3D or Flash), which is not allowed.",
+    "image_too_large": "The PDF contains an image with more pixels than the system accepts.",
     "pdf_too_complex": "The PDF is too complex to check within the time and memory limits.",
 }
 
@@ -64,10 +73,14 @@ class ProbeLimits:
 
     max_pages: int = 5000
     """More pages than any real agenda item carries; beyond it the file is refused as too_many_pages."""
-    max_objects: int = 1_000_000
+    max_objects: int = 150_000
     """Objects in the xref (or the declared trailer /Size, whichever is larger), checked before any parsing."""
     max_decoded_bytes: int = 1_000_000_000
-    """Total decoded size of all page content streams (a stream shared by N pages counts N times)."""
+    """Total decoded size of all streams of the file (each once), and separately of all page content streams
+    (a stream shared by N pages counting N times, as text extraction and rendering pay per page)."""
+    max_image_pixels: int = 100_000_000
+    """Width × height of the largest image accepted (a 600 dpi A3 scan is 70 million): a viewer allocates
+    the decoded image whatever its compressed size."""
     max_ratio: float = 1000.0
     """Decoded/encoded ratio above which a content stream is a bomb; only checked past 10 MB decoded."""
     timeout_seconds: float = 60.0
@@ -186,7 +199,7 @@ def _probe(data: bytes, limits: ProbeLimits) -> ProbeResult:
         raise _unreadable(data)
 
     pages = _pages(reader, root, limits)
-    _refuse_active_content(reader, limits)
+    _refuse_dangerous_content(reader, limits)
     _account_content_streams(pages, limits)
     infos = [_page_info(page) for page in pages]
     return ProbeResult(pages=infos, title=_title(reader))
@@ -238,19 +251,21 @@ def _pages(reader: PdfReader, root: Any, limits: ProbeLimits) -> list[PageObject
     return pages
 
 
-def _refuse_active_content(reader: PdfReader, limits: ProbeLimits) -> None:
-    """Walk every indirect object (from the xref and from the trailer), looking for JavaScript and /Launch.
+def _refuse_dangerous_content(reader: PdfReader, limits: ProbeLimits) -> None:
+    """Walk every indirect object (from the xref and from the trailer): refuse active content and oversized
+    streams (every stream, each once: forms, images and fonts as well as page content).
 
     Only direct children are walked inside each object (references are queued, each object visited once),
     with an explicit stack, so neither loops nor deep nesting can exhaust anything.
     """
-    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
 
     refs: list[tuple[int, int]] = [(num, gen) for gen, table in reader.xref.items() for num in table]
     refs += [(num, 0) for num in reader.xref_objStm]
     seen: set[tuple[int, int]] = set()
     stack: list[Any] = [reader.trailer]
     budget = limits.max_objects + len(refs) + 16
+    decoded = 0
     while stack or refs:
         if not stack:
             num, gen = refs.pop()
@@ -275,21 +290,90 @@ def _refuse_active_content(reader: PdfReader, limits: ProbeLimits) -> None:
             if key not in seen:
                 refs.append(key)
         elif isinstance(node, DictionaryObject):
-            _check_action_dict(node)
+            _check_dict(node)
+            if isinstance(node, StreamObject):
+                _check_image(node, limits)
+                decoded += _decoded_size(node, limits, limits.max_decoded_bytes - decoded)
+                if decoded > limits.max_decoded_bytes:
+                    raise PdfRejected("decompression_bomb")
             stack.extend(node.values())
         elif isinstance(node, ArrayObject):
             stack.extend(node)
 
 
-def _check_action_dict(node: Any) -> None:
-    """JavaScript (action, /JS key, /Names tree) and /Launch are refused; embedded files and URIs are not."""
+_EXTERNAL_ACTIONS = frozenset({"/SubmitForm", "/ImportData", "/GoToR", "/GoToE"})
+_MEDIA_ACTIONS = frozenset({"/Movie", "/Sound", "/Rendition", "/RichMediaExecute"})
+_MEDIA_ANNOTATIONS = frozenset({"/RichMedia", "/Screen", "/Movie", "/Sound", "/3D"})
+_TRIGGER_CHAIN = 64
+"""Actions followed along an open action's /Next chain (a loop or a longer chain is refused)."""
+
+
+def _check_dict(node: Any) -> None:
+    """One dictionary, whatever its role: an action, an annotation, a catalog, a file specification..."""
+    _check_action(node)
+    if "/JavaScript" in node:  # the catalog's /Names entry holding document-level scripts
+        raise PdfRejected("active_content")
+    if "/XFA" in node:
+        raise PdfRejected("xfa_form")
+    subtype = node.get("/Subtype")
+    if ("/EmbeddedFiles" in node or node.get("/Type") == "/EmbeddedFile" or "/EF" in node
+            or subtype == "/FileAttachment"):
+        raise PdfRejected("embedded_file")
+    if subtype in _MEDIA_ANNOTATIONS:
+        raise PdfRejected("rich_media")
+    if "/OpenAction" in node:
+        _check_trigger(node.get("/OpenAction"))
+    if "/AA" in node:
+        triggers = node.get("/AA")
+        if _is_dict(triggers):
+            for event in list(triggers.keys()):
+                _check_trigger(triggers.get(event))
+
+
+def _check_action(node: Any) -> None:
+    """JavaScript (/S or a bare /JS key) and /Launch: active_content; reaching outside or media: refused."""
     subtype = node.get("/S")
     if subtype == "/JavaScript" or "/JS" in node:
         raise PdfRejected("active_content")
     if subtype == "/Launch":
         raise PdfRejected("active_content", "The PDF contains a launch action, which is not allowed.")
-    if "/JavaScript" in node:  # the catalog's /Names entry holding document-level scripts
-        raise PdfRejected("active_content")
+    if subtype in _EXTERNAL_ACTIONS:
+        raise PdfRejected("external_action")
+    if subtype in _MEDIA_ACTIONS:
+        raise PdfRejected("rich_media")
+
+
+def _check_trigger(action: Any) -> None:
+    """An action run without a click (open action, additional actions): only going to a page is allowed,
+    along the whole /Next chain; a destination array (an open action's usual form) is a plain GoTo."""
+    from pypdf.generic import ArrayObject
+
+    for _ in range(_TRIGGER_CHAIN):
+        if action is None or isinstance(action, ArrayObject):
+            return
+        if not _is_dict(action):
+            return  # a name or string destination
+        _check_action(action)
+        if action.get("/S") != "/GoTo":
+            raise PdfRejected("automatic_action")
+        following = action.get("/Next")
+        if isinstance(following, ArrayObject):
+            for item in following:
+                _check_trigger(item.get_object())
+            return
+        action = following
+    raise PdfRejected("automatic_action")
+
+
+def _check_image(stream: Any, limits: ProbeLimits) -> None:
+    if stream.get("/Subtype") != "/Image":
+        return
+    try:
+        pixels = int(stream.get("/Width", 0)) * int(stream.get("/Height", 0))
+    except (TypeError, ValueError):
+        return
+    if pixels > limits.max_image_pixels:
+        raise PdfRejected("image_too_large")
 
 
 def _content_streams(page: PageObject) -> Iterator[tuple[Any, StreamObject]]:
@@ -415,54 +499,30 @@ def _clean(text: str) -> str:
     return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
-# --- the sandbox -------------------------------------------------------------------------------------
+# --- through the sandbox ------------------------------------------------------------------------
 
 
-async def probe(data: bytes, limits: ProbeLimits = DEFAULT_LIMITS) -> ProbeResult:
-    """Probe in a separate, rlimited process; any way the child fails becomes a PdfRejected."""
-    import asyncio
-    import logging
+async def probe(data: bytes, limits: ProbeLimits = DEFAULT_LIMITS, pool: Sandbox | None = None) -> ProbeResult:
+    """Probe in a sandbox child (of `pool`, default a small pool of this event loop); any way the child fails
+    becomes a PdfRejected. SandboxBusy (every slot taken and the queue full) is left to the caller."""
+    from backend.pdf import sandbox
 
     if not looks_like_pdf(data):
         raise PdfRejected("not_a_pdf")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "backend.pdf.probe", json.dumps(dataclasses.asdict(limits)),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=env, cwd=str(_PROJECT_ROOT),
-    )
+    runner = pool if pool is not None else sandbox.shared("probe", 2, 16, limits.timeout_seconds)
     try:
-        try:
-            stdout, stderr = await asyncio.wait_for(proc.communicate(data), timeout=limits.timeout_seconds)
-        except TimeoutError as exc:
-            raise PdfRejected("pdf_too_complex") from exc
-    finally:
-        if proc.returncode is None:
-            try:
-                proc.kill()
-            except ProcessLookupError:
-                pass
-            await asyncio.shield(proc.wait())
-    code = proc.returncode
-    if code is not None and code != 0:
-        # A signal (SIGXCPU, SIGKILL, SIGSEGV) or MemoryError is the file exhausting the sandbox. Any other
-        # exit is a failure outside the checks (start-up, imports under RLIMIT_AS): logged for operators.
-        if code > 0 and code != _MEMORY_ERROR_EXIT and b"MemoryError" not in stderr:
-            logging.getLogger(__name__).error("PDF probe sandbox exited with %s: %s", code,
-                                              stderr[-2000:].decode("utf-8", "replace"))
-        raise PdfRejected("pdf_too_complex")
-    return _decode_answer(stdout)
+        value, _ = await runner.run("probe", {"limits": dataclasses.asdict(limits)}, [data],
+                                    sandbox.Limits(seconds=limits.timeout_seconds, memory_bytes=limits.memory_bytes))
+    except sandbox.SandboxExhausted as exc:
+        raise PdfRejected("pdf_too_complex") from exc
+    except sandbox.JobRefused as exc:
+        raise PdfRejected(exc.code if exc.code in MESSAGES else "broken_pdf", exc.message) from exc
+    return _decode_answer(value)
 
 
-def _decode_answer(stdout: bytes) -> ProbeResult:
+def _decode_answer(answer: Any) -> ProbeResult:
     """Trust nothing from the child: anything off-format means the file made the parser misbehave."""
     try:
-        answer = json.loads(stdout)
-        if "error" in answer:
-            error = answer["error"]
-            code, message = str(error["code"]), str(error["message"])
-            raise PdfRejected(code if code in MESSAGES else "broken_pdf", message)
         pages = [
             PageInfo(width=float(p["width"]), height=float(p["height"]),
                      box=(float(p["box"][0]), float(p["box"][1]), float(p["box"][2]), float(p["box"][3])),
@@ -470,54 +530,5 @@ def _decode_answer(stdout: bytes) -> ProbeResult:
             for p in answer["pages"]
         ]
         return ProbeResult(pages=pages, title=str(answer["title"]))
-    except PdfRejected:
-        raise
     except Exception as exc:
         raise PdfRejected("broken_pdf") from exc
-
-
-def _limit_self(limits: ProbeLimits) -> None:
-    """Lower this process's own rlimits (they can only go down): RLIMIT_AS for memory, RLIMIT_CPU for spin."""
-    import resource
-
-    cpu = max(1, math.ceil(limits.timeout_seconds) + 1)
-    for which, soft, hard in ((resource.RLIMIT_AS, limits.memory_bytes, limits.memory_bytes),
-                              (resource.RLIMIT_CPU, cpu, cpu + 2)):
-        _, current_hard = resource.getrlimit(which)
-        if current_hard != resource.RLIM_INFINITY:
-            soft, hard = min(soft, current_hard), min(hard, current_hard)
-        try:
-            resource.setrlimit(which, (soft, hard))
-        except (ValueError, OSError):
-            pass
-
-
-def _child_main(argv: list[str]) -> int:
-    """Sandbox entry: limits JSON in argv[1], PDF on stdin, one JSON answer on stdout."""
-    limits = ProbeLimits(**json.loads(argv[1]))
-    # pypdf's lazy imports are loaded before the limits, so a tight RLIMIT_AS cannot turn them into ImportErrors.
-    import encodings.charmap  # noqa: F401
-    import encodings.utf_16_be  # noqa: F401
-    import logging
-
-    import pypdf.filters  # noqa: F401
-
-    logging.disable(logging.CRITICAL)  # pypdf warns per damaged object; nobody reads the child's stderr
-    _limit_self(limits)
-    data = sys.stdin.buffer.read()
-    try:
-        result = probe_in_process(data, limits)
-        answer: dict[str, Any] = {"pages": [dataclasses.asdict(p) for p in result.pages], "title": result.title}
-    except PdfRejected as rejected:
-        answer = {"error": {"code": rejected.code, "message": rejected.message}}
-    sys.stdout.buffer.write(json.dumps(answer).encode("ascii"))
-    sys.stdout.buffer.flush()
-    return 0
-
-
-if __name__ == "__main__":
-    try:
-        status = _child_main(sys.argv)
-    except MemoryError:
-        os._exit(_MEMORY_ERROR_EXIT)
-    sys.exit(status)

@@ -8,7 +8,14 @@ also put in the document info dictionary, which is the first thing `find_tokens`
 The mark is built once with reportlab (embedded Liberation Serif, so Vietnamese diacritics render and
 extract) and shared by all pages as a Form XObject; each page only gets a small extra content stream and
 a copy of its resources. The original content streams are left as they are (still compressed), which
-keeps a 300-page document well under a second."""
+keeps a 300-page document well under a second.
+
+A copy is also rebuilt without anything active or reaching outside the document, whatever the stored file
+holds (files stored before the upload check refused them included): document scripts, attached files, XFA,
+open and additional actions other than going to a page, and every action of links, fields and bookmarks
+other than going to a page (GoTo) or a viewer command (Named). Attachment and multimedia annotations go.
+
+Runs inside the PDF sandbox (backend/pdf/sandbox.py, job `copy`), never in the web worker."""
 
 from __future__ import annotations
 
@@ -33,7 +40,7 @@ from pypdf.generic import (
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas as rl_canvas
 
-from signing.render import FAMILY, register_fonts
+from backend.pdf.fonts import FAMILY, register_fonts
 
 FONT = FAMILY
 TOKEN_PREFIX = "ECAB-COPY:"
@@ -67,6 +74,7 @@ def stamp(data: bytes, *, visible: str, copy_token: str) -> bytes:
     visible = " ".join(visible.split())
     reader = _open(data)
     writer = PdfWriter(clone_from=reader)
+    strip_active_content(writer)
 
     form_ref, text_width, text_height = _mark_form(writer, visible)
     footer_gs = writer._add_object(_ext_gstate(_FOOTER_ALPHA))
@@ -104,9 +112,113 @@ def stamp(data: bytes, *, visible: str, copy_token: str) -> bytes:
         page[NameObject("/Contents")] = ArrayObject([opener, *_content_refs(writer, page), mark_ref])
 
     writer.add_metadata({INFO_KEY: copy_token})
+    _drop_unreachable(writer)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+_KEPT_ACTIONS = frozenset({"/GoTo", "/Named"})
+"""A click that moves within the document or asks the viewer for its next page, zoom, etc."""
+_DROPPED_ANNOTATIONS = frozenset({"/FileAttachment", "/RichMedia", "/Screen", "/Movie", "/Sound", "/3D"})
+_MAX_NODES = 200_000
+"""Form fields and bookmarks visited at most (each once) when their actions are taken out."""
+
+
+def strip_active_content(writer: PdfWriter) -> None:
+    """Take out of `writer`'s document everything that runs, opens or sends something by itself or on a click,
+    except moving within the document (see the module's docstring)."""
+    root = writer._root_object
+    opening = root.get("/OpenAction")
+    if opening is not None and not isinstance(opening, ArrayObject) and not _plain_goto(opening):
+        del root["/OpenAction"]
+    _drop(root, "/AA")
+    names = root.get("/Names")
+    if isinstance(names, DictionaryObject):
+        _drop(names, "/JavaScript")
+        _drop(names, "/EmbeddedFiles")
+    form = root.get("/AcroForm")
+    if isinstance(form, DictionaryObject):
+        _drop(form, "/XFA")
+        _strip_tree(form.get("/Fields"), "/Kids")
+    outlines = root.get("/Outlines")
+    if isinstance(outlines, DictionaryObject):
+        _strip_tree(outlines.get("/First"), "/First", sibling="/Next")
+    for page in writer.pages:
+        _drop(page, "/AA")
+        annots = page.get("/Annots")
+        if not isinstance(annots, ArrayObject):
+            continue
+        kept = ArrayObject()
+        for ref in annots:
+            annot = ref.get_object()
+            if not isinstance(annot, DictionaryObject) or annot.get("/Subtype") in _DROPPED_ANNOTATIONS:
+                continue
+            _strip_actions(annot)
+            kept.append(ref)
+        page[NameObject("/Annots")] = kept
+
+
+def _drop_unreachable(writer: PdfWriter) -> None:
+    """Leave out of the written file every object nothing reachable refers to any more: what was taken out
+    (scripts, attached files) and whatever the original carried unreferenced."""
+    objects = writer._objects
+    reached = [False] * len(objects)
+    stack: list[object] = [writer._root_object, writer._info_obj]
+    for start in (writer._root_object, writer._info_obj):
+        ref = getattr(start, "indirect_reference", None)
+        if isinstance(ref, IndirectObject) and 0 < ref.idnum <= len(objects):
+            reached[ref.idnum - 1] = True
+    while stack:
+        node = stack.pop()
+        if isinstance(node, IndirectObject):
+            index = node.idnum - 1
+            if node.pdf is writer and 0 <= index < len(objects) and not reached[index]:
+                reached[index] = True
+                stack.append(objects[index])
+        elif isinstance(node, DictionaryObject):
+            stack.extend(node.values())
+        elif isinstance(node, ArrayObject):
+            stack.extend(node)
+    for index, keep in enumerate(reached):
+        if not keep:
+            objects[index] = None
+
+
+def _plain_goto(action: PdfObject) -> bool:
+    return isinstance(action, DictionaryObject) and action.get("/S") == "/GoTo" and "/Next" not in action
+
+
+def _drop(node: DictionaryObject, key: str) -> None:
+    if key in node:
+        del node[key]
+
+
+def _strip_actions(node: DictionaryObject) -> None:
+    _drop(node, "/AA")
+    action = node.get("/A")
+    if action is not None and not (isinstance(action, DictionaryObject) and action.get("/S") in _KEPT_ACTIONS
+                                   and "/Next" not in action):
+        del node["/A"]
+
+
+def _strip_tree(start: PdfObject | None, child: str, *, sibling: str = "") -> None:
+    """Field trees (/Kids arrays) and outlines (/First, /Next links), walked with a stack, each node once."""
+    stack: list[PdfObject] = [start] if start is not None else []
+    seen: set[int] = set()
+    while stack and len(seen) < _MAX_NODES:
+        item = stack.pop()
+        node = item.get_object()
+        if isinstance(node, ArrayObject):
+            stack.extend(node)
+            continue
+        if not isinstance(node, DictionaryObject) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        _strip_actions(node)
+        for key in (child, sibling):
+            if key and node.get(key) is not None:
+                stack.append(node[key])
 
 
 def _open(data: bytes) -> PdfReader:

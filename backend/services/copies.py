@@ -4,11 +4,14 @@ audit log. On-screen reading gets one such copy per person and version (kept in 
 downloads, "my annotated copy" and the meeting book get a new one each time. `trace` reads the
 tokens out of a leaked file and says whose copy it was and when it was handed out.
 
-"Mật" (secret) documents are read on screen only: no download, no annotated copy, not in the book."""
+"Mật" (secret) documents are read on screen only: no download, no annotated copy, not in the book.
+
+Every copy, annotated copy, book and trace is made in the PDF sandbox (services/pdf_jobs.py: a killable,
+rlimited child, a bounded number at once), never in the web worker: stored files are untrusted bytes too.
+A user builds one meeting book at a time, at most ECABINET_BOOK_BUILDS_PER_MINUTE a minute (429)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
@@ -24,11 +27,11 @@ from backend.config import Settings
 from backend.db import Database
 from backend.domain.meeting_states import Action
 from backend.domain.text import fold
-from backend.exceptions import Forbidden
+from backend.exceptions import Forbidden, Unprocessable
 from backend.models import AgendaItem, Annotation, Body, Document, DocumentCopy, Meeting, User
 from backend.models.base import utcnow
-from backend.pdf import book, export, watermark
-from backend.services import access, audit
+from backend.pdf import export, jobs
+from backend.services import access, audit, pdf_jobs, throttle
 from backend.services.context import Actor
 from backend.services.documents import Readable, may_read, named_readers, readable, version_of
 from backend.services.files import FileStore
@@ -51,8 +54,8 @@ class Copies:
             async with self.db.write() as s:
                 await _audit(s, actor, "document.viewed", kept)
             return data, doc.document.secret
-        data = await self._stamp(actor, doc.meeting, doc.document.id, ver.number, await self.files.get(ver.sha256),
-                                 "view")
+        data = await self._stamp(actor, doc.meeting, doc.document.id, ver.number, "view",
+                                 "copy", {}, [await self.files.get(ver.sha256)])
         return data, doc.document.secret
 
     async def download(self, actor: Actor, document_id: int, version: int | None) -> tuple[bytes, str]:
@@ -60,8 +63,8 @@ class Copies:
             doc = await readable(s, actor, document_id)
             _refuse_secret(doc)
             ver = await version_of(s, doc.document, version)
-        data = await self._stamp(actor, doc.meeting, doc.document.id, ver.number,
-                                 await self.files.get(ver.sha256), "download")
+        data = await self._stamp(actor, doc.meeting, doc.document.id, ver.number, "download",
+                                 "copy", {}, [await self.files.get(ver.sha256)])
         return data, _filename(doc.document.title, ver.number)
 
     async def annotated(self, actor: Actor, document_id: int) -> tuple[bytes, str]:
@@ -74,14 +77,22 @@ class Copies:
                 Annotation.document_id == document_id, Annotation.version == ver.number,
                 (Annotation.author_id == actor.user_id) | (Annotation.visibility != "private"))
                 .order_by(col(Annotation.id)))).all()
-        marks = [_export(a, u.full_name) for a, u in rows]
-        original = await self.files.get(ver.sha256)
-        with_marks = await asyncio.to_thread(export.add_annotations, original, marks)
-        data = await self._stamp(actor, doc.meeting, doc.document.id, ver.number, with_marks, "annotated")
+        marks = [jobs.annotation_to_json(_export(a, u.full_name)) for a, u in rows]
+        data = await self._stamp(actor, doc.meeting, doc.document.id, ver.number, "annotated",
+                                 "copy", {"annotations": marks}, [await self.files.get(ver.sha256)])
         return data, _filename(doc.document.title, ver.number, "ghi-chu")
 
     async def meeting_book(self, actor: Actor, meeting_id: int) -> tuple[bytes, str]:
         """One PDF of the meeting's documents that I may read, by agenda item, with bookmarks."""
+        key = str(actor.user_id)
+        with throttle.one_at_a_time(self.settings, "book").hold(
+                key, code="book_in_progress", retry_after=5,
+                message="your meeting book is still being made: wait for it before asking again"):
+            throttle.check(self.settings, "book", key, limit=self.settings.book_builds_per_minute, seconds=60,
+                           code="too_many_books", what="meeting books")
+            return await self._meeting_book(actor, meeting_id)
+
+    async def _meeting_book(self, actor: Actor, meeting_id: int) -> tuple[bytes, str]:
         async with self.db.read() as s:
             meeting, member = await access.require_membership(s, actor, meeting_id, Action.VIEW, lock=False)
             items = (await s.exec(select(AgendaItem).where(AgendaItem.meeting_id == meeting_id)
@@ -102,21 +113,22 @@ class Copies:
         loose = [d for d in readable_docs if d[0].agenda_item_id not in {i.id for i in items}]
         if loose:
             groups.append(("", "Tài liệu chung", "", loose))
-        book_items = []
+        book_items, blobs = [], []
         for number, title, presenter, docs in groups:
             entries = []
             for document, sha in docs:
-                data = None if document.secret else await self.files.get(sha)
-                note = "Tài liệu Mật: chỉ xem trên màn hình" if document.secret else ""
-                entries.append(book.BookDocument(title=document.title, data=data, note=note))
-            book_items.append(book.BookItem(number=number, title=title, presenter=presenter, documents=entries))
+                if not document.secret:
+                    blobs.append(await self.files.get(sha))
+                entries.append({"title": document.title, "blob": None if document.secret else len(blobs) - 1,
+                                "note": "Tài liệu Mật: chỉ xem trên màn hình" if document.secret else ""})
+            book_items.append({"number": number, "title": title, "presenter": presenter, "documents": entries})
         when = meeting.starts_at.astimezone(ZoneInfo(self.settings.signing_timezone))
-        cover = book.BookCover(issuer=(body.name if body else "").upper(), meeting_title=meeting.title,
-                               when=f"{when:%H} giờ {when:%M}, ngày {when:%d/%m/%Y}", place=meeting.place,
-                               prepared_for=f"{user.full_name if user else actor.username}"
-                                            f"{' — ' + user.title if user and user.title else ''}")
-        assembled = await asyncio.to_thread(book.build_book, cover, book_items)
-        data = await self._stamp(actor, meeting, None, None, assembled, "book")
+        cover = {"issuer": (body.name if body else "").upper(), "meeting_title": meeting.title,
+                 "when": f"{when:%H} giờ {when:%M}, ngày {when:%d/%m/%Y}", "place": meeting.place,
+                 "prepared_for": f"{user.full_name if user else actor.username}"
+                                 f"{' — ' + user.title if user and user.title else ''}"}
+        data = await self._stamp(actor, meeting, None, None, "book", "book", {"cover": cover, "items": book_items},
+                                 blobs)
         return data, f"tai-lieu-phien-hop-{meeting_id}.pdf"
 
     async def recipients(self, actor: Actor, document_id: int) -> list[dict[str, Any]]:
@@ -132,7 +144,8 @@ class Copies:
 
     async def trace(self, actor: Actor | None, data: bytes) -> dict[str, Any]:
         """Whose copies a (leaked) PDF is, from the invisible tokens on its pages (actor None: the CLI)."""
-        tokens = await asyncio.to_thread(watermark.find_tokens, data)
+        value, _ = await pdf_jobs.run(self.settings, "trace", {}, [data])
+        tokens = [str(t) for t in value] if isinstance(value, list) else []
         async with self.db.write() as s:
             found = []
             for token in tokens:
@@ -148,14 +161,18 @@ class Copies:
     # --- the watermark -------------------------------------------------------------------------------
 
     async def _stamp(self, actor: Actor, meeting: Meeting, document_id: int | None, version: int | None,
-                     original: bytes, kind: str) -> bytes:
-        """`original` marked for `actor`, recorded as a copy of `kind` (and audited); on-screen copies kept."""
+                     kind: str, job: str, args: dict[str, Any], blobs: list[bytes]) -> bytes:
+        """The sandbox `job` ("copy" or "book") run on `blobs` and marked for `actor`, recorded as a copy of
+        `kind` (and audited); on-screen copies kept."""
         async with self.db.read() as s:
             user = await s.get(User, actor.user_id)
         token = new_token()
         now = utcnow()
         visible = _mark(user.full_name if user else actor.username, now, token, self.settings)
-        stamped = await asyncio.to_thread(watermark.stamp, original, visible=visible, copy_token=token)
+        _, out = await pdf_jobs.run(self.settings, job, {**args, "visible": visible, "token": token}, blobs)
+        if len(out) != 1:
+            raise Unprocessable("the PDF could not be prepared for reading", code="pdf_too_complex")
+        stamped = out[0]
         digest = await self.files.put(stamped) if kind == "view" else ""
         copy = DocumentCopy(token=token, kind=kind, meeting_id=meeting.id or 0, document_id=document_id,
                             version=version, user_id=actor.user_id, sha256=digest, created_at=now)

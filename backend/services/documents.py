@@ -23,7 +23,7 @@ from backend.config import Settings
 from backend.db import Database
 from backend.domain.meeting_states import STAFF, Action, Role
 from backend.domain.text import fold_aligned
-from backend.exceptions import BadRequest, Forbidden, NotFound
+from backend.exceptions import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from backend.models import (
     AgendaItem,
     Document,
@@ -36,7 +36,8 @@ from backend.models import (
 )
 from backend.models.base import utcnow
 from backend.pdf.probe import PdfRejected, ProbeLimits, ProbeResult, probe
-from backend.services import access, audit
+from backend.pdf.sandbox import SandboxBusy
+from backend.services import access, audit, pdf_jobs
 from backend.services.access import Membership
 from backend.services.context import Actor, Live
 from backend.services.events import meeting_room
@@ -228,12 +229,15 @@ class Documents:
 
     async def _check(self, data: bytes) -> ProbeResult:
         limits = ProbeLimits(max_pages=self.settings.max_document_pages,
+                             max_objects=self.settings.max_document_objects,
                              timeout_seconds=float(self.settings.pdf_check_seconds),
                              memory_bytes=self.settings.pdf_check_memory_mb * 1_000_000)
         try:
-            return await probe(data, limits)
+            return await probe(data, limits, pdf_jobs.pool(self.settings, "work"))
         except PdfRejected as exc:
             raise BadRequest(exc.message, code=exc.code) from exc
+        except SandboxBusy as exc:
+            raise ServiceUnavailable(exc.message, code=exc.code, retry_after=exc.retry_after) from exc
 
     async def _add_version(self, s: AsyncSession, actor: Actor, document: Document, checked: ProbeResult,
                            digest: str, size: int, filename: str) -> None:

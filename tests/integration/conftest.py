@@ -68,7 +68,8 @@ def test_settings(data_dir: Path, database_url: str) -> Settings:
     return replace(Settings.from_env({"ECABINET_DATA_DIR": str(data_dir)}), database_url=database_url,
                    login_slowdown_after=2, login_address_limit=1_000_000, login_lock_seconds=60,
                    login_slowdown_max_ms=50, max_json_bytes=64_000,
-                   media_host_addresses=("127.0.0.1",))  # WebRTC stays on loopback
+                   media_host_addresses=("127.0.0.1",),  # WebRTC stays on loopback
+                   verify_seconds=8, verify_memory_mb=600)  # a hostile verification is killed within seconds
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])

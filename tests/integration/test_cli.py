@@ -124,6 +124,26 @@ def test_pki_and_verify_from_the_command_line(tmp_path: Path) -> None:
     assert as_json.returncode == 0 and '"cryptographic_ok": true' in as_json.stdout
 
 
+def test_verify_of_a_hostile_file_exits_2_with_a_clear_message_within_the_deadline(tmp_path: Path) -> None:
+    """The xref-stream bomb of issue 12 (pyHanko allocated without bound): refused at once; the same file
+    with its numbers hidden behind comments: killed at ECABINET_VERIFY_SECONDS."""
+    import time
+
+    from tests.support.hostile_pdfs import xref_stream_size_bomb
+
+    bomb, hidden = tmp_path / "bomb.pdf", tmp_path / "hidden.pdf"
+    bomb.write_bytes(xref_stream_size_bomb())
+    hidden.write_bytes(xref_stream_size_bomb(hidden=True))
+    started = time.monotonic()
+    refused = ecabinet(tmp_path, "verify", str(bomb), timeout=60)
+    assert refused.returncode == 2 and "more internal objects" in refused.stderr, refused.stderr
+    assert time.monotonic() - started < 30
+    started = time.monotonic()
+    killed = ecabinet(tmp_path, "verify", str(hidden), extra_env={"ECABINET_VERIFY_SECONDS": "5"}, timeout=60)
+    assert killed.returncode == 2 and "too complex" in killed.stderr, killed.stderr
+    assert time.monotonic() - started < 30
+
+
 def _serving(data_dir: Path, port: int) -> subprocess.Popen[str]:
     """`ecabinet serve` as an operator runs it, answering /api/health before this returns."""
     import httpx

