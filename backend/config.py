@@ -40,6 +40,10 @@ class Settings:
     """Python log level name (ECABINET_LOG_LEVEL)."""
     session_hours: int = 12
     """How long a login (cookie or bearer token) lasts without use (ECABINET_SESSION_HOURS)."""
+    session_recheck_ms: int = 5_000
+    """How long a worker trusts its cached check of an open socket's session before asking the database
+    again (ECABINET_SESSION_RECHECK_MS). Logout, deactivation and password changes reach sockets at once;
+    this bounds the delay only when that message is lost (Redis down) or comes from another process."""
     secure_cookies: bool = False
     """Mark cookies Secure (ECABINET_SECURE_COOKIES); on by default in production, which runs behind HTTPS."""
     login_slowdown_after: int = 3
@@ -166,6 +170,7 @@ class Settings:
             port=port,
             log_level=env.get("ECABINET_LOG_LEVEL", "info").lower(),
             session_hours=number("ECABINET_SESSION_HOURS", defaults.session_hours),
+            session_recheck_ms=number("ECABINET_SESSION_RECHECK_MS", defaults.session_recheck_ms),
             secure_cookies=flag("ECABINET_SECURE_COOKIES", mode == "production"),
             login_slowdown_after=number("ECABINET_LOGIN_SLOWDOWN_AFTER", defaults.login_slowdown_after),
             login_lock_after=number("ECABINET_LOGIN_LOCK_AFTER", defaults.login_lock_after),
