@@ -102,6 +102,12 @@ class Bridge:
             await self.route(meeting_id)
             await self._sources_changed(meeting_id)
 
+    async def leave_control_room(self, user_id: int, meeting_id: int) -> None:
+        """The user's view of every site closes (no longer chair or secretary); their own site stays."""
+        relay = self.relays.get(meeting_id)
+        if relay is not None:
+            await relay.leave(f"{user_id}{CONTROL}")
+
     async def floor_changed(self, meeting_id: int) -> None:
         """Called by the speaker queue after the floor was given or ended."""
         await self.route(meeting_id)
