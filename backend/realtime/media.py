@@ -7,9 +7,8 @@ meeting leaves the bridge)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncio
+from typing import Any
 
 import socketio
 

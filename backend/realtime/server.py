@@ -22,9 +22,9 @@ from backend.config import Settings
 from backend.domain.meeting_states import STAFF, Action
 from backend.exceptions import AppError, PayloadTooLarge, Unauthorized, ValidationFailed
 from backend.realtime import payloads as p
+from backend.realtime.revocations import Revocations
 from backend.services import attendance, auth, live, polls, speakers
 from backend.services import document_annotations as marks
-from backend.realtime.revocations import Revocations
 from backend.services.auth import SessionCache
 from backend.services.context import Actor, Live
 from backend.services.documents import document_room
