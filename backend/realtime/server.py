@@ -118,6 +118,7 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth_data: Any = None) -> None:
         token = auth_data.get("token") if isinstance(auth_data, dict) else None
+        generation = self.sessions.generation
         try:
             if isinstance(token, str) and token:
                 actor = await auth.authenticate(self.live.db, self.settings, token, via_cookie=False)
@@ -126,6 +127,7 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                                                 via_cookie=True)
         except AppError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.as_dict()) from exc
+        self.sessions.remember(actor, generation)
         # The actor carries its login session's id: every event re-checks it, revocations find it.
         await self.save_session(sid, {"actor": actor, "meetings": set(), "documents": set()})
         await self.enter_room(sid, user_room(actor.user_id))

@@ -211,6 +211,17 @@ class SessionCache:
             self._by_user[actor.user_id].add(session_id)
         return actor
 
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def remember(self, actor: Actor, generation: int) -> None:
+        """A check made elsewhere (the socket's connect), so the first event needs none; not kept if a
+        revocation came since `generation` was read, before that check."""
+        if actor.session_id is not None and generation == self._generation:
+            self._checked[actor.session_id] = (time.monotonic() + self.ttl, actor)
+            self._by_user[actor.user_id].add(actor.session_id)
+
     def forget(self, user_id: int) -> None:
         self._generation += 1
         for session_id in self._by_user.pop(user_id, set()):
