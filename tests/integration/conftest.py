@@ -64,8 +64,7 @@ async def _drop_postgres(name: str) -> None:
 def test_settings(data_dir: Path, database_url: str) -> Settings:
     return replace(Settings.from_env({"ECABINET_DATA_DIR": str(data_dir)}), database_url=database_url,
                    login_slowdown_after=2, login_lock_after=4, login_lock_seconds=60, login_slowdown_max_ms=50,
-                   max_json_bytes=64_000, session_recheck_ms=300,  # sockets re-check sessions every 0.3 s
-                   media_host_addresses=("127.0.0.1",))  # WebRTC stays on loopback
+                   max_json_bytes=64_000, media_host_addresses=("127.0.0.1",))  # WebRTC stays on loopback
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
