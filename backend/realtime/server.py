@@ -190,7 +190,10 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         an ended session are dropped, the others leave the rooms of `fact.meeting_id` they may no longer
         be in. The actor is read again (the cache forgot the user before this is called)."""
         for sid, _ in list(self.server.manager.get_participants(self.namespace, user_room(fact.user_id))):
-            session = await self.get_session(sid)
+            try:
+                session = await self.get_session(sid)
+            except KeyError:  # disconnected meanwhile
+                continue
             actor: Actor | None = session.get("actor")
             if actor is None or actor.session_id is None:
                 continue
@@ -215,7 +218,7 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         for room in [everyone, staff, *(document_room(d) for d in documents)]:
             if room in rooms and room not in allowed:
                 await self.leave_room(sid, room)
-        documents.intersection_update(d for d in documents if document_room(d) in allowed)
+        session["documents"] = {d for d in documents if document_room(d) in allowed}
         if everyone in rooms and staff in allowed and staff not in rooms:
             await self.enter_room(sid, staff)
         if everyone not in allowed and meeting_id in session["meetings"]:
