@@ -28,8 +28,10 @@ from backend.config import Settings
 from backend.db import Database
 from backend.exceptions import AppError, MethodNotAllowed, NotFound
 from backend.realtime.media import MediaNamespace
+from backend.realtime.revocations import Revocations
 from backend.realtime.server import SessionNamespace, SioBus, create_server
 from backend.services import ballot_seal, opinions, polls
+from backend.services.auth import SessionCache
 from backend.services.bridge import Bridge
 from backend.services.context import Live
 from backend.services.events import Coalescer, NullBus
@@ -152,22 +154,29 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     tablet app). The Starlette app is reachable as `.other_asgi_app` (tests use its `.state`)."""
     database = db or Database(settings.effective_database_url)
     sio = create_server(settings)
-    bus = SioBus(sio)
+    sessions = SessionCache(database, settings)
+    revocations = Revocations(settings.redis_url, sessions)
+    bus = SioBus(sio, revocations)
     # The relay runs here unless it runs as its own process (`ecabinet relay`, ECABINET_RELAY_PATH).
     bridge = None if settings.relay_path else Bridge(database, settings, bus)
     live_ctx = Live(db=database, bus=bus, presence=presence_store(settings.redis_url),
                     progress=Coalescer(PROGRESS_INTERVAL_S), bridge=bridge, seal=ballot_seal.for_settings(settings))
-    sio.register_namespace(SessionNamespace(live_ctx, settings))
+    namespaces: list[SessionNamespace] = [SessionNamespace(live_ctx, settings, sessions)]
     if bridge is not None:
-        sio.register_namespace(MediaNamespace(live_ctx, settings, bridge))
+        namespaces.append(MediaNamespace(live_ctx, settings, sessions, bridge))
+    for namespace in namespaces:
+        sio.register_namespace(namespace)
+        revocations.listen(namespace.revoked)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         rounds = Opinions(database, FileStore.for_settings(settings), settings, live_ctx)
+        await revocations.start()
         housekeeping = asyncio.create_task(_housekeeping(live_ctx, rounds))
         yield
         housekeeping.cancel()
         await asyncio.gather(housekeeping, return_exceptions=True)
+        await revocations.close()
         if bridge is not None:
             await bridge.close()
         await live_ctx.progress.drain()
@@ -234,11 +243,17 @@ def create_relay_app(settings: Settings, *, db: Database | None = None) -> ASGIA
         if settings.redis_url else None
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=None, max_http_buffer_size=1_000_000,
                                logger=False, engineio_logger=False)
-    bus: Any = SioBus(manager) if manager is not None else NullBus()
+    # The relay holds /media sockets: it follows revocations like a web worker (its Socket.IO manager
+    # only writes, so they come through their own channel).
+    sessions = SessionCache(database, settings)
+    revocations = Revocations(settings.redis_url, sessions)
+    bus: Any = SioBus(manager, revocations) if manager is not None else NullBus()
     bridge = Bridge(database, settings, bus)
     live_ctx = Live(db=database, bus=bus, presence=presence_store(""), progress=Coalescer(PROGRESS_INTERVAL_S),
                     bridge=bridge)
-    sio.register_namespace(MediaNamespace(live_ctx, settings, bridge))
+    media = MediaNamespace(live_ctx, settings, sessions, bridge)
+    sio.register_namespace(media)
+    revocations.listen(media.revoked)
 
     async def follow_the_floor() -> None:
         while True:
@@ -254,10 +269,12 @@ def create_relay_app(settings: Settings, *, db: Database | None = None) -> ASGIA
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await revocations.start()
         task = asyncio.create_task(follow_the_floor())
         yield
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        await revocations.close()
         await bridge.close()
         await database.dispose()
 

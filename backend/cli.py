@@ -153,6 +153,7 @@ def cmd_user_add(args: argparse.Namespace) -> None:
 
 def cmd_user_passwd(args: argparse.Namespace) -> None:
     from backend.services import users
+    from backend.services.events import NullBus
 
     settings = _settings()
     password = _read_password(args)
@@ -161,7 +162,9 @@ def cmd_user_passwd(args: argparse.Namespace) -> None:
         user = await users.by_username(db, args.username)
         if user is None or user.id is None:
             sys.exit(f"ecabinet: no user {args.username!r}")
-        await users.reset_password(db, None, user.id, password)
+        # No bus here: the workers' open sockets of the account notice at their next check
+        # (ECABINET_SESSION_RECHECK_MS).
+        await users.reset_password(db, None, user.id, password, NullBus())
 
     _with_db(settings, work)
     print(f"password of {args.username} changed; its sessions have ended")

@@ -48,6 +48,10 @@ class Settings:
     """Python log level name (ECABINET_LOG_LEVEL)."""
     session_hours: int = 12
     """How long a login (cookie or bearer token) lasts without use (ECABINET_SESSION_HOURS)."""
+    session_recheck_ms: int = 5_000
+    """How long a worker trusts its cached check of an open socket's session before asking the database
+    again (ECABINET_SESSION_RECHECK_MS). Logout, deactivation and password changes reach sockets at once;
+    this bounds the delay only when that message is lost (Redis down) or comes from another process."""
     secure_cookies: bool = False
     """Mark cookies Secure (ECABINET_SECURE_COOKIES); on by default in production, which runs behind HTTPS."""
     hsts_seconds: int = 0
@@ -213,6 +217,7 @@ class Settings:
             port=port,
             log_level=env.get("ECABINET_LOG_LEVEL", "info").lower(),
             session_hours=number("ECABINET_SESSION_HOURS", defaults.session_hours),
+            session_recheck_ms=number("ECABINET_SESSION_RECHECK_MS", defaults.session_recheck_ms),
             secure_cookies=secure,
             hsts_seconds=number("ECABINET_HSTS_SECONDS", _ONE_YEAR if secure else 0),
             trusted_proxies=_networks(env.get("ECABINET_TRUSTED_PROXIES", "")),

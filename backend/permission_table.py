@@ -54,13 +54,15 @@ def _events(events: dict[str, Event]) -> list[str]:
 def media_declarations() -> dict[str, Event]:
     from backend.config import Settings
     from backend.realtime.media import MediaNamespace
+    from backend.services.auth import SessionCache
     from backend.services.bridge import Bridge
     from backend.services.context import Live
     from backend.services.events import Coalescer, NullBus
     from backend.services.presence import MemoryPresence
 
     placeholder = Live(db=None, bus=NullBus(), presence=MemoryPresence(), progress=Coalescer(1))  # type: ignore[arg-type]
-    return MediaNamespace(placeholder, Settings(), Bridge(None, Settings())).events  # type: ignore[arg-type]
+    return MediaNamespace(placeholder, Settings(), SessionCache(None, Settings()),  # type: ignore[arg-type]
+                          Bridge(None, Settings())).events  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ async def create_token(call: Call) -> dict[str, Any]:
 @api.route("POST", "/api/auth/logout", summary="End this session (cookie or token)",
            permission=Permission.user(), tag=TAG, status=204)
 async def logout(call: Call) -> None:
-    await auth.logout(call.db, call.user)
+    await auth.logout(call.db, call.user, call.bus)
     call.cookies_to_delete.extend([auth.session_cookie(call.settings), auth.csrf_cookie(call.settings)])
 
 
@@ -59,4 +59,4 @@ async def me(call: Call) -> dict[str, Any]:
            permission=Permission.user(), tag=TAG, body=ChangePasswordIn, status=204)
 async def change_password(call: Call) -> None:
     body: ChangePasswordIn = call.body
-    await auth.change_password(call.db, call.user, body.current_password, body.new_password)
+    await auth.change_password(call.db, call.user, body.current_password, body.new_password, call.bus)

@@ -135,13 +135,14 @@ async def add_participant(call: Call) -> dict[str, Any]:
            body=ParticipantUpdate, response=ParticipantOut)
 async def update_participant(call: Call) -> dict[str, Any]:
     return participant_out(*await participants.update(call.db, call.user, call.path["meeting_id"],
-                                                      call.path["participant_id"], call.body.changes()))
+                                                      call.path["participant_id"], call.body.changes(), call.bus))
 
 
 @api.route("DELETE", MEETING + "/participants/{participant_id:int}", summary="Remove a participant",
            permission=Permission.meeting(Action.MANAGE_PARTICIPANTS), tag="participants", status=204)
 async def remove_participant(call: Call) -> None:
-    await participants.remove(call.db, call.user, call.path["meeting_id"], call.path["participant_id"])
+    await participants.remove(call.db, call.user, call.path["meeting_id"], call.path["participant_id"],
+                              call.bus)
 
 
 @api.route("GET", MEETING + "/agenda", summary="The agenda in order",

@@ -33,6 +33,7 @@ from backend.exceptions import (
 )
 from backend.services import auth
 from backend.services.context import Actor
+from backend.services.events import EventBus
 
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -115,6 +116,12 @@ class Call:
         if self.actor is None:  # only PUBLIC routes have no actor, and they do not ask for one
             raise Unauthorized("log in first")
         return self.actor
+
+    @property
+    def bus(self) -> EventBus:
+        """Where services tell live connections what changed (Socket.IO, through Redis when configured)."""
+        bus: EventBus = self.request.app.state.live.bus
+        return bus
 
 
 Handler = Callable[[Call], Awaitable[Any]]

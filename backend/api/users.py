@@ -50,13 +50,13 @@ async def get_user(call: Call) -> User:
 @api.route("PATCH", "/api/users/{user_id:int}", summary="Change or deactivate an account (sessions end)",
            permission=Permission.admin(), tag="users", body=UserUpdate, response=UserOut)
 async def update_user(call: Call) -> User:
-    return await users.update(call.db, call.user, call.path["user_id"], call.body.changes())
+    return await users.update(call.db, call.user, call.path["user_id"], call.body.changes(), call.bus)
 
 
 @api.route("POST", "/api/users/{user_id:int}/password", summary="Set a new password for an account",
            permission=Permission.admin(), tag="users", body=PasswordReset, status=204)
 async def reset_password(call: Call) -> None:
-    await users.reset_password(call.db, call.user, call.path["user_id"], call.body.new_password)
+    await users.reset_password(call.db, call.user, call.path["user_id"], call.body.new_password, call.bus)
 
 
 @api.route("GET", "/api/bodies", summary="List bodies", permission=Permission.user(), tag="bodies",

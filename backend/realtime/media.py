@@ -1,7 +1,9 @@
 """Signalling of the video bridge on Socket.IO namespace `/media`: the same authenticated connection
 as the session (cookie or token), the same acks `{"ok": ...}`. A site sends its offer to publish
 (`media.publish`), asks for the relay's offer of what it receives (`media.receive`) and answers it
-(`media.answer`); what it receives is decided by the speaker queue, never by the site.
+(`media.answer`); what it receives is decided by the speaker queue, never by the site. Like `/`, every
+event re-checks the login session, and revocations reach these sockets too (a site taken off the
+meeting leaves the bridge).
 
 Everything the relay holds belongs to the socket that asked for it: `media.leave` and a disconnection
 release that socket's peer connections only, never another device's or another tab's of the same
@@ -9,22 +11,26 @@ account. A socket whose publication another device of the account took over is t
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import socketio
 
 from backend.config import Settings
 from backend.domain.meeting_states import Action
+from backend.exceptions import AppError
 from backend.realtime import payloads as p
 from backend.realtime.server import Event, SessionNamespace
+from backend.services.auth import SessionCache
 from backend.services.bridge import Bridge
 from backend.services.context import Actor, Live
 
 
 class MediaNamespace(SessionNamespace):
-    def __init__(self, live_ctx: Live, settings: Settings, bridge: Bridge) -> None:
+    def __init__(self, live_ctx: Live, settings: Settings, sessions: SessionCache, bridge: Bridge) -> None:
         socketio.AsyncNamespace.__init__(self, "/media")
-        self.live, self.settings, self.bridge = live_ctx, settings, bridge
+        self.live, self.settings, self.sessions, self.bridge = live_ctx, settings, sessions, bridge
+        self._dropping: set[asyncio.Task[None]] = set()
         bridge.notify = self._tell
         self.events: dict[str, Event] = {
             "media.config": Event(p.MeetingRef, self.config, Action.JOIN_BRIDGE,
@@ -47,6 +53,22 @@ class MediaNamespace(SessionNamespace):
 
     async def _tell(self, sid: str, event: str, data: dict[str, Any]) -> None:
         await self.emit(event, data, to=sid)
+
+    async def recheck_meeting(self, sid: str, session: dict[str, Any], actor: Actor, meeting_id: int) -> None:
+        """A site that may no longer join the meeting's bridge leaves it (its peer connections close); who is
+        no longer staff loses the control room's view of every site."""
+        if meeting_id not in session["meetings"]:
+            return
+        try:
+            await self.bridge.may_join(actor, meeting_id)
+        except AppError:
+            session["meetings"].discard(meeting_id)
+            await self.bridge.leave(sid, meeting_id)
+            return
+        try:
+            await self.bridge.may_join(actor, meeting_id, Action.WATCH_SITES)
+        except AppError:
+            await self.bridge.leave_control_room(sid, meeting_id)
 
     async def _joined(self, sid: str, meeting_id: int) -> None:
         session = await self.get_session(sid)

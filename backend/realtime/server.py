@@ -1,11 +1,13 @@
 """The Socket.IO server on namespace `/`: a connection is authenticated at connect (the same cookie
-session or bearer token as REST) or refused; every event is validated and answered by an ack
+session or bearer token as REST) or refused, and its session is checked again at every event (cached
+for a few seconds: services.auth.SessionCache); every event is validated and answered by an ack
 `{"ok": true, ...}` or `{"ok": false, "error": {"code", "message"}}`. Handlers only translate:
 services decide and publish. With REDIS_URL set, python-socketio's Redis manager fans events out
-across workers; nothing else changes."""
+across workers, and revocations reach every worker's sockets (realtime/revocations.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -20,11 +22,13 @@ from backend.config import Settings
 from backend.domain.meeting_states import STAFF, Action
 from backend.exceptions import AppError, PayloadTooLarge, Unauthorized, ValidationFailed
 from backend.realtime import payloads as p
+from backend.realtime.revocations import Revocations
 from backend.services import attendance, auth, live, polls, speakers
 from backend.services import document_annotations as marks
+from backend.services.auth import SessionCache
 from backend.services.context import Actor, Live
 from backend.services.documents import document_room
-from backend.services.events import meeting_room, staff_room, user_room
+from backend.services.events import Revocation, meeting_room, staff_room, user_room
 
 log = logging.getLogger("ecabinet.realtime")
 
@@ -48,14 +52,18 @@ class Event:
 class SioBus:
     """The services' event bus, delivered by Socket.IO (through Redis when configured)."""
 
-    def __init__(self, sio: socketio.AsyncServer) -> None:
+    def __init__(self, sio: socketio.AsyncServer, revocations: Revocations) -> None:
         self.sio = sio
+        self.revocations = revocations
 
     async def publish(self, event: str, data: dict[str, Any], *, room: str) -> None:
         await self.sio.emit(event, data, room=room)
 
     async def close_room(self, room: str) -> None:
         await self.sio.close_room(room)
+
+    async def revoke(self, fact: Revocation) -> None:
+        await self.revocations.publish(fact)
 
 
 def _cookie(environ: dict[str, Any], name: str) -> str | None:
@@ -67,10 +75,12 @@ def _cookie(environ: dict[str, Any], name: str) -> str | None:
 
 
 class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
-    def __init__(self, live_ctx: Live, settings: Settings) -> None:
+    def __init__(self, live_ctx: Live, settings: Settings, sessions: SessionCache) -> None:
         super().__init__("/")
         self.live = live_ctx
         self.settings = settings
+        self.sessions = sessions
+        self._dropping: set[asyncio.Task[None]] = set()
         self.events: dict[str, Event] = {
             "meeting.join": Event(p.MeetingRef, self.join, Action.VIEW),
             "meeting.leave": Event(p.MeetingRef, self.leave, None),
@@ -107,6 +117,7 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth_data: Any = None) -> None:
         token = auth_data.get("token") if isinstance(auth_data, dict) else None
+        generation = self.sessions.generation
         try:
             if isinstance(token, str) and token:
                 actor = await auth.authenticate(self.live.db, self.settings, token, via_cookie=False)
@@ -115,7 +126,9 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                                                 _cookie(environ, auth.session_cookie(self.settings)), via_cookie=True)
         except AppError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.as_dict()) from exc
-        await self.save_session(sid, {"actor": actor, "meetings": set()})
+        self.sessions.remember(actor, generation)
+        # The actor carries its login session's id: every event re-checks it, revocations find it.
+        await self.save_session(sid, {"actor": actor, "meetings": set(), "documents": set()})
         await self.enter_room(sid, user_room(actor.user_id))
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
@@ -147,8 +160,14 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             raise AppError(f"unknown event {event!r}", code="unknown_event")
         session = await self.get_session(sid)
         actor = session.get("actor")
-        if actor is None:
+        if actor is None or actor.session_id is None:
             raise Unauthorized("log in first")
+        try:
+            # The session may have ended since connect (logout elsewhere, deactivation, a new password).
+            actor = session["actor"] = await self.sessions.actor(actor.session_id)
+        except Unauthorized as exc:
+            self._drop_after_ack(sid, exc)
+            raise
         try:
             size = len(json.dumps(data, default=str))
         except (TypeError, ValueError) as exc:
@@ -162,6 +181,62 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                         for e in exc.errors(include_url=False, include_input=False)]
             raise ValidationFailed("the payload is not valid", details=problems) from exc
         return await spec.handler(sid, actor, payload)
+
+    # --- revocations ------------------------------------------------------------------------------
+
+    async def revoked(self, fact: Revocation) -> None:
+        """This process's sockets of the user follow a revocation (every process gets each one): those of
+        an ended session are dropped, the others leave the rooms of `fact.meeting_id` they may no longer
+        be in. The actor is read again (the cache forgot the user before this is called)."""
+        for sid, _ in list(self.server.manager.get_participants(self.namespace, user_room(fact.user_id))):
+            try:
+                session = await self.get_session(sid)
+            except KeyError:  # disconnected meanwhile
+                continue
+            actor: Actor | None = session.get("actor")
+            if actor is None or actor.session_id is None:
+                continue
+            if actor.session_id in fact.ended_sessions:
+                await self._drop(sid, Unauthorized("your session has ended: log in again", code="session_revoked"))
+                continue
+            try:
+                actor = session["actor"] = await self.sessions.actor(actor.session_id)
+            except Unauthorized as exc:
+                await self._drop(sid, exc)
+                continue
+            if fact.meeting_id is not None:
+                await self.recheck_meeting(sid, session, actor, fact.meeting_id)
+
+    async def recheck_meeting(self, sid: str, session: dict[str, Any], actor: Actor, meeting_id: int) -> None:
+        """Leaves the meeting's rooms (everyone's, the staff's, its documents') the actor may no longer be
+        in; enters the staff room when promoted. The tablet is told, to sync its view."""
+        documents: set[int] = session["documents"]
+        allowed = await live.rooms_allowed(self.live, actor, meeting_id, sorted(documents))
+        rooms = set(self.rooms(sid))
+        everyone, staff = meeting_room(meeting_id), staff_room(meeting_id)
+        for room in [everyone, staff, *(document_room(d) for d in documents)]:
+            if room in rooms and room not in allowed:
+                await self.leave_room(sid, room)
+        session["documents"] = {d for d in documents if document_room(d) in allowed}
+        if everyone in rooms and staff in allowed and staff not in rooms:
+            await self.enter_room(sid, staff)
+        if everyone not in allowed and meeting_id in session["meetings"]:
+            session["meetings"].discard(meeting_id)
+            await live.leave(self.live, actor.user_id, meeting_id, sid)
+        if everyone in rooms:
+            await self.emit("meeting.access_changed", {"meeting_id": meeting_id, "member": everyone in allowed},
+                            to=sid, ignore_queue=True)
+
+    def _drop_after_ack(self, sid: str, error: Unauthorized) -> None:
+        """Drops the socket once the refusing ack has been sent (it is queued before this task runs)."""
+        task = asyncio.get_running_loop().create_task(self._drop(sid, error))
+        self._dropping.add(task)
+        task.add_done_callback(self._dropping.discard)
+
+    async def _drop(self, sid: str, error: Unauthorized) -> None:
+        """Tells the tablet why (it then shows the login) and disconnects it on the server's side."""
+        await self.emit("session.ended", error.as_dict(), to=sid, ignore_queue=True)
+        await self.disconnect(sid)
 
     # --- meeting room -----------------------------------------------------------------------------
 
@@ -249,10 +324,12 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         """Joins the document's room (after the reading check) and answers with its annotations."""
         found = await marks.listing(self.live, actor, data.document_id)
         await self.enter_room(sid, document_room(data.document_id))
+        (await self.get_session(sid))["documents"].add(data.document_id)
         return {"annotations": found}
 
     async def document_close(self, sid: str, actor: Actor, data: p.DocumentRef) -> dict[str, Any]:
         await self.leave_room(sid, document_room(data.document_id))
+        (await self.get_session(sid))["documents"].discard(data.document_id)
         return {}
 
     async def annotation_add(self, sid: str, actor: Actor, data: p.AnnotationAdd) -> dict[str, Any]:
@@ -280,4 +357,4 @@ def event_declarations() -> dict[str, Event]:
     from backend.services.presence import MemoryPresence
 
     placeholder = Live(db=None, bus=NullBus(), presence=MemoryPresence(), progress=Coalescer(1))  # type: ignore[arg-type]
-    return SessionNamespace(placeholder, Settings()).events
+    return SessionNamespace(placeholder, Settings(), SessionCache(None, Settings())).events  # type: ignore[arg-type]

@@ -1,5 +1,6 @@
 """Logging in and out, login sessions (browser cookie or API bearer token), their cookie names, CSRF
-tokens, and password changes. Failed logins are throttled by backend/services/login_throttle.py."""
+tokens, password changes, and the per-process cache that re-checks open sockets' sessions. Failed logins
+are throttled by backend/services/login_throttle.py."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import time
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +24,7 @@ from backend.models import AuthSession, LoginThrottle, User
 from backend.models.base import utcnow
 from backend.services import audit, login_throttle, passwords
 from backend.services.context import Actor
+from backend.services.events import EventBus, Revocation
 
 # A session is extended on use, but written back at most this often.
 _EXTEND_EVERY = timedelta(minutes=5)
@@ -113,17 +117,38 @@ async def authenticate(db: Database, settings: Settings, token: str | None, *, v
     if not token or len(token) > 200:
         raise Unauthorized("log in first")
     digest = token_hash(token)
-    now = utcnow()
     async with db.read() as s:
         row = (await s.exec(select(AuthSession, User).join(User).where(AuthSession.token_hash == digest))).first()
     if row is None:
         raise Unauthorized("your session has ended: log in again")
     session, user = row
-    if session.expires_at <= now or not user.is_active:
-        raise Unauthorized("your session has ended: log in again", code="session_expired")
+    _require_current(session, user)
     if via_cookie != (session.kind == "cookie"):
         # A bearer token in a cookie (or the reverse) means someone is replaying a secret where it does not belong.
         raise Unauthorized("this token is not valid here")
+    return await _in_use(db, settings, session, user)
+
+
+async def session_actor(db: Database, settings: Settings, session_id: int) -> Actor:
+    """The actor of a login session read again by its id (an open socket's check), or Unauthorized:
+    `session_revoked` when it ended (logout, password change, deactivation), else `session_expired`.
+    Extends the session on use, like a request."""
+    async with db.read() as s:
+        row = (await s.exec(select(AuthSession, User).join(User).where(AuthSession.id == session_id))).first()
+    if row is None or not row[1].is_active:
+        raise Unauthorized("your session has ended: log in again", code="session_revoked")
+    _require_current(*row)
+    return await _in_use(db, settings, *row)
+
+
+def _require_current(session: AuthSession, user: User) -> None:
+    if session.expires_at <= utcnow() or not user.is_active:
+        raise Unauthorized("your session has ended: log in again", code="session_expired")
+
+
+async def _in_use(db: Database, settings: Settings, session: AuthSession, user: User) -> Actor:
+    """Extends the session (written at most every few minutes) and returns its actor."""
+    now = utcnow()
     lifetime = timedelta(hours=settings.session_hours)
     if session.expires_at - now < lifetime - _EXTEND_EVERY:
         async with db.write() as s:
@@ -131,7 +156,71 @@ async def authenticate(db: Database, settings: Settings, token: str | None, *, v
             if live is not None:
                 live.expires_at = now + lifetime
                 s.add(live)
-    return actor_for(user, session_id=session.id, via_cookie=via_cookie)
+    return actor_for(user, session_id=session.id, via_cookie=session.kind == "cookie")
+
+
+class SessionCache:
+    """This process's recent checks of open sockets' sessions. Every Socket.IO event is checked, but the
+    database is asked at most once per `session_recheck_ms` per session; a revocation drops the user's
+    entries at once (the realtime layer calls `forget`), so the interval only bounds how late a socket
+    learns of an end that no message announced (another process, a lost message)."""
+
+    MAX_ENTRIES = 20_000
+    """Past this, expired entries are swept out (sockets that left keep none for long)."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db, self.settings = db, settings
+        self.ttl = settings.session_recheck_ms / 1000
+        self._checked: dict[int, tuple[float, Actor]] = {}
+        self._by_user: defaultdict[int, set[int]] = defaultdict(set)
+        self._generation = 0  # bumped by every forget: a check that started before it is not kept
+
+    async def actor(self, session_id: int) -> Actor:
+        """The session's actor as of at most `ttl` ago, or Unauthorized."""
+        now = time.monotonic()
+        hit = self._checked.get(session_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        generation = self._generation
+        try:
+            actor = await session_actor(self.db, self.settings, session_id)
+        except Unauthorized:
+            self._checked.pop(session_id, None)
+            raise
+        if generation == self._generation:
+            if len(self._checked) >= self.MAX_ENTRIES:
+                self._sweep(now)
+            self._checked[session_id] = (now + self.ttl, actor)
+            self._by_user[actor.user_id].add(session_id)
+        return actor
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def remember(self, actor: Actor, generation: int) -> None:
+        """A check made elsewhere (the socket's connect), so the first event needs none; not kept if a
+        revocation came since `generation` was read, before that check."""
+        if actor.session_id is not None and generation == self._generation:
+            self._checked[actor.session_id] = (time.monotonic() + self.ttl, actor)
+            self._by_user[actor.user_id].add(actor.session_id)
+
+    def forget(self, user_id: int) -> None:
+        self._generation += 1
+        for session_id in self._by_user.pop(user_id, set()):
+            self._checked.pop(session_id, None)
+
+    def clear(self) -> None:
+        """Everything is checked again (after revocation messages may have been missed)."""
+        self._generation += 1
+        self._checked.clear()
+        self._by_user.clear()
+
+    def _sweep(self, now: float) -> None:
+        self._checked = {k: v for k, v in self._checked.items() if v[0] > now}
+        self._by_user = defaultdict(set)
+        for session_id, (_, actor) in self._checked.items():
+            self._by_user[actor.user_id].add(session_id)
 
 
 def actor_for(user: User, *, session_id: int | None = None, via_cookie: bool = False) -> Actor:
@@ -141,14 +230,17 @@ def actor_for(user: User, *, session_id: int | None = None, via_cookie: bool = F
                  via_cookie=via_cookie)
 
 
-async def logout(db: Database, actor: Actor) -> None:
+async def logout(db: Database, actor: Actor, bus: EventBus) -> None:
+    """Ends this session; its open sockets are dropped on every worker."""
     async with db.write() as s:
         await s.exec(delete(AuthSession).where(col(AuthSession.id) == actor.session_id))
         await audit.record(s, "auth.logout", actor_id=actor.user_id, object_type="user", object_id=actor.user_id)
+    if actor.session_id is not None:
+        await bus.revoke(Revocation(actor.user_id, ended_sessions=(actor.session_id,)))
 
 
-async def change_password(db: Database, actor: Actor, current: str, new: str) -> None:
-    """Change one's own password; every other session of the user ends."""
+async def change_password(db: Database, actor: Actor, current: str, new: str, bus: EventBus) -> None:
+    """Change one's own password; every other session of the user ends (and its open sockets)."""
     async with db.read() as s:
         user = await s.get(User, actor.user_id)
     if user is None:
@@ -165,14 +257,23 @@ async def change_password(db: Database, actor: Actor, current: str, new: str) ->
         stored.password_hash = new_hash
         stored.password_changed_at = utcnow()
         s.add(stored)
-        await s.exec(delete(AuthSession).where(
-            col(AuthSession.user_id) == actor.user_id, col(AuthSession.id) != actor.session_id))
+        ended = await _delete_sessions(s, actor.user_id, keep=actor.session_id)
         await audit.record(s, "auth.password_changed", actor_id=actor.user_id, object_type="user",
                            object_id=actor.user_id)
+    await bus.revoke(Revocation(actor.user_id, ended_sessions=ended))
 
 
-async def end_sessions(s: AsyncSession, user_id: int) -> None:
-    """End every session of a user and forget its failed logins (deactivation, password reset by an admin)."""
-    await s.exec(delete(AuthSession).where(col(AuthSession.user_id) == user_id))
+async def end_sessions(s: AsyncSession, user_id: int) -> tuple[int, ...]:
+    """End every session of a user and forget its failed logins (deactivation, password reset by an admin).
+    Returns the ended sessions, for the caller to revoke (`EventBus.revoke`) after commit."""
+    ended = await _delete_sessions(s, user_id)
     await s.exec(delete(LoginThrottle).where(
         col(LoginThrottle.username) == select(User.username).where(User.id == user_id).scalar_subquery()))
+    return ended
+
+
+async def _delete_sessions(s: AsyncSession, user_id: int, *, keep: int | None = None) -> tuple[int, ...]:
+    stmt = delete(AuthSession).where(col(AuthSession.user_id) == user_id)
+    if keep is not None:
+        stmt = stmt.where(col(AuthSession.id) != keep)
+    return tuple((await s.exec(stmt.returning(col(AuthSession.id)))).scalars().all())

@@ -138,6 +138,13 @@ class Bridge:
         if relay is not None:
             await relay.leave(conn)
 
+    async def leave_control_room(self, conn: str, meeting_id: int) -> None:
+        """The connection's view of every site closes (its user is no longer chair or secretary); what it
+        publishes and receives as a site stays."""
+        relay = self.relays.get(meeting_id)
+        if relay is not None:
+            await relay.unsubscribe(f"{conn}{CONTROL}")
+
     async def floor_changed(self, meeting_id: int) -> None:
         """Called by the speaker queue after the floor was given or ended."""
         await self.route(meeting_id)

@@ -8,9 +8,25 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 log = logging.getLogger("ecabinet.events")
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """A right that open connections of one user may hold was taken away (published after commit). The
+    database stays the source of truth: a process that receives this only re-checks, never grants."""
+
+    user_id: int
+    """Whose connections are concerned (the account's cached checks are dropped in any case, so a change
+    of its rights, such as administrator or secretariat, is seen at the next event)."""
+    ended_sessions: tuple[int, ...] = ()
+    """Login sessions that ended (logout, password change, deactivation): their connections are dropped."""
+    meeting_id: int | None = None
+    """A meeting whose participation of the user changed (removed, new role, deputy changed): the
+    connections leave the rooms of it they may no longer be in."""
 
 
 class EventBus(Protocol):
@@ -18,6 +34,9 @@ class EventBus(Protocol):
 
     async def close_room(self, room: str) -> None:
         """Takes every connection out of `room` (on every worker): they must join again, through the check."""
+
+    async def revoke(self, fact: Revocation) -> None:
+        """Makes every process holding connections act on `fact` for its own (this one before returning)."""
 
 
 class NullBus:
@@ -27,6 +46,9 @@ class NullBus:
         return None
 
     async def close_room(self, room: str) -> None:
+        return None
+
+    async def revoke(self, fact: Revocation) -> None:
         return None
 
 

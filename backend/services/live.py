@@ -5,7 +5,7 @@ Every change commits first and is then published to the meeting's room."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy.orm import aliased
@@ -14,12 +14,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
 from backend.domain.meeting_states import STAFF, Action, Status
-from backend.exceptions import BadRequest, Conflict
+from backend.exceptions import AppError, BadRequest, Conflict
 from backend.models import AgendaItem, Document, DocumentVersion, Meeting, Participant, User, taking_part
 from backend.models.base import utcnow
 from backend.services import access, attendance, audit, polls, speakers
 from backend.services.access import Membership
 from backend.services.context import Actor, Live
+from backend.services.documents import document_room, readable
 from backend.services.events import ROSTER_PUSH_INTERVAL_S, meeting_room, staff_room
 
 
@@ -110,6 +111,29 @@ async def join(live: Live, actor: Actor, meeting_id: int, sid: str) -> Membershi
 async def leave(live: Live, actor_user_id: int, meeting_id: int, sid: str) -> None:
     await live.presence.remove(meeting_id, actor_user_id, sid)
     await publish_presence(live, meeting_id)
+
+
+async def rooms_allowed(live: Live, actor: Actor, meeting_id: int, document_ids: Iterable[int]) -> set[str]:
+    """Of the meeting's rooms (everyone's, the staff's) and the rooms of `document_ids`, those `actor` may
+    be in now: after a change of their participation, the realtime layer takes their connections out of
+    the others. The same checks as joining (`join`) and opening a document."""
+    allowed: set[str] = set()
+    async with live.db.read() as s:
+        try:
+            _, member = await access.require_membership(s, actor, meeting_id, Action.VIEW, lock=False)
+        except AppError:
+            member = None
+        if member is not None:
+            allowed.add(meeting_room(meeting_id))
+            if member.role in STAFF:
+                allowed.add(staff_room(meeting_id))
+        for document_id in document_ids:
+            try:
+                await readable(s, actor, document_id)
+            except AppError:
+                continue
+            allowed.add(document_room(document_id))
+    return allowed
 
 
 async def publish_presence(live: Live, meeting_id: int) -> None:

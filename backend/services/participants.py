@@ -18,6 +18,7 @@ from backend.models import Attendance, Participant, SpeakerTurn, User, taking_pa
 from backend.models.base import utcnow
 from backend.services import access, audit, users
 from backend.services.context import Actor
+from backend.services.events import EventBus, Revocation
 
 
 def _vote_flag(role: Role, may_vote: bool | None) -> bool:
@@ -119,10 +120,11 @@ async def add(db: Database, actor: Actor, meeting_id: int,
 
 
 async def update(db: Database, actor: Actor, meeting_id: int, participant_id: int,
-                 changes: Mapping[str, Any]) -> tuple[Participant, User, User | None]:
+                 changes: Mapping[str, Any], bus: EventBus) -> tuple[Participant, User, User | None]:
     async with db.write() as s:
         await access.require(s, actor, meeting_id, Action.MANAGE_PARTICIPANTS)
         participant = await _find(s, meeting_id, participant_id=participant_id)
+        concerned = {participant.user_id, participant.deputy_user_id}
         role = Role(changes.get("role", participant.role))
         if role not in STAFF and Role(participant.role) in STAFF:
             await _keep_one_staff(s, meeting_id, participant_id)
@@ -139,10 +141,11 @@ async def update(db: Database, actor: Actor, meeting_id: int, participant_id: in
                            object_id=participant_id, meeting_id=meeting_id,
                            details={"role": participant.role, "may_vote": participant.may_vote,
                                     "deputy_user_id": participant.deputy_user_id})
+    await _recheck_rooms(bus, meeting_id, concerned | {participant.deputy_user_id})
     return participant, user, deputy
 
 
-async def remove(db: Database, actor: Actor, meeting_id: int, participant_id: int) -> None:
+async def remove(db: Database, actor: Actor, meeting_id: int, participant_id: int, bus: EventBus) -> None:
     """Take a person out of the meeting. The row stays, marked removed: their attendance, ballots,
     positions and speaker turns are part of the record; from now on they have no role in it."""
     async with db.write() as s:
@@ -157,6 +160,14 @@ async def remove(db: Database, actor: Actor, meeting_id: int, participant_id: in
         await audit.record(s, "participant.removed", actor_id=actor.user_id, object_type="participant",
                            object_id=participant_id, meeting_id=meeting_id,
                            details={"user_id": participant.user_id, "role": participant.role})
+    await _recheck_rooms(bus, meeting_id, {participant.user_id, participant.deputy_user_id})
+
+
+async def _recheck_rooms(bus: EventBus, meeting_id: int, users: set[int | None]) -> None:
+    """After commit: the open sockets of these people (the participant, the deputies before and after)
+    leave the meeting's rooms they may no longer be in, on every worker."""
+    for user_id in sorted(u for u in users if u is not None):
+        await bus.revoke(Revocation(user_id, meeting_id=meeting_id))
 
 
 async def _leave_the_room(s: AsyncSession, participant_id: int, now: datetime) -> None:

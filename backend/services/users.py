@@ -17,6 +17,7 @@ from backend.models import Body, User
 from backend.models.base import utcnow
 from backend.services import audit, auth, passwords
 from backend.services.context import Actor
+from backend.services.events import EventBus, Revocation
 
 
 def search_key(user: User) -> str:
@@ -63,8 +64,11 @@ async def create(db: Database, actor: Actor | None, data: Mapping[str, Any]) -> 
     return user
 
 
-async def update(db: Database, actor: Actor, user_id: int, changes: Mapping[str, Any]) -> User:
+async def update(db: Database, actor: Actor, user_id: int, changes: Mapping[str, Any], bus: EventBus) -> User:
+    """Changes an account. Its open sockets follow: dropped when it is deactivated, and re-checked at their
+    next event otherwise (administrator or secretariat rights, body)."""
     require_admin(actor)
+    ended: tuple[int, ...] = ()
     async with db.write() as s:
         user = await s.get(User, user_id)
         if user is None:
@@ -79,14 +83,16 @@ async def update(db: Database, actor: Actor, user_id: int, changes: Mapping[str,
         user.search_key = search_key(user)
         s.add(user)
         if changes.get("is_active") is False:
-            await auth.end_sessions(s, user_id)
+            ended = await auth.end_sessions(s, user_id)
         await audit.record(s, "user.updated", actor_id=actor.user_id, object_type="user", object_id=user_id,
                            details={"changed": sorted(changes)})
+    await bus.revoke(Revocation(user_id, ended_sessions=ended))
     return user
 
 
-async def reset_password(db: Database, actor: Actor | None, user_id: int, new_password: str) -> None:
-    """An administrator (or the operator at the command line) sets a new password; sessions end."""
+async def reset_password(db: Database, actor: Actor | None, user_id: int, new_password: str, bus: EventBus) -> None:
+    """An administrator (or the operator at the command line) sets a new password; sessions end, and their
+    open sockets (the command line has no bus: there they learn it at their next check)."""
     if actor is not None:
         require_admin(actor)
     async with db.read() as s:
@@ -102,9 +108,10 @@ async def reset_password(db: Database, actor: Actor | None, user_id: int, new_pa
         user.password_hash = new_hash
         user.password_changed_at = utcnow()
         s.add(user)
-        await auth.end_sessions(s, user_id)
+        ended = await auth.end_sessions(s, user_id)
         await audit.record(s, "user.password_reset", actor_id=actor.user_id if actor else None,
                            object_type="user", object_id=user_id)
+    await bus.revoke(Revocation(user_id, ended_sessions=ended))
 
 
 async def get(db: Database, actor: Actor, user_id: int) -> User:

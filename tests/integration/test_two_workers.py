@@ -314,3 +314,66 @@ async def test_annotations_cross_workers_and_a_removed_reader_leaves_the_room_on
     await chair.wait_for("annotation.added", lambda a: a["client_id"] == "hai-may-0002")
     await asyncio.sleep(0.3)
     assert [a["client_id"] for a in dropped.events["annotation.added"]] == ["hai-may-0001"]
+
+
+async def _gone(client: LiveClient, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while client.sio.connected or not client.disconnects:
+        assert time.monotonic() < deadline, "the socket is still connected after the revocation"
+        await asyncio.sleep(0.02)
+
+
+async def test_logout_and_deactivation_on_worker_a_drop_the_sockets_on_worker_b_and_their_ballots(
+        cluster: Cluster, session: Session) -> None:
+    """Revocations reach every worker: the sockets live on B, the REST calls that end their sessions go to A."""
+    chair, (leaving, deactivated, staying), mid = session.chair, session.members, session.meeting_id
+    await chair.connect()
+    assert (await chair.call("meeting.join", {"meeting_id": mid}))["ok"]
+    for m in (leaving, deactivated, staying):
+        await m.connect()
+        assert (await m.call("meeting.join", {"meeting_id": mid}))["ok"]
+    created = await chair.call("poll.create", {"meeting_id": mid, "question": "Biểu quyết sau khi thu hồi?"})
+    poll_id = created["poll"]["id"]
+    assert (await chair.call("poll.open", {"poll_id": poll_id}))["ok"]
+    async with httpx.AsyncClient(base_url=cluster.a.base_url, timeout=30,
+                                 headers={"Authorization": f"Bearer {leaving.token}"}) as http:
+        r = await http.post("/api/auth/logout")
+        assert r.status_code == 204, r.text
+    assert deactivated.user is not None
+    r = await cluster.admin.patch(f"/api/users/{deactivated.user['id']}", json={"is_active": False})
+    assert r.status_code == 200, r.text
+    for gone in (leaving, deactivated):
+        await _gone(gone)
+        assert gone.events["session.ended"][-1]["code"] == "session_revoked"
+    assert (await staying.call("vote.cast", {"poll_id": poll_id, "choice": "yes"}))["ok"]
+    closed = await chair.call("poll.close", {"poll_id": poll_id})
+    assert closed["poll"]["result"]["total_ballots"] == 1
+
+
+async def test_a_secretary_on_worker_b_made_a_guest_on_worker_a_stops_hearing_the_staff_room(
+        cluster: Cluster, session: Session) -> None:
+    chair, mid = session.chair, session.meeting_id
+    user_id, username, password = await _person(cluster, "secretary")
+    r = await cluster.admin.post(f"/api/meetings/{mid}/participants", json={"user_id": user_id, "role": "secretary"})
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    secretary = LiveClient(cluster.b.base_url)
+    session.clients.append(secretary)
+    await secretary.login(username, password)
+    await secretary.connect()
+    assert (await secretary.call("meeting.join", {"meeting_id": mid}))["ok"]
+    await chair.connect()
+    assert (await chair.call("meeting.join", {"meeting_id": mid}))["ok"]
+    first = await chair.call("poll.create", {"meeting_id": mid, "question": "Dự thảo trước khi đổi vai"})
+    await secretary.wait_for("poll.changed", lambda d: d["id"] == first["poll"]["id"])
+    r = await cluster.admin.patch(f"/api/meetings/{mid}/participants/{pid}", json={"role": "guest"})
+    assert r.status_code == 200, r.text
+    changed = await secretary.wait_for("meeting.access_changed", lambda d: d["meeting_id"] == mid)
+    assert changed["member"] is True
+    draft = await chair.call("poll.create", {"meeting_id": mid, "question": "Dự thảo kín sau khi đổi vai"})
+    assert draft["ok"], draft
+    await asyncio.sleep(0.5)
+    assert [d["id"] for d in secretary.events["poll.changed"]] == [first["poll"]["id"]]
+    # Still a guest of the meeting on B: what the whole room hears still arrives.
+    assert (await chair.call("poll.open", {"poll_id": first["poll"]["id"]}))["ok"]
+    await secretary.wait_for("poll.changed", lambda d: d["id"] == first["poll"]["id"] and d["status"] == "open")

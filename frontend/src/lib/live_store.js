@@ -11,6 +11,9 @@ const PUSHES = [
   'meeting.changed', 'agenda.changed', 'presenter.changed', 'presence.changed', 'presence.roster',
   'attendance.changed', 'attendance.roster',
   'speakers.changed', 'poll.changed', 'poll.progress', 'poll.closed',
+  // This person's participation changed (removed, another role): the server has already taken the
+  // socket out of the rooms it may no longer be in; join again for what the new role may see.
+  'meeting.access_changed',
 ];
 const RECEIPT_PREFIX = 'ecabinet.ballot';
 const NO_BALLOT = Object.freeze({ voted: false, choice: null });
@@ -184,7 +187,7 @@ class LiveStore {
     this.set({ state: applyPush(this.snapshot.state, event, data) });
     // A change of state (started, closed) changes what everyone may do and who is checked in:
     // join again for the full picture (in a running session that also checks this tablet in).
-    if (event === 'meeting.changed') this.join();
+    if (event === 'meeting.changed' || event === 'meeting.access_changed') this.join();
   }
 
   /** meeting.join: enter the room and replace the whole state with the server's. */

@@ -54,6 +54,10 @@ export function liveSocket() {
   socket.on('disconnect', (reason) => {
     // "io client disconnect" is our own close: nothing to reconnect.
     setStatus(reason === 'io client disconnect' ? 'idle' : 'reconnecting', reason);
+    // The server dropped us (the session ended: logout elsewhere, a new password, a deactivated
+    // account). socket.io does not retry that by itself: try once, and the server decides (a refusal
+    // shows the login page).
+    if (reason === 'io server disconnect') socket.connect();
   });
   socket.on('connect_error', (err) => {
     // socket.active is false when the server refused the connection (no automatic retry then).

@@ -1,0 +1,123 @@
+"""Revocations across processes. A service's `bus.revoke(fact)` is acted on by this process before it
+returns (the REST answer comes after the sockets here are dropped or re-roomed), and by every other
+process that holds sockets (web workers, a separate relay) through a Redis channel of its own.
+
+Why not python-socketio's Redis manager: it forwards emits, room changes and disconnects of a given sid
+to the host that holds it, but a revocation names a user or a login session, whose sockets only their
+own host can find (rooms are per host); and the relay's manager is write-only (it does not listen)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlparse
+
+import redis.asyncio as aioredis
+
+from backend.services.auth import SessionCache
+from backend.services.events import Revocation
+
+log = logging.getLogger("ecabinet.realtime")
+
+Listener = Callable[[Revocation], Awaitable[None]]
+
+RESUBSCRIBE_DELAY_S = 1.0
+
+
+def channel_for(redis_url: str) -> str:
+    """Pub/sub ignores Redis database numbers: the channel carries it, so deployments (or test runs)
+    sharing one Redis server on different databases never act on each other's revocations."""
+    return f"ecabinet:revocations:{urlparse(redis_url).path.strip('/') or '0'}"
+
+
+def encode(fact: Revocation, host: str) -> str:
+    return json.dumps({"host": host, "user_id": fact.user_id, "ended_sessions": list(fact.ended_sessions),
+                       "meeting_id": fact.meeting_id})
+
+
+def decode(raw: bytes | str) -> tuple[str, Revocation]:
+    """The sending host and the fact; ValueError for anything malformed."""
+    data: Any = json.loads(raw)
+    meeting = data.get("meeting_id")
+    sessions = data.get("ended_sessions")
+    if not (isinstance(data.get("user_id"), int) and isinstance(sessions, list)
+            and all(isinstance(s, int) for s in sessions) and (meeting is None or isinstance(meeting, int))):
+        raise ValueError("not a revocation")
+    return str(data.get("host")), Revocation(data["user_id"], tuple(sessions), meeting)
+
+
+class Revocations:
+    """This process's end of the revocation channel: publishes facts, and hands every fact (its own and
+    other processes') to the session cache and then to the namespaces holding sockets."""
+
+    def __init__(self, redis_url: str, cache: SessionCache) -> None:
+        self.cache = cache
+        self.listeners: list[Listener] = []
+        self.host = uuid.uuid4().hex
+        self.channel = channel_for(redis_url) if redis_url else ""
+        self._redis = aioredis.from_url(redis_url) if redis_url else None
+        self._task: asyncio.Task[None] | None = None
+
+    def listen(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    async def publish(self, fact: Revocation) -> None:
+        await self._act(fact)
+        if self._redis is None:
+            return
+        try:
+            await self._redis.publish(self.channel, encode(fact, self.host))
+        except (OSError, aioredis.RedisError):
+            # Committed already: the other workers' sockets learn it at their next check (the cache's interval).
+            log.exception("revocation of user %s not sent to the other workers", fact.user_id)
+
+    async def start(self) -> None:
+        """Subscribes before the process serves, so no revocation published after that is missed."""
+        if self._redis is None:
+            return
+        pubsub = self._redis.pubsub()
+        await pubsub.subscribe(self.channel)
+        self._task = asyncio.create_task(self._follow(pubsub))
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def _follow(self, pubsub: Any) -> None:
+        while True:
+            try:
+                if not pubsub.subscribed:
+                    await pubsub.subscribe(self.channel)
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    try:
+                        host, fact = decode(message["data"])
+                    except ValueError:
+                        log.warning("ignored a malformed revocation message")
+                        continue
+                    if host != self.host:
+                        await self._act(fact)
+                raise ConnectionError("the revocation channel was unsubscribed")
+            except asyncio.CancelledError:
+                await pubsub.aclose()
+                raise
+            except Exception:  # Redis went away: messages may have been missed, so trust no cached check
+                log.exception("revocation channel lost; listening again")
+                self.cache.clear()
+                await asyncio.sleep(RESUBSCRIBE_DELAY_S)
+
+    async def _act(self, fact: Revocation) -> None:
+        self.cache.forget(fact.user_id)
+        for listener in self.listeners:
+            try:
+                await listener(fact)
+            except Exception:  # one namespace's trouble must not keep the others' sockets open
+                log.exception("acting on the revocation of user %s failed", fact.user_id)
