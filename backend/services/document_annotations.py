@@ -123,7 +123,10 @@ async def _own(s: AsyncSession, actor: Actor, annotation_id: int) -> tuple[Annot
     row = await s.get(Annotation, annotation_id)
     if row is None or (row.author_id != actor.user_id and row.visibility == rules.Visibility.PRIVATE.value):
         raise NotFound(f"no annotation {annotation_id}", code="unknown_annotation")
-    doc = await readable(s, actor, row.document_id, Action.ANNOTATE)
+    try:
+        doc = await readable(s, actor, row.document_id, Action.ANNOTATE)
+    except NotFound:  # a document one may not read: its annotations do not exist for them either
+        raise NotFound(f"no annotation {annotation_id}", code="unknown_annotation") from None
     if row.author_id != actor.user_id:
         raise Forbidden("only its author may change or delete an annotation", code="not_author")
     return row, doc.document

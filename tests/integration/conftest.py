@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -67,11 +68,12 @@ def test_settings(data_dir: Path, database_url: str) -> Settings:
                    max_json_bytes=64_000, media_host_addresses=("127.0.0.1",))  # WebRTC stays on loopback
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
-async def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
-    data_dir = tmp_path_factory.mktemp(f"data-{request.param}")
+@asynccontextmanager
+async def serve(backend: str, data_dir: Path) -> AsyncIterator[Server]:
+    """The real app on a fresh database of `backend` (sqlite or postgres), served on a free loopback port,
+    with the administrator account made."""
     pg_name = None
-    if request.param == "postgres":
+    if backend == "postgres":
         pg_name, url = await _fresh_postgres()
     else:
         url = f"sqlite+aiosqlite:///{data_dir / 'test.sqlite3'}"
@@ -89,12 +91,20 @@ async def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         if task.done():
             task.result()
         await asyncio.sleep(0.02)
-    yield Server(base_url=f"http://127.0.0.1:{port}", settings=settings, db=db, backend=request.param)
-    uv.should_exit = True
-    await task
-    await db.dispose()
-    if pg_name:
-        await _drop_postgres(pg_name)
+    try:
+        yield Server(base_url=f"http://127.0.0.1:{port}", settings=settings, db=db, backend=backend)
+    finally:
+        uv.should_exit = True
+        await task
+        await db.dispose()
+        if pg_name:
+            await _drop_postgres(pg_name)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+async def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    async with serve(request.param, tmp_path_factory.mktemp(f"data-{request.param}")) as running:
+        yield running
 
 
 class Client:
