@@ -124,9 +124,9 @@ async def fuzz_world(server: Server) -> dict[str, Any]:
                                 json={"action": "start"})).status_code == 200
         member = {"Authorization": f"Bearer {tokens['member']}"}
         r = await http.post(f"/api/documents/{document['id']}/annotations", headers=member, json={
-            "client_id": "fuzz-annotation-1", "page": 1, "kind": "note", "geometry": {"x": 0.1, "y": 0.1},
+            "client_id": "fuzz-annotation-1", "page": 1, "kind": "note", "geometry": {"at": [0.1, 0.1]},
             "text": "ghi chú"})
-        annotation_id = r.json()["id"] if r.status_code == 201 else 1
+        annotation_id = r.json()["annotation"]["id"] if r.status_code == 201 else 1
     known = {"meeting_id": mid, "document_id": document["id"], "item_id": item["id"],
              "participant_id": participants["member"], "annotation_id": annotation_id, "body_id": body["id"],
              "user_id": ids["victim"], "record_id": 1, "ballot_id": 1}
