@@ -21,7 +21,7 @@ from starlette.routing import Route
 from backend.config import Settings
 from backend.db import Database
 from backend.domain.meeting_states import Action, Status, who_may
-from backend.domain.text import has_nul
+from backend.domain.text import has_nul, unsafe_text_problem
 from backend.exceptions import (
     BadRequest,
     Forbidden,
@@ -241,6 +241,7 @@ def _validate_query(model: type[BaseModel], request: Request) -> BaseModel:
     raw: dict[str, Any] = {}
     if has_nul(dict(request.query_params)):
         raise ValidationFailed("query parameters may not contain the NUL character (U+0000)")
+    refuse_unsafe_text(dict(request.query_params))
     for key in request.query_params:
         values = request.query_params.getlist(key)
         raw[key] = values[0] if len(values) == 1 else values
@@ -264,6 +265,7 @@ async def _read_body(model: type[BaseModel], request: Request, settings: Setting
     if has_nul(parsed):
         # PostgreSQL cannot store U+0000 in text, and no person types it: refuse it everywhere.
         raise ValidationFailed("text may not contain the NUL character (U+0000)")
+    refuse_unsafe_text(parsed)
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
@@ -310,10 +312,19 @@ async def _read_form(model: type[BaseModel], limit: int, request: Request) -> tu
         raise BadRequest("the file is empty", code="empty_file")
     if has_nul(fields) or "\x00" in filename:
         raise ValidationFailed("text may not contain the NUL character (U+0000)")
+    refuse_unsafe_text([fields, filename])
     try:
         return model.model_validate(fields), data, filename
     except ValidationError as exc:
         raise ValidationFailed("the form's fields are not valid", details=_problems(exc)) from exc
+
+
+def refuse_unsafe_text(value: object) -> None:
+    """The one check of every text a client sends (REST bodies, forms, file names, query parameters and
+    Socket.IO payloads): no control, bidirectional-override, zero-width or other invisible characters."""
+    problem = unsafe_text_problem(value)
+    if problem is not None:
+        raise BadRequest(problem, code="unsafe_text")
 
 
 def _replay(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:

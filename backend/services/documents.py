@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.config import Settings
 from backend.db import Database
 from backend.domain.meeting_states import STAFF, Action, Role
-from backend.domain.text import fold_aligned
+from backend.domain.text import fold_aligned, strip_unsafe
 from backend.exceptions import BadRequest, NotFound
 from backend.models import (
     AgendaItem,
@@ -314,5 +314,7 @@ def document_room(document_id: int) -> str:
 
 
 def _title_from(filename: str, checked: ProbeResult) -> str:
-    title = checked.title.strip() or filename.rsplit("/", 1)[-1].removesuffix(".pdf").removesuffix(".PDF")
+    # A PDF's own title is text no person typed: drop the controls and invisible characters input may not hold.
+    title = strip_unsafe(checked.title).strip() or filename.rsplit("/", 1)[-1].removesuffix(".pdf").removesuffix(
+        ".PDF")
     return (title or "Tài liệu")[:500]
