@@ -111,6 +111,8 @@ class Call:
     """The uploaded file's name, when it came as the `file` part of a multipart form."""
     cookies_to_set: list[dict[str, Any]] = field(default_factory=list)
     cookies_to_delete: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra headers of the answer (e.g. Cache-Control: no-store for what concerns a Mật document)."""
 
     @property
     def user(self) -> Actor:
@@ -205,6 +207,7 @@ async def run(op: Operation, request: Request) -> Response:
         payload = TypeAdapter(op.response).dump_python(
             TypeAdapter(op.response).validate_python(result, from_attributes=True), mode="json")
         response = JSONResponse(payload, status_code=op.status)
+    response.headers.update(call.headers)
     for cookie in call.cookies_to_set:
         response.set_cookie(**cookie)
     for name in call.cookies_to_delete:

@@ -31,13 +31,18 @@ from backend.services.events import user_room
 
 async def listing(live: Live, actor: Actor, document_id: int) -> list[dict[str, Any]]:
     """Mine (any visibility) and everyone's shared and presenter marks, on every version."""
+    return (await listing_of(live, actor, document_id))[0]
+
+
+async def listing_of(live: Live, actor: Actor, document_id: int) -> tuple[list[dict[str, Any]], bool]:
+    """`listing`, and whether the document is Mật (then its annotations' text must not be kept anywhere)."""
     async with live.db.read() as s:
-        await readable(s, actor, document_id)
+        doc = await readable(s, actor, document_id)
         rows = (await s.exec(select(Annotation).where(
             Annotation.document_id == document_id,
             or_(Annotation.author_id == actor.user_id, Annotation.visibility != rules.Visibility.PRIVATE.value))
             .order_by(col(Annotation.id)))).all()
-        return [await _out(s, a, actor) for a in rows]
+        return [await _out(s, a, actor) for a in rows], doc.document.secret
 
 
 async def add(live: Live, actor: Actor, document_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
