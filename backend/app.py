@@ -109,10 +109,13 @@ _FRAMABLE = re.compile(r"^/api/(records|opinion-ballots)/[0-9]+/pdf$")
 
 
 class SecurityHeaders:
-    """Adds the browser hardening headers to every answer (pure ASGI, so streaming is untouched)."""
+    """Adds the browser hardening headers to every answer (pure ASGI, so streaming is untouched). It wraps
+    the whole application, Socket.IO's long-polling answers included, not just the Starlette routes."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, other_asgi_app: ASGIApp | None = None) -> None:
         self.app = app
+        self.other_asgi_app = other_asgi_app
+        """The Starlette app behind Socket.IO (tests reach its `.state` through it)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -143,7 +146,8 @@ class SecurityHeaders:
 
 def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     """The whole application: Socket.IO at /socket.io in front of the Starlette app (REST and the
-    tablet app). The Starlette app is reachable as `.other_asgi_app` (tests use its `.state`)."""
+    tablet app), both behind the hardening headers. The Starlette app is reachable as `.other_asgi_app`
+    (tests use its `.state`)."""
     database = db or Database(settings.effective_database_url)
     sio = create_server(settings)
     bus = SioBus(sio)
@@ -183,9 +187,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     app.state.db = database
     app.state.live = live_ctx
     app.state.sio = sio
-    app.add_middleware(SecurityHeaders)
     combined: ASGIApp = socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
-    return combined
+    return SecurityHeaders(combined, other_asgi_app=app)
 
 
 async def _housekeeping(live_ctx: Live, rounds: Opinions) -> None:
