@@ -78,7 +78,7 @@ async def test_shared_annotations_arrive_live_only_at_readers(server: Server, se
     for payload, code in [
         ({**_note("bad-000001", doc["id"], "shared", "x"), "page": 3}, "invalid"),
         ({**_note("bad-000002", doc["id"], "shared", "x"), "geometry": {"at": [-500, 10]}}, "invalid"),
-        ({**_note("bad-000003", named["id"], "shared", "x")}, "document_not_shared"),
+        ({**_note("bad-000003", named["id"], "shared", "x")}, "unknown_document"),
         ({**_note("bad-000004", doc["id"], "everyone", "x")}, "validation_error"),
         ({**_note("bad-000005", doc["id"], "presenter", "x")}, "forbidden"),
     ]:
