@@ -120,7 +120,7 @@ async def delete(live: Live, actor: Actor, annotation_id: int) -> dict[str, Any]
         row, _ = await _own(s, actor, annotation_id)
         out = await _out(s, row, actor)
         await s.delete(row)
-    await _push(live, "annotation.deleted", _ref(out), visibility=out["visibility"])
+    await _push(live, "annotation.deleted", out, only=_ref(out))
     return {"deleted": annotation_id}
 
 
@@ -141,10 +141,11 @@ def _ref(out: dict[str, Any]) -> dict[str, Any]:
     return {"id": out["id"], "document_id": out["document_id"], "client_id": out["client_id"]}
 
 
-async def _push(live: Live, event: str, out: dict[str, Any], *, visibility: str | None = None) -> None:
-    visibility = visibility or out["visibility"]
-    payload = {k: v for k, v in out.items() if k != "mine"}  # each tablet knows who it is
-    room = user_room(out["author_id"]) if visibility == rules.Visibility.PRIVATE.value else document_room(
+async def _push(live: Live, event: str, out: dict[str, Any], *, only: dict[str, Any] | None = None) -> None:
+    """Tell the annotation's audience (the author's devices for a private one, else the document's room)
+    about `out`, or only the part `only` of it (a deletion sends the reference)."""
+    payload = only if only is not None else {k: v for k, v in out.items() if k != "mine"}  # each tablet knows who it is
+    room = user_room(out["author_id"]) if out["visibility"] == rules.Visibility.PRIVATE.value else document_room(
         out["document_id"])
     await live.bus.publish(event, payload, room=room)
 
