@@ -148,7 +148,7 @@ async def test_bad_signalling_gets_a_clear_error(server: Server, session_world: 
         await outsider.connect()
         await member.connect()
         refused = await outsider.publish(mid, level=10)
-        assert refused["ok"] is False and refused["error"]["code"] == "forbidden"
+        assert refused["ok"] is False and refused["error"]["code"] == "not_found"  # not told the meeting exists
         for sdp, code in [("hello", "bad_sdp"), ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video 9 UDP/TLS/RTP/SAVPF 102\r\n"
                                                    "a=rtpmap:102 H264/90000\r\n", "unsupported_codec"),
                           ("v=0\r\nnonsense", "bad_sdp")]:
