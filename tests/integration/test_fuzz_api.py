@@ -165,8 +165,8 @@ class Credentials:
 
 def fuzz_operation(operation: Any, base_url: str, credentials: Credentials, known: dict[str, Any],
                    mode: GenerationMode, stats: Stats, examples: int) -> None:
-    """Runs EXAMPLES generated cases of one operation (in a worker thread: Schemathesis calls are blocking,
-    and the server answers on the test's event loop)."""
+    """Runs `examples` generated cases of one operation (in a worker thread: Schemathesis calls are
+    blocking, and the server answers on the test's event loop)."""
     names = [p.name for p in operation.path_parameters]
     fixed = {n: known[n] for n in names if n in known}
     strategies = [operation.as_strategy(generation_mode=mode)]
@@ -187,7 +187,7 @@ def fuzz_operation(operation: Any, base_url: str, credentials: Credentials, know
         try:
             case.validate_response(response, excluded_checks=EXCLUDED_CHECKS, headers=headers)
         except AssertionError as exc:
-            stats.failures.append(f"{label}: {exc}\n  reproduce: {case.as_curl_command(headers)}")
+            stats.failures.append(f"{label}: {exc}\n  reproduce: {case.as_curl_command(headers)[:2000]}")
             raise
 
     try:
@@ -196,7 +196,7 @@ def fuzz_operation(operation: Any, base_url: str, credentials: Credentials, know
         stats.unsatisfiable.append(label)  # e.g. no negative case exists for an operation without inputs
     except Exception as exc:  # recorded above; one operation's failure must not hide the others'
         if not stats.failures or not stats.failures[-1].startswith(label):
-            stats.failures.append(f"{label}: {type(exc).__name__}: {exc}")
+            stats.failures.append(f"{label}: {type(exc).__name__}: {str(exc)[:2000]}")
 
 
 def fuzz_role(schema: Any, base_url: str, credentials: Credentials, known: dict[str, Any], stats: Stats,
