@@ -113,12 +113,15 @@ _FRAMABLE = re.compile(r"^/api/(records|opinion-ballots)/[0-9]+/pdf$")
 
 
 class SecurityHeaders:
-    """Adds the browser hardening headers to every answer (pure ASGI, so streaming is untouched).
-    `hsts_seconds` > 0 (production behind HTTPS): browsers that saw the site once never again
-    speak plain HTTP to it, so a network attacker cannot strip TLS off the login page."""
+    """Adds the browser hardening headers to every answer (pure ASGI, so streaming is untouched). It wraps
+    the whole application, Socket.IO's long-polling answers included, not just the Starlette routes.
+    `hsts_seconds` > 0 (production behind HTTPS): browsers that saw the site once never again speak plain
+    HTTP to it, so a network attacker cannot strip TLS off the login page."""
 
-    def __init__(self, app: ASGIApp, hsts_seconds: int = 0) -> None:
+    def __init__(self, app: ASGIApp, *, other_asgi_app: ASGIApp | None = None, hsts_seconds: int = 0) -> None:
         self.app = app
+        self.other_asgi_app = other_asgi_app
+        """The Starlette app behind Socket.IO (tests reach its `.state` through it)."""
         self.hsts = [(b"strict-transport-security", f"max-age={hsts_seconds}".encode())] if hsts_seconds > 0 else []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -151,7 +154,8 @@ class SecurityHeaders:
 
 def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     """The whole application: Socket.IO at /socket.io in front of the Starlette app (REST and the
-    tablet app). The Starlette app is reachable as `.other_asgi_app` (tests use its `.state`)."""
+    tablet app), both behind the hardening headers. The Starlette app is reachable as `.other_asgi_app`
+    (tests use its `.state`)."""
     database = db or Database(settings.effective_database_url)
     sio = create_server(settings)
     sessions = SessionCache(database, settings)
@@ -198,9 +202,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     app.state.db = database
     app.state.live = live_ctx
     app.state.sio = sio
-    app.add_middleware(SecurityHeaders, hsts_seconds=settings.hsts_seconds)
     combined: ASGIApp = socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
-    return behind_proxies(combined, settings)
+    return behind_proxies(SecurityHeaders(combined, other_asgi_app=app, hsts_seconds=settings.hsts_seconds), settings)
 
 
 def behind_proxies(app: ASGIApp, settings: Settings) -> ASGIApp:

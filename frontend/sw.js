@@ -4,7 +4,8 @@
 //   without a network the kept answer is used. Nothing is ever served stale while the network works.
 // - The meeting page asks to keep the app and every document of a published meeting ahead of time
 //   ('keep'), so a tablet that goes offline can even reload the app and open them.
-// - An answer marked no-store (a Mật document, a download) is never kept.
+// - An answer marked no-store (a Mật document: its file, metadata and annotations; a download) is
+//   never kept, and one that comes marked no-store removes what was kept of it before.
 // - Logging in or out empties the kept answers ('forget'): the next person on this tablet sees none.
 // Annotations made offline are not this worker's business: the viewer keeps them in an outbox.
 const APP_CACHE = 'ecabinet-app-v1';
@@ -59,6 +60,9 @@ async function networkFirst(event, cacheName) {
       // Keeping a copy must never cost the page its answer (a cache emptied at logout, a full disk).
       const copy = response.clone();
       event.waitUntil(caches.open(cacheName).then((cache) => cache.put(request, copy)).catch(() => {}));
+    } else if (response.ok) {
+      // Now marked no-store (e.g. a document made Mật since): a copy kept before goes too.
+      event.waitUntil(caches.open(cacheName).then((cache) => cache.delete(request)).catch(() => {}));
     }
     return response;
   } catch (err) {

@@ -19,6 +19,7 @@ from backend.services.files import FileStore
 from backend.services.search import search
 
 DOCUMENT = "/api/documents/{document_id:int}"
+NO_STORE = "no-store"  # browsers and the service worker (frontend/sw.js) keep no copy of such an answer
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Audience = Literal["participants", "named"]
 assert set(AUDIENCES) == {"participants", "named"}
@@ -154,6 +155,8 @@ class SearchHit(Output):
     meeting_id: int
     meeting_title: str
     page: int
+    secret: bool = Field(description="Mật: the page matches, but its text is shown only in the viewer (where "
+                                     "each reading is a recorded copy), so snippet is empty")
     snippet: str
     highlights: list[list[int]] = Field(description="[start, end) of each matched word in the snippet")
 
@@ -217,7 +220,10 @@ async def upload_document(call: Call) -> dict[str, Any]:
 @api.route("GET", DOCUMENT, summary="One document", permission=Permission.meeting(Action.VIEW),
            tag="documents", response=DocumentOut)
 async def get_document(call: Call) -> dict[str, Any]:
-    return await _documents(call).get(call.user, call.path["document_id"])
+    found = await _documents(call).get(call.user, call.path["document_id"])
+    if found["secret"]:
+        call.headers["Cache-Control"] = NO_STORE  # a Mật document's metadata is kept by no cache
+    return found
 
 
 @api.route("PATCH", DOCUMENT, summary="Rename, move, or change who may read a document",
@@ -282,7 +288,10 @@ async def meeting_book(call: Call) -> Response:
 @api.route("GET", DOCUMENT + "/annotations", summary="My annotations and everyone's shared ones",
            permission=Permission.meeting(Action.VIEW), tag="documents", response=list[AnnotationOut])
 async def list_annotations(call: Call) -> list[dict[str, Any]]:
-    return await marks.listing(call.request.app.state.live, call.user, call.path["document_id"])
+    found, secret = await marks.listing_of(call.request.app.state.live, call.user, call.path["document_id"])
+    if secret:
+        call.headers["Cache-Control"] = NO_STORE  # notes on a Mật document are as secret as its text
+    return found
 
 
 @api.route("POST", DOCUMENT + "/annotations", summary="Add an annotation (highlight, ink or note)",
@@ -314,6 +323,7 @@ async def delete_annotation(call: Call) -> None:
            query=SearchQuery, response=SearchOut)
 async def search_documents(call: Call) -> dict[str, Any]:
     q = call.query
+    call.headers["Cache-Control"] = NO_STORE  # hits are personal and name Mật documents: kept nowhere
     return await search(call.db, call.user, q.q, meeting_id=q.meeting_id, document_id=q.document_id, limit=q.limit)
 
 

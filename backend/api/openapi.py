@@ -37,6 +37,15 @@ def _schema(components: dict[str, Any], tp: Any, mode: str) -> dict[str, Any]:
     return schema
 
 
+def _form_schema(components: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """The multipart form: the model's fields and the `file` part, as one object. (Not an allOf of the
+    two: the model refuses unknown fields, so neither half would admit the other's properties.)"""
+    _schema(components, model, "validation")
+    fields = dict(components[model.__name__])
+    return {**fields, "properties": {**fields.get("properties", {}), "file": {"type": "string", "format": "binary"}},
+            "required": [*fields.get("required", []), "file"]}
+
+
 def _error_codes(op: Operation) -> list[int]:
     codes = {400, 422}  # 422 also for query parameters an operation does not take
     if op.body is not None or op.upload is not None:
@@ -45,8 +54,8 @@ def _error_codes(op: Operation) -> list[int]:
         codes |= {401, 403}
     if "{" in op.path or op.permission.meeting_actions:
         codes.add(404)
-    if op.method != "GET":
-        codes.add(409)
+    if op.method != "GET" or op.permission.meeting_actions:
+        codes.add(409)  # a meeting action may be refused in the meeting's current state, reads too
     if op.path == "/api/health":
         codes.add(503)
     if op.path.endswith(("/login", "/tokens")):
@@ -82,10 +91,8 @@ def document(operations: list[Operation], *, version: str) -> dict[str, Any]:
             entry["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": _schema(components, op.body, "validation")}}}
         if op.upload == MULTIPART and op.body is not None:
-            fields = _schema(components, op.body, "validation")
-            entry["requestBody"] = {"required": True, "content": {MULTIPART: {"schema": {"allOf": [
-                fields, {"type": "object", "required": ["file"],
-                         "properties": {"file": {"type": "string", "format": "binary"}}}]}}}}
+            entry["requestBody"] = {"required": True, "content": {MULTIPART: {"schema": _form_schema(
+                components, op.body)}}}
         elif op.upload is not None:
             entry["requestBody"] = {"required": True, "content": {
                 op.upload: {"schema": {"type": "string", "format": "binary"}}}}

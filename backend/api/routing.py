@@ -21,7 +21,7 @@ from starlette.routing import Route
 from backend.config import Settings
 from backend.db import Database
 from backend.domain.meeting_states import Action, Status, who_may
-from backend.domain.text import has_nul
+from backend.domain.text import has_nul, unsafe_text_problem
 from backend.exceptions import (
     BadRequest,
     Forbidden,
@@ -110,6 +110,8 @@ class Call:
     """The uploaded file's name, when it came as the `file` part of a multipart form."""
     cookies_to_set: list[dict[str, Any]] = field(default_factory=list)
     cookies_to_delete: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra headers of the answer (e.g. Cache-Control: no-store for what concerns a Mật document)."""
 
     @property
     def user(self) -> Actor:
@@ -210,6 +212,7 @@ async def run(op: Operation, request: Request) -> Response:
         payload = TypeAdapter(op.response).dump_python(
             TypeAdapter(op.response).validate_python(result, from_attributes=True), mode="json")
         response = JSONResponse(payload, status_code=op.status)
+    response.headers.update(call.headers)
     for cookie in call.cookies_to_set:
         response.set_cookie(**cookie)
     for name in call.cookies_to_delete:
@@ -254,6 +257,7 @@ def _validate_query(model: type[BaseModel], request: Request) -> BaseModel:
     raw: dict[str, Any] = {}
     if has_nul(dict(request.query_params)):
         raise ValidationFailed("query parameters may not contain the NUL character (U+0000)")
+    refuse_unsafe_text(dict(request.query_params))
     for key in request.query_params:
         values = request.query_params.getlist(key)
         raw[key] = values[0] if len(values) == 1 else values
@@ -277,6 +281,7 @@ async def _read_body(model: type[BaseModel], request: Request, settings: Setting
     if has_nul(parsed):
         # PostgreSQL cannot store U+0000 in text, and no person types it: refuse it everywhere.
         raise ValidationFailed("text may not contain the NUL character (U+0000)")
+    refuse_unsafe_text(parsed)
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
@@ -323,10 +328,19 @@ async def _read_form(model: type[BaseModel], limit: int, request: Request) -> tu
         raise BadRequest("the file is empty", code="empty_file")
     if has_nul(fields) or "\x00" in filename:
         raise ValidationFailed("text may not contain the NUL character (U+0000)")
+    refuse_unsafe_text([fields, filename])
     try:
         return model.model_validate(fields), data, filename
     except ValidationError as exc:
         raise ValidationFailed("the form's fields are not valid", details=_problems(exc)) from exc
+
+
+def refuse_unsafe_text(value: object) -> None:
+    """The one check of every text a client sends (REST bodies, forms, file names, query parameters and
+    Socket.IO payloads): no control, bidirectional-override, zero-width or other invisible characters."""
+    problem = unsafe_text_problem(value)
+    if problem is not None:
+        raise BadRequest(problem, code="unsafe_text")
 
 
 def _replay(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:

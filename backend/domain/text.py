@@ -3,7 +3,15 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+
+# Characters no one types into a title, a name or a note, and that make text lie about itself: controls
+# other than tab and line breaks (C0, DEL, C1), bidirectional overrides and isolates (U+202E shows
+# "fdp.exe" as "exe.pdf"), zero-width and other invisible format characters, line/paragraph separators,
+# the byte-order mark, and lone surrogates (not text at all; a database cannot store them).
+_UNSAFE = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e"
+                     "\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]")
 
 
 def fold(text: str) -> str:
@@ -46,3 +54,29 @@ def has_nul(value: object) -> bool:
     if isinstance(value, list):
         return any(has_nul(v) for v in value)
     return False
+
+
+def unsafe_character(value: object) -> str | None:
+    """The first character of a decoded JSON value (keys included) that input may not hold (see _UNSAFE),
+    or None. NUL is has_nul's."""
+    if isinstance(value, str):
+        found = _UNSAFE.search(value)
+        return found.group() if found else None
+    if isinstance(value, dict):
+        items: list[object] = [x for pair in value.items() for x in pair]
+        return next((c for c in map(unsafe_character, items) if c is not None), None)
+    if isinstance(value, list):
+        return next((c for c in map(unsafe_character, value) if c is not None), None)
+    return None
+
+
+def unsafe_text_problem(value: object) -> str | None:
+    """What is wrong with a client's text (REST body, form, file name, query, Socket.IO payload), or None:
+    the one check, whose message the API and the realtime layer both answer with code `unsafe_text`."""
+    found = unsafe_character(value)
+    return None if found is None else f"text may not contain the control or invisible character U+{ord(found):04X}"
+
+
+def strip_unsafe(text: str) -> str:
+    """`text` without the characters input may not hold (for text that comes from a file, not a person)."""
+    return _UNSAFE.sub("", text)

@@ -91,12 +91,21 @@ class AnnotationAdd(DocumentRef):
 
 
 class AnnotationChange(Payload):
+    """A partial change: the fields sent are changed; a field may be left out but not sent as null."""
+
     annotation_id: Id
     visibility: Literal["private", "shared", "presenter"] | None = None
     geometry: dict[str, Any] | None = None
     text: Annotated[str, Field(max_length=5000)] | None = None
     color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] | None = None
     width: Annotated[float, Field(ge=0.25, le=40)] | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> AnnotationChange:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} may be left out but not null")
+        return self
 
 
 class AnnotationRef(Payload):

@@ -20,7 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from backend.config import Settings
 from backend.domain.meeting_states import STAFF, Action
-from backend.exceptions import AppError, PayloadTooLarge, Unauthorized, ValidationFailed
+from backend.domain.text import unsafe_text_problem
+from backend.exceptions import AppError, BadRequest, PayloadTooLarge, Unauthorized, ValidationFailed
 from backend.realtime import payloads as p
 from backend.realtime.revocations import Revocations
 from backend.services import attendance, auth, live, polls, speakers
@@ -174,6 +175,8 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             raise ValidationFailed("the payload is not JSON") from exc
         if size > MAX_EVENT_BYTES:
             raise PayloadTooLarge(f"the payload is larger than {MAX_EVENT_BYTES} bytes")
+        if (problem := unsafe_text_problem(data)) is not None:  # the same check as REST input's
+            raise BadRequest(problem, code="unsafe_text")
         try:
             payload = spec.model.model_validate(data)
         except ValidationError as exc:

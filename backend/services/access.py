@@ -57,15 +57,24 @@ async def membership(s: AsyncSession, meeting_id: int, user_id: int) -> Membersh
 
 
 async def require_membership(s: AsyncSession, actor: Actor, meeting_id: int, action: Action, *,
-                             lock: bool | None = None) -> tuple[Meeting, Membership]:
+                             lock: bool | None = None, unseen: NotFound | None = None) -> tuple[Meeting, Membership]:
     """The meeting and the actor's membership, if the actor may do `action` now; else the matching error.
-    Changes lock the meeting row (PostgreSQL), so concurrent changes of one meeting queue up."""
+    Changes lock the meeting row (PostgreSQL), so concurrent changes of one meeting queue up.
+
+    Someone who may not even see the meeting (not a participant, or a draft outside its staff) gets the
+    answer of a meeting that does not exist, or `unseen` (the "no such poll/document/..." of the object
+    they asked for): a 403 would tell them that it exists. Who may see it but not do `action` gets 403."""
     lock = action is not Action.VIEW if lock is None else lock
     meeting = await s.get(Meeting, meeting_id, with_for_update=lock)
+    missing = unseen or NotFound(f"no meeting {meeting_id}")
     if meeting is None:
-        raise NotFound(f"no meeting {meeting_id}")
+        raise missing
     member = await membership(s, meeting_id, actor.user_id)
-    raise_for(decide(member.role if member else None, Status(meeting.status), action))
+    role, status = (member.role if member else None), Status(meeting.status)
+    decision = decide(role, status, action)
+    if not decision.allowed and not decide(role, status, Action.VIEW).allowed:
+        raise missing
+    raise_for(decision)
     assert member is not None
     return meeting, member
 

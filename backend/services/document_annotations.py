@@ -31,13 +31,18 @@ from backend.services.events import user_room
 
 async def listing(live: Live, actor: Actor, document_id: int) -> list[dict[str, Any]]:
     """Mine (any visibility) and everyone's shared and presenter marks, on every version."""
+    return (await listing_of(live, actor, document_id))[0]
+
+
+async def listing_of(live: Live, actor: Actor, document_id: int) -> tuple[list[dict[str, Any]], bool]:
+    """`listing`, and whether the document is Mật (then its annotations' text must not be kept anywhere)."""
     async with live.db.read() as s:
-        await readable(s, actor, document_id)
+        doc = await readable(s, actor, document_id)
         rows = (await s.exec(select(Annotation).where(
             Annotation.document_id == document_id,
             or_(Annotation.author_id == actor.user_id, Annotation.visibility != rules.Visibility.PRIVATE.value))
             .order_by(col(Annotation.id)))).all()
-        return [await _out(s, a, actor) for a in rows]
+        return [await _out(s, a, actor) for a in rows], doc.document.secret
 
 
 async def add(live: Live, actor: Actor, document_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -115,7 +120,7 @@ async def delete(live: Live, actor: Actor, annotation_id: int) -> dict[str, Any]
         row, _ = await _own(s, actor, annotation_id)
         out = await _out(s, row, actor)
         await s.delete(row)
-    await _push(live, "annotation.deleted", _ref(out), visibility=out["visibility"])
+    await _push(live, "annotation.deleted", out, only=_ref(out))
     return {"deleted": annotation_id}
 
 
@@ -123,7 +128,10 @@ async def _own(s: AsyncSession, actor: Actor, annotation_id: int) -> tuple[Annot
     row = await s.get(Annotation, annotation_id)
     if row is None or (row.author_id != actor.user_id and row.visibility == rules.Visibility.PRIVATE.value):
         raise NotFound(f"no annotation {annotation_id}", code="unknown_annotation")
-    doc = await readable(s, actor, row.document_id, Action.ANNOTATE)
+    try:
+        doc = await readable(s, actor, row.document_id, Action.ANNOTATE)
+    except NotFound:  # a document one may not read: its annotations do not exist for them either
+        raise NotFound(f"no annotation {annotation_id}", code="unknown_annotation") from None
     if row.author_id != actor.user_id:
         raise Forbidden("only its author may change or delete an annotation", code="not_author")
     return row, doc.document
@@ -133,10 +141,11 @@ def _ref(out: dict[str, Any]) -> dict[str, Any]:
     return {"id": out["id"], "document_id": out["document_id"], "client_id": out["client_id"]}
 
 
-async def _push(live: Live, event: str, out: dict[str, Any], *, visibility: str | None = None) -> None:
-    visibility = visibility or out["visibility"]
-    payload = {k: v for k, v in out.items() if k != "mine"}  # each tablet knows who it is
-    room = user_room(out["author_id"]) if visibility == rules.Visibility.PRIVATE.value else document_room(
+async def _push(live: Live, event: str, out: dict[str, Any], *, only: dict[str, Any] | None = None) -> None:
+    """Tell the annotation's audience (the author's devices for a private one, else the document's room)
+    about `out`, or only the part `only` of it (a deletion sends the reference)."""
+    payload = only if only is not None else {k: v for k, v in out.items() if k != "mine"}  # each tablet knows who it is
+    room = user_room(out["author_id"]) if out["visibility"] == rules.Visibility.PRIVATE.value else document_room(
         out["document_id"])
     await live.bus.publish(event, payload, room=room)
 

@@ -22,8 +22,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.config import Settings
 from backend.db import Database
 from backend.domain.meeting_states import STAFF, Action, Role
-from backend.domain.text import fold_aligned
-from backend.exceptions import BadRequest, Forbidden, NotFound, ServiceUnavailable
+from backend.domain.text import fold_aligned, strip_unsafe
+from backend.exceptions import BadRequest, NotFound, ServiceUnavailable
 from backend.models import (
     AgendaItem,
     Document,
@@ -81,11 +81,13 @@ async def named_readers(s: AsyncSession, document_id: int) -> list[int]:
 async def readable(s: AsyncSession, actor: Actor, document_id: int, action: Action = Action.VIEW) -> Readable:
     """The document, if `actor` may read it and do `action` in its meeting now; else the matching error."""
     document = await s.get(Document, document_id)
+    missing = NotFound(f"no document {document_id}", code="unknown_document")
     if document is None or document.removed_at is not None:
-        raise NotFound(f"no document {document_id}", code="unknown_document")
-    meeting, member = await access.require_membership(s, actor, document.meeting_id, action, lock=False)
+        raise missing
+    meeting, member = await access.require_membership(s, actor, document.meeting_id, action, lock=False,
+                                                      unseen=missing)
     if not may_read(document, member, await named_readers(s, document_id)):
-        raise Forbidden("this document is not shared with you", code="document_not_shared")
+        raise missing  # one who may not read it is not told that it exists
     return Readable(document, meeting, member)
 
 
@@ -317,5 +319,7 @@ def document_room(document_id: int) -> str:
 
 
 def _title_from(filename: str, checked: ProbeResult) -> str:
-    title = checked.title.strip() or filename.rsplit("/", 1)[-1].removesuffix(".pdf").removesuffix(".PDF")
+    # A PDF's own title is text no person typed: drop the controls and invisible characters input may not hold.
+    title = strip_unsafe(checked.title).strip() or filename.rsplit("/", 1)[-1].removesuffix(".pdf").removesuffix(
+        ".PDF")
     return (title or "Tài liệu")[:500]

@@ -343,7 +343,8 @@ class Opinions:
             rnd = await s.get(OpinionRound, ballot.round_id) if ballot else None
             if ballot is None or rnd is None:
                 raise NotFound(f"no ballot {ballot_id}", code="unknown_ballot")
-            _, member = await access.require_membership(s, actor, rnd.meeting_id, Action.VIEW)
+            _, member = await access.require_membership(
+                s, actor, rnd.meeting_id, Action.VIEW, unseen=NotFound(f"no ballot {ballot_id}", code="unknown_ballot"))
             if member.role not in STAFF and member.participant.id != ballot.participant_id:
                 raise NotFound(f"no ballot {ballot_id}", code="unknown_ballot")
         return await self.files.get(ballot.pdf_sha256)

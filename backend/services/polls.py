@@ -138,9 +138,9 @@ async def ballots(live: Live, actor: Actor, poll_id: int) -> dict[str, Any]:
     """The per-voter list a poll publishes: who chose what (named), or every receipt, without choices (secret)."""
     async with live.db.read() as s:
         poll = await _load(s, poll_id)
-        _, member = await access.require_membership(s, actor, poll.meeting_id, Action.VIEW)
+        _, member = await access.require_membership(s, actor, poll.meeting_id, Action.VIEW, unseen=_missing(poll_id))
         if poll.status == voting.PollStatus.DRAFT.value and member.role not in STAFF:
-            raise NotFound(f"no poll {poll_id}", code="unknown_poll")
+            raise _missing(poll_id)
         if not _ballots_published(poll):
             raise InvalidState("this poll publishes its ballots when it closes", code="ballots_not_published")
         if poll.status != voting.PollStatus.CLOSED.value:
@@ -205,7 +205,7 @@ async def _load(s: AsyncSession, poll_id: int, *, share: bool = False, lock: boo
         stmt = stmt.with_for_update(read=True)
     poll = (await s.exec(stmt)).first()
     if poll is None:
-        raise NotFound(f"no poll {poll_id}", code="unknown_poll")
+        raise _missing(poll_id)
     return poll
 
 
@@ -244,7 +244,7 @@ async def create(live: Live, actor: Actor, meeting_id: int, data: Mapping[str, A
 async def open_poll(live: Live, actor: Actor, poll_id: int) -> dict[str, Any]:
     async with live.db.write() as s:
         poll = await _load(s, poll_id, lock=True)
-        await access.require_membership(s, actor, poll.meeting_id, Action.RUN_POLLS)
+        await access.require_membership(s, actor, poll.meeting_id, Action.RUN_POLLS, unseen=_missing(poll_id))
         if poll.status != voting.PollStatus.DRAFT.value:
             raise InvalidState(f"the poll is {poll.status}", code="poll_not_draft")
         if await any_open(s, poll.meeting_id):
@@ -279,7 +279,8 @@ async def _cast(live: Live, actor: Actor, poll_id: int, choice: str, receipt: st
     async with live.db.write() as s:
         # Shared lock: ballots go in side by side, and closing waits for them (PostgreSQL).
         poll = await _load(s, poll_id, share=True)
-        _, member = await access.require_membership(s, actor, poll.meeting_id, Action.VOTE, lock=False)
+        _, member = await access.require_membership(s, actor, poll.meeting_id, Action.VOTE, lock=False,
+                                                    unseen=_missing(poll_id))
         if poll.status != voting.PollStatus.OPEN.value or (poll.closes_at and poll.closes_at <= utcnow()):
             raise InvalidState("this poll is not open", code="poll_closed")
         if not member.participant.may_vote:
@@ -372,7 +373,7 @@ async def close(live: Live, actor: Actor | None, poll_id: int) -> dict[str, Any]
     async with live.db.write() as s:
         poll = await _load(s, poll_id, lock=True)
         if actor is not None:
-            await access.require_membership(s, actor, poll.meeting_id, Action.RUN_POLLS)
+            await access.require_membership(s, actor, poll.meeting_id, Action.RUN_POLLS, unseen=_missing(poll_id))
         if poll.status != voting.PollStatus.OPEN.value:
             raise InvalidState(f"the poll is {poll.status}", code="poll_not_open")
         if poll.secret:
@@ -448,3 +449,7 @@ async def close_due(live: Live) -> int:
             if exc.code != "poll_not_open":  # not "another worker closed it first": say why it stays open
                 log.warning("poll %s is due but cannot close: %s", poll_id, exc.message)
     return closed
+
+
+def _missing(poll_id: int) -> NotFound:
+    return NotFound(f"no poll {poll_id}", code="unknown_poll")

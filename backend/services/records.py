@@ -126,7 +126,8 @@ class Records:
     async def update(self, actor: Actor, record_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
         async with self.db.write() as s:
             record = await self._load(s, record_id, lock=True)
-            meeting, _ = await access.require_membership(s, actor, record.meeting_id, Action.PREPARE_RECORDS)
+            meeting, _ = await access.require_membership(s, actor, record.meeting_id, Action.PREPARE_RECORDS,
+                                                           unseen=_missing(record_id))
             if record.status != "draft":
                 raise InvalidState("only a draft can be edited: signed text does not change", code="not_draft")
             content = json.loads(record.content) | _content(data, partial=True)
@@ -181,7 +182,8 @@ class Records:
     async def publish(self, actor: Actor, record_id: int) -> dict[str, Any]:
         async with self.db.write() as s:
             record = await self._load(s, record_id, lock=True)
-            await access.require_membership(s, actor, record.meeting_id, Action.PUBLISH_RECORDS)
+            await access.require_membership(s, actor, record.meeting_id, Action.PUBLISH_RECORDS,
+                                            unseen=_missing(record_id))
             if record.status != "signed":
                 raise InvalidState(f"only a signed record can be published (this one is {record.status})",
                                    code="not_signed")
@@ -196,7 +198,8 @@ class Records:
                     before: str, after: str, field: str) -> dict[str, Any]:
         async with self.db.write() as s:
             record = await self._load(s, record_id, lock=True)
-            meeting, member = await access.require_membership(s, actor, record.meeting_id, action)
+            meeting, member = await access.require_membership(s, actor, record.meeting_id, action,
+                                                                 unseen=_missing(record_id))
             if record.status != before:
                 raise InvalidState(f"this step needs a {before} record (this one is {record.status})",
                                    code=f"not_{before}")
@@ -258,14 +261,15 @@ class Records:
             stmt = stmt.with_for_update()
         record = (await s.exec(stmt)).first()
         if record is None:
-            raise NotFound(f"no record {record_id}", code="unknown_record")
+            raise _missing(record_id)
         return record
 
     async def _visible(self, s: AsyncSession, actor: Actor, record_id: int) -> tuple[Resolution, Role]:
         record = await self._load(s, record_id)
-        _, member = await access.require_membership(s, actor, record.meeting_id, Action.VIEW)
+        _, member = await access.require_membership(s, actor, record.meeting_id, Action.VIEW,
+                                                    unseen=_missing(record_id))
         if record.status != "published" and member.role not in STAFF:
-            raise NotFound(f"no record {record_id}", code="unknown_record")
+            raise _missing(record_id)
         return record, member.role
 
     async def _unique_number(self, s: AsyncSession, record: Resolution) -> None:
@@ -457,3 +461,7 @@ async def _minutes_doc(s: AsyncSession, meeting: Meeting, record: Resolution, co
 
 _ROLE_VI = {"chair": "Chủ tọa", "secretary": "Thư ký", "member": "Thành viên", "guest": "Khách mời",
             "bridge": "Điểm cầu"}
+
+
+def _missing(record_id: int) -> NotFound:
+    return NotFound(f"no record {record_id}", code="unknown_record")

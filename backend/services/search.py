@@ -26,8 +26,9 @@ SNIPPET = 160
 RANKED = 2_000  # PostgreSQL: at most this many matching pages are ranked
 
 
-async def visible_documents(s: AsyncSession, actor: Actor, meeting_id: int | None) -> dict[int, tuple[str, int, str]]:
-    """document id -> (title, meeting id, meeting title) for every document `actor` may read."""
+async def visible_documents(s: AsyncSession, actor: Actor,
+                            meeting_id: int | None) -> dict[int, tuple[str, int, str, bool]]:
+    """document id -> (title, meeting id, meeting title, Mật) for every document `actor` may read."""
     query = (select(Document, Meeting, Participant)
              .join(Meeting, col(Meeting.id) == Document.meeting_id)
              .join(Participant, col(Participant.meeting_id) == Document.meeting_id)
@@ -41,14 +42,14 @@ async def visible_documents(s: AsyncSession, actor: Actor, meeting_id: int | Non
     if ids:
         for reader in (await s.exec(select(DocumentReader).where(col(DocumentReader.document_id).in_(ids)))).all():
             named[reader.document_id].append(reader.user_id)
-    out: dict[int, tuple[str, int, str]] = {}
+    out: dict[int, tuple[str, int, str, bool]] = {}
     for document, meeting, participant in rows:
         # The same two rules as reading one document: the meeting's (a draft is the staff's), then the document's.
         member = Membership(participant, Role(participant.role), participant.user_id != actor.user_id)
         if not decide(member.role, Status(meeting.status), Action.VIEW).allowed:
             continue
         if may_read(document, member, named.get(document.id or 0, [])):
-            out[document.id or 0] = (document.title, meeting.id or 0, meeting.title)
+            out[document.id or 0] = (document.title, meeting.id or 0, meeting.title, document.secret)
     return out
 
 
@@ -66,10 +67,13 @@ async def search(db: Database, actor: Actor, query: str, *, meeting_id: int | No
         rows = await _matching_pages(s, db.is_sqlite, terms, sorted(documents), limit)
     hits = []
     for document_id_, page, page_text, folded in rows:
-        title, meeting_id_, meeting_title = documents[document_id_]
-        snippet, marks = _snippet(page_text, folded, terms)
+        title, meeting_id_, meeting_title, secret = documents[document_id_]
+        # A Mật document's text leaves the server only as a recorded, watermarked copy (the viewer): a
+        # snippet would be an unrecorded one. Its hit says where to look, not what is there.
+        snippet, marks = ("", []) if secret else _snippet(page_text, folded, terms)
         hits.append({"document_id": document_id_, "document_title": title, "meeting_id": meeting_id_,
-                     "meeting_title": meeting_title, "page": page, "snippet": snippet, "highlights": marks})
+                     "meeting_title": meeting_title, "page": page, "secret": secret, "snippet": snippet,
+                     "highlights": marks})
     return {"query": query, "terms": terms, "hits": hits}
 
 

@@ -163,3 +163,29 @@ def test_annotations_live_and_offline(live_server: LiveServer, devices: Any, tmp
     a.context.set_offline(False)
     for tablet in (sec, a, b):
         tablet.assert_clean()
+
+
+def test_the_service_worker_keeps_nothing_of_a_secret_document(live_server: LiveServer, devices: Any) -> None:
+    """Finding 7a: a Mật document's metadata, annotations and pages are answered no-store, and the tablet's
+    service worker keeps none of them, while the other documents stay readable offline."""
+    mid, report = _ids(live_server)
+    with rest_client(live_server.base_url, *SECRETARY) as http:
+        secret = next(d["id"] for d in http.get(f"/api/meetings/{mid}/documents").json() if d["title"] == SECRET)
+    a = devices()
+    a.open()
+    a.login(*MEMBER_A)
+    page = a.page
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    for doc in (report, secret):
+        page.goto(f"{a.base_url}/#/documents/{doc}")
+        expect(page.get_by_test_id("page-indicator")).to_contain_text("Trang 1/")
+    page.goto(f"{a.base_url}/#/meetings/{mid}")  # asks the worker to keep the meeting's documents
+    expect(page.get_by_test_id("document-row").filter(has_text=SECRET)).to_be_visible()
+    kept_urls = """async () => {
+        const cache = await caches.open('ecabinet-data-v1');
+        return (await cache.keys()).map((r) => new URL(r.url).pathname);
+    }"""
+    page.wait_for_function(f"""async () => (await ({kept_urls})()).includes('/api/documents/{report}')""")
+    kept = page.evaluate(kept_urls)
+    assert f"/api/documents/{report}/annotations" in kept, kept
+    assert not [u for u in kept if u.startswith(f"/api/documents/{secret}")], kept

@@ -72,11 +72,12 @@ def test_settings(data_dir: Path, database_url: str) -> Settings:
                    verify_seconds=8, verify_memory_mb=600)  # a hostile verification is killed within seconds
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
-async def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
-    data_dir = tmp_path_factory.mktemp(f"data-{request.param}")
+@asynccontextmanager
+async def serve(backend: str, data_dir: Path) -> AsyncIterator[Server]:
+    """The real app on a fresh database of `backend` (sqlite or postgres), served on a free loopback port,
+    with the administrator account made."""
     pg_name = None
-    if request.param == "postgres":
+    if backend == "postgres":
         pg_name, url = await _fresh_postgres()
     else:
         url = f"sqlite+aiosqlite:///{data_dir / 'test.sqlite3'}"
@@ -85,11 +86,13 @@ async def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     db = Database(url)
     await users.create(db, None, {"username": "admin", "full_name": "Quản trị", "password": ADMIN_PASSWORD,
                                   "is_admin": True})
-    async with serving(settings, db) as base_url:
-        yield Server(base_url=base_url, settings=settings, db=db, backend=request.param)
-    await db.dispose()
-    if pg_name:
-        await _drop_postgres(pg_name)
+    try:
+        async with serving(settings, db) as base_url:
+            yield Server(base_url=base_url, settings=settings, db=db, backend=backend)
+    finally:
+        await db.dispose()
+        if pg_name:
+            await _drop_postgres(pg_name)
 
 
 @asynccontextmanager
@@ -110,6 +113,12 @@ async def serving(settings: Settings, db: Database) -> AsyncIterator[str]:
     finally:
         uv.should_exit = True
         await task
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+async def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    async with serve(request.param, tmp_path_factory.mktemp(f"data-{request.param}")) as running:
+        yield running
 
 
 class Client:

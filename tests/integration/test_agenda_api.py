@@ -169,14 +169,16 @@ async def test_attendees_and_outsiders_cannot_change_the_agenda(cast: Cast, root
     async with nothing_written(root, (cast["secretary"].client, _url(meeting))):
         for who in ("member", "guest", "bridge", "outsider", "other_secretary"):
             c = cast[who].client
-            assert_error(await c.post(_url(meeting), json={"title": "Chen vào"}), 403, "forbidden")
-            assert_error(await c.patch(_url(meeting, f"/{item}"), json={"title": "Sửa"}), 403, "forbidden")
-            assert_error(await c.delete(_url(meeting, f"/{item}")), 403, "forbidden")
-            assert_error(await c.put(_url(meeting, "/order"), json={"item_ids": ids(items)[::-1]}), 403, "forbidden")
+            # Attendees see the meeting (403); who takes no part is not told it exists (404).
+            status, code = (403, "forbidden") if who in ("member", "guest", "bridge") else (404, "not_found")
+            assert_error(await c.post(_url(meeting), json={"title": "Chen vào"}), status, code)
+            assert_error(await c.patch(_url(meeting, f"/{item}"), json={"title": "Sửa"}), status, code)
+            assert_error(await c.delete(_url(meeting, f"/{item}")), status, code)
+            assert_error(await c.put(_url(meeting, "/order"), json={"item_ids": ids(items)[::-1]}), status, code)
     # Attendees do read it.
     for who in ("member", "guest", "bridge"):
         assert [i["title"] for i in ok(await cast[who].client.get(_url(meeting)))] == ["A", "B"]
-    assert_error(await cast["outsider"].client.get(_url(meeting)), 403, "forbidden")
+    assert_error(await cast["outsider"].client.get(_url(meeting)), 404, "not_found")
 
 
 async def test_staff_change_the_agenda_during_the_session(cast: Cast, new_meeting: Any) -> None:

@@ -41,3 +41,20 @@ async def test_only_the_app_itself_is_served_not_build_files(server: Server) -> 
         for path in ["/package.json", "/package-lock.json", "/vendor.sh", "/node_modules/htm/package.json",
                      "/src/../package.json", "/.gitignore"]:
             assert (await http.get(path)).status_code == 404, path
+
+
+async def test_socket_io_answers_carry_the_same_security_headers(server: Server) -> None:
+    """Finding 7d: the Socket.IO long-polling answers (the handshake, and its refusals) are hardened like
+    every REST answer: no MIME sniffing, no framing, no referrer, the same CSP, no caching."""
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        answers = [await http.get("/socket.io/", params={"EIO": "4", "transport": "polling"}),
+                   await http.get("/socket.io/", params={"EIO": "4", "transport": "polling", "sid": "nope"}),
+                   await http.get("/api/health")]
+    for r in answers:
+        assert r.headers.get("x-content-type-options") == "nosniff", (r.url, r.headers)
+        assert r.headers.get("x-frame-options") == "DENY", (r.url, r.headers)
+        assert r.headers.get("referrer-policy") == "no-referrer", (r.url, r.headers)
+        assert "default-src 'self'" in r.headers.get("content-security-policy", ""), (r.url, r.headers)
+        assert r.headers.get("cache-control"), (r.url, r.headers)
+        # Each header once: the REST answers are not hardened twice.
+        assert len(r.headers.get_list("x-content-type-options")) == 1, (r.url, r.headers)

@@ -103,7 +103,7 @@ async def test_upload_refusals(server: Server, world: dict[str, Any]) -> None:
     sec, member = people["secretary"].client, people["member"].client
     pdf = sample_pdf(1, seed=991, text=lambda n: "Tài liệu sẽ bị từ chối")  # bytes no other test stores
     url = f"/api/meetings/{mid}/documents"
-    assert_error(await upload(member, mid, pdf), 403, "forbidden")  # members do not upload (and see no draft)
+    assert_error(await upload(member, mid, pdf), 404, "not_found")  # members see no draft (nor upload)
     assert_error(await sec.post(url, content=pdf, headers={"Content-Type": "application/pdf"}), 415)
     assert_error(await sec.post(url, data={"title": "x"}, files={"other": ("a.pdf", pdf, "application/pdf")}), 400,
                  "missing_file")
@@ -134,7 +134,8 @@ async def test_who_may_read_what(server: Server, docs_world: dict[str, Any]) -> 
     assert await listed("guest") == set()  # guests read only what names them
     assert await listed("bridge") == {public, secret}
     assert await listed("outsider") == set()
-    for key, doc, status in [("member", named, 403), ("guest", public, 403), ("outsider", public, 403),
+    # Who may not read a document is not told that it exists (finding 7b).
+    for key, doc, status in [("member", named, 404), ("guest", public, 404), ("outsider", public, 404),
                              ("member2", named, 200), ("member", public, 200)]:
         for suffix in ("", "/view", "/annotations"):
             r = await people[key].client.get(f"/api/documents/{doc}{suffix}")
@@ -164,7 +165,7 @@ async def test_who_may_read_what(server: Server, docs_world: dict[str, Any]) -> 
 async def test_a_draft_meetings_documents_are_the_staffs(server: Server, world: dict[str, Any]) -> None:
     people, mid = world["people"], world["meeting"]["id"]
     doc = ok(await upload(people["secretary"].client, mid, sample_pdf(1)), 201)
-    assert_error(await people["member"].client.get(f"/api/documents/{doc['id']}"), 403)
+    assert_error(await people["member"].client.get(f"/api/documents/{doc['id']}"), 404, "unknown_document")
     assert (await people["chair"].client.get(f"/api/documents/{doc['id']}/view")).status_code == 200
 
 
@@ -252,7 +253,7 @@ async def test_annotations_rules_and_export(server: Server, docs_world: dict[str
     ]:
         assert_error(await member.post(url, json=body), status, code)
     assert_error(await member.post(f"/api/documents/{docs_world['named']['id']}/annotations", json={
-        **highlight, "client_id": "bad-000010"}), 403, "document_not_shared")
+        **highlight, "client_id": "bad-000010"}), 404, "unknown_document")
     mark_id = added["annotation"]["id"]
     assert_error(await member2.patch(f"/api/annotations/{mark_id}", json={"text": "x"}), 403, "not_author")
     assert_error(await member2.delete(f"/api/annotations/{mark_id}"), 403, "not_author")

@@ -46,7 +46,7 @@ async def test_shared_annotations_arrive_live_only_at_readers(server: Server, se
     member2, ack2 = await _opened(live_factory, people["member2"], doc["id"])
     assert ack2["ok"]
     guest, refused = await _opened(live_factory, people["guest"], doc["id"])
-    assert refused == {"ok": False, "error": {"code": "document_not_shared", "message": refused["error"]["message"]}}
+    assert refused == {"ok": False, "error": {"code": "unknown_document", "message": refused["error"]["message"]}}
 
     shared = await member.call("annotation.add", _note("shared-0001", doc["id"], "shared", "Đề nghị làm rõ số liệu"))
     assert shared["ok"] and shared["duplicate"] is False, shared
@@ -78,7 +78,7 @@ async def test_shared_annotations_arrive_live_only_at_readers(server: Server, se
     for payload, code in [
         ({**_note("bad-000001", doc["id"], "shared", "x"), "page": 3}, "invalid"),
         ({**_note("bad-000002", doc["id"], "shared", "x"), "geometry": {"at": [-500, 10]}}, "invalid"),
-        ({**_note("bad-000003", named["id"], "shared", "x")}, "document_not_shared"),
+        ({**_note("bad-000003", named["id"], "shared", "x")}, "unknown_document"),
         ({**_note("bad-000004", doc["id"], "everyone", "x")}, "validation_error"),
         ({**_note("bad-000005", doc["id"], "presenter", "x")}, "forbidden"),
     ]:
@@ -103,7 +103,7 @@ async def test_removed_readers_leave_the_documents_room(server: Server, session_
     await asyncio.sleep(0.3)
     assert member2.events["annotation.added"] == []
     again = await member2.call("document.open", {"document_id": doc["id"]})
-    assert again["ok"] is False and again["error"]["code"] == "document_not_shared"
+    assert again["ok"] is False and again["error"]["code"] == "unknown_document"
 
 
 async def test_presenter_shows_a_documents_page_and_draws_live(server: Server, session_world: dict[str, Any],

@@ -58,7 +58,7 @@ async def test_a_round_from_setup_to_result(server: Server, world: dict[str, Any
     mid = rnd["meeting_id"]
     early = await member.post(f"/api/meetings/{mid}/opinion-round/ballot",
                               json=_ballot(rnd, "member", [("agree", None), ("agree", None)]))
-    assert early.status_code in (403, 409)  # a draft round is not visible to members yet
+    assert early.status_code == 404  # a draft meeting (and its round) is not visible to members yet
     assert (await sec.post(f"/api/meetings/{mid}/transitions", json={"action": "publish"})).status_code == 200
     state = (await member.get(f"/api/meetings/{mid}/opinion-round")).json()
     assert state["status"] == "open" and state["asked"] == 3 and state["mine"] is None and state["board"] is None
@@ -165,7 +165,7 @@ async def test_bad_ballots_get_clear_errors_and_store_nothing(server: Server, wo
          "validation_error"),
         (member, {**good, "credential_id": rnd["creds"]["member2"]}, 404, "unknown_credential"),
         (guest, good, 403, "forbidden"),
-        (outsider, good, 403, "forbidden"),
+        (outsider, good, 404, "not_found"),  # not told that the meeting exists
     ]
     for client, body, status, code in cases:
         r = await client.post(url, json=body)

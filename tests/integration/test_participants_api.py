@@ -94,12 +94,14 @@ async def test_attendees_and_outsiders_cannot_manage_participants(cast: Cast, ro
     async with nothing_written(root, (cast["secretary"].client, _url(meeting))):
         for who in ("member", "guest", "bridge", "outsider", "other_secretary"):
             c = cast[who].client
-            assert_error(await c.post(_url(meeting), json={"user_id": cast["outsider"].id, "role": "guest"}), 403,
-                         "forbidden")
-            assert_error(await c.patch(_url(meeting, target), json={"role": "guest"}), 403, "forbidden")
-            assert_error(await c.delete(_url(meeting, target)), 403, "forbidden")
+            # Attendees see the meeting (403); who takes no part is not told it exists (404).
+            status, code = (403, "forbidden") if who in ("member", "guest", "bridge") else (404, "not_found")
+            assert_error(await c.post(_url(meeting), json={"user_id": cast["outsider"].id, "role": "guest"}), status,
+                         code)
+            assert_error(await c.patch(_url(meeting, target), json={"role": "guest"}), status, code)
+            assert_error(await c.delete(_url(meeting, target)), status, code)
         # A global administrator who takes no part is an outsider here too.
-        assert_error(await root.post(_url(meeting), json={"user_id": cast["outsider"].id, "role": "guest"}), 403)
+        assert_error(await root.post(_url(meeting), json={"user_id": cast["outsider"].id, "role": "guest"}), 404)
 
 
 async def test_adding_someone_twice_is_409_already_participant(cast: Cast, root: Client, new_meeting: Any) -> None:
@@ -148,7 +150,7 @@ async def test_removing_or_demoting_the_last_staff_member_is_409(cast: Cast, roo
     sec_pid, chair_pid = _pid(meeting, cast["secretary"].id), _pid(meeting, cast["chair"].id)
     # With two staff, one may go.
     assert (await chair.delete(_url(meeting, sec_pid))).status_code == 204
-    assert_error(await sec.get(f"/api/meetings/{meeting['id']}"), 403)
+    assert_error(await sec.get(f"/api/meetings/{meeting['id']}"), 404)
     async with nothing_written(root, (chair, _url(meeting))):
         assert_error(await chair.delete(_url(meeting, chair_pid)), 409, "last_staff")
         for role in ("member", "guest", "bridge"):
@@ -164,7 +166,7 @@ async def test_a_removed_participant_loses_access_and_the_removal_is_audited(cas
     head = await audit_head(root)
     r = await cast["chair"].client.delete(_url(meeting, pid))
     assert r.status_code == 204 and r.content == b""
-    assert_error(await cast["member2"].client.get(f"/api/meetings/{meeting['id']}"), 403)
+    assert_error(await cast["member2"].client.get(f"/api/meetings/{meeting['id']}"), 404)
     assert cast["member2"].id not in await _participants(cast, meeting)
     assert [(e["action"], e["object_id"], e["details"]) for e in await audit_since(root, head)] == [
         ("participant.removed", pid, {"user_id": cast["member2"].id, "role": "member"})]
@@ -207,7 +209,7 @@ async def test_a_members_named_deputy_sees_the_meeting_until_removed(cast: Cast,
     meeting = await new_meeting("published")
     deputy = await new_user("deputy")
     pid = _pid(meeting, cast["member"].id)
-    assert_error(await deputy.client.get(f"/api/meetings/{meeting['id']}"), 403)
+    assert_error(await deputy.client.get(f"/api/meetings/{meeting['id']}"), 404)
     named = ok(await cast["secretary"].client.patch(_url(meeting, pid), json={"deputy_user_id": deputy.id}))
     assert (named["deputy_user_id"], named["deputy_full_name"], named["role"]) == (deputy.id, "Người deputy", "member")
     seen = ok(await deputy.client.get(f"/api/meetings/{meeting['id']}"))
@@ -217,7 +219,7 @@ async def test_a_members_named_deputy_sees_the_meeting_until_removed(cast: Cast,
     assert_error(await deputy.client.post(_url(meeting), json={"user_id": cast["outsider"].id, "role": "guest"}), 403)
     cleared = ok(await cast["secretary"].client.patch(_url(meeting, pid), json={"deputy_user_id": None}))
     assert cleared["deputy_user_id"] is None and cleared["deputy_full_name"] is None
-    assert_error(await deputy.client.get(f"/api/meetings/{meeting['id']}"), 403)
+    assert_error(await deputy.client.get(f"/api/meetings/{meeting['id']}"), 404)
 
 
 async def test_deputy_rules_are_enforced_without_half_writes(cast: Cast, root: Client, new_meeting: Any,
@@ -279,8 +281,9 @@ async def test_candidates_are_active_accounts_not_yet_taking_part(cast: Cast, ro
 
 async def test_only_staff_of_a_meeting_still_open_list_candidates(cast: Cast, new_meeting: Any) -> None:
     meeting = await new_meeting("published")
-    for who in ("member", "guest", "bridge", "outsider"):
+    for who in ("member", "guest", "bridge"):
         assert_error(await cast[who].client.get(f"/api/meetings/{meeting['id']}/candidates"), 403, "forbidden")
+    assert_error(await cast["outsider"].client.get(f"/api/meetings/{meeting['id']}/candidates"), 404, "not_found")
     closed = await new_meeting("closed")
     assert_error(await cast["secretary"].client.get(f"/api/meetings/{closed['id']}/candidates"), 409,
                  "invalid_state")

@@ -377,6 +377,8 @@ function FindInDocument({ doc, goTo }) {
 }
 
 export function Snippet({ hit }) {
+  // A Mật page's text is read in the viewer only: its hit says where, not what.
+  if (hit.secret) return html`<span class="snippet muted" data-testid="secret-hit">${t('search.secret_hit')}</span>`;
   const parts = [];
   let at = 0;
   for (const [a, b] of hit.highlights) {

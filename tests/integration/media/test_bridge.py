@@ -188,7 +188,7 @@ async def test_bad_signalling_gets_a_clear_error(server: Server, session_world: 
         await outsider.connect()
         await member.connect()
         refused = await outsider.publish(mid, level=10)
-        assert refused["ok"] is False and refused["error"]["code"] == "forbidden"
+        assert refused["ok"] is False and refused["error"]["code"] == "not_found"  # not told the meeting exists
         for sdp, code in [("hello", "bad_sdp"), (H264_ONLY, "unsupported_codec"),
                           ("v=0\r\nnonsense", "bad_sdp")]:
             ack = await member.call("media.publish", {"meeting_id": mid, "sdp": sdp})
