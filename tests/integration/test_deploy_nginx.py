@@ -192,7 +192,7 @@ async def deployment(tmp_path: Path) -> Any:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ECABINET_", "DATABASE_URL", "REDIS_URL"))}
     env.update({"DATABASE_URL": normalise_database_url(url), "REDIS_URL": REDIS_URL,
                 "ECABINET_DATA_DIR": str(tmp_path / "data"), "ECABINET_HOST": "127.0.0.1",
-                "FORWARDED_ALLOW_IPS": "127.0.0.1", "ECABINET_MEDIA_HOST_ADDRESSES": "127.0.0.1"})
+                "ECABINET_TRUSTED_PROXIES": "127.0.0.1", "ECABINET_MEDIA_HOST_ADDRESSES": "127.0.0.1"})
     log = (tmp_path / "workers.log").open("wb")
     supervisor = _spawn([sys.executable, "-m", "backend.cli", "serve", "--workers", "3", "--port", str(first)],
                         env, log)
