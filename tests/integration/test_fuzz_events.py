@@ -17,7 +17,7 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import UnionType
+from types import SimpleNamespace, UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import hypothesis
@@ -32,6 +32,7 @@ import backend.models  # noqa: F401  (registers every table)
 from backend.config import Settings
 from backend.realtime.media import MediaNamespace
 from backend.realtime.server import event_declarations
+from backend.services.auth import SessionCache
 from backend.services.context import Live
 from backend.services.events import Coalescer, NullBus
 from backend.services.presence import MemoryPresence
@@ -174,7 +175,9 @@ async def _connect(server: Server, token: str) -> socketio.AsyncClient:
 def _events() -> list[tuple[str, str, type[BaseModel]]]:
     """Every client event of both namespaces, with its payload model."""
     placeholder = Live(db=None, bus=NullBus(), presence=MemoryPresence(), progress=Coalescer(1))  # type: ignore[arg-type]
-    media = MediaNamespace(placeholder, Settings(), None)  # type: ignore[arg-type]
+    # Only the declarations are read: no session cache or bridge is used.
+    media = MediaNamespace(placeholder, Settings(), SessionCache(None, Settings()),  # type: ignore[arg-type]
+                           SimpleNamespace())  # type: ignore[arg-type]
     return ([("/", name, spec.model) for name, spec in event_declarations().items()]
             + [("/media", name, spec.model) for name, spec in media.events.items()])
 
