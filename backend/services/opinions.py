@@ -43,7 +43,7 @@ from backend.models import (
     taking_part,
 )
 from backend.models.base import utcnow
-from backend.services import access, audit, credentials, mail
+from backend.services import access, audit, credentials, mail, signing_guard
 from backend.services.context import Actor, Live
 from backend.services.documents import may_read, named_readers
 from backend.services.events import ROSTER_PUSH_INTERVAL_S, Coalescer, EventBus, NullBus, user_room
@@ -221,6 +221,14 @@ class Opinions:
 
     async def submit(self, actor: Actor, meeting_id: int, answers: Sequence[Mapping[str, Any]], credential_id: int,
                      secret: str, comments: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+        """Answer every question, render the ballot, sign it with the member's key, store it; a wrong
+        passphrase is slowed, counted and audited (signing_guard)."""
+        return await signing_guard.guarded(
+            self.db, self.settings, actor, credential_id, meeting_id=meeting_id,
+            attempt=lambda: self._submit(actor, meeting_id, answers, credential_id, secret, comments))
+
+    async def _submit(self, actor: Actor, meeting_id: int, answers: Sequence[Mapping[str, Any]], credential_id: int,
+                      secret: str, comments: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
         """Answer every question, render the ballot, sign it with the member's key, store it.
 
         Rendering and signing (~0.1 s of CPU) happen outside any transaction, so ballots are signed side

@@ -42,7 +42,7 @@ from backend.models import (
     taking_part,
 )
 from backend.models.base import utcnow
-from backend.services import access, audit, credentials, verification
+from backend.services import access, audit, credentials, signing_guard, verification
 from backend.services.context import Actor
 from backend.services.files import FileStore
 
@@ -169,15 +169,17 @@ class Records:
         """The secretary checks the draft and initials it. Minutes: the certification signature on the
         minutes themselves. A resolution: an invisible signature on the undated draft (kept, and named in
         the audit log); the issued text carries the initials (ký nháy), not a signature block."""
-        return await self._sign(actor, record_id, credential_id, secret, action=Action.REVIEW_RECORDS,
-                                before="draft", after="reviewed", field=REVIEW_FIELD)
+        return await signing_guard.guarded(self.db, self.settings, actor, credential_id, attempt=lambda: self._sign(
+            actor, record_id, credential_id, secret, action=Action.REVIEW_RECORDS, before="draft", after="reviewed",
+            field=REVIEW_FIELD))
 
     async def sign(self, actor: Actor, record_id: int, credential_id: int, secret: str) -> dict[str, Any]:
         """The chair signs the reviewed record. A resolution is made final now, dated the day it is signed
         (in ECABINET_SIGNING_TIMEZONE) from the text the secretary reviewed, and the chair's signature is
         its first, certifying one."""
-        return await self._sign(actor, record_id, credential_id, secret, action=Action.SIGN_RECORDS,
-                                before="reviewed", after="signed", field=SIGN_FIELD)
+        return await signing_guard.guarded(self.db, self.settings, actor, credential_id, attempt=lambda: self._sign(
+            actor, record_id, credential_id, secret, action=Action.SIGN_RECORDS, before="reviewed", after="signed",
+            field=SIGN_FIELD))
 
     async def publish(self, actor: Actor, record_id: int) -> dict[str, Any]:
         async with self.db.write() as s:

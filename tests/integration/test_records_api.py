@@ -282,3 +282,28 @@ async def test_a_resolution_is_dated_the_day_the_chair_signs_it_not_the_day_it_w
     text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages).split())
     assert "Hà Nội, ngày 01 tháng 01 năm 2027" in text, text[:600]
     assert "năm 2026" not in text.split("NGHỊ QUYẾT")[0], "nothing of the draft's day in the letterhead"
+
+
+async def test_wrong_passphrases_of_a_signing_key_are_audited_and_stop_the_key(
+        server: Server, session_world: dict[str, Any], live_factory: Any, admin: Any) -> None:
+    """Twelve wrong tries at 5-20 ms each went by unslowed and unrecorded: now each is an audit entry, and
+    after ten the key refuses even the right passphrase for a while (only its logged-in owner can try)."""
+    from backend.services import signing_guard
+
+    people, mid = session_world["people"], session_world["meeting_id"]
+    sec = people["secretary"].client
+    sec_cred = await _credential(server, people["secretary"].username)
+    poll_id = await _closed_poll(live_factory, people, mid)
+    draft = (await sec.post(f"/api/meetings/{mid}/records", json={**RESOLUTION, "poll_id": poll_id})).json()
+    url = f"/api/records/{draft['id']}/review"
+    for _ in range(signing_guard.LOCK_AFTER):
+        wrong = await sec.post(url, json={"credential_id": sec_cred, "secret": "doan-sai-mat-khau"})
+        assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "wrong_passphrase", wrong.text
+    locked = await sec.post(url, json={"credential_id": sec_cred, "secret": PASSPHRASE})
+    assert locked.status_code == 429 and locked.json()["error"]["code"] == "signing_key_locked", locked.text
+    assert int(locked.headers["retry-after"]) > 0
+    assert (await sec.get(f"/api/records/{draft['id']}")).json()["status"] == "draft", "nothing was signed"
+    entries = (await admin.get("/api/audit", params={"limit": 200})).json()
+    tries = [e for e in entries if e["action"] == "credential.wrong_secret" and e["object_id"] == sec_cred]
+    assert len(tries) == signing_guard.LOCK_AFTER
+    assert {e["actor_id"] for e in tries} == {people["secretary"].id}
