@@ -61,6 +61,25 @@ def _pdf_framable(base_url: str, record_id: int) -> bool:
     return res.headers.get("x-frame-options", "").lower() in ("", "sameorigin")
 
 
+def _pages_as_png(pdf: Path, stem: str) -> None:
+    """Page 1 and the last page as docs/screenshots/<stem>-first.png and -last.png (poppler's pdftoppm),
+    for the side-by-side reading against Decree 30's appendix in docs/signing.md."""
+    import shutil
+    import subprocess
+
+    from pypdf import PdfReader
+
+    tool = shutil.which("pdftoppm")
+    if tool is None:
+        return  # make installs poppler-utils with the signing tools; without it there is nothing to draw
+    last = len(PdfReader(str(pdf)).pages)
+    for which, page in (("first", 1), ("last", last)):
+        out = SCREENSHOTS / f"{stem}-{which}"
+        subprocess.run([tool, "-png", "-r", "60", "-f", str(page), "-l", str(page), "-singlefile", str(pdf), str(out)],
+                       check=True, capture_output=True, timeout=60)
+        assert (SCREENSHOTS / f"{stem}-{which}.png").stat().st_size > 10_000
+
+
 def _pdf_text(pdf: bytes) -> str:
     import io
 
@@ -170,9 +189,9 @@ def test_a_resolution_is_drafted_signed_published_and_verified(live_server: Live
     expect(chair.page.get_by_test_id("record-status")).to_have_text("Đã ký")
     # The issued text is made now, dated today; its first signature, the chair's, certifies it. The
     # secretary's review stays in the record's history (and the audit log), not as a block on the text.
-    expect(chair.page.get_by_test_id("signature-card")).to_have_count(1)
     expect(chair.page.locator("[data-testid=signature-card][data-valid=true]")).to_contain_text(
-        "Chủ tọa · chữ ký chứng nhận")
+        "Chủ tọa · chữ ký chứng nhận", timeout=30_000)
+    expect(chair.page.get_by_test_id("signature-card")).to_have_count(1)
     expect(chair.page.locator(".signature-history li")).to_have_count(2)
 
     page.reload()
@@ -198,6 +217,7 @@ def test_a_resolution_is_drafted_signed_published_and_verified(live_server: Live
     assert download.value.suggested_filename == "nghi-quyet-15-NQ-CP.pdf"  # filed under its number and symbol
     signed = tmp_path / "nghi-quyet.pdf"
     download.value.save_as(signed)
+    _pages_as_png(signed, "record-resolution")
 
     # Logged out: the login page links to the public verify page.
     anyone = devices()
@@ -270,9 +290,13 @@ def test_a_resolution_is_drafted_signed_published_and_verified(live_server: Live
     chair.page.get_by_test_id("sign-submit").click()
     expect(chair.page.get_by_test_id("record-status")).to_have_text("Đã ký")
     cards = chair.page.locator("[data-testid=signature-card][data-valid=true]")
-    expect(cards).to_have_count(2)
+    expect(cards).to_have_count(2, timeout=30_000)  # verified in a sandboxed child: allow a loaded machine
     expect(cards.first).to_contain_text("Thư ký (ký nháy) · chữ ký chứng nhận")
     expect(cards.first).to_contain_text("được chữ ký này cho phép")
     expect(cards.first).not_to_contain_text("có thay đổi sau đó mà")
+    minutes_id = int(chair.page.url.rsplit("/", 1)[1])
+    with rest_client(live_server.base_url, *CHAIR) as http:
+        (tmp_path / "bien-ban.pdf").write_bytes(http.get(f"/api/records/{minutes_id}/pdf").content)
+    _pages_as_png(tmp_path / "bien-ban.pdf", "record-minutes")
     for device in (sec, chair, member, anyone):
         device.assert_clean()

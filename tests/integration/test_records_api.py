@@ -185,6 +185,17 @@ async def test_minutes_need_a_closed_session_and_list_what_happened(
     again = await sec.post(f"/api/meetings/{mid}/records", json={"kind": "minutes", "number": "02/BB-UBND",
                                                                  "title": "Trùng số"})
     assert again.status_code == 409 and again.json()["error"]["code"] == "duplicate_number"
+    # The minutes keep both signatures: the secretary certifies, the chair signs after.
+    sec_cred = await _credential(server, people["secretary"].username)
+    chair_cred = await _credential(server, people["chair"].username)
+    rid = r.json()["id"]
+    assert (await sec.post(f"/api/records/{rid}/review", json={"credential_id": sec_cred,
+                                                               "secret": PASSPHRASE})).status_code == 200
+    assert (await chair.post(f"/api/records/{rid}/sign", json={"credential_id": chair_cred,
+                                                               "secret": PASSPHRASE})).status_code == 200
+    report = (await sec.get(f"/api/records/{rid}/verification")).json()
+    assert [(s["field_name"], s["certification"], s["valid"]) for s in report["signatures"]] == [
+        ("secretary", True, True), ("chair", False, True)], report
 
 
 async def test_bad_record_requests_get_clear_errors_and_write_nothing(
