@@ -87,6 +87,8 @@ class Settings:
     """The PAdES level of every signature: B-B, B-T, B-LT or B-LTA (ECABINET_PADES_LEVEL)."""
     max_verify_bytes: int = 50_000_000
     """Largest PDF accepted by POST /api/verify (ECABINET_MAX_VERIFY_BYTES)."""
+    max_image_bytes: int = 2_000_000
+    """Largest signature or seal image accepted, a PNG (ECABINET_MAX_IMAGE_BYTES)."""
     max_document_bytes: int = 100_000_000
     """Largest meeting document (PDF) the secretariat may upload (ECABINET_MAX_DOCUMENT_BYTES)."""
     max_document_pages: int = 5_000
@@ -232,6 +234,7 @@ class Settings:
             timestamp_url=env.get("ECABINET_TSA_URL", "").strip(),
             pades_level=level,
             max_verify_bytes=number("ECABINET_MAX_VERIFY_BYTES", defaults.max_verify_bytes),
+            max_image_bytes=number("ECABINET_MAX_IMAGE_BYTES", defaults.max_image_bytes),
             signing_timezone=env.get("ECABINET_TIMEZONE", defaults.signing_timezone),
             max_document_bytes=number("ECABINET_MAX_DOCUMENT_BYTES", defaults.max_document_bytes),
             max_document_pages=number("ECABINET_MAX_DOCUMENT_PAGES", defaults.max_document_pages),

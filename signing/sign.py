@@ -75,6 +75,11 @@ class Appearance:
     """Shown as "Lý do: ..." when given (the signature's /Reason is `SignOptions.reason`)."""
     location: str | None = None
     """Shown as "Nơi ký: ..." when given (the signature's /Location is `SignOptions.location`)."""
+    signature_image: bytes | None = None
+    """The signer's handwritten signature (PNG), drawn in the box behind the text; None draws none."""
+    seal_image: bytes | None = None
+    """The issuing body's seal (PNG, usually red on transparent), drawn over the left part of the
+    signature as on paper; None draws none."""
 
 
 @dataclass(frozen=True)
@@ -250,9 +255,40 @@ def _stamp(ap: Appearance, when: datetime, time_zone: str) -> tuple[TextStampSty
     lines.append("Thời gian ký: %(when)s")
     # The engine's font size and the box's must be equal, or lines drift (pyHanko issue 733).
     font = GlyphAccumulatorFactory(_stamp_font(), font_size=STAMP_FONT_SIZE)
+    background = _background(ap)
     style = TextStampStyle(stamp_text="\n".join(lines), border_width=1,
-                           text_box_style=TextBoxStyle(font=font, font_size=STAMP_FONT_SIZE))
+                           text_box_style=TextBoxStyle(font=font, font_size=STAMP_FONT_SIZE),
+                           background=background, background_opacity=1.0)
     return style, params
+
+
+BACKGROUND_PX = (600, 240)
+"""The signature box's background image, in pixels (the box's shape, 2.5 : 1)."""
+
+
+def _background(ap: Appearance) -> Any:
+    """The handwritten signature, with the seal over its left part, as one image for the box; None
+    when the signer has neither. The images were checked when they were stored (PNG, bounded size)."""
+    if ap.signature_image is None and ap.seal_image is None:
+        return None
+    from PIL import Image
+    from pyhanko.pdf_utils.images import PdfImage
+
+    width, height = BACKGROUND_PX
+    canvas = Image.new("RGBA", BACKGROUND_PX, (255, 255, 255, 0))
+    for data, box in ((ap.signature_image, (int(width * 0.25), 0, width, height)),
+                      (ap.seal_image, (0, 0, height, height))):
+        if data is None:
+            continue
+        with Image.open(io.BytesIO(data)) as img:
+            picture = img.convert("RGBA")
+        picture.thumbnail((box[2] - box[0], box[3] - box[1]))
+        x = box[0] + (box[2] - box[0] - picture.width) // 2
+        y = box[1] + (box[3] - box[1] - picture.height) // 2
+        canvas.alpha_composite(picture, (x, y))
+    flat = Image.new("RGB", BACKGROUND_PX, (255, 255, 255))
+    flat.paste(canvas, mask=canvas.getchannel("A"))
+    return PdfImage(flat)
 
 
 class _PdfSigner(signers.PdfSigner):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
 
 from backend.api.routing import Call, Permission, api
 from backend.api.schemas import (
@@ -17,7 +18,7 @@ from backend.api.schemas import (
     UserUpdate,
 )
 from backend.models import Body, User
-from backend.services import bodies, users
+from backend.services import bodies, signature_images, users
 
 
 class UserQuery(BaseModel):
@@ -75,3 +76,50 @@ async def create_body(call: Call) -> Body:
            tag="bodies", body=BodyUpdate, response=BodyOut)
 async def update_body(call: Call) -> Body:
     return await bodies.update(call.db, call.user, call.path["body_id"], call.body.changes())
+
+
+class ImageStored(BaseModel):
+    sha256: str
+
+
+def _png(data: bytes) -> Response:
+    return Response(data, media_type="image/png", headers={"Cache-Control": "private, no-cache",
+                                                           "X-Content-Type-Options": "nosniff"})
+
+
+@api.route("PUT", "/api/me/signature-image", summary="My handwritten signature (PNG), drawn in my signature boxes",
+           permission=Permission.user("one's own"), tag="users", upload="image/png",
+           upload_limit="max_image_bytes", response=ImageStored)
+async def set_my_signature_image(call: Call) -> dict[str, str]:
+    return await signature_images.set_signature(call.db, call.settings, call.user, call.raw)
+
+
+@api.route("GET", "/api/me/signature-image", summary="My handwritten signature image",
+           permission=Permission.user("one's own"), tag="users", produces="image/png")
+async def my_signature_image(call: Call) -> Response:
+    return _png(await signature_images.signature(call.db, call.settings, call.user.user_id))
+
+
+@api.route("DELETE", "/api/me/signature-image", summary="Remove my handwritten signature image",
+           permission=Permission.user("one's own"), tag="users", status=204)
+async def clear_my_signature_image(call: Call) -> None:
+    await signature_images.clear_signature(call.db, call.user)
+
+
+@api.route("PUT", "/api/bodies/{body_id:int}/seal-image", summary="The body's seal (PNG), drawn over its head's "
+           "signature", permission=Permission.admin(), tag="bodies", upload="image/png",
+           upload_limit="max_image_bytes", response=ImageStored)
+async def set_seal_image(call: Call) -> dict[str, str]:
+    return await signature_images.set_seal(call.db, call.settings, call.user, call.path["body_id"], call.raw)
+
+
+@api.route("GET", "/api/bodies/{body_id:int}/seal-image", summary="The body's seal image",
+           permission=Permission.admin(), tag="bodies", produces="image/png")
+async def seal_image(call: Call) -> Response:
+    return _png(await signature_images.seal(call.db, call.settings, call.path["body_id"]))
+
+
+@api.route("DELETE", "/api/bodies/{body_id:int}/seal-image", summary="Remove the body's seal image",
+           permission=Permission.admin(), tag="bodies", status=204)
+async def clear_seal_image(call: Call) -> None:
+    await signature_images.clear_seal(call.db, call.user, call.path["body_id"])

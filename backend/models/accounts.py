@@ -18,6 +18,7 @@ class Body(SQLModel, table=True):
     name: str = Field(max_length=200, unique=True)
     short_name: str = Field(default="", max_length=50)
     kind: str = Field(default="government", max_length=30)  # government | provincial_committee
+    seal_image_sha256: str | None = Field(default=None, max_length=64)  # the body's seal (PNG in the file store)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -40,6 +41,7 @@ class User(SQLModel, table=True):
     email: str = Field(default="", max_length=254, sa_column_kwargs={"server_default": ""})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     password_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    signature_image_sha256: str | None = Field(default=None, max_length=64)  # handwritten signature (PNG, file store)
 
 
 class AuthSession(SQLModel, table=True):

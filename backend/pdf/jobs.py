@@ -9,6 +9,7 @@ functions parse untrusted bytes without bounds of their own.
 | book     | [pdf of each included doc] | cover, items, visible, token           | [the reader's book]         |
 | trace    | [pdf]                      | -                                      | the copy tokens found       |
 | verify   | [pdf, PEM root...]         | max_objects                            | VerificationReport.to_dict  |
+| image    | [png]                      | max_side                               | size; [the image, re-drawn] |
 """
 
 from __future__ import annotations
@@ -91,7 +92,40 @@ def declared_objects(pdf: bytes) -> int:
     return largest
 
 
-JOBS: dict[str, Job] = {"probe": probe, "copy": copy, "book": book, "trace": trace, "verify": verify}
+class ImageRefused(ValueError):
+    """An image that is not one we keep (its code is stable for clients)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code, self.message = code, message
+        super().__init__(f"{code}: {message}")
+
+
+def image(args: dict[str, Any], blobs: list[bytes]) -> tuple[Any, list[bytes]]:
+    """A signature or seal image: a PNG of at most `max_side` pixels a side, re-drawn as a fresh RGBA PNG
+    (no metadata, no text chunks, nothing but the pixels survives)."""
+    import io
+
+    from PIL import Image
+
+    max_side = int(args.get("max_side", 2000))
+    Image.MAX_IMAGE_PIXELS = max_side * max_side
+    try:
+        with Image.open(io.BytesIO(blobs[0]), formats=["PNG"]) as img:
+            if max(img.size) > max_side:
+                raise ImageRefused("image_too_large", f"the image is larger than {max_side} pixels a side")
+            pixels = img.convert("RGBA")
+    except ImageRefused:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRefused("image_too_large", f"the image is larger than {max_side} pixels a side") from exc
+    except Exception as exc:
+        raise ImageRefused("not_a_png", "the file is not a PNG image") from exc
+    out = io.BytesIO()
+    pixels.save(out, "PNG", optimize=True)
+    return {"width": pixels.width, "height": pixels.height}, [out.getvalue()]
+
+
+JOBS: dict[str, Job] = {"probe": probe, "copy": copy, "book": book, "trace": trace, "verify": verify, "image": image}
 
 _PRELOAD: dict[str, tuple[str, ...]] = {
     "probe": ("pypdf", "pypdf.filters", "encodings.charmap", "encodings.utf_16_be"),
@@ -102,6 +136,7 @@ _PRELOAD: dict[str, tuple[str, ...]] = {
     "trace": ("pypdf", "pypdf.filters", "encodings.charmap", "encodings.utf_16_be", "backend.pdf.watermark"),
     "verify": ("asyncio", "signing", "backend.pdf.probe", "pyhanko.sign.validation",
                "pyhanko.pdf_utils.reader"),
+    "image": ("PIL.Image", "PIL.PngImagePlugin", "zlib"),
 }
 
 

@@ -42,7 +42,7 @@ from backend.models import (
     taking_part,
 )
 from backend.models.base import utcnow
-from backend.services import access, audit, credentials, signing_guard, verification
+from backend.services import access, audit, credentials, signature_images, signing_guard, verification
 from backend.services.context import Actor
 from backend.services.files import FileStore
 
@@ -223,8 +223,12 @@ class Records:
             invisible = record.kind == "resolution" and field == REVIEW_FIELD
             if field not in slots and not invisible:
                 raise Conflict("this record has no signature place for this step", code="no_signature_field")
+            # On paper the head's signature carries the body's seal; the reviewer's carries none.
+            body = await s.get(Body, meeting.body_id) if field == SIGN_FIELD else None
+            signature_png, seal_png = await signature_images.for_signing(s, self.files, signer_user, body)
             options = self._options(field, {} if invisible else slots, certify=certify, name=signer_user.full_name,
-                                    title=signer_user.title or (member.role.value if member else ""))
+                                    title=signer_user.title or (member.role.value if member else ""),
+                                    images=(signature_png, seal_png))
             signed_pdf = await sign_in_thread(cred, secret, current, options, credentials.dev_chain(self.settings))
             digest = await self.files.put(signed_pdf)
             record.pdf_sha256, record.pdf_size = digest, len(signed_pdf)
@@ -241,8 +245,8 @@ class Records:
                                object_id=record.id, meeting_id=record.meeting_id, details=details)
             return await self._out(s, record)
 
-    def _options(self, field: str, slots: Mapping[str, Any], *, certify: bool, name: str,
-                 title: str) -> signing.SignOptions:
+    def _options(self, field: str, slots: Mapping[str, Any], *, certify: bool, name: str, title: str,
+                 images: tuple[bytes | None, bytes | None] = (None, None)) -> signing.SignOptions:
         """Signing at `field`'s place in `slots`, or invisibly when it has none."""
         slot = slots.get(field)
         others = tuple((f, s["page_index"], tuple(s["box"])) for f, s in slots.items() if f != field) \
@@ -251,7 +255,8 @@ class Records:
             field_name=field, page_index=slot["page_index"] if slot else 0,
             box=tuple(slot["box"]) if slot else None,
             level=signing.PadesLevel(self.settings.pades_level), certify=certify,
-            appearance=signing.Appearance(name=name, title=title) if slot else None,
+            appearance=signing.Appearance(name=name, title=title, signature_image=images[0],
+                                          seal_image=images[1]) if slot else None,
             timestamp_url=self.settings.timestamp_url or None, other_fields=others,
             trust_roots=tuple(verification.trust_roots(self.settings)), time_zone=self.settings.signing_timezone)
 

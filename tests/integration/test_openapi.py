@@ -4,11 +4,13 @@ statuses cover the errors the server really gives."""
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from starlette.routing import Route
 
 from backend.app import create_app
@@ -144,8 +146,9 @@ async def _samples(server: Server, root: Client, cast: Cast,
 
     async def call(client: Client | None, method: str, path: str, url: str, body: Any = None,
                    params: dict[str, Any] | None = None, upload: bytes | None = None,
-                   form: dict[str, str] | None = None, file: bytes | None = None) -> httpx.Response:
-        raw: dict[str, Any] = {"content": upload, "headers": {"Content-Type": "application/pdf"}} if upload else {}
+                   form: dict[str, str] | None = None, file: bytes | None = None,
+                   upload_type: str = "application/pdf") -> httpx.Response:
+        raw: dict[str, Any] = {"content": upload, "headers": {"Content-Type": upload_type}} if upload else {}
         if file is not None:  # a multipart form: its text fields and the PDF in the 'file' part
             raw = {"data": form or {}, "files": {"file": ("mau.pdf", file, "application/pdf")}}
         if client is None:
@@ -176,6 +179,16 @@ async def _samples(server: Server, root: Client, cast: Cast,
     body = (await call(root, "POST", "/api/bodies", "/api/bodies", {"name": unique("Mẫu ")})).json()
     await call(cast["member"].client, "GET", "/api/bodies", "/api/bodies")
     await call(root, "PATCH", "/api/bodies/{body_id}", f"/api/bodies/{body['id']}", {"short_name": "M"})
+    image = io.BytesIO()
+    Image.new("RGBA", (60, 30), (0, 0, 120, 255)).save(image, "PNG")
+    seal = f"/api/bodies/{body['id']}/seal-image"
+    await call(root, "PUT", "/api/bodies/{body_id}/seal-image", seal, upload=image.getvalue(), upload_type="image/png")
+    await call(root, "GET", "/api/bodies/{body_id}/seal-image", seal)
+    await call(root, "DELETE", "/api/bodies/{body_id}/seal-image", seal)
+    mine = "/api/me/signature-image"
+    await call(sec, "PUT", mine, mine, upload=image.getvalue(), upload_type="image/png")
+    await call(sec, "GET", mine, mine)
+    await call(sec, "DELETE", mine, mine)
     meeting = (await call(sec, "POST", "/api/meetings", "/api/meetings",
                           {"body_id": cast.body["id"], "title": "Mẫu",
                            "starts_at": "2026-12-01T08:00:00+07:00"})).json()

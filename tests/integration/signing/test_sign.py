@@ -122,6 +122,39 @@ async def test_the_visible_signature_sits_in_its_box_on_its_page_and_reads_in_vi
     assert all(v > 200 for v in outside.tobytes())
 
 
+def _png(size: tuple[int, int], colour: tuple[int, int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA", size, colour).save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_the_box_shows_the_signers_handwritten_signature_and_the_bodys_red_seal(
+        pki: PkiService, tmp_path: Path) -> None:
+    """Decree 30's printed form of a digital document: the seal over the signature; both drawn in the box."""
+    signature = _png((300, 120), (0, 0, 160, 255))  # a dark blue stroke of ink, stood in for by a block
+    seal = _png((200, 200), (220, 0, 0, 255))  # the body's red seal
+    signed = await S.sign_pdf(make_pdf(), pki.signer(), options(
+        pki, appearance=S.Appearance("Nguyễn Văn An", "Thủ tướng", signature_image=signature, seal_image=seal)))
+    assert (await verify(pki, signed)).valid
+    widget = next(a.get_object() for a in PdfReader(io.BytesIO(signed)).pages[0]["/Annots"]
+                  if a.get_object().get("/FT") == "/Sig")
+    resources = widget["/AP"]["/N"]["/Resources"]
+    forms = [x.get_object() for x in resources.get("/XObject", {}).values()]
+    assert any(f.get("/Subtype") == "/Image" or "/XObject" in f.get("/Resources", {}) for f in forms), forms
+    path = tmp_path / "signed.pdf"
+    path.write_bytes(signed)
+    await run(tool("pdftoppm"), "-f", "1", "-l", "1", "-r", "72", "-png", "-singlefile", str(path),
+              str(tmp_path / "page"))
+    page = Image.open(str(tmp_path / "page.png")).convert("RGB")
+    box = page.crop((100, 842 - 170, 300, 842 - 100))
+    colours = list(box.getdata())
+    red = sum(1 for r, g, b in colours if r > 180 and g < 80 and b < 80)
+    blue = sum(1 for r, g, b in colours if b > 120 and r < 60 and g < 60)
+    assert red > 500 and blue > 500, (red, blue)
+    # Left: the seal; to its right, the signature (as on paper, the seal covers the signature's start).
+    assert box.getpixel((20, 35))[0] > 180 and box.getpixel((150, 35))[2] > 120
+
+
 async def test_without_a_box_the_signature_is_invisible(pki: PkiService) -> None:
     signed = await S.sign_pdf(make_pdf(), pki.signer(), options(pki, box=None, appearance=None))
     widget = next(a.get_object() for a in PdfReader(io.BytesIO(signed)).pages[0]["/Annots"])
