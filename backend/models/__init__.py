@@ -12,6 +12,7 @@ from backend.models.documents import (
     DocumentVersion,
 )
 from backend.models.meetings import AgendaItem, Attendance, Meeting, Participant, SpeakerTurn
+from backend.models.notifications import Notification
 from backend.models.opinions import (
     AgendaPosition,
     OpinionAnswer,
@@ -27,7 +28,7 @@ from backend.models.votes import Ballot, Poll, PollVoter, SecretBallot
 __all__ = [
     "AgendaItem", "AgendaPosition", "Annotation", "Attendance", "AuditEntry", "AuthSession", "Ballot", "Body",
     "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion", "LoginThrottle", "Meeting",
-    "OpinionAnswer", "OpinionBallot", "OpinionDocumentComment", "OpinionQuestion", "OpinionReminder", "OpinionRound",
-    "Participant", "Poll", "PollVoter", "Resolution", "ResolutionSignature", "SecretBallot", "SigningCredential",
-    "SpeakerTurn", "User",
+    "Notification", "OpinionAnswer", "OpinionBallot", "OpinionDocumentComment", "OpinionQuestion", "OpinionReminder",
+    "OpinionRound", "Participant", "Poll", "PollVoter", "Resolution", "ResolutionSignature", "SecretBallot",
+    "SigningCredential", "SpeakerTurn", "User",
 ]
