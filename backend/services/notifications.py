@@ -188,7 +188,7 @@ async def mark_read(db: Database, bus: EventBus, actor: Actor, notification_id: 
 
 async def mark_all_read(db: Database, bus: EventBus, actor: Actor) -> dict[str, int]:
     async with db.write() as s:
-        done = await s.exec(update(Notification).where(  # type: ignore[call-overload]
+        done = await s.exec(update(Notification).where(
             col(Notification.user_id) == actor.user_id, col(Notification.read_at).is_(None)).values(read_at=utcnow()))
     await _tell_devices(db, bus, actor)
     return {"marked": int(done.rowcount or 0), "unread": 0}

@@ -192,7 +192,7 @@ class Opinions:
             outbox = notifications.Outbox()
             async with self.db.write() as s:
                 # The conditional update makes one worker win the round.
-                won = await s.exec(update(OpinionRound).where(  # type: ignore[call-overload]
+                won = await s.exec(update(OpinionRound).where(
                     col(OpinionRound.id) == rnd.id, col(OpinionRound.closing_notified_at).is_(None))
                     .values(closing_notified_at=now))
                 meeting = await s.get(Meeting, rnd.meeting_id)
@@ -204,7 +204,7 @@ class Opinions:
                 waiting: set[int] = set()
                 for p, _ in await _asked(s, rnd.meeting_id):
                     if p.id not in answered:
-                        waiting |= {p.user_id, p.deputy_user_id} - {None}
+                        waiting |= {p.user_id} | ({p.deputy_user_id} if p.deputy_user_id else set())
                 await outbox.add(s, waiting, "round_closing", notifications.meeting_link(rnd.meeting_id),
                                  meeting=meeting.title, deadline=rnd.deadline.isoformat())
             await outbox.deliver(self.bus, self.settings, self.db)
