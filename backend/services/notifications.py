@@ -34,17 +34,18 @@ MAX_PER_USER = 200
 """Rows kept per person: beyond this the oldest read ones go first, then the oldest unread."""
 PAGE_SIZE = 50
 
-# Vietnamese subject and sentence of each kind, for the e-mail ({…} are the row's params).
+# Vietnamese subject and sentence of each kind, for the e-mail ({…} are the row's params). The app words
+# them from its catalogues (frontend/i18n, keys notify.<kind>.title and .text), in the same words.
 TEXT: dict[str, tuple[str, str]] = {
-    "meeting_published": ("Cuộc họp mới: {meeting}", "Văn phòng đã gửi giấy mời họp \"{meeting}\"."),
-    "round_reminder": ("Nhắc cho ý kiến: {meeting}",
-                       "Đồng chí chưa gửi phiếu lấy ý kiến về \"{meeting}\". Hạn cuối: {deadline}."),
+    "meeting_published": ("Cuộc họp mới: {meeting}",
+                          "Văn phòng đã gửi \"{meeting}\" tới đồng chí. Thời gian: {starts_at}."),
+    "round_reminder": ("Nhắc cho ý kiến: {meeting}", "Đồng chí chưa gửi phiếu lấy ý kiến. Hạn cuối: {deadline}."),
     "round_closing": ("Sắp hết hạn cho ý kiến: {meeting}",
-                      "Phiếu lấy ý kiến về \"{meeting}\" sắp hết hạn ({deadline}); đồng chí chưa gửi phiếu."),
-    "record_review": ("Chờ thẩm tra: {number}", "Dự thảo {number} \"{title}\" chờ đồng chí kiểm tra và ký nháy."),
-    "record_sign": ("Chờ ký: {number}", "Văn bản {number} \"{title}\" đã được thẩm tra, chờ đồng chí ký."),
-    "record_published": ("Đã ban hành: {number}", "Văn bản {number} \"{title}\" của cuộc họp \"{meeting}\" "
-                                                  "đã được ký và ban hành."),
+                      "Phiếu lấy ý kiến sắp hết hạn ({deadline}); đồng chí chưa gửi phiếu."),
+    "record_review": ("Chờ kiểm tra: {number}", "Dự thảo \"{title}\" chờ đồng chí kiểm tra và ký nháy."),
+    "record_sign": ("Chờ ký: {number}", "\"{title}\" đã được thư ký kiểm tra, chờ đồng chí ký."),
+    "record_published": ("Đã công bố: {number}",
+                         "\"{title}\" của cuộc họp \"{meeting}\" đã được ký và công bố."),
 }
 
 
@@ -122,9 +123,10 @@ async def _email(settings: Settings, db: Database, rows: list[Notification]) -> 
     """The batch's one message (same kind and params) to each of its people who has an address."""
     subject, sentence = TEXT[rows[0].kind]
     params = json.loads(rows[0].params)
-    if "deadline" in params:
-        local = datetime.fromisoformat(params["deadline"]).astimezone(ZoneInfo(settings.signing_timezone))
-        params["deadline"] = f"{local:%H:%M} ngày {local:%d/%m/%Y}"
+    for key in ("deadline", "starts_at"):  # printed where the body sits
+        if key in params:
+            local = datetime.fromisoformat(params[key]).astimezone(ZoneInfo(settings.signing_timezone))
+            params[key] = f"{local:%H:%M} ngày {local:%d/%m/%Y}"
     async with db.read() as s:
         users = (await s.exec(select(User).where(col(User.id).in_([r.user_id for r in rows])))).all()
     return await mail.send(settings, [(u.full_name, u.email) for u in users if u.email],
