@@ -64,10 +64,11 @@ export async function load() {
 }
 
 export async function markRead(id) {
-  const before = snapshot.items && snapshot.items.find((n) => n.id === id);
   const done = await api.readNotification(id);
-  const items = snapshot.items && snapshot.items.map((n) => (n.id === id ? done : n));
-  set({ items, unread: before && !before.read_at ? Math.max(0, snapshot.unread - 1) : snapshot.unread });
+  set({ items: snapshot.items && snapshot.items.map((n) => (n.id === id ? done : n)) });
+  // The count is the server's (its notification.read push may come before or after this answer).
+  const { unread } = await api.unreadNotifications();
+  set({ unread });
 }
 
 export async function markAllRead() {
