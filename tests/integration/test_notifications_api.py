@@ -195,3 +195,37 @@ async def test_each_persons_list_is_bounded_read_ones_pruned_first(server: Serve
                               .where(Notification.user_id == person.id))).one()
     assert total == limit
     assert ok(await person.client.get("/api/me/notifications/unread")) == {"unread": limit}
+
+
+async def test_notifications_are_emailed_once_where_smtp_is_configured(
+        server: Server, world: dict[str, Any], admin: Any) -> None:
+    import dataclasses
+
+    from aiosmtpd.controller import Controller
+
+    from backend.services.events import NullBus
+    from tests.conftest import free_port
+    from tests.integration.test_opinions_api import _Inbox
+
+    people = world["people"]
+    ok(await admin.patch(f"/api/users/{people['chair'].id}", json={"email": "chair@example.test"}))
+    inbox, port = _Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        mailing = dataclasses.replace(server.settings, smtp_host="127.0.0.1", smtp_port=port)
+        outbox = notifications.Outbox()
+        async with server.db.write() as s:
+            await outbox.add(s, [people["chair"].id, people["member"].id], "record_sign", "#/records/1",
+                             number="15/NQ-UBND", title="Về đầu tư công", meeting="Phiên họp")
+            await outbox.add(s, [people["chair"].id], "round_reminder", "#/meetings/1", mail=False,
+                             meeting="Lấy ý kiến", deadline=datetime.now(UTC).isoformat())
+        await outbox.deliver(NullBus(), mailing, server.db)
+        await outbox.deliver(NullBus(), mailing, server.db)  # delivered once: the outbox is empty now
+        await asyncio.sleep(0.3)
+    finally:
+        controller.stop()
+    # The member has no address; the reminder is e-mailed by the round itself, not here.
+    assert [m["To"] for m in inbox.messages] == ["Người chair <chair@example.test>"]
+    assert inbox.messages[0]["Subject"] == "[e-Cabinet] Chờ ký: 15/NQ-UBND"
+    assert "\"Về đầu tư công\" đã được thư ký kiểm tra, chờ đồng chí ký." in inbox.messages[0].get_content()
