@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -85,10 +85,11 @@ class Outbox:
         ids = sorted(set(user_ids))
         if not ids:
             return
-        text = json.dumps(params, ensure_ascii=False)
-        rows = [Notification(user_id=user_id, kind=kind, params=text, link=link) for user_id in ids]
-        s.add_all(rows)
-        await s.flush()
+        text, now = json.dumps(params, ensure_ascii=False), utcnow()
+        # One multi-row INSERT ... RETURNING: a meeting of 2,000 is told in one statement, not 2,000.
+        rows = list((await s.exec(insert(Notification).returning(Notification), params=[
+            {"user_id": user_id, "kind": kind, "params": text, "link": link, "created_at": now}
+            for user_id in ids])).scalars().all())
         await _prune(s, ids)
         self.batches.append(_Batch(rows, mail))
 
