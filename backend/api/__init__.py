@@ -1,6 +1,16 @@
 """REST routes. Importing this package registers every route module on `api`."""
 
-from backend.api import auth, bridge, documents, meetings, opinions, records, system, users  # noqa: F401  (registration by import)
+from backend.api import (  # noqa: F401  (registration by import)
+    auth,
+    bridge,
+    documents,
+    meetings,
+    notifications,
+    opinions,
+    records,
+    system,
+    users,
+)
 from backend.api.routing import api
 
 __all__ = ["api"]

@@ -24,7 +24,7 @@ from backend.api.schemas import (
 )
 from backend.domain.meeting_states import TRANSITIONS, Action
 from backend.models import AgendaItem, Participant, User
-from backend.services import agenda, live, meetings, participants
+from backend.services import agenda, live, meetings, notifications, participants
 from backend.services.files import FileStore
 from backend.services.meetings import MeetingView
 from backend.services.opinions import Opinions
@@ -94,8 +94,10 @@ async def update_meeting(call: Call) -> dict[str, Any]:
            response=MeetingDetail)
 async def transition_meeting(call: Call) -> dict[str, Any]:
     action = Action(call.body.action)
-    view = await meetings.transition(call.db, call.user, call.path["meeting_id"], action)
+    outbox = notifications.Outbox()
+    view = await meetings.transition(call.db, call.user, call.path["meeting_id"], action, outbox)
     await live.on_transition(call.request.app.state.live, call.path["meeting_id"], view.meeting.status)
+    await outbox.deliver(call.request.app.state.live.bus, call.settings, call.db)
     if view.meeting.kind == "opinion_round" and action is Action.PUBLISH:
         rounds = Opinions(call.db, FileStore.for_settings(call.settings), call.settings,
                           call.request.app.state.live)

@@ -100,7 +100,7 @@ class CredentialOut(Output):
 
 
 def _records(call: Call) -> Records:
-    return Records(call.db, FileStore.for_settings(call.settings), call.settings)
+    return Records(call.db, FileStore.for_settings(call.settings), call.settings, live=call.request.app.state.live)
 
 
 @api.route("GET", "/api/meetings/{meeting_id:int}/polls",

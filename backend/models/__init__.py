@@ -12,6 +12,7 @@ from backend.models.documents import (
     DocumentVersion,
 )
 from backend.models.meetings import AgendaItem, Attendance, Meeting, Participant, SpeakerTurn, taking_part
+from backend.models.notifications import Notification
 from backend.models.opinions import (
     AgendaPosition,
     OpinionAnswer,
@@ -28,7 +29,7 @@ __all__ = [
     "AgendaItem", "AgendaPosition", "Annotation", "Attendance", "AuditEntry", "AuthSession", "Ballot",
     "BallotReceipt", "Body",
     "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion", "LoginAddressThrottle",
-    "LoginThrottle", "Meeting",
+    "LoginThrottle", "Meeting", "Notification",
     "OpinionAnswer", "OpinionBallot", "OpinionDocumentComment", "OpinionQuestion", "OpinionReminder", "OpinionRound",
     "Participant", "Poll", "PollVoter", "Resolution", "ResolutionSignature", "SealedBallot", "SecretBallot",
     "SigningCredential", "SpeakerTurn", "User", "taking_part",

@@ -26,6 +26,7 @@ class OpinionRound(SQLModel, table=True):
     opened_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_by: int | None = Field(default=None, foreign_key="users.id")  # None: by the deadline
+    closing_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # "closes soon" went out
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -14,7 +14,7 @@ from backend.domain.meeting_states import Action, Role, Status, decide, next_sta
 from backend.exceptions import BadRequest, Conflict, Forbidden, InvalidState
 from backend.models import AgendaItem, Attendance, Body, Meeting, Participant, User, taking_part
 from backend.models.base import utcnow
-from backend.services import access, audit, opinions, participants, polls, positions, speakers
+from backend.services import access, audit, notifications, opinions, participants, polls, positions, speakers
 from backend.services.context import Actor
 
 
@@ -73,8 +73,11 @@ async def update(db: Database, actor: Actor, meeting_id: int, changes: Mapping[s
     return await detail(db, actor, meeting_id)
 
 
-async def transition(db: Database, actor: Actor, meeting_id: int, action: Action) -> MeetingView:
-    """Publish, withdraw, start, close or archive, as the state machine allows."""
+async def transition(db: Database, actor: Actor, meeting_id: int, action: Action,
+                     outbox: notifications.Outbox | None = None) -> MeetingView:
+    """Publish, withdraw, start, close or archive, as the state machine allows. Publishing tells every
+    participant but its author (in `outbox`, for the caller to deliver after commit)."""
+    outbox = outbox if outbox is not None else notifications.Outbox()
     async with db.write() as s:
         meeting, _ = await access.require(s, actor, meeting_id, action)
         target = next_status(action)
@@ -92,6 +95,11 @@ async def transition(db: Database, actor: Actor, meeting_id: int, action: Action
         await audit.record(s, f"meeting.{action.value}", actor_id=actor.user_id, object_type="meeting",
                            object_id=meeting_id, meeting_id=meeting_id,
                            details={"from": before, "to": target.value})
+        if action is Action.PUBLISH:
+            # An opinion round's members are e-mailed by the round itself (services/opinions.py: published).
+            await outbox.add(s, await notifications.people(s, meeting_id) - {actor.user_id}, "meeting_published",
+                             notifications.meeting_link(meeting_id), mail=meeting.kind != "opinion_round",
+                             meeting=meeting.title, starts_at=meeting.starts_at.isoformat())
     return await detail(db, actor, meeting_id)
 
 

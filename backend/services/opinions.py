@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -43,7 +44,7 @@ from backend.models import (
     taking_part,
 )
 from backend.models.base import utcnow
-from backend.services import access, audit, credentials, mail, signing_guard
+from backend.services import access, audit, credentials, mail, notifications, signing_guard
 from backend.services.context import Actor, Live
 from backend.services.documents import may_read, named_readers
 from backend.services.events import ROSTER_PUSH_INTERVAL_S, Coalescer, EventBus, NullBus, user_room
@@ -51,6 +52,8 @@ from backend.services.files import FileStore
 from backend.services.records import sign_in_thread
 
 MAX_QUESTIONS = 30
+CLOSING_NOTICE_S = 7200
+"""How long before its deadline a round tells those who have not answered that it closes soon."""
 
 
 class Opinions:
@@ -173,10 +176,45 @@ class Opinions:
         for meeting_id, slots in due:
             if await self._remind(meeting_id, slots, None) is not None:
                 sent += 1
+        await self.closing_notices()
         return sent
+
+    async def closing_notices(self) -> int:
+        """Once per round, CLOSING_NOTICE_S before its deadline: tell those who have not answered that it
+        closes soon (not for a round sent out that close to its deadline: it was news then)."""
+        now = utcnow()
+        async with self.db.read() as s:
+            rounds = (await s.exec(select(OpinionRound).where(
+                OpinionRound.status == rules.RoundStatus.OPEN.value, col(OpinionRound.deadline) > now,
+                col(OpinionRound.deadline) <= now + timedelta(seconds=CLOSING_NOTICE_S),
+                col(OpinionRound.closing_notified_at).is_(None)))).all()
+        told = 0
+        for rnd in rounds:
+            outbox = notifications.Outbox()
+            async with self.db.write() as s:
+                # The conditional update makes one worker win the round.
+                won = await s.exec(update(OpinionRound).where(
+                    col(OpinionRound.id) == rnd.id, col(OpinionRound.closing_notified_at).is_(None))
+                    .values(closing_notified_at=now))
+                meeting = await s.get(Meeting, rnd.meeting_id)
+                late = rnd.opened_at is not None and rnd.opened_at >= rnd.deadline - timedelta(seconds=CLOSING_NOTICE_S)
+                if not won.rowcount or meeting is None or late:
+                    continue
+                answered = set((await s.exec(select(OpinionBallot.participant_id).where(
+                    OpinionBallot.round_id == rnd.id, OpinionBallot.current == True))).all())  # noqa: E712
+                waiting: set[int] = set()
+                for p, _ in await _asked(s, rnd.meeting_id):
+                    if p.id not in answered:
+                        waiting |= {p.user_id} | ({p.deputy_user_id} if p.deputy_user_id else set())
+                await outbox.add(s, waiting, "round_closing", notifications.meeting_link(rnd.meeting_id),
+                                 meeting=meeting.title, deadline=rnd.deadline.isoformat())
+            await outbox.deliver(self.bus, self.settings, self.db)
+            told += 1
+        return told
 
     async def _remind(self, meeting_id: int, slots: list[str], actor_id: int | None) -> dict[str, Any] | None:
         """Record the slots (the unique index makes one worker win), then push and e-mail once."""
+        outbox = notifications.Outbox()
         try:
             async with self.db.write() as s:
                 rnd = await _round(s, meeting_id)
@@ -197,9 +235,14 @@ class Opinions:
                 deputies = {p.deputy_user_id for p, _ in waiting if p.deputy_user_id}
                 deputy_users = (await s.exec(select(User).where(col(User.id).in_(deputies)))).all() if deputies else []
                 title, deadline = meeting.title, rnd.deadline
+                people = [u for _, u in waiting] + list(deputy_users)
+                # In the app too (e-mailed below, so not by the outbox).
+                await outbox.add(s, {u.id for u in people if u.id is not None}, "round_reminder",
+                                 notifications.meeting_link(meeting_id), mail=False, meeting=title,
+                                 deadline=deadline.isoformat())
         except IntegrityError:
             return None  # another worker sent this scheduled reminder
-        people = [u for _, u in waiting] + list(deputy_users)
+        await outbox.deliver(self.bus, self.settings, self.db)
         local = deadline.astimezone(ZoneInfo(self.settings.signing_timezone))
         await self.notify("opinion_round.reminder", {"meeting_id": meeting_id, "title": title,
                                                      "deadline": deadline.isoformat()},

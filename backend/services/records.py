@@ -42,8 +42,17 @@ from backend.models import (
     taking_part,
 )
 from backend.models.base import utcnow
-from backend.services import access, audit, credentials, signature_images, signing_guard, verification
-from backend.services.context import Actor
+from backend.services import (
+    access,
+    audit,
+    credentials,
+    notifications,
+    signature_images,
+    signing_guard,
+    verification,
+)
+from backend.services.context import Actor, Live
+from backend.services.events import EventBus, NullBus, staff_room
 from backend.services.files import FileStore
 
 KINDS = ("resolution", "minutes")
@@ -60,10 +69,12 @@ class Records:
     """The use cases, bound to the database, the file store and the settings."""
 
     def __init__(self, db: Database, files: FileStore, settings: Settings,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, live: Live | None = None) -> None:
         self.db, self.files, self.settings = db, files, settings
         self.clock = clock or (lambda: datetime.now(UTC))
         """What time it is (tests set the day a record is signed)."""
+        self.bus: EventBus = live.bus if live else NullBus()
+        """Where `record.changed` and notifications go after commit."""
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -93,6 +104,7 @@ class Records:
 
     async def create(self, actor: Actor, meeting_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
         kind = data["kind"]
+        outbox = notifications.Outbox()
         async with self.db.write() as s:
             meeting, _ = await access.require_membership(s, actor, meeting_id, Action.PREPARE_RECORDS)
             if kind == "minutes" and meeting.kind == "opinion_round":
@@ -121,7 +133,10 @@ class Records:
             await audit.record(s, f"{kind}.drafted", actor_id=actor.user_id, object_type="record",
                                object_id=record.id, meeting_id=meeting_id,
                                details={"number": record.number, "pdf_sha256": record.pdf_sha256})
-            return await self._out(s, record)
+            await self._tell(s, outbox, actor, record, "record_review", {Role.SECRETARY})
+            result = await self._out(s, record)
+        await self._changed(outbox, result)
+        return result
 
     async def update(self, actor: Actor, record_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
         async with self.db.write() as s:
@@ -145,7 +160,9 @@ class Records:
             await audit.record(s, f"{record.kind}.edited", actor_id=actor.user_id, object_type="record",
                                object_id=record.id, meeting_id=record.meeting_id,
                                details={"pdf_sha256": record.pdf_sha256})
-            return await self._out(s, record)
+            result = await self._out(s, record)
+        await self._changed(notifications.Outbox(), result)
+        return result
 
     async def discard(self, actor: Actor, record_id: int) -> None:
         """A draft thrown away (a typo is fixed by editing; a wrong draft by discarding it): its number is
@@ -182,6 +199,7 @@ class Records:
             field=SIGN_FIELD))
 
     async def publish(self, actor: Actor, record_id: int) -> dict[str, Any]:
+        outbox = notifications.Outbox()
         async with self.db.write() as s:
             record = await self._load(s, record_id, lock=True)
             await access.require_membership(s, actor, record.meeting_id, Action.PUBLISH_RECORDS,
@@ -194,10 +212,14 @@ class Records:
             await audit.record(s, f"{record.kind}.published", actor_id=actor.user_id, object_type="record",
                                object_id=record.id, meeting_id=record.meeting_id,
                                details={"pdf_sha256": record.pdf_sha256})
-            return await self._out(s, record)
+            await self._tell(s, outbox, actor, record, "record_published", None)
+            result = await self._out(s, record)
+        await self._changed(outbox, result)
+        return result
 
     async def _sign(self, actor: Actor, record_id: int, credential_id: int, secret: str, *, action: Action,
                     before: str, after: str, field: str) -> dict[str, Any]:
+        outbox = notifications.Outbox()
         async with self.db.write() as s:
             record = await self._load(s, record_id, lock=True)
             meeting, member = await access.require_membership(s, actor, record.meeting_id, action,
@@ -243,7 +265,11 @@ class Records:
                 details["reviewed_pdf_sha256"] = reviewed_pdf  # the signed draft the issued text comes from
             await audit.record(s, f"{record.kind}.{after}", actor_id=actor.user_id, object_type="record",
                                object_id=record.id, meeting_id=record.meeting_id, details=details)
-            return await self._out(s, record)
+            if field == REVIEW_FIELD:
+                await self._tell(s, outbox, actor, record, "record_sign", {Role.CHAIR})
+            result = await self._out(s, record)
+        await self._changed(outbox, result)
+        return result
 
     def _options(self, field: str, slots: Mapping[str, Any], *, certify: bool, name: str, title: str,
                  images: tuple[bytes | None, bytes | None] = (None, None)) -> signing.SignOptions:
@@ -259,6 +285,23 @@ class Records:
                                           seal_image=images[1]) if slot else None,
             timestamp_url=self.settings.timestamp_url or None, other_fields=others,
             trust_roots=tuple(verification.trust_roots(self.settings)), time_zone=self.settings.signing_timezone)
+
+    # --- telling people ------------------------------------------------------------------------
+
+    async def _tell(self, s: AsyncSession, outbox: notifications.Outbox, actor: Actor, record: Resolution,
+                    kind: str, roles: set[Role] | None) -> None:
+        """Notifies the meeting's people of `roles` (everyone when None) but the actor, in this transaction."""
+        meeting = await s.get(Meeting, record.meeting_id)
+        assert meeting is not None and record.id is not None
+        await outbox.add(s, await notifications.people(s, record.meeting_id, roles) - {actor.user_id}, kind,
+                         notifications.record_link(record.id), number=record.number, title=record.title,
+                         meeting=meeting.title)
+
+    async def _changed(self, outbox: notifications.Outbox, record: dict[str, Any]) -> None:
+        """After commit: the staff's open record pages reload; the notified hear of it."""
+        await self.bus.publish("record.changed", {"record_id": record["id"], "meeting_id": record["meeting_id"],
+                                                  "status": record["status"]}, room=staff_room(record["meeting_id"]))
+        await outbox.deliver(self.bus, self.settings, self.db)
 
     # --- helpers -------------------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ import { SearchView } from './views/search.js';
 import { TraceView } from './views/trace.js';
 import { BridgeView } from './views/bridge.js';
 import { ControlRoomView } from './views/control_room.js';
+import { NotificationBell } from './views/notifications.js';
+import { startNotifications } from './lib/notifications.js';
 
 const NEXT_KEY = 'ecabinet.next';
 
@@ -83,6 +85,7 @@ function Header({ user, onLogout, routeName }) {
             <span class="user-full-name">${user.full_name}</span>
             ${user.title && html`<span class="user-title">${user.title}</span>`}
           </span>`}
+        ${user && html`<${NotificationBell} />`}
         <a class="button button-header" href="#/verify" data-testid="nav-verify">${t('verify.nav')}</a>
         <${LanguageSwitch} />
         ${!user && routeName === 'verify' && html`
@@ -113,6 +116,10 @@ function App() {
   const firstRoute = useRef(true);
 
   useEffect(() => onLanguageChange(setLang), []);
+
+  // The bell's count is live while someone is logged in (their own room, on the one connection).
+  const userId = session.status === 'user' && session.user ? session.user.id : null;
+  useEffect(() => (userId ? startNotifications() : undefined), [userId]);
 
   useEffect(() => {
     const onHash = () => setRoute(parseRoute(window.location.hash));

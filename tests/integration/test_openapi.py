@@ -224,7 +224,19 @@ async def _samples(server: Server, root: Client, cast: Cast,
     await _position_samples(cast, call)
     await _document_samples(cast, root, call)
     await _bridge_samples(cast, call)
+    await _notification_samples(cast, call)
     return out
+
+
+async def _notification_samples(cast: Cast, call: Any) -> None:
+    """The chair was told of the meetings published above and of the record to sign."""
+    chair = cast["chair"].client
+    page = (await call(chair, "GET", "/api/me/notifications", "/api/me/notifications", params={"limit": 2})).json()
+    assert page["items"] and page["next_before"] is not None
+    await call(chair, "GET", "/api/me/notifications/unread", "/api/me/notifications/unread")
+    await call(chair, "POST", "/api/me/notifications/{notification_id}/read",
+               f"/api/me/notifications/{page['items'][0]['id']}/read")
+    await call(chair, "POST", "/api/me/notifications/read", "/api/me/notifications/read")
 
 
 async def _bridge_samples(cast: Cast, call: Any) -> None:

@@ -38,3 +38,12 @@ def test_vietnamese_strings_carry_diacritics() -> None:
     with_marks = [v for v in vi.values() if marks.search(v)]
     assert len(with_marks) > len(vi) // 2
     assert "Đăng nhập" in vi.values()
+
+
+def test_every_notification_kind_is_worded_in_both_languages_as_in_the_email() -> None:
+    from backend.services.notifications import TEXT
+
+    vi, en = _catalogue("vi"), _catalogue("en")
+    for kind, (subject, sentence) in TEXT.items():
+        assert {f"notify.{kind}.title", f"notify.{kind}.text"} <= set(vi) & set(en), kind
+        assert (vi[f"notify.{kind}.title"], vi[f"notify.{kind}.text"]) == (subject, sentence), kind

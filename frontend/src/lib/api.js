@@ -151,6 +151,11 @@ export const api = {
   recordVerification: (id) => get(`/records/${enc(id)}/verification`),
   recordPdfUrl: (id) => `${API_BASE}/records/${enc(id)}/pdf`,
   credentials: () => get('/me/credentials'),
+  // My notifications (GET /api/me/notifications).
+  notifications: (before) => get(`/me/notifications${before ? `?before=${enc(before)}` : ''}`),
+  unreadNotifications: () => get('/me/notifications/unread'),
+  readNotification: (id) => post(`/me/notifications/${enc(id)}/read`),
+  readAllNotifications: () => post('/me/notifications/read'),
   // Opinion rounds.
   round: (meetingId) => get(`/meetings/${enc(meetingId)}/opinion-round`),
   configureRound: (meetingId, data) => request('PUT', `/meetings/${enc(meetingId)}/opinion-round`, data),

@@ -4,7 +4,7 @@
 import { useEffect, useState } from './preact.js';
 import { api } from './api.js';
 import {
-  LiveError, connectSocket, disconnectSocket, emitAck, liveSocket, onSocketStatus, socketStatus,
+  LiveError, connectSocket, disconnectSocket, emitAck, liveSocket, onSocketStatus, socketHeld, socketStatus,
 } from './socket.js';
 
 const PUSHES = [
@@ -289,7 +289,7 @@ export function releaseLive(store) {
     if (store.users > 0 || !store.running) return;
     store.stop();
     stores.delete(store.meetingId);
-    if (stores.size === 0) disconnectSocket();
+    if (stores.size === 0 && !socketHeld()) disconnectSocket();
   }, 1500);
 }
 

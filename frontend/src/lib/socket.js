@@ -92,6 +92,25 @@ export function disconnectSocket() {
   if (socket) socket.disconnect();
 }
 
+// The header's bell keeps the connection for as long as someone is logged in: its pushes
+// (notification.new) come to the person's own room, joined at connect, outside any meeting.
+let holders = 0;
+
+/** Keeps the connection up until the returned function is called. */
+export function holdSocket() {
+  holders += 1;
+  connectSocket();
+  let held = true;
+  return () => {
+    if (held) holders -= 1;
+    held = false;
+  };
+}
+
+export function socketHeld() {
+  return holders > 0;
+}
+
 /**
  * Sends one event and resolves with the server's ack `{ok: true, ...}`; rejects with a LiveError
  * for `{ok: false, error}`, when no ack comes within the timeout, or when the device is offline.

@@ -3,6 +3,8 @@
 // (the secretary reviews and initials, the chair signs, the staff publish).
 import { html, useEffect, useState } from '../lib/preact.js';
 import { api, framable } from '../lib/api.js';
+import { acquireLive, releaseLive } from '../lib/live_store.js';
+import { liveSocket } from '../lib/socket.js';
 import { formatDateTime, t } from '../lib/i18n.js';
 import { meetingPath, recordPath } from '../lib/router.js';
 import { ConfirmButton, ErrorBox, Loading, Notice, useTitle } from './components.js';
@@ -142,6 +144,36 @@ function nextStep(record, role) {
   return null;
 }
 
+/** The staff's open record page follows the record (the secretary reviews while the chair looks):
+ * `record.changed` comes to the meeting's staff room, which the meeting's live store joins. Answers
+ * the connection ('online' once joined); every (re)join reloads, for changes made while away. */
+function useRecordChanges(meeting, recordId, reload) {
+  const [connection, setConnection] = useState('');
+  const staffMeeting = meeting && STAFF.has(meeting.my_role) ? meeting.id : null;
+  useEffect(() => {
+    if (!staffMeeting) return undefined;
+    const store = acquireLive(staffMeeting);
+    let syncedAt = store.snapshot.syncedAt;
+    const off = store.subscribe((snap) => {
+      setConnection(snap.connection);
+      if (snap.syncedAt !== syncedAt) {
+        syncedAt = snap.syncedAt;
+        reload();
+      }
+    });
+    setConnection(store.snapshot.connection);
+    const socket = liveSocket();
+    const onChanged = (data) => { if (data && data.record_id === recordId) reload(); };
+    socket.on('record.changed', onChanged);
+    return () => {
+      socket.off('record.changed', onChanged);
+      off();
+      releaseLive(store);
+    };
+  }, [staffMeeting, recordId]);
+  return connection;
+}
+
 export function RecordView({ recordId }) {
   const [record, setRecord] = useState(null);
   const [meeting, setMeeting] = useState(null);
@@ -162,6 +194,7 @@ export function RecordView({ recordId }) {
     }
   }
   useEffect(() => { load(); }, [recordId]);
+  const connection = useRecordChanges(meeting, recordId, load);
 
   if (!record) {
     return html`<main class="page" id="main"><h1 tabindex="-1" class="visually-hidden">${t('record.section')}</h1>
@@ -174,7 +207,7 @@ export function RecordView({ recordId }) {
     : t(`record.waiting.${record.status}`));
   const done = async (updated, text) => { setRecord(updated); setNotice(text); setError(null); await load(); };
   return html`
-    <main class="page page-record" id="main">
+    <main class="page page-record" id="main" data-live=${connection}>
       <p class="breadcrumb"><a href=${`#${meetingPath(record.meeting_id)}`}>← ${t('nav.back_to_meeting')}</a></p>
       <section class="card" aria-labelledby="record-heading">
         <div class="meeting-head-top">
