@@ -11,7 +11,7 @@ from backend.models.documents import (
     DocumentReader,
     DocumentVersion,
 )
-from backend.models.meetings import AgendaItem, Attendance, Meeting, Participant, SpeakerTurn
+from backend.models.meetings import AgendaItem, Attendance, Meeting, Participant, SavedGroup, SpeakerTurn
 from backend.models.opinions import (
     AgendaPosition,
     OpinionAnswer,
@@ -28,6 +28,6 @@ __all__ = [
     "AgendaItem", "AgendaPosition", "Annotation", "Attendance", "AuditEntry", "AuthSession", "Ballot", "Body",
     "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion", "LoginThrottle", "Meeting",
     "OpinionAnswer", "OpinionBallot", "OpinionDocumentComment", "OpinionQuestion", "OpinionReminder", "OpinionRound",
-    "Participant", "Poll", "PollVoter", "Resolution", "ResolutionSignature", "SecretBallot", "SigningCredential",
-    "SpeakerTurn", "User",
+    "Participant", "Poll", "PollVoter", "Resolution", "ResolutionSignature", "SavedGroup", "SecretBallot",
+    "SigningCredential", "SpeakerTurn", "User",
 ]

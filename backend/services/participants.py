@@ -12,8 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.db import Database
 from backend.domain.meeting_states import STAFF, Action, Role, may_vote_allowed
 from backend.exceptions import BadRequest, Conflict, NotFound
-from backend.models import Participant, User
-from backend.services import access, audit, users
+from backend.models import Participant, SavedGroup, User
+from backend.services import access, audit, groups, users
 from backend.services.context import Actor
 
 
@@ -43,8 +43,9 @@ async def candidates(db: Database, actor: Actor, meeting_id: int, query: str = "
         taken = select(Participant.user_id).where(Participant.meeting_id == meeting_id)
         standing_in = select(Participant.deputy_user_id).where(Participant.meeting_id == meeting_id,
                                                                col(Participant.deputy_user_id).is_not(None))
-        stmt = (select(User).where(User.is_active == True, col(User.id).not_in(taken),  # noqa: E712
-                                   col(User.id).not_in(standing_in))
+        # The system administrator runs the installation; they are never a meeting's participant.
+        stmt = (select(User).where(User.is_active == True, User.is_admin == False,  # noqa: E712
+                                   col(User.id).not_in(taken), col(User.id).not_in(standing_in))
                 .order_by(col(User.full_name), col(User.id)).limit(500))
         if query:
             stmt = stmt.where(users.matches(query))
@@ -91,6 +92,8 @@ async def add(db: Database, actor: Actor, meeting_id: int,
                 raise BadRequest(f"no user {data['user_id']}", code="unknown_user")
             if not user.is_active:
                 raise BadRequest(f"the account {user.username!r} is deactivated", code="inactive_user")
+            if user.is_admin:
+                raise BadRequest("the system administrator cannot be invited to a meeting", code="admin_not_invitable")
             if await _find(s, meeting_id, user_id=user.id) is not None:
                 raise Conflict(f"{user.full_name} already takes part in this meeting", code="already_participant")
             stands_in = (await s.exec(select(Participant.id).where(Participant.meeting_id == meeting_id,
@@ -110,6 +113,65 @@ async def add(db: Database, actor: Actor, meeting_id: int,
     except IntegrityError as exc:
         raise Conflict("this person already takes part in this meeting", code="already_participant") from exc
     return participant, user, deputy
+
+
+async def add_many(db: Database, actor: Actor, meeting_id: int,
+                   data: Mapping[str, Any]) -> tuple[list[tuple[Participant, User]], list[User]]:
+    """Invite a group at once: every active account of the meeting's body (source "body"), a saved group
+    of that body ("group"), or the participants of another meeting with their roles and votes
+    ("meeting"). People already taking part, standing in as deputies, deactivated, or the system
+    administrator are skipped (and named), never an error: the rest are added in one transaction."""
+    source = data["source"]
+    try:
+        async with db.write() as s:
+            meeting, _ = await access.require(s, actor, meeting_id, Action.MANAGE_PARTICIPANTS)
+            wanted: list[tuple[User, Role, bool | None]] = []
+            if source == "meeting":
+                other_id = data.get("meeting_id")
+                if other_id is None or other_id == meeting_id:
+                    raise BadRequest("name another meeting to copy its participants", code="meeting_required")
+                # Reading another meeting's participants needs the right to see that meeting.
+                await access.require(s, actor, other_id, Action.VIEW)
+                rows = (await s.exec(select(Participant, User).join(User, col(User.id) == col(Participant.user_id))
+                                     .where(Participant.meeting_id == other_id).order_by(col(Participant.id)))).all()
+                wanted = [(u, Role(p.role), p.may_vote) for p, u in rows]
+            else:
+                role = Role(data.get("role") or Role.MEMBER.value)
+                if source == "group":
+                    if data.get("group_id") is None:
+                        raise BadRequest("name the saved group to invite", code="group_required")
+                    group = await s.get(SavedGroup, data["group_id"])
+                    if group is None or group.body_id != meeting.body_id:
+                        raise NotFound(f"no saved group {data['group_id']} for this meeting's body")
+                    people = await groups.people(s, group)
+                else:
+                    people = list((await s.exec(select(User).where(User.body_id == meeting.body_id)
+                                                .order_by(col(User.full_name), col(User.id)))).all())
+                wanted = [(u, role, None) for u in people]
+            taken = set((await s.exec(select(Participant.user_id).where(Participant.meeting_id == meeting_id))).all())
+            taken |= {d for d in (await s.exec(select(Participant.deputy_user_id).where(
+                Participant.meeting_id == meeting_id))).all() if d is not None}
+            added: list[tuple[Participant, User]] = []
+            skipped: list[User] = []
+            for user, role, may_vote in wanted:
+                if user.id in taken or not user.is_active or user.is_admin:
+                    skipped.append(user)
+                    continue
+                if may_vote and not may_vote_allowed(role):
+                    may_vote = None
+                participant = Participant(meeting_id=meeting_id, user_id=user.id or 0, role=role.value,
+                                          may_vote=_vote_flag(role, may_vote))
+                s.add(participant)
+                await s.flush()
+                taken.add(user.id or 0)
+                added.append((participant, user))
+                await audit.record(s, "participant.added", actor_id=actor.user_id, object_type="participant",
+                                   object_id=participant.id, meeting_id=meeting_id,
+                                   details={"user_id": user.id, "role": role.value, "may_vote": participant.may_vote,
+                                            "source": source})
+    except IntegrityError as exc:
+        raise Conflict("someone in the group was added meanwhile; try again", code="already_participant") from exc
+    return added, skipped
 
 
 async def update(db: Database, actor: Actor, meeting_id: int, participant_id: int,
