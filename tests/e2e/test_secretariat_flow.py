@@ -75,6 +75,7 @@ def test_secretariat_prepares_and_publishes_a_meeting_that_a_member_then_sees(de
     expect(member_row).to_have_attribute("data-role", "member")
 
     page.get_by_test_id("action-publish").click()
+    page.get_by_test_id("action-publish-confirm").click()
     expect(page.get_by_test_id("status-badge")).to_have_text("Đã công bố")
     expect(page.get_by_test_id("meeting-notice")).to_have_text("Đã công bố cuộc họp.")
     expect(page.get_by_test_id("action-withdraw")).to_be_visible()
