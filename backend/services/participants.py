@@ -71,6 +71,8 @@ async def _check_deputy(s: AsyncSession, meeting_id: int, participant: Participa
         raise BadRequest(f"no user {deputy_id}", code="unknown_user")
     if not deputy.is_active:
         raise BadRequest(f"the account {deputy.username!r} is deactivated", code="inactive_user")
+    if deputy.is_admin:
+        raise BadRequest("the system administrator cannot be invited to a meeting", code="admin_not_invitable")
     if deputy_id == participant.user_id or await _find(s, meeting_id, user_id=deputy_id) is not None:
         raise Conflict("a deputy cannot take part in the meeting in their own right", code="deputy_is_participant")
     other = (await s.exec(select(Participant.id).where(Participant.meeting_id == meeting_id,

@@ -294,6 +294,11 @@ async def test_the_administrator_is_neither_offered_nor_accepted_as_an_invitee(c
     async with nothing_written(root, (cast["secretary"].client, _url(meeting))):
         r = await cast["secretary"].client.post(_url(meeting), json={"user_id": admin_id, "role": "member"})
         assert_error(r, 400, "admin_not_invitable")
+    member = ok(await cast["secretary"].client.post(_url(meeting), json={"user_id": cast["member"].id,
+                                                                         "role": "member"}), 201)
+    async with nothing_written(root, (cast["secretary"].client, _url(meeting))):
+        r = await cast["secretary"].client.patch(_url(meeting, member["id"]), json={"deputy_user_id": admin_id})
+        assert_error(r, 400, "admin_not_invitable")  # nor as someone's deputy
 
 
 async def test_staff_invite_every_member_of_the_body_at_once(cast: Cast, root: Client, new_meeting: Any) -> None:
