@@ -5,7 +5,7 @@
 import { html, useEffect, useState } from '../lib/preact.js';
 import { api } from '../lib/api.js';
 import { t } from '../lib/i18n.js';
-import { ErrorBox, Notice } from './components.js';
+import { ConfirmButton, ErrorBox, Notice } from './components.js';
 
 const POSITIONS = ['no_objection', 'objection', 'wish_to_speak'];
 
@@ -114,6 +114,7 @@ export function PositionsSection({ meeting, allowed }) {
           </li>`;
         })}
       </ol>
-      ${canAdopt && html`<button type="button" class="button button-primary" data-testid="adopt-unopposed" onClick=${adopt}>${t('positions.adopt')}</button>`}
+      ${canAdopt && html`<${ConfirmButton} label=${t('positions.adopt')} variant="primary" testid="adopt-unopposed"
+        question=${t('positions.confirm_adopt', { n: data.items.filter((i) => i.adoptable).length })} onConfirm=${adopt} />`}
     </section>`;
 }
