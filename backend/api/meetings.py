@@ -17,14 +17,18 @@ from backend.api.schemas import (
     MeetingSummary,
     MeetingTransitionIn,
     MeetingUpdate,
+    ParticipantGroupIn,
+    ParticipantGroupOut,
     ParticipantIn,
     ParticipantOut,
     ParticipantUpdate,
+    SavedGroupIn,
+    SavedGroupOut,
     UserOut,
 )
 from backend.domain.meeting_states import TRANSITIONS, Action
 from backend.models import AgendaItem, Participant, User
-from backend.services import agenda, live, meetings, notifications, participants
+from backend.services import agenda, groups, live, meetings, notifications, participants
 from backend.services.files import FileStore
 from backend.services.meetings import MeetingView
 from backend.services.opinions import Opinions
@@ -130,6 +134,42 @@ async def list_candidates(call: Call) -> list[User]:
 async def add_participant(call: Call) -> dict[str, Any]:
     return participant_out(*await participants.add(call.db, call.user, call.path["meeting_id"],
                                                    call.body.model_dump()))
+
+
+@api.route("POST", MEETING + "/participants/groups",
+           summary="Invite a group at once: the body's members, a saved group, or another meeting's participants",
+           permission=Permission.meeting(Action.MANAGE_PARTICIPANTS), tag="participants", body=ParticipantGroupIn,
+           response=ParticipantGroupOut)
+async def add_participant_group(call: Call) -> dict[str, Any]:
+    added, skipped = await participants.add_many(call.db, call.user, call.path["meeting_id"], call.body.model_dump())
+    return {"added": [participant_out(p, u) for p, u in added],
+            "skipped": [{"user_id": u.id, "full_name": u.full_name} for u in skipped]}
+
+
+def group_out(group: Any, people: list[User]) -> dict[str, Any]:
+    return {"id": group.id, "body_id": group.body_id, "name": group.name,
+            "people": [{"user_id": u.id, "full_name": u.full_name} for u in people]}
+
+
+@api.route("GET", "/api/participant-groups", summary="Saved groups of invitees (of the caller's body)",
+           permission=Permission.user("the secretariat of the body (administrators: every body's)"),
+           tag="participants", response=list[SavedGroupOut])
+async def list_saved_groups(call: Call) -> list[dict[str, Any]]:
+    return [group_out(g, people) for g, people in await groups.listing(call.db, call.user)]
+
+
+@api.route("POST", "/api/participant-groups", summary="Save a named group of invitees for reuse",
+           permission=Permission.user("administrators, or the secretariat of the body"), tag="participants",
+           body=SavedGroupIn, response=SavedGroupOut, status=201)
+async def create_saved_group(call: Call) -> dict[str, Any]:
+    return group_out(*await groups.create(call.db, call.user, call.body.model_dump()))
+
+
+@api.route("DELETE", "/api/participant-groups/{group_id:int}", summary="Delete a saved group",
+           permission=Permission.user("administrators, or the secretariat of the body"), tag="participants",
+           status=204)
+async def remove_saved_group(call: Call) -> None:
+    await groups.remove(call.db, call.user, call.path["group_id"])
 
 
 @api.route("PATCH", MEETING + "/participants/{participant_id:int}", summary="Change a participant's role",

@@ -127,7 +127,8 @@ async def state_position(call: Call) -> dict[str, Any]:
     return await positions.state(call.db, call.user, call.path["meeting_id"], call.body.model_dump())
 
 
-@api.route("POST", POSITIONS + "/adopt", summary="Adopt together every item nobody objects to or wants to speak on",
+@api.route("POST", POSITIONS + "/adopt",
+           summary="Adopt together every item each entitled member said \"no objection\" to",
            permission=Permission.meeting(Action.ADOPT_UNOPPOSED), tag="opinions", response=dict[str, Any])
 async def adopt_unopposed(call: Call) -> dict[str, Any]:
     out = await positions.adopt_unopposed(call.db, call.user, call.path["meeting_id"])

@@ -240,6 +240,38 @@ class ParticipantOut(Output):
     deputy_full_name: str | None
 
 
+class ParticipantGroupIn(Input):
+    source: Literal["body", "group", "meeting"] = Field(
+        description="body: every active account of the meeting's body; group: a saved group; "
+                    "meeting: the participants of another meeting, with their roles")
+    role: RoleName = Field(default="member", description="the role given to those invited from a body or group")
+    group_id: Id | None = Field(default=None, description="the saved group (source group)")
+    meeting_id: Id | None = Field(default=None, description="the meeting to copy from (source meeting)")
+
+
+class SkippedPerson(Output):
+    user_id: int
+    full_name: str
+
+
+class ParticipantGroupOut(Output):
+    added: list[ParticipantOut]
+    skipped: list[SkippedPerson] = Field(description="already taking part, a deputy, deactivated, or the administrator")
+
+
+class SavedGroupIn(Input):
+    name: Name
+    user_ids: list[Id] = Field(min_length=1, max_length=500)
+    body_id: Id | None = Field(default=None, description="defaults to the caller's body")
+
+
+class SavedGroupOut(Output):
+    id: int
+    body_id: int
+    name: str
+    people: list[SkippedPerson] = Field(description="the group's people, in the order saved")
+
+
 AgendaTitle = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Minutes = Annotated[int, Field(ge=0, le=1440)]
 

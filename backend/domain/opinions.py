@@ -124,7 +124,23 @@ def check_position(position: str, reason: str | None) -> Position:
     return value
 
 
-def adoptable(item_ids: list[int], positions: dict[int, list[Position]]) -> list[int]:
-    """Items nobody objects to and nobody wants to speak on, in agenda order: adopted together."""
+def adoptable(item_ids: list[int], positions: dict[int, dict[int, Position]], entitled: set[int]) -> list[int]:
+    """Items to adopt together, in agenda order: every member entitled to a position (participant ids in
+    `entitled`) has said "no objection", and nobody objects or wants to speak. Silence is not consent: an
+    item one entitled member has not answered needs the session."""
+    if not entitled:
+        return []
     blocking = {Position.OBJECTION, Position.WISH_TO_SPEAK}
-    return [i for i in item_ids if not blocking & set(positions.get(i, []))]
+    out = []
+    for i in item_ids:
+        stated = positions.get(i, {})
+        if blocking & set(stated.values()):
+            continue
+        if all(stated.get(p) is Position.NO_OBJECTION for p in entitled):
+            out.append(i)
+    return out
+
+
+def silent(entitled: set[int], stated: dict[int, Position]) -> set[int]:
+    """The entitled members who have not stated a position on an item."""
+    return entitled - set(stated)

@@ -11,7 +11,7 @@ from backend.models.documents import (
     DocumentReader,
     DocumentVersion,
 )
-from backend.models.meetings import AgendaItem, Attendance, Meeting, Participant, SpeakerTurn, taking_part
+from backend.models.meetings import AgendaItem, Attendance, Meeting, Participant, SavedGroup, SpeakerTurn, taking_part
 from backend.models.notifications import Notification
 from backend.models.opinions import (
     AgendaPosition,
@@ -31,6 +31,6 @@ __all__ = [
     "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion", "LoginAddressThrottle",
     "LoginThrottle", "Meeting", "Notification",
     "OpinionAnswer", "OpinionBallot", "OpinionDocumentComment", "OpinionQuestion", "OpinionReminder", "OpinionRound",
-    "Participant", "Poll", "PollVoter", "Resolution", "ResolutionSignature", "SealedBallot", "SecretBallot",
-    "SigningCredential", "SpeakerTurn", "User", "taking_part",
+    "Participant", "Poll", "PollVoter", "Resolution", "ResolutionSignature", "SavedGroup", "SealedBallot",
+    "SecretBallot", "SigningCredential", "SpeakerTurn", "User", "taking_part",
 ]

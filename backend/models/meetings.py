@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, UniqueConstraint
+from sqlalchemy import JSON, Column, ColumnElement, UniqueConstraint
 from sqlmodel import Field, SQLModel, col
 
 from backend.models.base import UTCDateTime, utcnow
@@ -99,3 +99,17 @@ class SpeakerTurn(SQLModel, table=True):
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     limit_seconds: int | None = Field(default=None)
+
+
+class SavedGroup(SQLModel, table=True):
+    """A named list of people the secretariat of a body invites together (e.g. "Thành viên Chính phủ")."""
+
+    __tablename__ = "saved_groups"
+    __table_args__ = (UniqueConstraint("body_id", "name", name="uq_saved_group_body_name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    body_id: int = Field(foreign_key="bodies.id", index=True)
+    name: str = Field(max_length=200)
+    # The members' user ids, in the order saved (a short list; read and written whole).
+    user_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_by: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

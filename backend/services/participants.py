@@ -14,9 +14,9 @@ from backend.db import Database
 from backend.domain import speaker_queue
 from backend.domain.meeting_states import STAFF, Action, Role, may_vote_allowed
 from backend.exceptions import BadRequest, Conflict, NotFound
-from backend.models import Attendance, Participant, SpeakerTurn, User, taking_part
+from backend.models import Attendance, Participant, SavedGroup, SpeakerTurn, User, taking_part
 from backend.models.base import utcnow
-from backend.services import access, audit, users
+from backend.services import access, audit, groups, users
 from backend.services.context import Actor
 from backend.services.events import EventBus, Revocation
 
@@ -47,8 +47,9 @@ async def candidates(db: Database, actor: Actor, meeting_id: int, query: str = "
         taken = select(Participant.user_id).where(Participant.meeting_id == meeting_id, taking_part())
         standing_in = select(Participant.deputy_user_id).where(Participant.meeting_id == meeting_id, taking_part(),
                                                                col(Participant.deputy_user_id).is_not(None))
-        stmt = (select(User).where(User.is_active == True, col(User.id).not_in(taken),  # noqa: E712
-                                   col(User.id).not_in(standing_in))
+        # The system administrator runs the installation; they are never a meeting's participant.
+        stmt = (select(User).where(User.is_active == True, User.is_admin == False,  # noqa: E712
+                                   col(User.id).not_in(taken), col(User.id).not_in(standing_in))
                 .order_by(col(User.full_name), col(User.id)).limit(500))
         if query:
             stmt = stmt.where(users.matches(query))
@@ -74,6 +75,8 @@ async def _check_deputy(s: AsyncSession, meeting_id: int, participant: Participa
         raise BadRequest(f"no user {deputy_id}", code="unknown_user")
     if not deputy.is_active:
         raise BadRequest(f"the account {deputy.username!r} is deactivated", code="inactive_user")
+    if deputy.is_admin:
+        raise BadRequest("the system administrator cannot be invited to a meeting", code="admin_not_invitable")
     if deputy_id == participant.user_id or await _find(s, meeting_id, user_id=deputy_id) is not None:
         raise Conflict("a deputy cannot take part in the meeting in their own right", code="deputy_is_participant")
     other = (await s.exec(select(Participant.id).where(Participant.meeting_id == meeting_id, taking_part(),
@@ -95,6 +98,8 @@ async def add(db: Database, actor: Actor, meeting_id: int,
                 raise BadRequest(f"no user {data['user_id']}", code="unknown_user")
             if not user.is_active:
                 raise BadRequest(f"the account {user.username!r} is deactivated", code="inactive_user")
+            if user.is_admin:
+                raise BadRequest("the system administrator cannot be invited to a meeting", code="admin_not_invitable")
             if await _find(s, meeting_id, user_id=user.id) is not None:
                 raise Conflict(f"{user.full_name} already takes part in this meeting", code="already_participant")
             stands_in = (await s.exec(select(Participant.id).where(Participant.meeting_id == meeting_id, taking_part(),
@@ -117,6 +122,72 @@ async def add(db: Database, actor: Actor, meeting_id: int,
     except IntegrityError as exc:
         raise Conflict("this person already takes part in this meeting", code="already_participant") from exc
     return participant, user, deputy
+
+
+async def add_many(db: Database, actor: Actor, meeting_id: int,
+                   data: Mapping[str, Any]) -> tuple[list[tuple[Participant, User]], list[User]]:
+    """Invite a group at once: every active account of the meeting's body (source "body"), a saved group
+    of that body ("group"), or the participants of another meeting with their roles and votes
+    ("meeting"). People already taking part, standing in as deputies, deactivated, or the system
+    administrator are skipped (and named), never an error: the rest are added in one transaction."""
+    source = data["source"]
+    try:
+        async with db.write() as s:
+            meeting, _ = await access.require(s, actor, meeting_id, Action.MANAGE_PARTICIPANTS)
+            wanted: list[tuple[User, Role, bool | None]] = []
+            if source == "meeting":
+                other_id = data.get("meeting_id")
+                if other_id is None or other_id == meeting_id:
+                    raise BadRequest("name another meeting to copy its participants", code="meeting_required")
+                # Reading another meeting's participants needs the right to see that meeting.
+                await access.require(s, actor, other_id, Action.VIEW)
+                rows = (await s.exec(select(Participant, User).join(User, col(User.id) == col(Participant.user_id))
+                                     .where(Participant.meeting_id == other_id, taking_part())
+                                     .order_by(col(Participant.id)))).all()
+                wanted = [(u, Role(p.role), p.may_vote) for p, u in rows]
+            else:
+                role = Role(data.get("role") or Role.MEMBER.value)
+                if source == "group":
+                    if data.get("group_id") is None:
+                        raise BadRequest("name the saved group to invite", code="group_required")
+                    group = await s.get(SavedGroup, data["group_id"])
+                    if group is None or group.body_id != meeting.body_id:
+                        raise NotFound(f"no saved group {data['group_id']} for this meeting's body")
+                    people = await groups.people(s, group)
+                else:
+                    people = list((await s.exec(select(User).where(User.body_id == meeting.body_id)
+                                                .order_by(col(User.full_name), col(User.id)))).all())
+                wanted = [(u, role, None) for u in people]
+            taken = set((await s.exec(select(Participant.user_id).where(Participant.meeting_id == meeting_id,
+                                                                        taking_part()))).all())
+            taken |= {d for d in (await s.exec(select(Participant.deputy_user_id).where(
+                Participant.meeting_id == meeting_id, taking_part()))).all() if d is not None}
+            # Someone removed earlier comes back on their own record, as `add` does.
+            removed = {p.user_id: p for p in (await s.exec(select(Participant).where(
+                Participant.meeting_id == meeting_id, col(Participant.removed_at).is_not(None)))).all()}
+            added: list[tuple[Participant, User]] = []
+            skipped: list[User] = []
+            for user, role, may_vote in wanted:
+                if user.id in taken or not user.is_active or user.is_admin:
+                    skipped.append(user)
+                    continue
+                if may_vote and not may_vote_allowed(role):
+                    may_vote = None
+                participant = removed.pop(user.id or 0, None) or Participant(
+                    meeting_id=meeting_id, user_id=user.id or 0, role=role.value)
+                participant.role, participant.may_vote = role.value, _vote_flag(role, may_vote)
+                participant.removed_at, participant.deputy_user_id = None, None
+                s.add(participant)
+                await s.flush()
+                taken.add(user.id or 0)
+                added.append((participant, user))
+                await audit.record(s, "participant.added", actor_id=actor.user_id, object_type="participant",
+                                   object_id=participant.id, meeting_id=meeting_id,
+                                   details={"user_id": user.id, "role": role.value, "may_vote": participant.may_vote,
+                                            "source": source})
+    except IntegrityError as exc:
+        raise Conflict("someone in the group was added meanwhile; try again", code="already_participant") from exc
+    return added, skipped
 
 
 async def update(db: Database, actor: Actor, meeting_id: int, participant_id: int,

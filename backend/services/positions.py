@@ -1,8 +1,9 @@
 """Positions before a session: for a published session each member marks every agenda item — no
 objection, objection (with a reason) or wish to speak. The staff see everyone's positions; when the
 session starts, wishes to speak enter the items' speaker queues, and the chair can adopt together, in
-one recorded step, every item nobody objects to or wants to speak on (the Estonian cabinet's way of
-keeping a government meeting short)."""
+one recorded step, every item each entitled member has answered "no objection" to (the Estonian cabinet's
+way of keeping a government meeting short). Silence is not consent: an item someone has not answered
+goes to the session."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.db import Database
 from backend.domain import opinions as rules
-from backend.domain.meeting_states import STAFF, Action
+from backend.domain.meeting_states import STAFF, VOTING_ROLES, Action
 from backend.domain.rules import RuleError
 from backend.exceptions import BadRequest, Conflict
 from backend.models import AgendaItem, AgendaPosition, Meeting, Participant, SpeakerTurn, User, taking_part
@@ -75,19 +76,21 @@ async def queue_wishes(s: AsyncSession, meeting: Meeting) -> int:
 
 
 async def adopt_unopposed(db: Database, actor: Actor, meeting_id: int) -> dict[str, Any]:
-    """The chair adopts together every pending item nobody objects to or wants to speak on."""
+    """The chair adopts together every pending item each entitled member said "no objection" to."""
     async with db.write() as s:
         meeting, member = await access.require_membership(s, actor, meeting_id, Action.ADOPT_UNOPPOSED)
         # The current item too: at the start the session opens on the first item, which may be one of them.
         items = (await s.exec(select(AgendaItem).where(AgendaItem.meeting_id == meeting_id,
                                                        col(AgendaItem.status).in_(["pending", "current"]))
                               .order_by(col(AgendaItem.position), col(AgendaItem.id)))).all()
-        by_item: dict[int, list[rules.Position]] = {}
+        by_item: dict[int, dict[int, rules.Position]] = {}
         for p in (await s.exec(select(AgendaPosition).where(AgendaPosition.meeting_id == meeting_id))).all():
-            by_item.setdefault(p.agenda_item_id, []).append(rules.Position(p.position))
-        chosen = rules.adoptable([i.id or 0 for i in items], by_item)
+            by_item.setdefault(p.agenda_item_id, {})[p.participant_id] = rules.Position(p.position)
+        entitled = {p.id or 0 for p, _ in await _entitled(s, meeting_id)}
+        chosen = rules.adoptable([i.id or 0 for i in items], by_item, entitled)
         if not chosen:
-            raise Conflict("no pending item is free of objections and wishes to speak", code="nothing_to_adopt")
+            raise Conflict("no pending item has a \"no objection\" from every member entitled to a position",
+                           code="nothing_to_adopt")
         for item in items:
             if item.id in chosen:
                 item.status, item.updated_at = "adopted", utcnow()
@@ -107,6 +110,15 @@ async def adopt_unopposed(db: Database, actor: Actor, meeting_id: int) -> dict[s
         return {**out, "adopted": chosen}
 
 
+async def _entitled(s: AsyncSession, meeting_id: int) -> list[tuple[Participant, User]]:
+    """The participants asked for a position: chair and members with a vote (as `state` allows)."""
+    rows = (await s.exec(select(Participant, User).join(User, col(User.id) == col(Participant.user_id))
+                         .where(Participant.meeting_id == meeting_id, Participant.may_vote == True,  # noqa: E712
+                                col(Participant.role).in_([r.value for r in VOTING_ROLES]), taking_part())
+                         .order_by(col(User.full_name), col(Participant.id)))).all()
+    return list(rows)
+
+
 async def _out(s: AsyncSession, meeting_id: int, staff: bool, participant_id: int) -> dict[str, Any]:
     items = (await s.exec(select(AgendaItem).where(AgendaItem.meeting_id == meeting_id)
                           .order_by(col(AgendaItem.position), col(AgendaItem.id)))).all()
@@ -116,10 +128,13 @@ async def _out(s: AsyncSession, meeting_id: int, staff: bool, participant_id: in
                          # A removed participant's positions stay stored but no longer weigh.
                          .where(AgendaPosition.meeting_id == meeting_id, taking_part())
                          .order_by(col(User.full_name)))).all()
-    by_item: dict[int, list[rules.Position]] = {}
+    by_item: dict[int, dict[int, rules.Position]] = {}
     for p, _ in rows:
-        by_item.setdefault(p.agenda_item_id, []).append(rules.Position(p.position))
-    adoptable = set(rules.adoptable([i.id or 0 for i in items if i.status in ("pending", "current")], by_item))
+        by_item.setdefault(p.agenda_item_id, {})[p.participant_id] = rules.Position(p.position)
+    entitled_rows = await _entitled(s, meeting_id)
+    entitled = {p.id or 0 for p, _ in entitled_rows}
+    adoptable = set(rules.adoptable([i.id or 0 for i in items if i.status in ("pending", "current")], by_item,
+                                    entitled))
     out = []
     for item in items:
         mine = next((p for p, _ in rows if p.agenda_item_id == item.id and p.participant_id == participant_id), None)
@@ -132,5 +147,8 @@ async def _out(s: AsyncSession, meeting_id: int, staff: bool, participant_id: in
             entry["positions"] = [{"participant_id": p.participant_id, "full_name": u.full_name,
                                    "position": p.position, "reason": p.reason}
                                   for p, u in rows if p.agenda_item_id == item.id]
+            silent = rules.silent(entitled, by_item.get(item.id or 0, {}))
+            entry["not_answered"] = [{"participant_id": p.id, "full_name": u.full_name}
+                                     for p, u in entitled_rows if p.id in silent]
         out.append(entry)
-    return {"meeting_id": meeting_id, "items": out}
+    return {"meeting_id": meeting_id, "items": out, "entitled": len(entitled)}

@@ -100,6 +100,7 @@ def test_chair_runs_the_session_while_two_member_tablets_follow_speak_and_vote(
     expect(page.get_by_test_id("open-live")).to_have_text("Vào phiên họp")
     expect(page.get_by_test_id("open-wall")).to_have_text("Màn hình chiếu")
     page.get_by_test_id("action-start").click()
+    page.get_by_test_id("action-start-confirm").click()
     expect(page.get_by_test_id("status-badge")).to_have_text("Đang họp")
     page.get_by_test_id("open-console").click()
     console = page

@@ -72,6 +72,7 @@ def test_a_round_is_sent_answered_closed_reported_and_resolved(live_server: Live
     expect(page.get_by_test_id("round-notice")).to_be_visible()
     page.goto(f"{sec.base_url}/#/meetings/{mid}")
     page.get_by_test_id("action-publish").click()
+    page.get_by_test_id("action-publish-confirm").click()
     expect(page.get_by_test_id("status-badge")).to_contain_text("Đã công bố")
     page.goto(f"{sec.base_url}/#/meetings/{mid}/round")
     expect(page.get_by_test_id("round-status")).to_have_attribute("data-status", "open")
@@ -87,6 +88,7 @@ def test_a_round_is_sent_answered_closed_reported_and_resolved(live_server: Live
     sec.screenshot("opinion-board.png", full_page=True)
 
     page.get_by_test_id("round-close").click()
+    page.get_by_test_id("round-close-confirm").click()
     expect(page.get_by_test_id("round-status")).to_have_attribute("data-status", "closed")
     results = page.get_by_test_id("round-result")
     expect(results.nth(0)).to_have_attribute("data-passed", "true")

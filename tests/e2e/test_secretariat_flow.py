@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PHONE
+from tests.e2e.conftest import PHONE, LiveServer, rest_client
 
 pytestmark = pytest.mark.e2e
 
@@ -75,6 +75,7 @@ def test_secretariat_prepares_and_publishes_a_meeting_that_a_member_then_sees(de
     expect(member_row).to_have_attribute("data-role", "member")
 
     page.get_by_test_id("action-publish").click()
+    page.get_by_test_id("action-publish-confirm").click()
     expect(page.get_by_test_id("status-badge")).to_have_text("Đã công bố")
     expect(page.get_by_test_id("meeting-notice")).to_have_text("Đã công bố cuộc họp.")
     expect(page.get_by_test_id("action-withdraw")).to_be_visible()
@@ -155,8 +156,15 @@ def test_wrong_password_shows_the_refusal_and_stays_on_login(devices: Any) -> No
     device.assert_clean()
 
 
-def test_the_chair_picks_participants_and_deputies_from_the_candidates(devices: Any) -> None:
-    """The chair may not list all accounts (GET /api/users); the meeting's candidates list serves instead."""
+def test_the_chair_picks_participants_and_deputies_from_the_candidates(devices: Any, live_server: LiveServer) -> None:
+    """The chair may not list all accounts (GET /api/users); the meeting's candidates list serves instead.
+    The system administrator is never among them."""
+    with rest_client(live_server.base_url, "admin", "QuanTri@2026") as http:
+        body_id = next(b["id"] for b in http.get("/api/bodies").json())
+        r = http.post("/api/users", json={"username": "thutruong.tuphap", "full_name": "Nguyễn Thanh Tịnh",
+                                          "title": "Thứ trưởng Bộ Tư pháp", "password": "ThuTruong@2026",
+                                          "body_id": body_id})
+        assert r.status_code == 201, r.text
     chair = devices()
     page = chair.open()
     chair.login("thutuong", "ChuToa@2026")
@@ -168,23 +176,28 @@ def test_the_chair_picks_participants_and_deputies_from_the_candidates(devices: 
     row.get_by_test_id("participant-deputy-edit").click()
     form = row.get_by_test_id("deputy-form")
     form.get_by_test_id("deputy-search").fill("quản trị")
-    option = form.get_by_test_id("deputy-user").locator("option[data-username=admin]")
+    expect(form.get_by_test_id("deputy-user").locator("option[data-username=admin]")).to_have_count(0)
+    form.get_by_test_id("deputy-search").fill("thanh tinh")
+    option = form.get_by_test_id("deputy-user").locator("option[data-username='thutruong.tuphap']")
     expect(option).to_have_count(1)
     form.get_by_test_id("deputy-user").select_option(option.get_attribute("value"))
     form.get_by_test_id("deputy-save").click()
-    expect(row.get_by_test_id("participant-deputy")).to_have_text("Người dự thay: Quản trị hệ thống")
-    expect(page.get_by_test_id("meeting-notice")).to_have_text("Quản trị hệ thống sẽ dự thay cho Hoàng Thu Hà.")
+    expect(row.get_by_test_id("participant-deputy")).to_have_text("Người dự thay: Nguyễn Thanh Tịnh")
+    expect(page.get_by_test_id("meeting-notice")).to_have_text("Nguyễn Thanh Tịnh sẽ dự thay cho Hoàng Thu Hà.")
     row.get_by_test_id("participant-deputy-edit").click()
     row.get_by_test_id("deputy-remove").click()
     expect(row.get_by_test_id("participant-deputy")).to_have_count(0)
 
-    # Adding a participant: the list holds only accounts not yet taking part.
+    # Adding a participant: the list holds only accounts not yet taking part, never the administrator.
     select = page.get_by_test_id("add-participant-user")
-    expect(select.locator("option[data-username=admin]")).to_have_count(1)
+    new = "option[data-username='thutruong.tuphap']"
+    expect(select.locator(new)).to_have_count(1)
+    expect(select.locator("option[data-username=admin]")).to_have_count(0)
     expect(select.locator("option[data-username='bo.tuphap']")).to_have_count(0)
-    select.select_option(select.locator("option[data-username=admin]").get_attribute("value"))
+    select.select_option(select.locator(new).get_attribute("value"))
     page.get_by_test_id("add-participant-role").select_option("guest")
     page.get_by_test_id("add-participant-submit").click()
-    expect(page.locator("[data-testid=participant-row][data-username=admin]")).to_have_attribute("data-role", "guest")
-    expect(select.locator("option[data-username=admin]")).to_have_count(0)
+    expect(page.locator("[data-testid=participant-row][data-username='thutruong.tuphap']")).to_have_attribute(
+        "data-role", "guest")
+    expect(select.locator(new)).to_have_count(0)
     chair.assert_clean()

@@ -205,6 +205,12 @@ async def _samples(server: Server, root: Client, cast: Cast,
     guest = (await sec.post(f"{m}/participants", json={"user_id": cast["guest"].id, "role": "guest"})).json()
     await call(sec, "DELETE", "/api/meetings/{meeting_id}/participants/{participant_id}",
                f"{m}/participants/{guest['id']}")
+    group = (await call(sec, "POST", "/api/participant-groups", "/api/participant-groups",
+                        {"name": unique("Nhóm "), "user_ids": [cast["member"].id]})).json()
+    await call(sec, "GET", "/api/participant-groups", "/api/participant-groups")
+    await call(sec, "POST", "/api/meetings/{meeting_id}/participants/groups", f"{m}/participants/groups",
+               {"source": "group", "group_id": group["id"]})
+    await call(sec, "DELETE", "/api/participant-groups/{group_id}", f"/api/participant-groups/{group['id']}")
     item = (await call(sec, "POST", "/api/meetings/{meeting_id}/agenda", f"{m}/agenda", {"title": "Mục 1"})).json()
     second = (await sec.post(f"{m}/agenda", json={"title": "Mục 2"})).json()
     await call(sec, "GET", "/api/meetings/{meeting_id}/agenda", f"{m}/agenda")
@@ -298,6 +304,9 @@ async def _position_samples(cast: Cast, call: Any) -> None:
     assert (await sec.post(f"{m}/transitions", json={"action": "publish"})).status_code == 200
     await call(member, "PUT", "/api/meetings/{meeting_id}/positions", f"{m}/positions",
                {"agenda_item_id": items[1], "position": "no_objection"})
+    # Silence is not consent: the chair (entitled too) answers before the item can be adopted together.
+    assert (await chair.put(f"{m}/positions", json={"agenda_item_id": items[1],
+                                                    "position": "no_objection"})).status_code == 200
     await call(sec, "GET", "/api/meetings/{meeting_id}/positions", f"{m}/positions")
     assert (await chair.post(f"{m}/transitions", json={"action": "start"})).status_code == 200
     await call(chair, "POST", "/api/meetings/{meeting_id}/positions/adopt", f"{m}/positions/adopt")

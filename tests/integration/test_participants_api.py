@@ -381,3 +381,98 @@ async def test_a_removed_members_positions_no_longer_weigh(server: Server, cast:
     ok(await cast["chair"].client.post(f"/api/meetings/{mid}/transitions", json={"action": "start"}))
     async with server.db.read() as s:
         assert (await s.exec(select(SpeakerTurn).where(SpeakerTurn.meeting_id == mid))).all() == []
+
+
+# --- group invitations (issue 15, point 11) -----------------------------------------------------------------
+
+
+async def test_the_administrator_is_neither_offered_nor_accepted_as_an_invitee(cast: Cast, root: Client,
+                                                                                new_meeting: Any) -> None:
+    meeting = await new_meeting("draft", roles=("chair",))
+    admin_id = ok(await root.get("/api/auth/me"))["user"]["id"]
+    offered = ok(await cast["secretary"].client.get(f"/api/meetings/{meeting['id']}/candidates",
+                                                    params={"q": "admin"}))
+    assert admin_id not in {u["id"] for u in offered}
+    async with nothing_written(root, (cast["secretary"].client, _url(meeting))):
+        r = await cast["secretary"].client.post(_url(meeting), json={"user_id": admin_id, "role": "member"})
+        assert_error(r, 400, "admin_not_invitable")
+    member = ok(await cast["secretary"].client.post(_url(meeting), json={"user_id": cast["member"].id,
+                                                                         "role": "member"}), 201)
+    async with nothing_written(root, (cast["secretary"].client, _url(meeting))):
+        r = await cast["secretary"].client.patch(_url(meeting, member["id"]), json={"deputy_user_id": admin_id})
+        assert_error(r, 400, "admin_not_invitable")  # nor as someone's deputy
+
+
+async def test_staff_invite_every_member_of_the_body_at_once(cast: Cast, root: Client, new_meeting: Any) -> None:
+    meeting = await new_meeting("draft", roles=("chair", "member"))
+    url = _url(meeting) + "/groups"
+    for who in ("member", "outsider", "other_secretary"):
+        async with nothing_written(root, (cast["secretary"].client, _url(meeting))):
+            assert_error(await cast[who].client.post(url, json={"source": "body"}), 403)
+    out = ok(await cast["secretary"].client.post(url, json={"source": "body", "role": "guest"}))
+    added = {p["user_id"]: p["role"] for p in out["added"]}
+    for key in ("member2", "guest", "bridge", "outsider"):
+        assert added[cast[key].id] == "guest"
+    assert cast["other_secretary"].id not in added  # another body's people are not this body's members
+    skipped = {p["user_id"] for p in out["skipped"]}
+    assert {cast["chair"].id, cast["member"].id, cast["secretary"].id} <= skipped  # already taking part
+    now = await _participants(cast, meeting)
+    assert now[cast["chair"].id] == ("chair", True) and now[cast["bridge"].id] == ("guest", False)
+    again = ok(await cast["secretary"].client.post(url, json={"source": "body"}))
+    assert again["added"] == []
+
+
+async def test_a_saved_group_is_kept_by_its_bodys_secretariat_and_invited(cast: Cast, root: Client,
+                                                                          new_meeting: Any) -> None:
+    sec = cast["secretary"].client
+    name = f"Thường trực {meeting_suffix()}"
+    people = [cast["member"].id, cast["member2"].id]
+    for who, status in (("member", 403), ("chair", 403), ("other_secretary", 403)):
+        r = await cast[who].client.post("/api/participant-groups",
+                                        json={"name": name, "user_ids": people, "body_id": cast.body["id"]})
+        assert_error(r, status)
+    admin_id = ok(await root.get("/api/auth/me"))["user"]["id"]
+    assert_error(await sec.post("/api/participant-groups", json={"name": name, "user_ids": [admin_id]}), 400,
+                 "admin_not_invitable")
+    group = ok(await sec.post("/api/participant-groups", json={"name": name, "user_ids": people}), 201)
+    assert (group["body_id"], [p["user_id"] for p in group["people"]]) == (cast.body["id"], people)
+    assert_error(await sec.post("/api/participant-groups", json={"name": name, "user_ids": people}), 409,
+                 "group_exists")
+    assert group["id"] in {g["id"] for g in ok(await sec.get("/api/participant-groups"))}
+    assert group["id"] not in {g["id"] for g in ok(await cast["other_secretary"].client.get("/api/participant-groups"))}
+    assert ok(await cast["member"].client.get("/api/participant-groups")) == []
+
+    meeting = await new_meeting("draft", roles=("chair",))
+    url = _url(meeting) + "/groups"
+    assert_error(await cast["member"].client.post(url, json={"source": "group", "group_id": group["id"]}), 403)
+    out = ok(await sec.post(url, json={"source": "group", "group_id": group["id"]}))
+    assert [(p["user_id"], p["role"], p["may_vote"]) for p in out["added"]] == [
+        (cast["member"].id, "member", True), (cast["member2"].id, "member", True)]
+    assert_error(await sec.post(url, json={"source": "group"}), 400, "group_required")
+
+    assert_error(await cast["other_secretary"].client.delete(f"/api/participant-groups/{group['id']}"), 404)
+    ok(await sec.delete(f"/api/participant-groups/{group['id']}"), 204)
+    assert group["id"] not in {g["id"] for g in ok(await sec.get("/api/participant-groups"))}
+
+
+async def test_copying_a_previous_meetings_participants_keeps_their_roles(cast: Cast, root: Client,
+                                                                          new_meeting: Any) -> None:
+    before = await new_meeting("draft")
+    ok(await cast["secretary"].client.patch(_url(before, _pid(before, cast["member2"].id)), json={"may_vote": False}))
+    meeting = await new_meeting("draft", roles=())
+    url = _url(meeting) + "/groups"
+    # Someone who cannot see the earlier meeting cannot copy from it.
+    other = ok(await cast["other_secretary"].client.post("/api/meetings", json={
+        "body_id": cast.other_body["id"], "title": "Khác", "starts_at": "2026-12-03T08:00:00+07:00"}), 201)
+    assert_error(await cast["secretary"].client.post(url, json={"source": "meeting", "meeting_id": other["id"]}), 403)
+    assert_error(await cast["secretary"].client.post(url, json={"source": "meeting"}), 400, "meeting_required")
+    out = ok(await cast["secretary"].client.post(url, json={"source": "meeting", "meeting_id": before["id"]}))
+    copied = await _participants(cast, meeting)
+    assert {k: v for k, v in copied.items()} == {k: v for k, v in (await _participants(cast, before)).items()}
+    assert copied[cast["member2"].id] == ("member", False) and copied[cast["chair"].id] == ("chair", True)
+    assert cast["secretary"].id in {p["user_id"] for p in out["skipped"]}  # the creator was already there
+
+
+def meeting_suffix() -> str:
+    import uuid
+    return uuid.uuid4().hex[:8]

@@ -28,12 +28,15 @@ async def test_positions_queue_wishes_and_adopt_the_unopposed_items(server: Serv
         (member, items[0], "no_objection", None), (member2, items[0], "no_objection", None),
         (member, items[1], "objection", "Chưa lấy ý kiến Bộ Tư pháp."), (member2, items[2], "wish_to_speak", None),
         (member, items[2], "objection", "Thiếu đánh giá tác động."), (member, items[2], "no_objection", None),
+        (chair, items[0], "no_objection", None), (chair, items[3], "no_objection", None),
+        (member, items[3], "no_objection", None), (member2, items[3], "no_objection", None),
     ]:
         r = await client.put(url, json={"agenda_item_id": item, "position": position, "reason": reason})
         assert r.status_code == 200, r.text
     mine = (await member.get(url)).json()["items"]
     assert [i["mine"]["position"] if i["mine"] else None for i in mine] == [
-        "no_objection", "objection", "no_objection", None]  # the last word on item 3 counts
+        "no_objection", "objection", "no_objection", "no_objection"]  # the last word on item 3 counts
+    assert mine[1]["mine"]["reason"] == "Chưa lấy ý kiến Bộ Tư pháp."  # loaded back with the position
     assert "positions" not in mine[0]
     staff_view = (await sec.get(url)).json()["items"]
     assert [i["adoptable"] for i in staff_view] == [True, False, False, True]
@@ -68,3 +71,26 @@ async def test_positions_queue_wishes_and_adopt_the_unopposed_items(server: Serv
     assert "Tờ trình C" in entry.details
     again = await chair.post(f"{url}/adopt")
     assert again.status_code == 409 and again.json()["error"]["code"] == "nothing_to_adopt"
+
+
+async def test_silence_is_not_consent_and_the_staff_see_who_has_not_answered(server: Server,
+                                                                           world: dict[str, Any]) -> None:
+    people, mid = world["people"], world["meeting"]["id"]
+    sec, chair, member, member2 = (people[k].client for k in ("secretary", "chair", "member", "member2"))
+    item = (await sec.post(f"/api/meetings/{mid}/agenda", json={"title": "Tờ trình D"})).json()["id"]
+    assert (await sec.post(f"/api/meetings/{mid}/transitions", json={"action": "publish"})).status_code == 200
+    url = f"/api/meetings/{mid}/positions"
+    for client in (member, member2):
+        r = await client.put(url, json={"agenda_item_id": item, "position": "no_objection"})
+        assert r.status_code == 200, r.text
+    staff_view = (await sec.get(url)).json()
+    # The chair (entitled: chair with a vote) has not answered: the item is not adopted without debate.
+    assert staff_view["entitled"] == 3
+    assert staff_view["items"][0]["adoptable"] is False
+    assert [p["full_name"] for p in staff_view["items"][0]["not_answered"]] == ["Người chair"]
+    assert "not_answered" not in (await member.get(url)).json()["items"][0]
+    assert (await chair.post(f"/api/meetings/{mid}/transitions", json={"action": "start"})).status_code == 200
+    refused = await chair.post(f"{url}/adopt")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "nothing_to_adopt"
+    async with server.db.read() as s:
+        assert (await s.get(AgendaItem, item)).status != "adopted"  # type: ignore[union-attr]

@@ -175,13 +175,13 @@ async def _crash_after_the_ack(tmp_path: Path, database_url: str) -> None:
     proc = _serve(tmp_path, port, database_url)
     tablets: list[LiveClient] = []
     try:
-        chair = await _tablet(base, "thutuong", "ThuTuong@2026")
+        chair = await _tablet(base, "thutuong", "ChuToa@2026")
         headers = {"Authorization": f"Bearer {chair.token}"}
         async with httpx.AsyncClient(base_url=base, headers=headers) as http:
             mid = next(m["id"] for m in (await http.get("/api/meetings")).json() if m["status"] == "published")
             assert (await http.post(f"/api/meetings/{mid}/transitions", json={"action": "start"})).status_code == 200
         assert (await chair.call("meeting.join", {"meeting_id": mid}))["ok"]
-        member = await _tablet(base, "bo.tuphap", "BoTuPhap@2026", mid)
+        member = await _tablet(base, "bo.tuphap", "ThanhVien@2026", mid)
         tablets += [chair, member]
         poll_id = await _secret_poll(chair, mid)
         ack = await member.call("vote.cast", {"poll_id": poll_id, "choice": "no"})
@@ -196,8 +196,8 @@ async def _crash_after_the_ack(tmp_path: Path, database_url: str) -> None:
     proc = _serve(tmp_path, port, database_url)
     tablets = []
     try:
-        chair = await _tablet(base, "thutuong", "ThuTuong@2026", mid)
-        member = await _tablet(base, "bo.tuphap", "BoTuPhap@2026", mid)
+        chair = await _tablet(base, "thutuong", "ChuToa@2026", mid)
+        member = await _tablet(base, "bo.tuphap", "ThanhVien@2026", mid)
         tablets += [chair, member]
         again = await member.call("vote.cast", {"poll_id": poll_id, "choice": "no"})  # the tablet retries
         assert again["ok"] is False and again["error"]["code"] == "already_voted", again

@@ -199,6 +199,11 @@ export const api = {
   addParticipant: (id, data) => post(`/meetings/${enc(id)}/participants`, data),
   updateParticipant: (id, participantId, changes) => request('PATCH', `/meetings/${enc(id)}/participants/${enc(participantId)}`, changes),
   removeParticipant: (id, participantId) => request('DELETE', `/meetings/${enc(id)}/participants/${enc(participantId)}`),
+  /** Invite a group at once: { source: 'body' | 'group' | 'meeting', role, group_id, meeting_id }. */
+  inviteGroup: (id, data) => post(`/meetings/${enc(id)}/participants/groups`, data),
+  savedGroups: () => get('/participant-groups'),
+  saveGroup: (data) => post('/participant-groups', data),
+  deleteGroup: (groupId) => request('DELETE', `/participant-groups/${enc(groupId)}`),
   /** Active accounts not yet taking part (for whoever manages the participants, the chair included). */
   candidates: (id, q = '') => get(`/meetings/${enc(id)}/candidates${q ? `?q=${enc(q)}` : ''}`),
   addAgendaItem: (id, data) => post(`/meetings/${enc(id)}/agenda`, data),

@@ -2,7 +2,7 @@
 // presenter's page, runs the speaker queue, prepares, opens and closes polls, and sees quorum and
 // turnout live. The secretary sees the same screen: it may turn pages, record attendance and prepare
 // polls; everything else is shown read-only. What each may do comes from the state's allowed_actions.
-import { html, useState } from '../lib/preact.js';
+import { html, useEffect, useState } from '../lib/preact.js';
 import { api } from '../lib/api.js';
 import { formatNumber, t } from '../lib/i18n.js';
 import { useLive } from '../lib/live_store.js';
@@ -69,6 +69,7 @@ function ConsoleBody({ store, snapshot, state }) {
     <div class="console-grid">
       <div class="console-col">
         <${AgendaControl} ...${ctx} />
+        <${PositionsControl} ...${ctx} />
       </div>
       <div class="console-col">
         <${SpeakersControl} ...${ctx} />
@@ -85,8 +86,8 @@ function SessionButtons({ state, allowed, online }) {
   const go = (action) => run(() => api.transition(state.meeting.id, action));
   return html`
     ${allowed.has('start') && html`
-      <button type="button" class="button button-primary" data-testid="console-start" disabled=${busy || !online}
-        onClick=${() => go('start')}>${t('action.start')}</button>`}
+      <${ConfirmButton} label=${t('action.start')} question=${t('action.confirm_start')} variant="primary"
+        disabled=${busy || !online} testid="console-start" onConfirm=${() => go('start')} />`}
     ${allowed.has('close') && html`
       <${ConfirmButton} label=${t('action.close')} question=${t('action.confirm_close')} disabled=${busy || !online}
         testid="console-close" onConfirm=${() => go('close')} />`}
@@ -143,6 +144,54 @@ function AgendaControl({ store, state, allowed, online }) {
     </section>`;
 }
 
+// --- positions before the session ------------------------------------------------------------------
+
+/** The members' positions on the current item (objections with their reasons, who has not answered),
+ * and the chair's "adopt together" for the items every member said "no objection" to. */
+function PositionsControl({ state, allowed, online }) {
+  const { busy, error, run } = useRunner();
+  const [data, setData] = useState(null);
+  const [notice, setNotice] = useState('');
+  const current = currentItem(state);
+  const agendaKey = sortedAgenda(state).map((i) => `${i.id}:${i.status}`).join(',');
+  useEffect(() => {
+    let live = true;
+    api.positions(state.meeting.id).then((d) => live && setData(d)).catch(() => live && setData(null));
+    return () => { live = false; };
+  }, [state.meeting.id, agendaKey, current && current.id]);
+  if (!data) return null;
+  const item = current && data.items.find((i) => i.agenda_item_id === current.id);
+  const objections = item ? (item.positions || []).filter((p) => p.position !== 'no_objection') : [];
+  const silent = item ? (item.not_answered || []) : [];
+  const adoptable = data.items.filter((i) => i.adoptable).length;
+  const adopt = () => run(async () => {
+    const out = await api.adoptUnopposed(state.meeting.id);
+    setData(out);
+    setNotice(t('positions.adopted', { n: formatNumber(out.adopted.length) }));
+  });
+  return html`
+    <section class="card console-positions" aria-labelledby="console-positions-heading" data-testid="console-positions">
+      <div class="section-head"><h2 id="console-positions-heading">${t('positions.console_heading')}</h2></div>
+      ${item && html`
+        ${objections.length === 0
+          ? html`<p class="muted" data-testid="console-no-objections">${t('positions.no_objections')}</p>`
+          : html`<ul class="positions-list" data-testid="console-objections">
+              ${objections.map((p) => html`<li key=${p.participant_id} data-testid="console-objection">
+                <strong>${p.full_name}</strong>${': '}${t(`positions.${p.position}`)}${p.reason ? ` — ${p.reason}` : ''}</li>`)}
+            </ul>`}
+        <p class="muted" data-testid="console-not-answered">${silent.length
+          ? t('positions.not_answered', { names: silent.map((p) => p.full_name).join(', ') })
+          : t('positions.everyone_answered')}</p>`}
+      ${allowed.has('adopt_unopposed') && (adoptable > 0
+        ? html`<${ConfirmButton} label=${t('positions.adopt_count', { n: formatNumber(adoptable) })}
+            question=${t('positions.confirm_adopt', { n: formatNumber(adoptable) })} variant="primary"
+            disabled=${busy || !online} testid="console-adopt" onConfirm=${adopt} />`
+        : html`<p class="muted" data-testid="console-nothing-adoptable">${t('positions.none_adoptable')}</p>`)}
+      ${notice && html`<p class="alert alert-ok" role="status" data-testid="console-adopt-notice">${notice}</p>`}
+      <${ErrorBox} error=${error} testid="console-positions-error" />
+    </section>`;
+}
+
 // --- speakers ------------------------------------------------------------------------------------------
 
 function SpeakersControl({ store, state, allowed, online }) {
@@ -193,9 +242,7 @@ function SpeakersControl({ store, state, allowed, online }) {
             <option value="0" selected=${seconds === 0}>${t('console.no_limit')}</option>
           </select>
         </div>`}
-      ${info.waiting.length === 0
-        ? html`<p class="empty" data-testid="queue-empty">${t('live.queue_empty')}</p>`
-        : html`
+      ${info.waiting.length > 0 && html`
           <ol class="queue" data-testid="speaker-queue">
             ${info.waiting.map((turn, index) => html`
               <li class="queue-row" key=${turn.id} data-testid="queue-row" data-turn-id=${turn.id}>

@@ -101,10 +101,17 @@ export function DocumentsSection({ meeting: m, allowed }) {
 function DocumentRow({ doc: d, meeting: m, manage, busy, run }) {
   const [editing, setEditing] = useState(false);
   const [copies, setCopies] = useState(null);
+  // A new version replaces what everyone reads: name the file and the version it replaces, then ask.
+  const [pending, setPending] = useState(null);
   const newVersion = (e) => {
     const file = e.target.files[0];
     e.target.value = '';
-    if (file) run(() => api.uploadVersion(d.id, file), t('documents.version_uploaded', { n: d.current_version + 1 }));
+    if (file) setPending(file);
+  };
+  const uploadPending = () => {
+    const file = pending;
+    setPending(null);
+    run(() => api.uploadVersion(d.id, file), t('documents.version_uploaded', { n: d.current_version + 1 }));
   };
   return html`
     <li class="doc-row" data-testid="document-row" data-document-id=${d.id}>
@@ -133,6 +140,16 @@ function DocumentRow({ doc: d, meeting: m, manage, busy, run }) {
           <${ConfirmButton} label=${t('common.delete')} question=${t('documents.confirm_remove')} disabled=${busy}
             testid="document-remove" onConfirm=${() => run(() => api.removeDocument(d.id), t('documents.removed'))} />`}
       </div>
+      ${pending && html`
+        <div class="confirm" role="group" data-testid="new-version-confirm">
+          <span class="confirm-question" data-testid="new-version-question">${t('documents.confirm_version', {
+            file: pending.name, size: fileSize(pending), next: d.current_version + 1, current: d.current_version, title: d.title,
+          })}</span>
+          <button type="button" class="button button-primary" disabled=${busy} data-testid="document-new-version-confirm"
+            onClick=${uploadPending}>${t('common.confirm')}</button>
+          <button type="button" class="button button-secondary" data-testid="document-new-version-cancel"
+            onClick=${() => setPending(null)}>${t('common.cancel')}</button>
+        </div>`}
       ${editing && html`<${AccessForm} doc=${d} meeting=${m} busy=${busy} run=${run} done=${() => setEditing(false)} />`}
       ${copies && html`
         <table class="copies" data-testid="copies-table">
@@ -192,6 +209,11 @@ function AudienceFields({ audience, setAudience, secret, setSecret, readers, set
       ${t('documents.secret')}</label>`;
 }
 
+/** "120 KB": the size of a chosen file, for the person to recognise it. */
+function fileSize(file) {
+  return t('documents.size_kb', { n: formatNumber(Math.max(1, Math.ceil(file.size / 1024))) });
+}
+
 function UploadForm({ meeting: m, items, busy, run }) {
   const [file, setFile] = useState(null);
   const [title, setTitle] = useState('');
@@ -213,9 +235,16 @@ function UploadForm({ meeting: m, items, busy, run }) {
   return html`
     <form class="form upload-form" onSubmit=${submit} key=${formKey} data-testid="upload-form">
       <h3>${t('documents.upload')}</h3>
-      <label>${t('documents.file')}
-        <input type="file" accept="application/pdf,.pdf" required data-testid="upload-file"
-          onChange=${(e) => setFile(e.target.files[0] || null)} /></label>
+      <span class="field-label">${t('documents.file')}</span>
+      <span class="file-pick">
+        <label class="button button-secondary file-button">
+          ${t('documents.choose_file')}
+          <input type="file" accept="application/pdf,.pdf" required class="visually-hidden" data-testid="upload-file"
+            onChange=${(e) => setFile(e.target.files[0] || null)} />
+        </label>
+        <span class=${file ? 'file-name' : 'file-name muted'} data-testid="upload-file-name">
+          ${file ? `${file.name} (${fileSize(file)})` : t('documents.no_file')}</span>
+      </span>
       <label>${t('documents.title')}
         <input value=${title} maxlength="500" placeholder=${t('documents.title_hint')} data-testid="upload-title"
           onInput=${(e) => setTitle(e.target.value)} /></label>

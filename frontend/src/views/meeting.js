@@ -15,14 +15,19 @@ const ROLES = ['chair', 'secretary', 'member', 'guest', 'bridge'];
 const VOTING_ROLES = new Set(['chair', 'member']);
 const STAFF_ROLES = new Set(['chair', 'secretary']);
 const LIVE_STATES = new Set(['published', 'in_progress']);
-// Transitions in the order they happen; the irreversible ones ask for confirmation.
+// Transitions in the order they happen; each asks for confirmation, saying what will happen.
 const TRANSITIONS = [
   { action: 'publish', variant: 'primary' },
   { action: 'start', variant: 'primary' },
-  { action: 'close', variant: 'danger', confirm: true },
-  { action: 'archive', variant: 'secondary', confirm: true },
+  { action: 'close', variant: 'danger' },
+  { action: 'archive', variant: 'secondary' },
   { action: 'withdraw', variant: 'secondary' },
 ];
+
+/** The confirmation question of a transition (publishing an opinion round sends the ballot). */
+function confirmQuestion(meeting, action) {
+  return t(action === 'publish' && meeting.kind === 'opinion_round' ? 'action.confirm_publish_round' : `action.confirm_${action}`);
+}
 
 export function MeetingView({ meetingId }) {
   const [meeting, setMeeting] = useState(null);
@@ -81,7 +86,7 @@ export function MeetingView({ meetingId }) {
         <${Notice} text=${notice} testid="meeting-notice" />
       </div>
       <div class="meeting-columns">
-        <${AgendaSection} ...${ctx} />
+        ${meeting.kind === 'opinion_round' ? html`<${RoundQuestions} meeting=${meeting} />` : html`<${AgendaSection} ...${ctx} />`}
         <${ParticipantsSection} ...${ctx} />
       </div>
       <${DocumentsSection} meeting=${meeting} allowed=${allowed} />
@@ -115,12 +120,9 @@ function MeetingHeader({ meeting: m, allowed, busy, run, setMeeting }) {
       ${m.description && html`<p class="description">${m.description}</p>`}
       ${(transitions.length > 0 || allowed.has('edit_details')) && html`
         <div class="toolbar" role="group" aria-label=${t('meeting.actions')}>
-          ${transitions.map((tr) => (tr.confirm
-            ? html`<${ConfirmButton} label=${t(`action.${tr.action}`)} question=${t(`action.confirm_${tr.action}`)}
-                variant=${tr.variant} disabled=${busy} testid=${`action-${tr.action}`}
-                onConfirm=${() => transition(tr.action)} />`
-            : html`<button type="button" class=${`button button-${tr.variant}`} disabled=${busy}
-                data-testid=${`action-${tr.action}`} onClick=${() => transition(tr.action)}>${t(`action.${tr.action}`)}</button>`))}
+          ${transitions.map((tr) => html`<${ConfirmButton} label=${t(`action.${tr.action}`)}
+              question=${confirmQuestion(m, tr.action)} variant=${tr.variant} disabled=${busy} testid=${`action-${tr.action}`}
+              onConfirm=${() => transition(tr.action)} />`)}
           ${allowed.has('edit_details') && html`
             <a class="button button-secondary" href=${`#/meetings/${m.id}/edit`} data-testid="edit-meeting">${t('meeting.edit')}</a>`}
         </div>`}
@@ -146,6 +148,28 @@ function LiveLinks({ meeting: m }) {
         <a class="button button-secondary" href=${`#${consolePath(m.id)}`} data-testid="open-console">${t('meeting.open_console')}</a>
         <a class="button button-secondary" href=${`#${wallPath(m.id)}`} data-testid="open-wall">${t('meeting.open_wall')}</a>`}
     </div>`;
+}
+
+/** An opinion round has questions and a deadline (set on its own page), not an agenda with minutes. */
+function RoundQuestions({ meeting: m }) {
+  const [round, setRound] = useState(null);
+  useEffect(() => {
+    let live = true;
+    api.round(m.id).then((r) => live && setRound(r)).catch(() => live && setRound(null));
+    return () => { live = false; };
+  }, [m.id, m.status]);
+  const questions = (round && round.questions) || [];
+  return html`
+    <section class="card section-agenda" aria-labelledby="questions-heading" data-testid="round-questions-section">
+      <div class="section-head">
+        <h2 id="questions-heading">${t('round.questions_heading')}</h2>
+        ${round && html`<span class="muted">${t('round.deadline')}: ${formatDateTime(round.deadline)}</span>`}
+      </div>
+      ${questions.length === 0
+        ? html`<p class="empty">${t('round.no_questions')}</p>`
+        : html`<ol class="agenda-list">${questions.map((q) => html`<li key=${q.id} class="agenda-item">${q.text}</li>`)}</ol>`}
+      <a class="button button-secondary" href=${`#${roundPath(m.id)}`}>${t('round.open')}</a>
+    </section>`;
 }
 
 function AgendaSection({ meeting: m, allowed, busy, run, reload, setMeeting }) {
@@ -310,6 +334,7 @@ function ParticipantsSection({ meeting: m, allowed, busy, run, reload }) {
           </ul>
         </div>`)}
       ${manage && html`<${AddParticipantForm} meeting=${m} busy=${busy} run=${run} reload=${reload} />`}
+      ${manage && html`<${GroupInviteForm} meeting=${m} busy=${busy} run=${run} reload=${reload} />`}
     </section>`;
 }
 
@@ -360,6 +385,7 @@ function AddParticipantForm({ meeting: m, busy, run, reload }) {
       setUserId('');
       setRole('member');
       setMayVote(null);
+      setQuery(''); // ready for the next name
     }
   }
 
@@ -452,4 +478,98 @@ function DeputyForm({ meeting: m, participant: p, busy, run, reload, done }) {
         <button type="button" class="button button-secondary" onClick=${done}>${t('common.cancel')}</button>
       </div>
     </form>`;
+}
+
+/**
+ * Invitations by the group: everyone of the meeting's body, a saved group, or the participants of a
+ * previous meeting with their roles; and saving the current list as a group for next time. People
+ * already on the list (or the administrator) are skipped by the server and counted in the notice.
+ */
+function GroupInviteForm({ meeting: m, busy, run, reload }) {
+  const [role, setRole] = useState('member');
+  const [groups, setGroups] = useState([]);
+  const [groupId, setGroupId] = useState('');
+  const [meetings, setMeetings] = useState([]);
+  const [fromId, setFromId] = useState('');
+  const [name, setName] = useState('');
+  const [said, setSaid] = useState('');
+  const loadGroups = () => api.savedGroups().then(setGroups).catch(() => setGroups([]));
+  useEffect(() => {
+    loadGroups();
+    api.meetings().then((list) => setMeetings(list.filter((x) => x.id !== m.id && x.body_id === m.body_id)))
+      .catch(() => setMeetings([]));
+  }, [m.id]);
+  const bodyGroups = groups.filter((g) => g.body_id === m.body_id);
+
+  async function inviteWith(data) {
+    let out = null;
+    setSaid('');
+    const ok = await run(async () => {
+      out = await api.inviteGroup(m.id, data);
+      await reload();
+    });
+    if (ok && out) {
+      const n = out.added.length;
+      const skipped = out.skipped.length;
+      setSaid(skipped ? t('groups.invited_skipped', { n, m: skipped }) : t('groups.invited', { n }));
+    }
+  }
+  async function saveGroup(event) {
+    event.preventDefault();
+    const clean = name.trim();
+    const ids = (m.participants || []).map((p) => p.user_id);
+    if (!clean || ids.length === 0) return;
+    const ok = await run(async () => { await api.saveGroup({ name: clean, user_ids: ids, body_id: m.body_id }); },
+      t('groups.saved_notice', { name: clean, n: ids.length }));
+    if (ok) {
+      setName('');
+      loadGroups();
+    }
+  }
+
+  return html`
+    <div class="form form-inline-card group-invite" data-testid="group-invite">
+      <h3>${t('groups.heading')}</h3>
+      <${Notice} text=${said} testid="group-invite-notice" />
+      <div class="field">
+        <label for="gi-role">${t('groups.role')}</label>
+        <select id="gi-role" value=${role} onChange=${(e) => setRole(e.currentTarget.value)} data-testid="group-role">
+          ${ROLES.map((r) => html`<option value=${r} selected=${r === role}>${t(`role.${r}`)}</option>`)}
+        </select>
+      </div>
+      <button type="button" class="button button-secondary" disabled=${busy} data-testid="invite-body"
+        onClick=${() => inviteWith({ source: 'body', role })}>
+        ${m.body_name ? t('groups.invite_body', { body: m.body_name }) : t('groups.invite_body_plain')}</button>
+      <div class="field-row">
+        <div class="field field-grow">
+          <label for="gi-group">${t('groups.saved')}</label>
+          <select id="gi-group" value=${groupId} onChange=${(e) => setGroupId(e.currentTarget.value)} data-testid="invite-group-select">
+            <option value="" selected=${groupId === ''}>${bodyGroups.length ? t('groups.choose') : t('groups.none_saved')}</option>
+            ${bodyGroups.map((g) => html`<option value=${String(g.id)} selected=${String(g.id) === groupId}>${g.name} (${g.people.length})</option>`)}
+          </select>
+        </div>
+        <button type="button" class="button button-secondary" disabled=${busy || !groupId} data-testid="invite-group"
+          onClick=${() => inviteWith({ source: 'group', group_id: Number(groupId), role })}>${t('groups.invite_group')}</button>
+      </div>
+      <div class="field-row">
+        <div class="field field-grow">
+          <label for="gi-meeting">${t('groups.previous')}</label>
+          <select id="gi-meeting" value=${fromId} onChange=${(e) => setFromId(e.currentTarget.value)} data-testid="copy-meeting-select">
+            <option value="" selected=${fromId === ''}>${t('groups.choose_meeting')}</option>
+            ${meetings.map((x) => html`<option value=${String(x.id)} selected=${String(x.id) === fromId}>${x.title} — ${formatDateTime(x.starts_at)}</option>`)}
+          </select>
+        </div>
+        <button type="button" class="button button-secondary" disabled=${busy || !fromId} data-testid="copy-meeting"
+          onClick=${() => inviteWith({ source: 'meeting', meeting_id: Number(fromId) })}>${t('groups.copy')}</button>
+      </div>
+      <form class="field-row" onSubmit=${saveGroup}>
+        <div class="field field-grow">
+          <label for="gi-name">${t('groups.save_name')}</label>
+          <input id="gi-name" type="text" maxlength="200" value=${name} placeholder=${t('groups.save_placeholder')}
+            onInput=${(e) => setName(e.currentTarget.value)} data-testid="save-group-name" />
+        </div>
+        <button type="submit" class="button button-secondary" disabled=${busy || !name.trim() || !(m.participants || []).length}
+          data-testid="save-group">${t('groups.save')}</button>
+      </form>
+    </div>`;
 }

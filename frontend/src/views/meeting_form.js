@@ -2,13 +2,16 @@
 import { html, useEffect, useState } from '../lib/preact.js';
 import { api } from '../lib/api.js';
 import { t } from '../lib/i18n.js';
-import { meetingPath, navigate } from '../lib/router.js';
+import { meetingPath, navigate, roundPath } from '../lib/router.js';
 import { ErrorBox, Loading, fromLocalInput, toLocalInput, useTitle } from './components.js';
 
 const KINDS = ['session', 'opinion_round'];
 const LEVELS = ['normal', 'confidential', 'secret'];
 
-const EMPTY = { body_id: '', title: '', kind: 'session', starts_at: '', place: '', description: '', confidentiality: 'normal' };
+const EMPTY = {
+  body_id: '', title: '', kind: 'session', starts_at: '', place: '', description: '', confidentiality: 'normal',
+  deadline: '', questions: '',
+};
 
 export function MeetingFormView({ user, meetingId }) {
   const editing = meetingId != null;
@@ -55,11 +58,13 @@ export function MeetingFormView({ user, meetingId }) {
     event.preventDefault();
     if (busy) return;
     setError(null);
-    const startsAt = fromLocalInput(values.starts_at);
+    const round = values.kind === 'opinion_round';
+    // A round has no place and no start of its own: it is dated by its deadline.
+    const startsAt = fromLocalInput(round && !editing ? values.deadline : values.starts_at);
     const data = {
       title: values.title.trim(),
       starts_at: startsAt,
-      place: values.place.trim(),
+      place: round ? '' : values.place.trim(),
       description: values.description,
       confidentiality: values.confidentiality,
     };
@@ -75,6 +80,18 @@ export function MeetingFormView({ user, meetingId }) {
         meeting = Object.keys(changes).length ? await api.updateMeeting(meetingId, changes) : { id: meetingId };
       } else {
         meeting = await api.createMeeting({ ...data, body_id: Number(values.body_id), kind: values.kind });
+        if (round) {
+          try {
+            await api.configureRound(meeting.id, {
+              deadline: startsAt, rule: 'majority_asked',
+              questions: values.questions.split('\n').map((q) => q.trim()).filter(Boolean),
+            });
+          } catch {
+            // The round exists already: its own page shows the refusal's fields again (no second round).
+            navigate(roundPath(meeting.id));
+            return;
+          }
+        }
       }
       navigate(meetingPath(meeting.id));
     } catch (err) {
@@ -84,6 +101,7 @@ export function MeetingFormView({ user, meetingId }) {
   }
 
   const cancelHref = editing ? `#${meetingPath(meetingId)}` : '#/meetings';
+  const round = values.kind === 'opinion_round';
   return html`
     <main class="page page-form" id="main">
       <p class="breadcrumb"><a href=${cancelHref}>← ${editing ? t('nav.back_to_meeting') : t('nav.back_to_list')}</a></p>
@@ -102,7 +120,7 @@ export function MeetingFormView({ user, meetingId }) {
               </select>
             </div>
             <div class="field">
-              <label for="mf-title">${t('form.title')}</label>
+              <label for="mf-title">${t(round ? 'form.round_title' : 'form.title')}</label>
               <input id="mf-title" type="text" required pattern=".*\\S.*" maxlength="300" value=${values.title} onInput=${set('title')}
                 data-testid="meeting-title" />
             </div>
@@ -113,17 +131,32 @@ export function MeetingFormView({ user, meetingId }) {
                   ${KINDS.map((k) => html`<option value=${k} selected=${k === values.kind}>${t(`kind.${k}`)}</option>`)}
                 </select>
               </div>
+              ${!round && html`
+                <div class="field">
+                  <label for="mf-starts">${t('form.starts_at')}</label>
+                  <input id="mf-starts" type="datetime-local" required value=${values.starts_at} onInput=${set('starts_at')}
+                    data-testid="meeting-starts-at" />
+                </div>`}
+              ${round && !editing && html`
+                <div class="field">
+                  <label for="mf-deadline">${t('form.round_deadline')}</label>
+                  <input id="mf-deadline" type="datetime-local" required value=${values.deadline} onInput=${set('deadline')}
+                    data-testid="round-form-deadline" />
+                </div>`}
+            </div>
+            ${round && !editing && html`
               <div class="field">
-                <label for="mf-starts">${t('form.starts_at')}</label>
-                <input id="mf-starts" type="datetime-local" required value=${values.starts_at} onInput=${set('starts_at')}
-                  data-testid="meeting-starts-at" />
-              </div>
-            </div>
-            <div class="field">
-              <label for="mf-place">${t('form.place')}</label>
-              <input id="mf-place" type="text" maxlength="300" value=${values.place} onInput=${set('place')}
-                data-testid="meeting-place" />
-            </div>
+                <label for="mf-questions">${t('form.round_questions')}</label>
+                <textarea id="mf-questions" rows="4" required value=${values.questions} onInput=${set('questions')}
+                  data-testid="round-form-questions"></textarea>
+              </div>`}
+            ${round && html`<p class="muted" data-testid="round-form-help">${t('form.round_help')}</p>`}
+            ${!round && html`
+              <div class="field">
+                <label for="mf-place">${t('form.place')}</label>
+                <input id="mf-place" type="text" maxlength="300" value=${values.place} onInput=${set('place')}
+                  data-testid="meeting-place" />
+              </div>`}
             <div class="field">
               <label for="mf-description">${t('form.description')}</label>
               <textarea id="mf-description" rows="4" maxlength="5000" value=${values.description}

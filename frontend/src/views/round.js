@@ -6,7 +6,9 @@ import { api } from '../lib/api.js';
 import { formatDateTime, t } from '../lib/i18n.js';
 import { connectSocket, liveSocket } from '../lib/socket.js';
 import { meetingPath } from '../lib/router.js';
-import { ErrorBox, Loading, Notice, fromLocalInput, toLocalInput, useTitle } from './components.js';
+import {
+  ConfirmButton, ErrorBox, Loading, Notice, fromLocalInput, toLocalInput, useTitle,
+} from './components.js';
 import { useCredentials } from './record.js';
 
 const STAFF = new Set(['chair', 'secretary']);
@@ -66,9 +68,9 @@ export function RoundView({ meetingId }) {
         <h1 id="round-heading" tabindex="-1" data-testid="round-heading">${meeting.title}</h1>
         ${round && html`
           <p class="round-facts">
-            <span data-testid="round-status" data-status=${round.status}>${t(`round.status.${round.status}`)}</span>
-            · ${t('round.deadline')}: <strong data-testid="round-deadline">${formatDateTime(round.deadline)}</strong>
-            · <span data-testid="round-answered">${t('round.answered', { n: round.answered, of: round.asked })}</span>
+            <span data-testid="round-status" data-status=${round.status}>${t(`round.status.${round.status}`)}</span>${' · '}
+            ${t('round.deadline')}:${' '}<strong data-testid="round-deadline">${formatDateTime(round.deadline)}</strong>${' · '}
+            <span data-testid="round-answered">${t('round.answered', { n: round.answered, of: round.asked })}</span>
           </p>`}
         <div aria-live="polite">
           <${ErrorBox} error=${error} testid="round-error" />
@@ -230,14 +232,25 @@ function Board({ meetingId, round, onDone, setError }) {
           </li>`)}
       </ul>
       <div class="toolbar">
-        <a class="button button-secondary" href=${api.roundReportUrl(meetingId)} target="_blank" rel="noopener" data-testid="round-report">${t('round.report')}</a>
+        ${round.status !== 'closed' && html`
+          <a class="button button-secondary" href=${api.roundReportUrl(meetingId)} target="_blank" rel="noopener"
+            data-testid="round-report">${t('round.report')}</a>`}
         ${round.status === 'open' && html`
           <button type="button" class="button button-secondary" data-testid="round-remind"
             onClick=${() => act(() => api.remindRound(meetingId), t('round.reminded'))}>${t('round.remind')}</button>
-          <button type="button" class="button button-danger" data-testid="round-close"
-            onClick=${() => act(() => api.closeRound(meetingId), t('round.closed'))}>${t('round.close')}</button>`}
+          <${ConfirmButton} label=${t('round.close')} question=${t('round.confirm_close')} testid="round-close"
+            onConfirm=${() => act(() => api.closeRound(meetingId), t('round.closed'))} />`}
       </div>
     </section>`;
+}
+
+/** "Question: Đồng ý 2 · Không đồng ý 0 · Ý kiến khác 1 — Thông qua", one string so no space is lost. */
+export function resultLine(q) {
+  const counts = CHOICES.map((c) => t('round.result_count', { choice: t(`round.choice.${c}`), n: q.outcome.counts[c] }))
+    .join(' · ');
+  return t('round.result_line', {
+    question: q.text, counts, verdict: q.outcome.passed ? t('round.passed') : t('round.not_passed'),
+  });
 }
 
 function Results({ meetingId, round }) {
@@ -247,9 +260,7 @@ function Results({ meetingId, round }) {
       <ul class="results" data-testid="round-results">
         ${(round.result || []).map((q) => html`
           <li key=${q.id} data-testid="round-result" data-passed=${q.outcome.passed ? 'true' : 'false'}>
-            <strong>${q.text}</strong>:
-            ${CHOICES.map((c) => `${t(`round.choice.${c}`)} ${q.outcome.counts[c]}`).join(' · ')}
-            — ${q.outcome.passed ? t('round.passed') : t('round.not_passed')}
+            ${resultLine(q)}
           </li>`)}
       </ul>
       <a class="button button-secondary" href=${api.roundReportUrl(meetingId)} target="_blank" rel="noopener" data-testid="round-report-final">${t('round.report')}</a>

@@ -58,6 +58,19 @@ def test_positions_and_what_may_be_adopted_together() -> None:
     for bad, reason in [("objection", " "), ("maybe", None)]:
         with pytest.raises(RuleError):
             check_position(bad, reason)
-    positions = {1: [Position.NO_OBJECTION, Position.NO_OBJECTION], 2: [Position.NO_OBJECTION, Position.OBJECTION],
-                 3: [Position.WISH_TO_SPEAK], 5: []}
-    assert adoptable([1, 2, 3, 4, 5], positions) == [1, 4, 5]
+    no, objection = Position.NO_OBJECTION, Position.OBJECTION
+    positions = {1: {10: no, 11: no}, 2: {10: no, 11: objection}, 3: {10: Position.WISH_TO_SPEAK}, 5: {}}
+    assert adoptable([1, 2, 3, 4, 5], positions, {10, 11}) == [1]
+
+
+def test_silence_is_not_consent_to_adopt_together() -> None:
+    from backend.domain.opinions import Position, adoptable, silent
+
+    no = Position.NO_OBJECTION
+    # Member 11 never answered item 1: it is not adopted without debate; item 2 everyone answered.
+    positions = {1: {10: no}, 2: {10: no, 11: no}}
+    assert adoptable([1, 2, 3], positions, {10, 11}) == [2]
+    assert silent({10, 11}, positions[1]) == {11}
+    assert adoptable([1, 2], positions, set()) == []  # nobody entitled: nothing goes through unheard
+    # A "no objection" from someone no longer entitled does not stand in for a missing member.
+    assert adoptable([1], {1: {10: no, 99: no}}, {10, 11}) == []
