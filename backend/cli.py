@@ -280,6 +280,16 @@ def cmd_verify(args: argparse.Namespace) -> None:
     sys.exit(0 if report.get("valid") else 1)
 
 
+def cmd_seal(args: argparse.Namespace) -> None:
+    """A body's seal image (PNG), drawn over its head's signatures. Exit 0 stored; 1 refused."""
+    from backend.services import signature_images
+
+    settings = _settings()
+    data = _read_or_exit(args.file)
+    out = _with_db(settings, lambda db: signature_images.set_seal(db, settings, None, args.body_id, data))
+    print(f"seal of body {args.body_id} stored (sha256 {out['sha256']})")
+
+
 def cmd_trace(args: argparse.Namespace) -> None:
     """Whose copy a leaked PDF is. Exit 0: named its holder; 1: no copy of ours found; 2: could not read."""
     from backend.services.copies import Copies
@@ -342,6 +352,11 @@ def parser() -> argparse.ArgumentParser:
                        help="run N worker processes on PORT..PORT+N-1 behind a reverse proxy (needs REDIS_URL); "
                             "a worker that dies is started again")
     serve.set_defaults(func=cmd_serve)
+
+    seal = sub.add_parser("seal", help="set a body's seal image (PNG), drawn over its head's signatures")
+    seal.add_argument("body_id", type=int)
+    seal.add_argument("file", help="the seal as a PNG (transparent background)")
+    seal.set_defaults(func=cmd_seal)
 
     ngx = sub.add_parser("nginx-config", help="print the nginx site configuration for N workers and a relay")
     ngx.add_argument("--server-name", default="ecabinet.example.gov.vn")

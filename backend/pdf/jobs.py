@@ -112,12 +112,12 @@ def image(args: dict[str, Any], blobs: list[bytes]) -> tuple[Any, list[bytes]]:
     try:
         with Image.open(io.BytesIO(blobs[0]), formats=["PNG"]) as img:
             if max(img.size) > max_side:
-                raise ImageRefused("image_too_large", f"the image is larger than {max_side} pixels a side")
+                raise ImageRefused("png_too_large", f"the image is larger than {max_side} pixels a side")
             pixels = img.convert("RGBA")
     except ImageRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRefused("image_too_large", f"the image is larger than {max_side} pixels a side") from exc
+        raise ImageRefused("png_too_large", f"the image is larger than {max_side} pixels a side") from exc
     except Exception as exc:
         raise ImageRefused("not_a_png", "the file is not a PNG image") from exc
     out = io.BytesIO()

@@ -57,8 +57,9 @@ async def signature(db: Database, settings: Settings, user_id: int) -> bytes:
     return await FileStore.for_settings(settings).get(user.signature_image_sha256)
 
 
-async def set_seal(db: Database, settings: Settings, actor: Actor, body_id: int, data: bytes) -> dict[str, str]:
-    """A body's seal (a PNG; administrators)."""
+async def set_seal(db: Database, settings: Settings, actor: Actor | None, body_id: int,
+                   data: bytes) -> dict[str, str]:
+    """A body's seal (a PNG; administrators, or the operator's `ecabinet seal` with no actor)."""
     async with db.read() as s:
         if await s.get(Body, body_id) is None:
             raise NotFound(f"no body {body_id}", code="not_found")
@@ -70,8 +71,8 @@ async def set_seal(db: Database, settings: Settings, actor: Actor, body_id: int,
             raise NotFound(f"no body {body_id}", code="not_found")
         body.seal_image_sha256 = digest
         s.add(body)
-        await audit.record(s, "body.seal_image_set", actor_id=actor.user_id, object_type="body", object_id=body_id,
-                           details={"sha256": digest})
+        await audit.record(s, "body.seal_image_set", actor_id=actor.user_id if actor else None, object_type="body",
+                           object_id=body_id, details={"sha256": digest})
     return {"sha256": digest}
 
 

@@ -184,6 +184,14 @@ def test_a_resolution_is_drafted_signed_published_and_verified(live_server: Live
     chair.open()
     chair.login(*CHAIR)
     chair.page.goto(record_url)
+    # The chair's handwritten signature, drawn in the box of what they sign (with the body's seal, if any).
+    signature_png = tmp_path / "chu-ky.png"
+    from PIL import Image
+
+    Image.new("RGBA", (300, 100), (0, 0, 140, 255)).save(signature_png, "PNG")
+    expect(chair.page.get_by_test_id("signature-image-preview")).to_have_count(0)
+    chair.page.get_by_test_id("signature-image-file").set_input_files(str(signature_png))
+    expect(chair.page.get_by_test_id("signature-image-preview")).to_be_visible()
     chair.page.get_by_test_id("sign-secret").fill(KEY_PASSPHRASE)
     chair.page.get_by_test_id("sign-submit").click()
     expect(chair.page.get_by_test_id("record-status")).to_have_text("Đã ký")

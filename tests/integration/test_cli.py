@@ -254,3 +254,23 @@ def test_trace_names_whose_copy_a_leaked_pdf_is(tmp_path: Path) -> None:
     nobody = ecabinet(tmp_path, "trace", str(foreign))
     assert nobody.returncode == 1 and "no copy of this system found" in nobody.stdout
     assert ecabinet(tmp_path, "trace", str(tmp_path / "missing.pdf")).returncode == 2
+
+
+def test_an_operator_gives_a_body_its_seal_from_the_command_line(tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    assert ecabinet(tmp_path, "demo").returncode == 0
+    seal = tmp_path / "con-dau.png"
+    out = io.BytesIO()
+    Image.new("RGBA", (200, 200), (210, 0, 0, 255)).save(out, "PNG")
+    seal.write_bytes(out.getvalue())
+    done = ecabinet(tmp_path, "seal", "1", str(seal))
+    assert done.returncode == 0 and "seal of body 1 stored" in done.stdout, done.stderr
+    garbage = tmp_path / "khong-phai-anh.png"
+    garbage.write_bytes(b"not an image")
+    refused = ecabinet(tmp_path, "seal", "1", str(garbage))
+    assert refused.returncode == 1 and "not_a_png" in refused.stderr, refused.stderr
+    missing = ecabinet(tmp_path, "seal", "999", str(seal))
+    assert missing.returncode == 1 and "not_found" in missing.stderr, missing.stderr

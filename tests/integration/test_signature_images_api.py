@@ -50,7 +50,7 @@ async def test_bad_images_get_clear_errors_and_nothing_is_stored(world: dict[str
     assert_error(await put(member, "/api/me/signature-image", jpeg.getvalue()), 400, "not_a_png")
     assert_error(await put(member, "/api/me/signature-image", b"\x89PNG\r\n\x1a\n broken"), 400, "not_a_png")
     assert_error(await put(member, "/api/me/signature-image", png((2500, 10), (0, 0, 0, 255))), 400,
-                 "image_too_large")
+                 "png_too_large")
     assert_error(await put(member, "/api/me/signature-image", jpeg.getvalue(), "image/jpeg"), 415)
     assert_error(await member.get("/api/me/signature-image"), 404, "no_image")
 

@@ -151,6 +151,9 @@ export const api = {
   recordVerification: (id) => get(`/records/${enc(id)}/verification`),
   recordPdfUrl: (id) => `${API_BASE}/records/${enc(id)}/pdf`,
   credentials: () => get('/me/credentials'),
+  signatureImageUrl: () => `${API_BASE}/me/signature-image`,
+  setSignatureImage: (file) => request('PUT', '/me/signature-image', file, 'image/png'),
+  clearSignatureImage: () => request('DELETE', '/me/signature-image'),
   // My notifications (GET /api/me/notifications).
   notifications: (before) => get(`/me/notifications${before ? `?before=${enc(before)}` : ''}`),
   unreadNotifications: () => get('/me/notifications/unread'),

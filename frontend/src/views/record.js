@@ -328,9 +328,61 @@ function SignForm({ record, step, onSigned }) {
       <label for="sf-secret">${t(chosen && chosen.kind === 'token' ? 'record.pin' : 'record.passphrase')}</label>
       <input id="sf-secret" type="password" required autocomplete="off" value=${secret}
         onInput=${(e) => setSecret(e.currentTarget.value)} data-testid="sign-secret" />
+      <${SignatureImage} />
       <${ErrorBox} error=${error} testid="sign-error" />
       <button type="submit" class="button button-primary" disabled=${busy || !credentialId} data-testid="sign-submit">
         ${busy ? t('record.signing') : t(step === 'review' ? 'record.review' : 'record.sign')}
       </button>
     </form>`;
+}
+
+/** The signer's handwritten signature (a PNG), drawn in their signature boxes: shown, replaced, removed. */
+function SignatureImage() {
+  const [version, setVersion] = useState(0);
+  const [shown, setShown] = useState(null); // an object URL of the stored image, or null
+  const [error, setError] = useState(null);
+  const present = Boolean(shown);
+  useEffect(() => {
+    let url = null;
+    fetch(api.signatureImageUrl(), { credentials: 'same-origin', cache: 'no-store' })
+      .then((r) => (r.ok ? r.blob() : null))
+      .then((blob) => { url = blob ? URL.createObjectURL(blob) : null; setShown(url); })
+      .catch(() => setShown(null));
+    return () => { if (url) URL.revokeObjectURL(url); };
+  }, [version]);
+  async function choose(e) {
+    const file = e.currentTarget.files && e.currentTarget.files[0];
+    e.currentTarget.value = '';
+    if (!file) return;
+    setError(null);
+    try {
+      await api.setSignatureImage(file);
+      setVersion(version + 1);
+    } catch (err) {
+      setError(err);
+    }
+  }
+  async function remove() {
+    setError(null);
+    try {
+      await api.clearSignatureImage();
+      setVersion(version + 1);
+    } catch (err) {
+      setError(err);
+    }
+  }
+  return html`
+    <fieldset class="signature-image" data-testid="signature-image">
+      <legend>${t('record.signature_image')}</legend>
+      <p class="muted">${t('record.signature_image_help')}</p>
+      ${present && html`<img src=${shown} alt=${t('record.signature_image')}
+        class="signature-image-preview" data-testid="signature-image-preview" />`}
+      <label class="button button-secondary file-button">
+        ${t(present ? 'record.signature_image_replace' : 'record.signature_image_add')}
+        <input type="file" accept="image/png" class="visually-hidden" onChange=${choose} data-testid="signature-image-file" />
+      </label>
+      ${present && html`<button type="button" class="button button-secondary" onClick=${remove}
+        data-testid="signature-image-remove">${t('record.signature_image_remove')}</button>`}
+      <${ErrorBox} error=${error} testid="signature-image-error" />
+    </fieldset>`;
 }
