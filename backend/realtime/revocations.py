@@ -80,7 +80,11 @@ class Revocations:
         if self._redis is None:
             return
         pubsub = self._redis.pubsub()
-        await pubsub.subscribe(self.channel)
+        try:
+            await pubsub.subscribe(self.channel)
+        except Exception as exc:  # Redis down at start: serve anyway (/api/health says so), subscribe later
+            log.warning("revocation channel not reachable (%s): listening once Redis answers", exc)
+            self.cache.clear()
         self._task = asyncio.create_task(self._follow(pubsub))
 
     async def close(self) -> None:
@@ -109,8 +113,8 @@ class Revocations:
             except asyncio.CancelledError:
                 await pubsub.aclose()
                 raise
-            except Exception:  # Redis went away: messages may have been missed, so trust no cached check
-                log.exception("revocation channel lost; listening again")
+            except Exception as exc:  # Redis went away: messages may have been missed, so trust no cached check
+                log.warning("revocation channel lost (%s); listening again", exc)
                 self.cache.clear()
                 await asyncio.sleep(RESUBSCRIBE_DELAY_S)
 

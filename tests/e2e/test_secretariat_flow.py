@@ -162,7 +162,7 @@ def test_the_chair_picks_participants_and_deputies_from_the_candidates(devices: 
     with rest_client(live_server.base_url, "admin", "QuanTri@2026") as http:
         body_id = next(b["id"] for b in http.get("/api/bodies").json())
         r = http.post("/api/users", json={"username": "thutruong.tuphap", "full_name": "Nguyễn Thanh Tịnh",
-                                          "title": "Thứ trưởng Bộ Tư pháp", "password": "ThuTruong@2026",
+                                          "title": "Thứ trưởng Bộ Tư pháp", "password": "Pho-bo-truong-2026",
                                           "body_id": body_id})
         assert r.status_code == 201, r.text
     chair = devices()

@@ -322,12 +322,13 @@ async def test_a_participant_who_checked_in_voted_took_a_position_and_spoke_can_
     assert r.status_code == 204, r.text
 
     # No rights left: the meeting, its live state, its roster and quorum are closed to them.
-    assert_error(await member_http.get(f"/api/meetings/{mid}"), 403)
+    # (answered like a meeting that does not exist: they are told nothing of it any more)
+    assert_error(await member_http.get(f"/api/meetings/{mid}"), 404)
     assert mid not in [m["id"] for m in ok(await member_http.get("/api/meetings"))]
     refused = await member.call("meeting.sync", {"meeting_id": mid})
-    assert refused["ok"] is False and refused["error"]["code"] == "forbidden"
+    assert refused["ok"] is False and refused["error"]["code"] == "not_found"
     refused = await member.call("speaker.request", {"meeting_id": mid})
-    assert refused["ok"] is False and refused["error"]["code"] == "forbidden"
+    assert refused["ok"] is False and refused["error"]["code"] == "not_found"
     assert people["member"].id not in [p["user_id"] for p in ok(await sec.get(_url(world["meeting"])))]
     state = (await chair.call("meeting.sync", {"meeting_id": mid}))["state"]
     assert people["member"].id not in [p["user_id"] for p in state["participants"]]
@@ -377,7 +378,15 @@ async def test_a_removed_members_positions_no_longer_weigh(server: Server, cast:
     for key in ("member", "member2"):
         assert (await sec.delete(_url(meeting, _pid(meeting, cast[key].id)))).status_code == 204
     staff_view = ok(await sec.get(url))["items"][0]
-    assert staff_view["positions"] == [] and staff_view["adoptable"] is True
+    assert staff_view["positions"] == []
+    removed = {_pid(meeting, cast[k].id) for k in ("member", "member2")}
+    assert not removed & {p["participant_id"] for p in staff_view["not_answered"]}, "nor are they waited for"
+    # Silence is not consent: the ones still entitled say "no objection", then the item is adoptable.
+    for person in staff_view["not_answered"]:
+        who = next(k for k in ("chair", "member", "member2", "guest") if _pid(meeting, cast[k].id) ==
+                   person["participant_id"])
+        ok(await cast[who].client.put(url, json={"agenda_item_id": item["id"], "position": "no_objection"}))
+    assert ok(await sec.get(url))["items"][0]["adoptable"] is True
     ok(await cast["chair"].client.post(f"/api/meetings/{mid}/transitions", json={"action": "start"}))
     async with server.db.read() as s:
         assert (await s.exec(select(SpeakerTurn).where(SpeakerTurn.meeting_id == mid))).all() == []
@@ -408,7 +417,8 @@ async def test_staff_invite_every_member_of_the_body_at_once(cast: Cast, root: C
     url = _url(meeting) + "/groups"
     for who in ("member", "outsider", "other_secretary"):
         async with nothing_written(root, (cast["secretary"].client, _url(meeting))):
-            assert_error(await cast[who].client.post(url, json={"source": "body"}), 403)
+            # (a draft meeting is the staff's: to anyone else it answers as no meeting at all)
+            assert_error(await cast[who].client.post(url, json={"source": "body"}), 404)
     out = ok(await cast["secretary"].client.post(url, json={"source": "body", "role": "guest"}))
     added = {p["user_id"]: p["role"] for p in out["added"]}
     for key in ("member2", "guest", "bridge", "outsider"):
@@ -444,7 +454,7 @@ async def test_a_saved_group_is_kept_by_its_bodys_secretariat_and_invited(cast: 
 
     meeting = await new_meeting("draft", roles=("chair",))
     url = _url(meeting) + "/groups"
-    assert_error(await cast["member"].client.post(url, json={"source": "group", "group_id": group["id"]}), 403)
+    assert_error(await cast["member"].client.post(url, json={"source": "group", "group_id": group["id"]}), 404)
     out = ok(await sec.post(url, json={"source": "group", "group_id": group["id"]}))
     assert [(p["user_id"], p["role"], p["may_vote"]) for p in out["added"]] == [
         (cast["member"].id, "member", True), (cast["member2"].id, "member", True)]
@@ -464,7 +474,7 @@ async def test_copying_a_previous_meetings_participants_keeps_their_roles(cast: 
     # Someone who cannot see the earlier meeting cannot copy from it.
     other = ok(await cast["other_secretary"].client.post("/api/meetings", json={
         "body_id": cast.other_body["id"], "title": "Khác", "starts_at": "2026-12-03T08:00:00+07:00"}), 201)
-    assert_error(await cast["secretary"].client.post(url, json={"source": "meeting", "meeting_id": other["id"]}), 403)
+    assert_error(await cast["secretary"].client.post(url, json={"source": "meeting", "meeting_id": other["id"]}), 404)
     assert_error(await cast["secretary"].client.post(url, json={"source": "meeting"}), 400, "meeting_required")
     out = ok(await cast["secretary"].client.post(url, json={"source": "meeting", "meeting_id": before["id"]}))
     copied = await _participants(cast, meeting)
