@@ -23,8 +23,8 @@ _ERROR_TEXT = {
     413: "body too large",
     415: "body is not application/json",
     422: "body or query fails validation (unknown field, wrong type, too long)",
-    429: "too many failed logins: locked for a while",
-    503: "a service the app depends on (database, Redis) does not answer",
+    429: "too many tries for now (failed logins, verifications, meeting books, signing-key secrets): see Retry-After",
+    503: "busy (every PDF sandbox slot taken: see Retry-After), or a service the app depends on does not answer",
 }
 
 
@@ -56,11 +56,30 @@ def _error_codes(op: Operation) -> list[int]:
         codes.add(404)
     if op.method != "GET" or op.permission.meeting_actions:
         codes.add(409)  # a meeting action may be refused in the meeting's current state, reads too
-    if op.path == "/api/health":
-        codes.add(503)
+    documented = (op.method, re.sub(r":\w+}", "}", op.path))
+    if op.path == "/api/health" or documented in _SANDBOXED:
+        codes.add(503)  # a PDF or image parsed in the sandbox: its pools may be full
     if op.path.endswith(("/login", "/tokens")):
         codes |= {401, 429}
+    if documented in _THROTTLED:
+        codes.add(429)
     return sorted(codes)
+
+
+# Operations that parse untrusted bytes in the sandbox (503 busy when its pools are full), and those
+# with a per-person or per-address limit of their own (429).
+_SANDBOXED = {
+    ("POST", "/api/verify"), ("POST", "/api/trace"), ("GET", "/api/meetings/{meeting_id}/book"),
+    ("POST", "/api/meetings/{meeting_id}/documents"), ("POST", "/api/documents/{document_id}/versions"),
+    ("GET", "/api/documents/{document_id}/view"), ("GET", "/api/documents/{document_id}/download"),
+    ("GET", "/api/documents/{document_id}/annotated"), ("GET", "/api/records/{record_id}/verification"),
+    ("PUT", "/api/me/signature-image"), ("PUT", "/api/bodies/{body_id}/seal-image"),
+}
+_THROTTLED = {
+    ("POST", "/api/verify"), ("GET", "/api/meetings/{meeting_id}/book"),
+    ("POST", "/api/records/{record_id}/review"), ("POST", "/api/records/{record_id}/sign"),
+    ("POST", "/api/meetings/{meeting_id}/opinion-round/ballot"),
+}
 
 
 def document(operations: list[Operation], *, version: str) -> dict[str, Any]:
