@@ -186,9 +186,12 @@ def test_a_resolution_is_drafted_signed_published_and_verified(live_server: Live
     chair.page.goto(record_url)
     # The chair's handwritten signature, drawn in the box of what they sign (with the body's seal, if any).
     signature_png = tmp_path / "chu-ky.png"
-    from PIL import Image
+    from PIL import Image, ImageDraw
 
-    Image.new("RGBA", (300, 100), (0, 0, 140, 255)).save(signature_png, "PNG")
+    scribble = Image.new("RGBA", (300, 100), (255, 255, 255, 0))  # ink strokes on a transparent sheet
+    ImageDraw.Draw(scribble).line([(20, 70), (60, 20), (90, 75), (130, 25), (170, 70), (210, 30), (280, 60)],
+                                  fill=(0, 0, 140, 255), width=5, joint="curve")
+    scribble.save(signature_png, "PNG")
     expect(chair.page.get_by_test_id("signature-image-preview")).to_have_count(0)
     chair.page.get_by_test_id("signature-image-file").set_input_files(str(signature_png))
     expect(chair.page.get_by_test_id("signature-image-preview")).to_be_visible()
