@@ -1,5 +1,5 @@
 """`ecabinet serve | relay | migrate | demo | user add|passwd|list | pki init|issue|import|token|list |
-verify | trace`."""
+verify | trace | backup | restore`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,38 @@ def cmd_migrate(args: argparse.Namespace) -> None:
         return
     migrate.upgrade(settings.effective_database_url)
     print(f"database is up to date ({_redacted(settings.effective_database_url)})")
+
+
+def cmd_backup(args: argparse.Namespace) -> None:
+    """A consistent archive of the database and the data directory's files, taken while serving.
+    Exit 0: written; 1: refused (a secret poll is open) or failed, nothing written."""
+    from pathlib import Path
+
+    from backend import backup
+
+    settings = _settings()
+    try:
+        summary = backup.backup(settings, Path(args.file))
+    except backup.BackupError as exc:
+        sys.exit(f"ecabinet: backup refused: {exc.message} ({exc.code})")
+    print(f"backup written to {args.file}: schema revision {summary.revision}, "
+          f"{sum(summary.rows.values())} rows in {len(summary.rows)} tables, {summary.files} files")
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    """Restore an archive into an empty instance. Exit 0: restored; 1: refused or a bad archive."""
+    from pathlib import Path
+
+    from backend import backup
+
+    settings = _settings()
+    try:
+        summary = backup.restore(settings, Path(args.file))
+    except backup.BackupError as exc:
+        sys.exit(f"ecabinet: restore refused: {exc.message} ({exc.code})")
+    print(f"restored {args.file} into {_redacted(settings.effective_database_url)}: schema revision "
+          f"{summary.revision}, {sum(summary.rows.values())} rows, {summary.files} files "
+          "(now migrated to the current revision)")
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -370,6 +402,14 @@ def parser() -> argparse.ArgumentParser:
     ngx.add_argument("--relay-port", type=int, default=8090, help="the relay's port (0: no separate relay)")
     ngx.add_argument("--extra", action="append", default=[], help="an extra http-level line (repeatable)")
     ngx.set_defaults(func=cmd_nginx_config)
+
+    bak = sub.add_parser("backup", help="write a consistent archive of the database and files (while serving; "
+                                        "refused while a secret poll is open)")
+    bak.add_argument("file")
+    bak.set_defaults(func=cmd_backup)
+    res = sub.add_parser("restore", help="restore an archive made by `ecabinet backup` into an empty instance")
+    res.add_argument("file")
+    res.set_defaults(func=cmd_restore)
 
     mig = sub.add_parser("migrate", help="apply database migrations")
     mig.add_argument("--new", metavar="MESSAGE", help="(developers) autogenerate a new migration")
