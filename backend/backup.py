@@ -124,7 +124,9 @@ def _snapshot(settings: Settings, work: Path) -> tuple[list[dict[str, Any]], str
         dumped: tuple[list[dict[str, Any]], str] = _on(f"sqlite+aiosqlite:///{copy}", lambda c: _dump(c, work), {})
         copy.unlink()
         return dumped
-    return _on(url, lambda c: _dump(c, work), {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True})
+    snapshot: tuple[list[dict[str, Any]], str] = _on(
+        url, lambda c: _dump(c, work), {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True})
+    return snapshot
 
 
 def _dump(conn: Connection, work: Path) -> tuple[list[dict[str, Any]], str]:
@@ -287,9 +289,10 @@ def _load(conn: Connection, manifest: dict[str, Any], work: Path) -> None:
                                            "an empty instance")
     sqlite = conn.dialect.name == "sqlite"
     for entry in manifest["tables"]:
-        table = tables.get(entry["name"])
-        if table is None or not set(entry["columns"]) <= set(table.columns.keys()):
+        found = tables.get(entry["name"])
+        if found is None or not set(entry["columns"]) <= set(found.columns.keys()):
             raise BackupError("schema_differs", f"table {entry['name']} of the archive does not match this database")
+        table = found
         columns = [table.columns[c] for c in entry["columns"]]
         batch: list[dict[str, Any]] = []
         for values in _lines(work / f"{entry['name']}.jsonl"):
