@@ -51,7 +51,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.realtime import POSTGRES_URL, log, pct, pg_admin, postgres_up  # noqa: E402
+from bench.harness import POSTGRES_URL, log, pct, pg_admin, postgres_up  # noqa: E402
 
 if TYPE_CHECKING:
     from backend.db import Database

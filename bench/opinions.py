@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,58 +28,20 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+# The repository first, and not bench/ itself: bench/signing.py would hide the signing package.
+sys.path[:] = [str(REPO), *(p for p in sys.path if p not in (str(REPO), str(REPO / "bench")))]
 
-from bench.realtime import Proc, _base_env, cpu_seconds, free_port, log, pg_admin, postgres_up, wait_http  # noqa: E402
+from bench.harness import Deployment, Seeded, cpu_seconds, log, postgres_up, seed  # noqa: E402
 
 PASSPHRASE = "Khoa-ky-do-tai-2026"
 TARGET_S = 60.0
 
 
-async def seed(database_url: str, data_dir: Path, n: int) -> tuple[str, list[tuple[str, int]], int]:
-    """A body, a secretary and n members, each with a bearer token and a signing certificate."""
-    from backend.config import Settings
-    from backend.db import Database
-    from backend.models import AuthSession, Body, SigningCredential, User
-    from backend.models.base import utcnow
-    from backend.services.auth import token_hash
-    from backend.services.credentials import _row
-    from backend.services.passwords import hash_password
-    from signing import init_ca, issue_signing_certificate, read_pkcs12
-
-    settings = Settings(data_dir=data_dir)
-    ca = init_ca(settings.effective_pki_dir)
-    shared = hash_password("Mat-khau-chung-2026")
-    expires = utcnow() + timedelta(hours=12)
-    db = Database(database_url)
-    try:
-        async with db.write() as s:
-            body = Body(name="Chính phủ (đo tải)", kind="government")
-            s.add(body)
-            await s.flush()
-            users = [User(username="bench.sec", full_name="Thư ký", password_hash=shared, body_id=body.id,
-                          is_secretariat=True)]
-            users += [User(username=f"bench.m{i + 1}", full_name=f"Thành viên {i + 1}", title="Bộ trưởng",
-                           password_hash=shared, body_id=body.id) for i in range(n)]
-            s.add_all(users)
-            await s.flush()
-            tokens = [secrets.token_urlsafe(32) for _ in users]
-            s.add_all([AuthSession(token_hash=token_hash(t), user_id=u.id, kind="bearer", expires_at=expires)
-                       for t, u in zip(tokens, users, strict=True)])
-            creds: list[SigningCredential] = []
-            for u in users[1:]:
-                p12 = issue_signing_certificate(ca, common_name=u.full_name, title=u.title, passphrase=PASSPHRASE)
-                _, cert, _ = read_pkcs12(p12, PASSPHRASE)
-                assert u.id is not None
-                creds.append(_row(u.id, cert, "file", pkcs12=p12))
-            s.add_all(creds)
-            await s.flush()
-            members = [(t, c.id or 0) for t, c in zip(tokens[1:], creds, strict=True)]
-            body_id = body.id or 0
-        return tokens[0], members, body_id
-    finally:
-        await db.dispose()
+async def seed_members(database_url: str, data_dir: Path, n: int) -> Seeded:
+    """A body, a secretary and n members, each with a bearer token and a signing certificate
+    (bench/harness.py, as every benchmark seeds)."""
+    return await seed(database_url, n, chair=False, secretary=True, meeting=False, body_name="Chính phủ (đo tải)",
+                      certificates=(data_dir / "pki", PASSPHRASE))
 
 
 def baseline_ms(rounds: int) -> float:
@@ -113,53 +73,22 @@ async def run(n: int, db_kind: str, in_flight: int, workers: int) -> dict[str, A
     import httpx
 
     work = Path(tempfile.mkdtemp(prefix="ecabinet-bench-opinions-"))
-    env = _base_env(work / "data")
-    pg_name = None
-    if db_kind == "postgres":
-        pg_name = f"ecabinet_bench_{secrets.token_hex(5)}"
-        await pg_admin(f'CREATE DATABASE "{pg_name}"')
-        env["DATABASE_URL"] = f"postgresql://127.0.0.1:5432/{pg_name}"
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{work / 'data' / 'bench.sqlite3'}"
-    (work / "data").mkdir(parents=True, exist_ok=True)
-    servers: list[Proc] = []
-    try:
-        done = subprocess.run([sys.executable, "-m", "backend.cli", "migrate"], env=env, cwd=REPO,
-                              capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            raise RuntimeError(done.stderr[-2000:])
-        from backend.config import normalise_database_url
-
+    async with Deployment.create(work, db_kind=db_kind) as dep:
         t0 = time.monotonic()
-        sec_token, members, body_id = await seed(normalise_database_url(env["DATABASE_URL"]), work / "data", n)
+        seeded = await seed_members(dep.database_url, work / "data", n)
+        assert seeded.secretary is not None
+        members = [(m.token, m.credential_id or 0) for m in seeded.members]
         log(f"seeded {n} members with certificates in {time.monotonic() - t0:.0f} s")
-        urls = []
-        for w in range(workers):
-            port = free_port()
-            urls.append(f"http://127.0.0.1:{port}")
-            servers.append(Proc(f"worker {w + 1}", [sys.executable, "-m", "backend.cli", "serve", "--host",
-                                                    "127.0.0.1", "--port", str(port), "--no-migrate"], env,
-                                work / f"worker{w + 1}.log"))
-        await asyncio.gather(*(wait_http(p, u, "/api/health") for p, u in zip(servers, urls, strict=True)))
+        urls = await dep.start_workers(workers)
         url = urls[0]
-        sec = httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {sec_token}"}, timeout=120)
-        r = await sec.post("/api/meetings", json={"body_id": body_id, "kind": "opinion_round",
+        sec = httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {seeded.secretary.token}"},
+                                timeout=120)
+        r = await sec.post("/api/meetings", json={"body_id": seeded.body_id, "kind": "opinion_round",
                                                   "title": "Lấy ý kiến thành viên (đo tải)",
                                                   "starts_at": "2026-12-01T08:00:00+07:00"})
         mid = r.json()["id"]
-        # The members' user ids, in the order seeded (bench.m1 ... bench.mN).
-        from sqlmodel import select
-
-        from backend.db import Database
-        from backend.models import User
-
-        db = Database(normalise_database_url(env["DATABASE_URL"]))
-        async with db.read() as s:
-            ids = {u.username: u.id for u in (await s.exec(select(User))).all()}
-        await db.dispose()
-        for i in range(n):
-            r = await sec.post(f"/api/meetings/{mid}/participants", json={"user_id": ids[f"bench.m{i + 1}"],
-                                                                          "role": "member"})
+        for m in seeded.members:
+            r = await sec.post(f"/api/meetings/{mid}/participants", json={"user_id": m.id, "role": "member"})
             assert r.status_code == 201, r.text
         deadline = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
         r = await sec.put(f"/api/meetings/{mid}/opinion-round", json={
@@ -184,7 +113,7 @@ async def run(n: int, db_kind: str, in_flight: int, workers: int) -> dict[str, A
                 else:
                     failures.append(r.text[:200])
 
-        pids = [p.popen.pid for p in servers]
+        pids = dep.worker_pids
         cpu0 = cpu_seconds(pids)
         start = time.perf_counter()
         await asyncio.gather(*(submit(t, c, i) for i, (t, c) in enumerate(members)))
@@ -206,11 +135,6 @@ async def run(n: int, db_kind: str, in_flight: int, workers: int) -> dict[str, A
                 "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)], "cpu_per_ballot_ms": cpu * 1000 / max(1, n),
                 "close_ms": close_ms, "report_ms": report_ms, "report_kb": len(report.content) / 1000,
                 "counted": outcome["answered"]}
-    finally:
-        for p in servers:
-            p.stop()
-        if pg_name:
-            await pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
 
 async def main(args: argparse.Namespace) -> int:

@@ -36,10 +36,8 @@ import json
 import multiprocessing as mp
 import os
 import random
-import resource
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -70,95 +68,21 @@ FETCH_SPREAD_S = 3.0  # tablets spread their automatic receipt check (frontend/s
 # small helpers
 
 
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
-    return ordered[rank - 1]
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-        except (OSError, IndexError, ValueError):
-            pass
-    return total
-
-
-def raise_fd_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-
-
-def _die_with_parent() -> None:
-    """Servers started by the benchmark get SIGTERM if the benchmark itself is killed (Linux)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
-class Proc:
-    """A server subprocess with its log; always stopped in a finally."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], logfile: Path) -> None:
-        self.name = name
-        self.logfile = logfile
-        with logfile.open("wb") as out:
-            self.popen = subprocess.Popen(argv, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
-
-    def tail(self) -> str:
-        return self.logfile.read_text(errors="replace")[-3000:] if self.logfile.exists() else ""
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(timeout=10)
-
-
-async def wait_http(proc: Proc, url: str, path: str) -> None:
-    import httpx
-
-    deadline = time.monotonic() + START_TIMEOUT_S
-    async with httpx.AsyncClient(timeout=2) as http:
-        while time.monotonic() < deadline:
-            if proc.popen.poll() is not None:
-                raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}:\n{proc.tail()}")
-            try:
-                r = await http.get(url + path)
-                if r.status_code < 500:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{proc.name} did not answer within {START_TIMEOUT_S} s:\n{proc.tail()}")
-
+from bench.harness import (  # noqa: E402  (shared by every benchmark: bench/harness.py)
+    Proc,
+    cpu_seconds,
+    flush_redis,
+    free_port,
+    log,
+    pct,
+    pg_admin,
+    postgres_up,
+    raise_fd_limit,
+    redis_up,
+    wait_http,
+)
+from bench.harness import Seeded as Seeded  # noqa: E402
+from bench.harness import seed as _seed  # noqa: E402
 
 # --------------------------------------------------------------------------------------------------
 # the bare python-socketio server (run as `realtime.py --bare-server PORT [--bare-redis URL]`)
@@ -423,100 +347,9 @@ class ClientPool:
 # services and seeding
 
 
-async def postgres_up() -> bool:
-    import asyncpg
-
-    try:
-        conn = await asyncpg.connect(POSTGRES_URL, timeout=3)
-    except Exception:
-        return False
-    await conn.close()
-    return True
-
-
-async def redis_up() -> bool:
-    import redis.asyncio as aioredis
-
-    r = aioredis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        return bool(await r.ping())
-    except Exception:
-        return False
-    finally:
-        await r.aclose()
-
-
-async def flush_redis() -> None:
-    import redis.asyncio as aioredis
-
-    r = aioredis.from_url(REDIS_URL)
-    try:
-        await r.flushdb()
-    finally:
-        await r.aclose()
-
-
-async def pg_admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@dataclass
-class Seeded:
-    meeting_id: int
-    chair_token: str
-    member_tokens: list[str]
-
-
 async def seed(database_url: str, n: int) -> Seeded:
-    """A meeting in session with a chair and n voting members, each with a bearer token (inserted
-    directly: one precomputed argon2 hash, no per-user login)."""
-    from datetime import timedelta
-
-    from backend.db import Database
-    from backend.models import AgendaItem, AuthSession, Body, Meeting, Participant, User
-    from backend.models.base import utcnow
-    from backend.services.auth import token_hash
-    from backend.services.passwords import hash_password
-
-    shared = hash_password("Mat-khau-chung-2026")
-    now = utcnow()
-    expires = now + timedelta(hours=12)  # the full session lifetime: connecting never extends (writes) it
-    db = Database(database_url)
-    try:
-        async with db.write() as s:
-            body = Body(name=f"Bench {uuid.uuid4().hex[:6]}", kind="government")
-            s.add(body)
-            await s.flush()
-            users = [User(username="bench.chair", full_name="Chủ tọa", password_hash=shared, body_id=body.id)]
-            users += [User(username=f"bench.m{i + 1}", full_name=f"Thành viên {i + 1}", password_hash=shared,
-                           body_id=body.id) for i in range(n)]
-            s.add_all(users)
-            await s.flush()
-            meeting = Meeting(body_id=body.id, title="Phiên họp đo tải", starts_at=now, status="in_progress",
-                              started_at=now, created_by=users[0].id)
-            s.add(meeting)
-            await s.flush()
-            item = AgendaItem(meeting_id=meeting.id, position=1, title="Tờ trình", status="current")
-            s.add(item)
-            await s.flush()
-            meeting.current_item_id = item.id
-            s.add(meeting)
-            tokens = [secrets.token_urlsafe(32) for _ in users]
-            s.add_all([Participant(meeting_id=meeting.id, user_id=u.id, role="chair" if i == 0 else "member",
-                                   may_vote=True) for i, u in enumerate(users)])
-            s.add_all([AuthSession(token_hash=token_hash(t), user_id=u.id, kind="bearer", expires_at=expires)
-                       for t, u in zip(tokens, users, strict=True)])
-            meeting_id = meeting.id
-        assert meeting_id is not None
-        return Seeded(meeting_id, tokens[0], tokens[1:])
-    finally:
-        await db.dispose()
+    """A meeting in session with a chair and n voting members, each with a bearer token (bench/harness.py)."""
+    return await _seed(database_url, n)
 
 
 # --------------------------------------------------------------------------------------------------
