@@ -405,6 +405,9 @@ async def seed(database_url: str, n: int, *, chair: bool = True, secretary: bool
                 s.add(m)
                 s.add_all([Participant(meeting_id=m.id, user_id=u.id, role=_role(u, staff), may_vote=True)
                            for u in ([staff["chair"]] if "chair" in staff else []) + members])
+                if "secretary" in staff:  # as when the secretariat creates the meeting (services/meetings.py)
+                    s.add(Participant(meeting_id=m.id, user_id=staff["secretary"].id, role="secretary",
+                                      may_vote=False))
                 out.meeting_id = m.id
                 out.agenda_item_ids = [i.id or 0 for i in items]
         return out

@@ -107,7 +107,7 @@ class Session:
         import socketio
 
         tablet.sio = socketio.AsyncClient(reconnection=False)
-        tablet.sio.on("poll.closed", lambda d, t=tablet: t.closed.add(int(d["poll"]["id"])))
+        tablet.sio.on("poll.closed", lambda d, t=tablet: t.closed.add(int(d["id"])))
         try:
             await tablet.sio.connect(tablet.url, auth={"token": tablet.account.token}, transports=["websocket"],
                                      wait_timeout=120)
