@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -221,12 +222,17 @@ class Deployment:
     _pg_name: str | None = None
     _redis: Proc | None = None
     _shared_redis: bool = False
+    _pg_cluster: Path | None = None
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def create(cls, work: Path, *, db_kind: str, redis: str = "") -> AsyncIterator[Deployment]:
+    async def create(cls, work: Path, *, db_kind: str, redis: str = "",
+                     private_postgres: bool = False) -> AsyncIterator[Deployment]:
         """db_kind: "postgres" or "sqlite"; redis: "" (none: one worker), "shared" (REDIS_URL, flushed)
-        or "private" (a redis-server of this run on a free port)."""
+        or "private" (a redis-server of this run on a free port). private_postgres: a PostgreSQL cluster
+        of this run (initdb on a free port, when we are root and PostgreSQL's binaries are installed),
+        whose connections no other job on the machine can use up; else a fresh database on the shared
+        server."""
         from backend.config import normalise_database_url
 
         data = work / "data"
@@ -234,7 +240,9 @@ class Deployment:
         env = base_env(data)
         dep = cls(work, db_kind, env, "")
         try:
-            if db_kind == "postgres":
+            if db_kind == "postgres" and private_postgres and _private_postgres_possible():
+                env["DATABASE_URL"] = await dep._private_postgres()
+            elif db_kind == "postgres":
                 dep._pg_name = f"ecabinet_bench_{uuid.uuid4().hex[:10]}"
                 await pg_admin(f'CREATE DATABASE "{dep._pg_name}"')
                 env["DATABASE_URL"] = f"{POSTGRES_URL.rsplit('/', 1)[0]}/{dep._pg_name}"
@@ -266,6 +274,29 @@ class Deployment:
                 raise RuntimeError(f"redis-server did not start:\n{self._redis.tail()}")
             await asyncio.sleep(0.1)
         return url
+
+    async def _private_postgres(self) -> str:
+        root = Path(tempfile.mkdtemp(prefix="ecabinet-bench-pg-"))
+        shutil.chown(root, "postgres", "postgres")
+        self._pg_cluster = root
+        port = free_port()
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+        for argv in ([str(_pg_bin() / "initdb"), "-D", str(root / "data"), "-A", "trust", "-U", "postgres"],
+                     [str(_pg_bin() / "pg_ctl"), "-D", str(root / "data"), "-l", str(root / "postgres.log"), "-w",
+                      "-t", str(START_TIMEOUT_S), "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 "
+                      "-c max_connections=300", "start"]):
+            done = await asyncio.to_thread(subprocess.run, [*as_postgres, *argv], capture_output=True, text=True,
+                                           timeout=START_TIMEOUT_S + 30)
+            if done.returncode != 0:
+                raise RuntimeError(f"private PostgreSQL: {' '.join(argv[:1])} failed: {done.stderr[-2000:]}")
+        import asyncpg
+
+        conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", timeout=30)
+        try:
+            await conn.execute('CREATE DATABASE "bench"')
+        finally:
+            await conn.close()
+        return f"postgresql://postgres@127.0.0.1:{port}/bench"
 
     async def start_workers(self, n: int, *, argv_prefix: list[str] | None = None) -> list[str]:
         """n `ecabinet serve` processes on free ports (never migrating: done once above); their URLs."""
@@ -299,6 +330,20 @@ class Deployment:
         if self._pg_name:
             with contextlib.suppress(Exception):
                 await pg_admin(f'DROP DATABASE IF EXISTS "{self._pg_name}" WITH (FORCE)')
+        if self._pg_cluster is not None:
+            await asyncio.to_thread(subprocess.run, ["runuser", "-u", "postgres", "--", str(_pg_bin() / "pg_ctl"),
+                                                     "-D", str(self._pg_cluster / "data"), "-m", "immediate",
+                                                     "stop"], capture_output=True, timeout=60)
+            shutil.rmtree(self._pg_cluster, ignore_errors=True)
+
+
+def _pg_bin() -> Path:
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    return versions[-1].parent if versions else Path("/usr/lib/postgresql/15/bin")
+
+
+def _private_postgres_possible() -> bool:
+    return os.geteuid() == 0 and (_pg_bin() / "initdb").exists() and shutil.which("runuser") is not None
 
 
 # --------------------------------------------------------------------------------------------------

@@ -103,17 +103,24 @@ class Session:
             self.out.failed_acks.append(f"{tablet.account.username} {event}: {ack.get('error')}")
         return ack
 
-    async def connect(self, tablet: Tablet) -> bool:
+    async def connect(self, tablet: Tablet, tries: int = 5) -> bool:
+        """Connect and join, trying again as the tablet app does (a loaded server may refuse or time out)."""
         import socketio
 
-        tablet.sio = socketio.AsyncClient(reconnection=False)
-        tablet.sio.on("poll.closed", lambda d, t=tablet: t.closed.add(int(d["id"])))
-        try:
-            await tablet.sio.connect(tablet.url, auth={"token": tablet.account.token}, transports=["websocket"],
-                                     wait_timeout=120)
-        except Exception as exc:
-            self.out.failed_acks.append(f"{tablet.account.username} connect: {exc}")
-            return False
+        for attempt in range(tries):
+            tablet.sio = socketio.AsyncClient(reconnection=False)
+            tablet.sio.on("poll.closed", lambda d, t=tablet: t.closed.add(int(d["id"])))
+            try:
+                await tablet.sio.connect(tablet.url, auth={"token": tablet.account.token}, transports=["websocket"],
+                                         wait_timeout=60)
+                break
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    await tablet.sio.disconnect()
+                if attempt == tries - 1:
+                    self.out.failed_acks.append(f"{tablet.account.username} connect: {type(exc).__name__} {exc}")
+                    return False
+                await asyncio.sleep(1 + attempt * 2 + self.rng.random())
         return bool((await self.call(tablet, "meeting.join", {"meeting_id": self.mid})).get("ok"))
 
     async def connect_all(self, gate: int) -> int:
@@ -212,11 +219,13 @@ class Session:
                 await t.sio.disconnect()
 
         await asyncio.gather(*(drop(t) for t in self.tablets))
+        dropped = time.monotonic() - t0
         back = await self.connect_all(len(self.tablets))  # all at once: no gate
         synced = await asyncio.gather(*(self.call(t, "meeting.sync", {"meeting_id": self.mid})
                                         for t in self.tablets if t.sio.connected))
         self.out.storm = {"tablets": len(self.tablets), "rejoined": back,
-                          "synced": sum(bool(s.get("ok")) for s in synced), "seconds": round(time.monotonic() - t0, 1)}
+                          "synced": sum(bool(s.get("ok")) for s in synced), "drop_seconds": round(dropped, 1),
+                          "seconds": round(time.monotonic() - t0, 1)}
         log(f"  reconnect storm: {back}/{len(self.tablets)} back and joined in {self.out.storm['seconds']} s")
 
     async def chatter_until(self, deadline: float) -> None:
@@ -282,7 +291,8 @@ async def run(clients: int, minutes: float, workers: int, db: str, work: Path) -
     out = Outcome(clients, minutes, workers, db_kind)
     log(f"soak: {clients} members, {minutes:g} min, {workers} worker(s) on {db_kind}"
         + (f", {redis} Redis" if redis else ""))
-    async with Deployment.create(work, db_kind=db_kind, redis=redis) as dep:
+    # A PostgreSQL and a Redis of its own: another job on the machine cannot use up their connections.
+    async with Deployment.create(work, db_kind=db_kind, redis=redis, private_postgres=True) as dep:
         seeded = await seed(dep.database_url, clients, secretary=True, agenda_items=ITEMS)
         urls = await dep.start_workers(workers)
         session = Session(dep, seeded, urls, out)
