@@ -12,7 +12,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg.exceptions as pg_errors
 import socketio
+from sqlalchemy import exc as sa_errors
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -25,8 +27,8 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from backend.api import api
 from backend.api.system import openapi_json
 from backend.config import Settings
-from backend.db import Database
-from backend.exceptions import AppError, MethodNotAllowed, NotFound
+from backend.db import Database, is_unavailable
+from backend.exceptions import AppError, DatabaseUnavailable, MethodNotAllowed, NotFound
 from backend.realtime.media import MediaNamespace
 from backend.realtime.revocations import Revocations
 from backend.realtime.server import SessionNamespace, SioBus, create_server
@@ -76,6 +78,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"error": {"code": "internal", "message": "unexpected server error"}}, status_code=500)
+
+
+async def _backend_error(request: Request, exc: Exception) -> Response:
+    """The database out of reach (stopped, restarting) is a 503 the client may retry, one line in the log;
+    anything else of these kinds is unexpected."""
+    if is_unavailable(exc):
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        return error_response(DatabaseUnavailable())
+    return await _unexpected(request, exc)
+
+
+# Handled here, not as a bare Exception: Starlette re-raises those after answering (a traceback per request).
+_BACKEND_ERRORS = (OSError, sa_errors.DBAPIError, pg_errors.PostgresError, pg_errors.InterfaceError)
 
 
 async def _unknown_api_route(request: Request) -> Response:
@@ -196,7 +211,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={AppError: _app_error, HTTPException: _http_error, Exception: _unexpected},
+        exception_handlers={AppError: _app_error, HTTPException: _http_error, Exception: _unexpected,
+                            **dict.fromkeys(_BACKEND_ERRORS, _backend_error)},
     )
     app.state.settings = settings
     app.state.db = database
@@ -218,7 +234,7 @@ def behind_proxies(app: ASGIApp, settings: Settings) -> ASGIApp:
 async def _housekeeping(live_ctx: Live, rounds: Opinions) -> None:
     """Each worker: close polls and opinion rounds whose time is up (rounds also after a restart:
     their deadlines are stored), and keep its presence entries alive."""
-    last_refresh = 0.0
+    last_refresh = last_outage = 0.0
     while True:
         try:
             await polls.close_due(live_ctx)
@@ -227,8 +243,12 @@ async def _housekeeping(live_ctx: Live, rounds: Opinions) -> None:
             if time.monotonic() - last_refresh > REFRESH_SECONDS:
                 await live_ctx.presence.refresh()
                 last_refresh = time.monotonic()
-        except Exception:  # a database hiccup must not stop the loop
-            log.exception("housekeeping failed")
+        except Exception as exc:  # a database hiccup must not stop the loop
+            if not is_unavailable(exc):
+                log.exception("housekeeping failed")
+            elif time.monotonic() - last_outage > 30:  # one line per outage, not two a second
+                log.warning("housekeeping: the database is unavailable (%r); retrying", exc)
+                last_outage = time.monotonic()
         await asyncio.sleep(SWEEP_INTERVAL_S)
 
 
