@@ -32,7 +32,7 @@ from backend.exceptions import AppError, DatabaseUnavailable, MethodNotAllowed, 
 from backend.realtime.media import MediaNamespace
 from backend.realtime.revocations import Revocations
 from backend.realtime.server import SessionNamespace, SioBus, create_server
-from backend.services import ballot_seal, opinions, polls
+from backend.services import ballot_seal, opinions, polls, relays
 from backend.services.auth import SessionCache
 from backend.services.bridge import Bridge
 from backend.services.context import Live
@@ -255,7 +255,8 @@ async def _housekeeping(live_ctx: Live, rounds: Opinions) -> None:
 RELAY_ROUTE_INTERVAL_S = 0.5  # how late a separate relay follows a floor given on a web worker
 
 
-def create_relay_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
+def create_relay_app(settings: Settings, *, db: Database | None = None, name: str = "main",
+                     address: str = "") -> ASGIApp:
     """`ecabinet relay`: the video bridge as its own process. Sites reach its signalling (namespace /media)
     at ECABINET_RELAY_PATH on the same origin (the reverse proxy routes that path here), authenticated
     against the same database. The speaker queue runs on the web workers: the relay reads the floor
@@ -271,7 +272,8 @@ def create_relay_app(settings: Settings, *, db: Database | None = None) -> ASGIA
     sessions = SessionCache(database, settings)
     revocations = Revocations(settings.redis_url, sessions)
     bus: Any = SioBus(manager, revocations) if manager is not None else NullBus()
-    bridge = Bridge(database, settings, bus)
+    bridge = Bridge(database, settings, bus, relay_name=relays.check_name(name))
+    path = relays.signalling_path(settings, name)
     live_ctx = Live(db=database, bus=bus, presence=presence_store(""), progress=Coalescer(PROGRESS_INTERVAL_S),
                     bridge=bridge)
     media = MediaNamespace(live_ctx, settings, sessions, bridge)
@@ -279,19 +281,34 @@ def create_relay_app(settings: Settings, *, db: Database | None = None) -> ASGIA
     revocations.listen(media.revoked)
 
     async def follow_the_floor() -> None:
+        last_beat = 0.0
         while True:
             await asyncio.sleep(RELAY_ROUTE_INTERVAL_S)
+            try:
+                if time.monotonic() - last_beat > relays.HEARTBEAT_SECONDS:
+                    await relays.heartbeat(database, name)
+                    last_beat = time.monotonic()
+            except Exception as exc:
+                (log.warning if is_unavailable(exc) else log.exception)("relay: heartbeat failed: %r", exc)
             for meeting_id in list(bridge.relays):
                 try:
+                    if await relays.assigned(database, meeting_id) not in (None, name):
+                        log.info("relay %s: meeting %s moved to another relay; its connections close", name, meeting_id)
+                        await bridge.meeting_closed(meeting_id)
+                        continue
                     if not await bridge.route(meeting_id):
                         continue
                     if not await bridge.still_running(meeting_id):
                         await bridge.meeting_closed(meeting_id)
-                except Exception:  # one meeting's trouble must not stop the others
-                    log.exception("relay: following the floor of meeting %s failed", meeting_id)
+                except Exception as exc:  # one meeting's trouble must not stop the others
+                    if is_unavailable(exc):
+                        log.warning("relay: meeting %s: database unavailable (%r)", meeting_id, exc)
+                    else:
+                        log.exception("relay: following the floor of meeting %s failed", meeting_id)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await relays.register(database, name, address, path)  # its meetings stay assigned across restarts
         await revocations.start()
         task = asyncio.create_task(follow_the_floor())
         yield
@@ -302,9 +319,10 @@ def create_relay_app(settings: Settings, *, db: Database | None = None) -> ASGIA
         await database.dispose()
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "meetings": len(bridge.relays)})
+        return JSONResponse({"status": "ok", "name": name, "meetings": sorted(bridge.relays)})
 
-    app = Starlette(routes=[Route("/relay/health", health, methods=["GET"])], lifespan=lifespan)
-    path = (settings.relay_path or "/relay/socket.io").strip("/")
-    return behind_proxies(SecurityHeaders(socketio.ASGIApp(sio, other_asgi_app=app, socketio_path=path),
+    # Its health also under its own prefix, which the reverse proxy routes to it.
+    health_paths = {"/relay/health", path.removesuffix("/socket.io") + "/health"}
+    app = Starlette(routes=[Route(p, health, methods=["GET"]) for p in sorted(health_paths)], lifespan=lifespan)
+    return behind_proxies(SecurityHeaders(socketio.ASGIApp(sio, other_asgi_app=app, socketio_path=path.strip("/")),
                                           hsts_seconds=settings.hsts_seconds), settings)
