@@ -116,8 +116,8 @@ http {{
 class Tablet:
     """A member's tablet: a bearer token, its own routing cookie, a live connection through nginx."""
 
-    def __init__(self, base: str, token: str) -> None:
-        self.base, self.token = base, token
+    def __init__(self, base: str, token: str, *, transports: tuple[str, ...] = ("polling", "websocket")) -> None:
+        self.base, self.token, self.transports = base, token, list(transports)
         self.route = secrets.token_hex(12)
         # request_timeout: a loaded machine may take more than engine.io's 5 s to answer a handshake.
         self.sio = socketio.AsyncClient(ssl_verify=False, reconnection=True, reconnection_delay=0.2,
@@ -135,11 +135,19 @@ class Tablet:
         self.drops += 1
         self.connected.clear()
 
-    async def connect(self) -> None:
+    async def connect(self, tries: int = 3) -> None:
         # Long-polling first, then the upgrade, as a browser behind a strict proxy does: without stickiness
-        # a poll reaching another worker than the handshake's is refused.
-        await self.sio.connect(self.base, auth={"token": self.token}, transports=["polling", "websocket"],
-                               wait_timeout=30, headers={"Cookie": f"ecabinet_route={self.route}"})
+        # a poll reaching another worker than the handshake's is refused. A tablet whose first attempt
+        # fails (a loaded machine) tries again, as the app does.
+        for attempt in range(tries):
+            try:
+                await self.sio.connect(self.base, auth={"token": self.token}, transports=self.transports,
+                                       wait_timeout=60, headers={"Cookie": f"ecabinet_route={self.route}"})
+                return
+            except socketio.exceptions.ConnectionError:
+                if attempt == tries - 1:
+                    raise
+                await asyncio.sleep(1)
 
     async def call(self, event: str, data: Any, timeout: float = 60) -> dict[str, Any]:
         ack: dict[str, Any] = await self.sio.call(event, data, timeout=timeout)
@@ -381,11 +389,11 @@ async def _bulk_members(db_url: str, meeting_id: int, count: int) -> list[str]:
 
 
 def routes_by_device(tmp: Path) -> dict[str, set[str]]:
-    """Routing cookie -> the workers nginx sent its /socket.io requests to (from the access log)."""
+    """Routing cookie -> the workers nginx sent its /socket.io requests (and /api/health probes) to."""
     routes: dict[str, set[str]] = {}
     for line in (tmp / "access.log").read_text().splitlines():
         upstream, cookie, _status, uri = (line.split(" ", 3) + ["", "", "", ""])[:4]
-        if uri.startswith("/socket.io/") and cookie != "-":
+        if uri.startswith(("/socket.io/", "/api/health")) and cookie != "-":
             # After a failover nginx logs "a, b" (the dead worker tried first): the one that answered counts.
             routes.setdefault(cookie, set()).add(upstream.split(", ")[-1])
     return routes
@@ -395,6 +403,14 @@ async def connect_all(tablets: list[Tablet], *, at_once: int = 25) -> None:
     """Connects tablets a batch at a time (a room of tablets coming up, not one instant)."""
     for start in range(0, len(tablets), at_once):
         await asyncio.gather(*(t.connect() for t in tablets[start:start + at_once]))
+
+
+async def probe_routes(base: str, tablets: list[Tablet]) -> None:
+    """One /api/health per tablet with its routing cookie: nginx logs at once which worker the cookie goes
+    to (a WebSocket is logged only when it closes)."""
+    async with httpx.AsyncClient(base_url=base, verify=False, timeout=60) as http:
+        for t in tablets:
+            assert (await http.get("/api/health", headers={"Cookie": f"ecabinet_route={t.route}"})).status_code == 200
 
 
 async def join_all(tablets: list[Tablet], meeting_id: int, *, at_once: int = 25) -> None:
