@@ -12,7 +12,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg.exceptions as pg_errors
 import socketio
+from sqlalchemy import exc as sa_errors
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -25,12 +27,12 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from backend.api import api
 from backend.api.system import openapi_json
 from backend.config import Settings
-from backend.db import Database
-from backend.exceptions import AppError, MethodNotAllowed, NotFound
+from backend.db import Database, is_unavailable
+from backend.exceptions import AppError, DatabaseUnavailable, MethodNotAllowed, NotFound
 from backend.realtime.media import MediaNamespace
 from backend.realtime.revocations import Revocations
 from backend.realtime.server import SessionNamespace, SioBus, create_server
-from backend.services import ballot_seal, opinions, polls
+from backend.services import ballot_seal, opinions, polls, relays
 from backend.services.auth import SessionCache
 from backend.services.bridge import Bridge
 from backend.services.context import Live
@@ -76,6 +78,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"error": {"code": "internal", "message": "unexpected server error"}}, status_code=500)
+
+
+async def _backend_error(request: Request, exc: Exception) -> Response:
+    """The database out of reach (stopped, restarting) is a 503 the client may retry, one line in the log;
+    anything else of these kinds is unexpected."""
+    if is_unavailable(exc):
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        return error_response(DatabaseUnavailable())
+    return await _unexpected(request, exc)
+
+
+# Handled here, not as a bare Exception: Starlette re-raises those after answering (a traceback per request).
+_BACKEND_ERRORS = (OSError, sa_errors.DBAPIError, pg_errors.PostgresError, pg_errors.InterfaceError)
 
 
 async def _unknown_api_route(request: Request) -> Response:
@@ -196,7 +211,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={AppError: _app_error, HTTPException: _http_error, Exception: _unexpected},
+        exception_handlers={AppError: _app_error, HTTPException: _http_error, Exception: _unexpected,
+                            **dict.fromkeys(_BACKEND_ERRORS, _backend_error)},
     )
     app.state.settings = settings
     app.state.db = database
@@ -218,7 +234,7 @@ def behind_proxies(app: ASGIApp, settings: Settings) -> ASGIApp:
 async def _housekeeping(live_ctx: Live, rounds: Opinions) -> None:
     """Each worker: close polls and opinion rounds whose time is up (rounds also after a restart:
     their deadlines are stored), and keep its presence entries alive."""
-    last_refresh = 0.0
+    last_refresh = last_outage = 0.0
     while True:
         try:
             await polls.close_due(live_ctx)
@@ -227,15 +243,20 @@ async def _housekeeping(live_ctx: Live, rounds: Opinions) -> None:
             if time.monotonic() - last_refresh > REFRESH_SECONDS:
                 await live_ctx.presence.refresh()
                 last_refresh = time.monotonic()
-        except Exception:  # a database hiccup must not stop the loop
-            log.exception("housekeeping failed")
+        except Exception as exc:  # a database hiccup must not stop the loop
+            if not is_unavailable(exc):
+                log.exception("housekeeping failed")
+            elif time.monotonic() - last_outage > 30:  # one line per outage, not two a second
+                log.warning("housekeeping: the database is unavailable (%r); retrying", exc)
+                last_outage = time.monotonic()
         await asyncio.sleep(SWEEP_INTERVAL_S)
 
 
 RELAY_ROUTE_INTERVAL_S = 0.5  # how late a separate relay follows a floor given on a web worker
 
 
-def create_relay_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
+def create_relay_app(settings: Settings, *, db: Database | None = None, name: str = "main",
+                     address: str = "") -> ASGIApp:
     """`ecabinet relay`: the video bridge as its own process. Sites reach its signalling (namespace /media)
     at ECABINET_RELAY_PATH on the same origin (the reverse proxy routes that path here), authenticated
     against the same database. The speaker queue runs on the web workers: the relay reads the floor
@@ -251,7 +272,8 @@ def create_relay_app(settings: Settings, *, db: Database | None = None) -> ASGIA
     sessions = SessionCache(database, settings)
     revocations = Revocations(settings.redis_url, sessions)
     bus: Any = SioBus(manager, revocations) if manager is not None else NullBus()
-    bridge = Bridge(database, settings, bus)
+    bridge = Bridge(database, settings, bus, relay_name=relays.check_name(name))
+    path = relays.signalling_path(settings, name)
     live_ctx = Live(db=database, bus=bus, presence=presence_store(""), progress=Coalescer(PROGRESS_INTERVAL_S),
                     bridge=bridge)
     media = MediaNamespace(live_ctx, settings, sessions, bridge)
@@ -259,19 +281,34 @@ def create_relay_app(settings: Settings, *, db: Database | None = None) -> ASGIA
     revocations.listen(media.revoked)
 
     async def follow_the_floor() -> None:
+        last_beat = 0.0
         while True:
             await asyncio.sleep(RELAY_ROUTE_INTERVAL_S)
+            try:
+                if time.monotonic() - last_beat > relays.HEARTBEAT_SECONDS:
+                    await relays.heartbeat(database, name)
+                    last_beat = time.monotonic()
+            except Exception as exc:
+                (log.warning if is_unavailable(exc) else log.exception)("relay: heartbeat failed: %r", exc)
             for meeting_id in list(bridge.relays):
                 try:
+                    if await relays.assigned(database, meeting_id) not in (None, name):
+                        log.info("relay %s: meeting %s moved to another relay; its connections close", name, meeting_id)
+                        await bridge.meeting_closed(meeting_id)
+                        continue
                     if not await bridge.route(meeting_id):
                         continue
                     if not await bridge.still_running(meeting_id):
                         await bridge.meeting_closed(meeting_id)
-                except Exception:  # one meeting's trouble must not stop the others
-                    log.exception("relay: following the floor of meeting %s failed", meeting_id)
+                except Exception as exc:  # one meeting's trouble must not stop the others
+                    if is_unavailable(exc):
+                        log.warning("relay: meeting %s: database unavailable (%r)", meeting_id, exc)
+                    else:
+                        log.exception("relay: following the floor of meeting %s failed", meeting_id)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await relays.register(database, name, address, path)  # its meetings stay assigned across restarts
         await revocations.start()
         task = asyncio.create_task(follow_the_floor())
         yield
@@ -282,9 +319,10 @@ def create_relay_app(settings: Settings, *, db: Database | None = None) -> ASGIA
         await database.dispose()
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "meetings": len(bridge.relays)})
+        return JSONResponse({"status": "ok", "name": name, "meetings": sorted(bridge.relays)})
 
-    app = Starlette(routes=[Route("/relay/health", health, methods=["GET"])], lifespan=lifespan)
-    path = (settings.relay_path or "/relay/socket.io").strip("/")
-    return behind_proxies(SecurityHeaders(socketio.ASGIApp(sio, other_asgi_app=app, socketio_path=path),
+    # Its health also under its own prefix, which the reverse proxy routes to it.
+    health_paths = {"/relay/health", path.removesuffix("/socket.io") + "/health"}
+    app = Starlette(routes=[Route(p, health, methods=["GET"]) for p in sorted(health_paths)], lifespan=lifespan)
+    return behind_proxies(SecurityHeaders(socketio.ASGIApp(sio, other_asgi_app=app, socketio_path=path.strip("/")),
                                           hsts_seconds=settings.hsts_seconds), settings)

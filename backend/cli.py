@@ -112,9 +112,24 @@ def cmd_nginx_config(args: argparse.Namespace) -> None:
         server_name=args.server_name, listen=args.listen, listen_http=args.listen_http or None,
         certificate=args.cert, certificate_key=args.key, frontend_dir=args.frontend_dir,
         workers=tuple(f"127.0.0.1:{args.port + i}" for i in range(args.workers)),
-        relay=f"127.0.0.1:{args.relay_port}" if args.relay_port else None,
-        relay_path=settings.relay_path or "/relay/socket.io", max_upload_bytes=settings.max_document_bytes,
+        relays=_relays_option(args), relay_prefix=settings.relay_path or "/relay",
+        max_upload_bytes=settings.max_document_bytes,
         extra=tuple(args.extra))), end="")
+
+
+def _relays_option(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    """--relay NAME=HOST:PORT (repeatable), else --relay-port P: one relay named main (0: none)."""
+    from backend.services.relays import NAME
+
+    if not args.relay:
+        return (("main", f"127.0.0.1:{args.relay_port}"),) if args.relay_port else ()
+    out = []
+    for spec in args.relay:
+        name, _, address = spec.partition("=")
+        if not NAME.match(name) or not address:
+            sys.exit(f"ecabinet: --relay wants NAME=HOST:PORT (name: lowercase letters, digits, '-'), not {spec!r}")
+        out.append((name, address))
+    return tuple(out)
 
 
 def cmd_relay(args: argparse.Namespace) -> None:
@@ -122,13 +137,46 @@ def cmd_relay(args: argparse.Namespace) -> None:
     import uvicorn
 
     from backend.app import create_relay_app
+    from backend.services import relays
 
     settings = _settings()
     host, port = args.host or settings.host, args.port
     logs.configure(settings.log_level)
-    path = settings.relay_path or "/relay/socket.io"
-    print(f"e-Cabinet relay on http://{host}:{port}{path} (namespace /media)", flush=True)
-    uvicorn.run(create_relay_app(settings), host=host, port=port, log_level=settings.log_level, proxy_headers=False)
+    if not relays.NAME.match(args.name):
+        sys.exit("ecabinet: a relay's name is 1 to 32 lowercase letters, digits or '-'")
+    path = relays.signalling_path(settings, args.name)
+    print(f"e-Cabinet relay {args.name} on http://{host}:{port}{path} (namespace /media)", flush=True)
+    app = create_relay_app(settings, name=args.name, address=f"{host}:{port}")
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level, proxy_headers=False)
+
+
+def cmd_relays(args: argparse.Namespace) -> None:
+    """The operator's view of the relays and their meetings: list, assign, unassign."""
+    import json
+
+    from backend.services import relays
+
+    settings = _settings()
+    if args.relays_command == "list":
+        rows = _with_db(settings, relays.listing)
+        if args.json:
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+            return
+        if not rows:
+            print("no relay has registered yet (start one: ecabinet relay --name NAME --port PORT)")
+        for row in rows:
+            meetings = ", ".join(str(m["meeting_id"]) + ("" if m["by_operator"] else " (auto)")
+                                 for m in row["meetings"]) or "-"
+            print(f"{row['name']}\t{'alive' if row['alive'] else 'silent'}\t{row['address']}\t{row['path']}\t"
+                  f"last seen {row['last_seen']}\tmeetings: {meetings}")
+    elif args.relays_command == "assign":
+        done = _with_db(settings, lambda db: relays.assign(db, args.meeting_id, args.relay))
+        print(f"meeting {done['meeting_id']}: its video bridge runs on relay {done['relay']}")
+    else:
+        if _with_db(settings, lambda db: relays.unassign(db, args.meeting_id)):
+            print(f"meeting {args.meeting_id}: no relay assigned (the next site to join chooses the least busy)")
+        else:
+            print(f"meeting {args.meeting_id} had no relay assigned")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -399,7 +447,9 @@ def parser() -> argparse.ArgumentParser:
     ngx.add_argument("--frontend-dir", default="/opt/ecabinet/frontend")
     ngx.add_argument("--workers", type=int, default=3)
     ngx.add_argument("--port", type=int, default=8001, help="the first worker's port")
-    ngx.add_argument("--relay-port", type=int, default=8090, help="the relay's port (0: no separate relay)")
+    ngx.add_argument("--relay-port", type=int, default=8090, help="one relay named main on this port (0: none)")
+    ngx.add_argument("--relay", action="append", default=[], metavar="NAME=HOST:PORT",
+                     help="a relay process (repeatable; replaces --relay-port)")
     ngx.add_argument("--extra", action="append", default=[], help="an extra http-level line (repeatable)")
     ngx.set_defaults(func=cmd_nginx_config)
 
@@ -470,7 +520,21 @@ def parser() -> argparse.ArgumentParser:
     relay = sub.add_parser("relay", help="run the video bridge's relay as its own process")
     relay.add_argument("--host", help="default: ECABINET_HOST or 127.0.0.1")
     relay.add_argument("--port", type=int, default=8100, help="default: 8100")
+    relay.add_argument("--name", default="main",
+                       help="this relay's name (its signalling path: /relay/NAME/socket.io); default: main")
     relay.set_defaults(func=cmd_relay)
+    rel = sub.add_parser("relays", help="the relays and the meetings assigned to them").add_subparsers(
+        dest="relays_command", required=True)
+    rls = rel.add_parser("list", help="every relay that registered: alive or not, its meetings")
+    rls.add_argument("--json", action="store_true")
+    rls.set_defaults(func=cmd_relays)
+    ras = rel.add_parser("assign", help="put a meeting's video bridge on a relay (kept across restarts)")
+    ras.add_argument("meeting_id", type=int)
+    ras.add_argument("relay", help="the relay's name")
+    ras.set_defaults(func=cmd_relays)
+    run = rel.add_parser("unassign", help="forget a meeting's relay (the next join chooses the least busy)")
+    run.add_argument("meeting_id", type=int)
+    run.set_defaults(func=cmd_relays)
     trace = sub.add_parser("trace", help="name whose copy a leaked PDF is (exit 0 found, 1 not ours, 2 error)")
     trace.add_argument("file")
     trace.add_argument("--json", action="store_true", help="print the copies found as JSON")

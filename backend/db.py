@@ -7,13 +7,16 @@ instead of failing when one upgrades a read to a write."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg.exceptions as pg_errors
 from sqlalchemy import event
+from sqlalchemy import exc as sa_errors
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -97,3 +100,30 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: Any) -> None:
         immediate = conn.get_execution_options().get("ecabinet_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+# Errors that say the database cannot be reached now, not that a statement was wrong.
+_DOWN = (pg_errors.PostgresConnectionError, pg_errors.CannotConnectNowError, pg_errors.AdminShutdownError,
+         pg_errors.CrashShutdownError, pg_errors.TooManyConnectionsError, ConnectionError, TimeoutError)
+_DOWN_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when `exc` (or what caused it) says the database is out of reach now: stopped, restarting,
+    refusing connections, the connection cut. Such a request can be tried again later (503); the worker
+    carries on and its pool reconnects by itself when the database is back (pool_pre_ping)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _DOWN):
+            return True
+        if isinstance(current, OSError) and current.errno in _DOWN_ERRNOS:
+            return True
+        if isinstance(current, sa_errors.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, pg_errors.InterfaceError) and "connection is closed" in str(current):
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
+    return False

@@ -9,7 +9,8 @@ What the configuration does (nginx from Debian; the open-source edition, no stic
   `ecabinet_route` cookie before it connects, and the upstream is chosen by a consistent hash of it
   (a device's long-polling requests and its WebSocket reach one worker; devices spread over all).
   A worker that stops answering is skipped and its devices move to the next one, where they resync;
-- `/relay/socket.io/` (the video bridge's signalling) to the relay process, when there is one;
+- `/relay/<name>/` (the video bridge's signalling) to each relay process (a meeting's sites are sent to
+  the relay assigned to it: backend/services/relays.py);
 - uploads up to the documents' limit, and long timeouts only where a live connection needs them."""
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ class NginxOptions:
     """The installed tablet app (the repository's frontend/ after `make setup`: vendor/ included)."""
     workers: tuple[str, ...] = ("127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003")
     """The web workers (`ecabinet serve --workers N --port 8001` listens on 8001..800N)."""
-    relay: str | None = "127.0.0.1:8090"
-    """The relay process (`ecabinet relay --port 8090`), or None when the workers carry the bridge."""
-    relay_path: str = "/relay/socket.io"
-    """ECABINET_RELAY_PATH of the workers and the relay."""
+    relays: tuple[tuple[str, str], ...] = (("main", "127.0.0.1:8090"),)
+    """The relay processes as (name, address) (`ecabinet relay --name main --port 8090`); none when the
+    workers carry the bridge themselves. Relay N's signalling is at <relay_prefix>/N/socket.io."""
+    relay_prefix: str = "/relay"
+    """Where the relays' paths begin (ECABINET_RELAY_PATH of the workers and the relays)."""
     max_upload_bytes: int = 100_000_000
     """ECABINET_MAX_DOCUMENT_BYTES (a little more is allowed for the multipart envelope)."""
     extra: tuple[str, ...] = field(default=())
@@ -64,7 +66,9 @@ def render_nginx(options: NginxOptions) -> str:
     from backend.app import _PUBLIC_DIRS, _PUBLIC_FILES, CONTENT_SECURITY_POLICY
 
     workers = "\n".join(f"    server {w} max_fails=1 fail_timeout=10s;" for w in options.workers)
-    relay = f"upstream ecabinet_relay {{\n    server {options.relay};\n}}\n" if options.relay else ""
+    prefix = options.relay_prefix.rstrip("/").removesuffix("/socket.io").rstrip("/") or "/relay"
+    relay = "".join(f"upstream ecabinet_relay_{name.replace('-', '_')} {{\n    server {address};\n}}\n"
+                    for name, address in options.relays)
     upload = options.max_upload_bytes + 1_000_000
     hsts = '    add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;'
     proxy = """        proxy_set_header Host $host;
@@ -143,9 +147,9 @@ server {{
 {live}
     }}
 """)
-    if options.relay:
-        parts.append(f"""    location {options.relay_path.rstrip('/')}/ {{
-        proxy_pass http://ecabinet_relay;
+    for name, _ in options.relays:  # each relay's signalling (and health) under its own prefix
+        parts.append(f"""    location {prefix}/{name}/ {{
+        proxy_pass http://ecabinet_relay_{name.replace('-', '_')};
 {proxy}
 {live}
     }}

@@ -95,6 +95,23 @@ class ServiceUnavailable(AppError):
         self.retry_after = retry_after
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached now (stopped, restarting): try again in a few seconds."""
+
+    code = "database_unavailable"
+
+    def __init__(self, message: str = "the database cannot be reached just now: try again in a few seconds", *,
+                 code: str | None = None, retry_after: int | None = 5) -> None:
+        super().__init__(message, code=code, retry_after=retry_after)
+
+
+class InsufficientStorage(AppError):
+    """The server's disk is full: nothing was kept of what was being stored."""
+
+    status = 507
+    code = "disk_full"
+
+
 class Unprocessable(AppError):
     """Well-formed input that cannot be handled within the limits (e.g. a PDF that exhausts its sandbox)."""
 

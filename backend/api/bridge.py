@@ -10,6 +10,7 @@ from starlette.responses import Response
 from backend.api.routing import Call, Permission, api
 from backend.domain.meeting_states import Action
 from backend.exceptions import NotFound
+from backend.services import relays
 from backend.services.bridge import Bridge
 
 BRIDGE = "/api/meetings/{meeting_id:int}/bridge"
@@ -26,6 +27,12 @@ def _bridge(call: Call) -> Bridge:
            permission=Permission.meeting(Action.WATCH_SITES), tag="bridge", response=dict[str, Any])
 async def bridge_state(call: Call) -> dict[str, Any]:
     return await _bridge(call).state(call.user, call.path["meeting_id"])
+
+
+@api.route("GET", BRIDGE + "/relay", summary="Where a site joins the meeting's video bridge (its relay)",
+           permission=Permission.meeting(Action.JOIN_BRIDGE), tag="bridge", response=dict[str, Any])
+async def bridge_relay(call: Call) -> dict[str, Any]:
+    return await relays.route(call.db, call.settings, call.user, call.path["meeting_id"])
 
 
 @api.route("GET", BRIDGE + "/metrics", summary="The same figures in the Prometheus text format",

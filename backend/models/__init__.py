@@ -22,6 +22,7 @@ from backend.models.opinions import (
     OpinionReminder,
     OpinionRound,
 )
+from backend.models.relays import MediaRelay, RelayAssignment
 from backend.models.resolutions import Resolution, ResolutionSignature, SigningCredential
 from backend.models.votes import Ballot, BallotReceipt, Poll, PollVoter, SealedBallot, SecretBallot
 
@@ -29,8 +30,9 @@ __all__ = [
     "AgendaItem", "AgendaPosition", "Annotation", "Attendance", "AuditEntry", "AuthSession", "Ballot",
     "BallotReceipt", "Body",
     "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion", "LoginAddressThrottle",
-    "LoginThrottle", "Meeting", "Notification",
+    "LoginThrottle", "Meeting", "MediaRelay", "Notification",
     "OpinionAnswer", "OpinionBallot", "OpinionDocumentComment", "OpinionQuestion", "OpinionReminder", "OpinionRound",
-    "Participant", "Poll", "PollVoter", "Resolution", "ResolutionSignature", "SavedGroup", "SealedBallot",
+    "Participant", "Poll", "PollVoter", "RelayAssignment", "Resolution", "ResolutionSignature", "SavedGroup",
+    "SealedBallot",
     "SecretBallot", "SigningCredential", "SpeakerTurn", "User", "taking_part",
 ]

@@ -19,9 +19,17 @@ import socketio
 from pydantic import BaseModel, ValidationError
 
 from backend.config import Settings
+from backend.db import is_unavailable
 from backend.domain.meeting_states import STAFF, Action
 from backend.domain.text import unsafe_text_problem
-from backend.exceptions import AppError, BadRequest, PayloadTooLarge, Unauthorized, ValidationFailed
+from backend.exceptions import (
+    AppError,
+    BadRequest,
+    DatabaseUnavailable,
+    PayloadTooLarge,
+    Unauthorized,
+    ValidationFailed,
+)
 from backend.realtime import payloads as p
 from backend.realtime.revocations import Revocations
 from backend.services import attendance, auth, live, polls, speakers
@@ -127,6 +135,11 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                                                 _cookie(environ, auth.session_cookie(self.settings)), via_cookie=True)
         except AppError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.as_dict()) from exc
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            down = DatabaseUnavailable()  # refused cleanly: the client's reconnection tries again
+            raise socketio.exceptions.ConnectionRefusedError(down.message, down.as_dict()) from exc
         self.sessions.remember(actor, generation)
         # The actor carries its login session's id: every event re-checks it, revocations find it.
         await self.save_session(sid, {"actor": actor, "meetings": set(), "documents": set()})
@@ -140,7 +153,12 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if actor is None:
             return
         for meeting_id in list(session.get("meetings", ())):
-            await live.leave(self.live, actor.user_id, meeting_id, sid)
+            try:
+                await live.leave(self.live, actor.user_id, meeting_id, sid)
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                log.warning("socket %s left meeting %s while the database was unavailable", sid, meeting_id)
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event in ("connect", "disconnect"):
@@ -151,7 +169,10 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return {"ok": True, **await self._dispatch(event, sid, data)}
         except AppError as exc:
             return {"ok": False, "error": exc.as_dict()}
-        except Exception:  # never let one event take the connection down
+        except Exception as exc:  # never let one event take the connection down
+            if is_unavailable(exc):  # the database is down: the tablet retries, the worker goes on
+                log.warning("event %s: database unavailable (%r)", event, exc)
+                return {"ok": False, "error": DatabaseUnavailable().as_dict()}
             log.exception("event %s failed", event)
             return {"ok": False, "error": {"code": "internal", "message": "unexpected server error"}}
 

@@ -26,7 +26,7 @@ from backend.domain import speaker_queue
 from backend.domain.meeting_states import Action, Role, Status
 from backend.exceptions import BadRequest, NotFound, TooManyRequests
 from backend.models import Meeting, Participant, SpeakerTurn, taking_part
-from backend.services import access
+from backend.services import access, relays
 from backend.services.context import Actor
 from backend.services.events import EventBus, NullBus, staff_room
 from media import hooks
@@ -55,8 +55,11 @@ class Bridge:
     devices of one account receive side by side; when a second device publishes, its publication
     replaces the first's once it is connected, and the first device is told (`media.replaced`)."""
 
-    def __init__(self, db: Database, settings: Settings, bus: EventBus | None = None) -> None:
+    def __init__(self, db: Database, settings: Settings, bus: EventBus | None = None, *,
+                 relay_name: str | None = None) -> None:
         self.db, self.settings = db, settings
+        self.relay_name = relay_name
+        """This process is the relay of that name (`ecabinet relay --name`): it serves only its meetings."""
         self.bus: EventBus = bus or NullBus()
         self.notify: Notify = _nobody
         """How a single connection is told something (the signalling layer sets it)."""
@@ -256,6 +259,8 @@ class Bridge:
     async def may_join(self, actor: Actor, meeting_id: int, action: Action = Action.JOIN_BRIDGE) -> None:
         async with self.db.read() as s:
             await access.require_membership(s, actor, meeting_id, action, lock=False)
+        if self.relay_name is not None:
+            await relays.claim(self.db, meeting_id, self.relay_name)
 
     def _throttle(self, actor: Actor, meeting_id: int) -> None:
         """A flood of offers from one site is refused (each costs the relay a peer connection)."""

@@ -4,13 +4,14 @@ once under data_dir/files/ab/cdef..., named by its SHA-256, and never changed af
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import os
 import tempfile
 from pathlib import Path
 
 from backend.config import Settings
-from backend.exceptions import NotFound
+from backend.exceptions import InsufficientStorage, NotFound
 
 
 class FileStore:
@@ -30,7 +31,13 @@ class FileStore:
     async def put(self, data: bytes) -> str:
         """Stores `data` (atomically: a crash never leaves half a file under its name); returns its digest."""
         digest = hashlib.sha256(data).hexdigest()
-        await asyncio.to_thread(self._write, digest, data)
+        try:
+            await asyncio.to_thread(self._write, digest, data)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # nothing half-written is left (see _write)
+                raise InsufficientStorage("the server's disk is full: nothing was stored; tell the administrator",
+                                          code="disk_full") from exc
+            raise
         return digest
 
     def _write(self, digest: str, data: bytes) -> None:

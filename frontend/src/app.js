@@ -5,7 +5,7 @@ import {
   language, languages, loadCatalogues, onLanguageChange, setLanguage, storedLanguage, t,
 } from './lib/i18n.js';
 import { navigate, parseRoute } from './lib/router.js';
-import { disconnectSocket, setMediaPath } from './lib/socket.js';
+import { disconnectSocket } from './lib/socket.js';
 import { forgetBallots } from './lib/live_store.js';
 import { Loading, useTitle } from './views/components.js';
 import { LoginView } from './views/login.js';
@@ -133,8 +133,7 @@ function App() {
       setSession((s) => ({ status: 'anonymous', user: null, expired: s.status === 'user' }));
     });
     api.me()
-      .then(({ user, media_path: mediaPath }) => {
-        setMediaPath(mediaPath);
+      .then(({ user }) => {
         applyUserLanguage(user);
         setSession({ status: 'user', user });
       })

@@ -255,6 +255,7 @@ async def _bridge_samples(cast: Cast, call: Any) -> None:
     assert (await chair.post(f"{m}/transitions", json={"action": "start"})).status_code == 200
     await call(sec, "GET", "/api/meetings/{meeting_id}/bridge", f"{m}/bridge")
     await call(sec, "GET", "/api/meetings/{meeting_id}/bridge/metrics", f"{m}/bridge/metrics")
+    await call(sec, "GET", "/api/meetings/{meeting_id}/bridge/relay", f"{m}/bridge/relay")
 
 
 async def _document_samples(cast: Cast, root: Client, call: Any) -> None:

@@ -137,6 +137,8 @@ export const api = {
     setCsrfToken(out.csrf_token);
     return out;
   },
+  /** Where the meeting's video bridge signals: the web server's own path, or its relay's. */
+  bridgeRelay: (meetingId) => get(`/meetings/${meetingId}/bridge/relay`),
   changePassword: (current_password, new_password) => post('/auth/password', { current_password, new_password }),
   // Resolutions and minutes, signing credentials, verification.
   polls: (meetingId) => get(`/meetings/${enc(meetingId)}/polls`),

@@ -46,8 +46,8 @@ export class BridgeClient {
   async start(stream = null) {
     this.stream = stream;
     if (!this.socket) {
-      // Where the relay's signalling lives (inside the web server, or a relay process of its own).
-      try { setMediaPath((await api.me()).media_path); } catch { /* the default path */ }
+      // Where the meeting's bridge signals (inside the web server, or the relay it is assigned to).
+      try { setMediaPath((await api.bridgeRelay(this.meetingId)).media_path); } catch { /* the default path */ }
       this.socket = mediaSocket();
     }
     if (this.stopped) return;

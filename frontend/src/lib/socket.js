@@ -136,11 +136,15 @@ export function emitAck(event, payload, { timeout = ACK_TIMEOUT_MS } = {}) {
 }
 
 /** The video bridge's signalling: namespace /media, on the session's connection (multiplexed) or, when
- * the relay runs as its own process, at the path the server names (GET /api/auth/me: media_path). */
+ * relays run as their own processes, at the path of the meeting's relay (GET /api/meetings/{id}/bridge/relay). */
 let media = null;
 let mediaPath = SOCKET_PATH;
 export function setMediaPath(path) {
-  if (path && path !== mediaPath && !media) mediaPath = new URL(`../..${path}`, import.meta.url).pathname;
+  if (!path) return;
+  const resolved = new URL(`../..${path}`, import.meta.url).pathname;
+  if (resolved === mediaPath) return;
+  if (media) { media.disconnect(); media = null; } // another meeting, on another relay
+  mediaPath = resolved;
 }
 export function mediaSocket() {
   if (media) return media;

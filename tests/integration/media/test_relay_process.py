@@ -60,7 +60,7 @@ async def test_a_relay_of_its_own_follows_the_floor_given_on_the_web_server(
         server: Server, session_world: dict[str, Any], live_factory: Any, relay_process: str) -> None:
     people, mid = session_world["people"], session_world["meeting_id"]
     lives = {k: await live_factory(people[k]) for k in ("chair", "bridge", "member")}
-    sites = {k: Site(server, live, base_url=relay_process, path="relay/socket.io") for k, live in lives.items()}
+    sites = {k: Site(server, live, base_url=relay_process, path="relay/main/socket.io") for k, live in lives.items()}
     try:
         for site in sites.values():
             await site.connect()
@@ -77,7 +77,7 @@ async def test_a_relay_of_its_own_follows_the_floor_given_on_the_web_server(
         await _until(lambda: len(member.frames[FLOOR]) >= 10, timeout=15)
         assert abs(member.frames[FLOOR][-1][1] - 60) < 30
         outsider = Site(server, await live_factory(people["outsider"]), base_url=relay_process,
-                        path="relay/socket.io")
+                        path="relay/main/socket.io")
         await outsider.connect()
         refused = await outsider.publish(mid, level=1)
         assert refused["ok"] is False and refused["error"]["code"] == "not_found"  # not told the meeting exists
