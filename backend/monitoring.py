@@ -39,6 +39,7 @@ USER_KEY = "ecabinet.user_id"
 """Where the REST layer leaves the caller's user id in the request's scope (for the request's log line)."""
 ERROR_KEY = "ecabinet.error"
 """Where the error handlers leave the error code of a refused request."""
+_CONVERTER = re.compile(r":\w+}")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _FORWARDED = (b"x-forwarded-for", b"forwarded", b"x-real-ip")
 # Seconds: from a cached read (1 ms) to a meeting book (tens of seconds).
@@ -258,7 +259,7 @@ class RequestObserver:
             await self.app(scope, receive, sending)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = _CONVERTER.sub("}", getattr(scope.get("route"), "path", None) or "unmatched")
             method = scope.get("method", "")
             self.metrics.http_requests.labels(method, route, str(status)).inc()
             self.metrics.http_seconds.labels(method, route).observe(elapsed)

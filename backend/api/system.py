@@ -29,7 +29,7 @@ async def get_health(call: Call) -> dict[str, Any]:
 async def get_ready(call: Call) -> dict[str, Any]:
     checks = await health.ready(call.db, call.settings)
     if not health.is_ready(checks):
-        failed = [name for name, verdict in checks.items() if verdict not in ("ok", "not_configured")]
+        failed = [name for name, verdict in checks.items() if verdict not in health.PASSING]
         error = ServiceUnavailable(f"not ready: {', '.join(failed)}", code="not_ready", retry_after=5)
         error.details = {"failed": failed, "checks": checks}
         raise error
