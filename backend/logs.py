@@ -31,6 +31,9 @@ QUIET_TRACEBACKS = frozenset({"pyhanko", "pyhanko_certvalidator"})
 WIRE_LOGGERS = ("engineio", "socketio", "aiosqlite", "sqlalchemy", "asyncpg", "multipart", "python_multipart",
                 "websockets", "httpx", "httpcore", "hpack", "redis")
 """Loggers whose arguments below WARNING are what went over the wire or into the database."""
+WIRE_AT_DEBUG = ("uvicorn",)
+"""Loggers whose debug records carry the wire: uvicorn hands its logger to the websockets library, which
+logs every frame ("> TEXT '42[\"vote.cast\", ...]'") at debug."""
 WITHHELD = "‹withheld›"
 REDACTED = "‹redacted›"
 CONTEXT_FIELDS = ("request_id", "user_id", "meeting_id", "event", "method", "route", "status", "latency_ms",
@@ -69,7 +72,9 @@ class Redact(logging.Filter):
     wire libraries' arguments below WARNING, then scrubs the message and the traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING and record.name.split(".", 1)[0] in WIRE_LOGGERS:
+        top = record.name.split(".", 1)[0]
+        if (record.levelno < logging.WARNING and top in WIRE_LOGGERS) or (
+                record.levelno < logging.INFO and top in WIRE_AT_DEBUG):
             if record.args:
                 record.msg = _PLACEHOLDER.sub(lambda m: "%" if m.group(0) == "%%" else WITHHELD, str(record.msg))
                 record.args = None
@@ -130,3 +135,6 @@ def configure(level: str, fmt: str = "text", *, stream: IO[str] | None = None) -
     for name in ("engineio", "socketio", "engineio.server", "socketio.server", "engineio.client",
                  "socketio.client"):
         logging.getLogger(name).setLevel(logging.DEBUG if numeric <= logging.DEBUG else logging.WARNING)
+    # SQLAlchemy sets its own loggers to WARNING; at debug level its statements and rows are wanted too
+    # (parameters hidden by the engine, rows withheld by Redact).
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.DEBUG if numeric <= logging.DEBUG else logging.WARNING)

@@ -100,6 +100,10 @@ class LiveFigures(Collector):
                  sandboxes: Callable[[], dict[str, Any]], relays: Callable[[], dict[int, Any] | None]) -> None:
         self.rooms, self.pool, self.sandboxes, self.relays = rooms, pool, sandboxes, relays
 
+    def describe(self) -> list[GaugeMetricFamily]:
+        """Nothing ahead of time: the figures exist only while the process runs (read in its event loop)."""
+        return []
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         yield from self._sockets()
         yield from self._pool()
