@@ -24,7 +24,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.requests import Request
@@ -34,6 +42,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from backend.config import Settings
 
 access_log = logging.getLogger("ecabinet.access")
+disable_created_metrics()  # no `_created` twin of every counter: Prometheus does not need it
 
 USER_KEY = "ecabinet.user_id"
 """Where the REST layer leaves the caller's user id in the request's scope (for the request's log line)."""

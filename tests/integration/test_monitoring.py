@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from backend import migrate
@@ -20,27 +19,12 @@ from backend.config import Settings
 from backend.db import Database
 from backend.services import pdf_jobs
 from tests.integration.conftest import Server, serving
-from tests.integration.helpers import assert_error
+from tests.integration.helpers import Samples, assert_error, parse, value
 from tests.integration.live import LiveClient
 from tests.support.private_services import private_postgres, private_redis
 
 TOKEN = "jeton-prometheus-0123456789-abcdef"
 WAIT_S = 90  # generous: a loaded machine and the fan-out's retry backoff (1, 2, 4 ... s)
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def parse(exposition: str) -> Samples:
-    out: Samples = {}
-    for family in text_string_to_metric_families(exposition):
-        for sample in family.samples:
-            out[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return out
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
-
 
 async def scrape(http: httpx.AsyncClient, **kw: Any) -> Samples:
     r = await http.get("/metrics", **kw)
