@@ -42,7 +42,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from backend.config import Settings
 
 access_log = logging.getLogger("ecabinet.access")
-disable_created_metrics()  # no `_created` twin of every counter: Prometheus does not need it
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` twin of every counter: Prometheus does not need it
 
 USER_KEY = "ecabinet.user_id"
 """Where the REST layer leaves the caller's user id in the request's scope (for the request's log line)."""
