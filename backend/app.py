@@ -29,10 +29,12 @@ from backend.api.system import openapi_json
 from backend.config import Settings
 from backend.db import Database, is_unavailable
 from backend.exceptions import AppError, DatabaseUnavailable, MethodNotAllowed, NotFound
+from backend.monitoring import ERROR_KEY, LiveFigures, Metrics, RequestObserver, metrics_endpoint, refresh
+from backend.realtime.fanout import MeasuredRedisManager
 from backend.realtime.media import MediaNamespace
 from backend.realtime.revocations import Revocations
 from backend.realtime.server import SessionNamespace, SioBus, create_server
-from backend.services import ballot_seal, opinions, polls, relays
+from backend.services import ballot_seal, health, opinions, pdf_jobs, polls, relays
 from backend.services.auth import SessionCache
 from backend.services.bridge import Bridge
 from backend.services.context import Live
@@ -62,6 +64,7 @@ def error_response(exc: AppError) -> JSONResponse:
 
 async def _app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
+    request.scope[ERROR_KEY] = exc.code  # the outcome in the request's log line
     return error_response(exc)
 
 
@@ -70,13 +73,14 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    code = request.scope[ERROR_KEY] = _HTTP_CODES.get(exc.status_code, "http_error")
     return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code,
                         headers=exc.headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    request.scope[ERROR_KEY] = "internal"
     return JSONResponse({"error": {"code": "internal", "message": "unexpected server error"}}, status_code=500)
 
 
@@ -172,7 +176,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     tablet app), both behind the hardening headers. The Starlette app is reachable as `.other_asgi_app`
     (tests use its `.state`)."""
     database = db or Database(settings.effective_database_url)
-    sio = create_server(settings)
+    metrics = Metrics()
+    sio = create_server(settings, metrics)
     sessions = SessionCache(database, settings)
     revocations = Revocations(settings.redis_url, sessions)
     bus = SioBus(sio, revocations)
@@ -184,8 +189,18 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     if bridge is not None:
         namespaces.append(MediaNamespace(live_ctx, settings, sessions, bridge))
     for namespace in namespaces:
+        namespace.metrics = metrics
         sio.register_namespace(namespace)
         revocations.listen(namespace.revoked)
+    metrics.registry.register(LiveFigures(
+        rooms=lambda: sio.manager.rooms.get("/", {}), pool=lambda: database.engine.sync_engine.pool,
+        sandboxes=lambda: {name: pdf_jobs.pool(settings, name) for name in ("work", "verify")},
+        relays=lambda: bridge.relays if bridge is not None else None))
+
+    async def before_scrape() -> None:
+        await refresh(metrics, check_database=lambda: health.check(database, ""),
+                      check_redis=(lambda: health.check(database, settings.redis_url)) if settings.redis_url else None,
+                      bridge=bridge)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -203,6 +218,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
         await database.dispose()
 
     routes: list[BaseRoute] = [
+        Route("/metrics", metrics_endpoint(metrics, before_scrape), methods=["GET"]),
         Route("/api/openapi.json", openapi_json, methods=["GET"]),
         *api.starlette_routes(),
         Route("/api/{rest:path}", _unknown_api_route, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
@@ -218,7 +234,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     app.state.db = database
     app.state.live = live_ctx
     app.state.sio = sio
-    combined: ASGIApp = socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
+    app.state.metrics = metrics
+    combined: ASGIApp = socketio.ASGIApp(sio, other_asgi_app=RequestObserver(app, metrics), socketio_path="socket.io")
     return behind_proxies(SecurityHeaders(combined, other_asgi_app=app, hsts_seconds=settings.hsts_seconds), settings)
 
 
@@ -263,10 +280,12 @@ def create_relay_app(settings: Settings, *, db: Database | None = None, name: st
     from the database twice a second; with REDIS_URL its news for the control rooms reach the staff
     through the web workers' Redis channel."""
     database = db or Database(settings.effective_database_url)
-    manager = socketio.AsyncRedisManager(settings.redis_url, channel="ecabinet", write_only=True) \
+    metrics = Metrics()
+    manager = MeasuredRedisManager(settings.redis_url, channel="ecabinet", metrics=metrics, write_only=True) \
         if settings.redis_url else None
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=None, max_http_buffer_size=1_000_000,
-                               logger=False, engineio_logger=False)
+                               logger=logging.getLogger("socketio.server"),
+                               engineio_logger=logging.getLogger("engineio.server"))
     # The relay holds /media sockets: it follows revocations like a web worker (its Socket.IO manager
     # only writes, so they come through their own channel).
     sessions = SessionCache(database, settings)
@@ -277,7 +296,14 @@ def create_relay_app(settings: Settings, *, db: Database | None = None, name: st
     live_ctx = Live(db=database, bus=bus, presence=presence_store(""), progress=Coalescer(PROGRESS_INTERVAL_S),
                     bridge=bridge)
     media = MediaNamespace(live_ctx, settings, sessions, bridge)
+    media.metrics = metrics
     sio.register_namespace(media)
+    metrics.registry.register(LiveFigures(
+        rooms=lambda: None, pool=lambda: database.engine.sync_engine.pool, sandboxes=lambda: {},
+        relays=lambda: bridge.relays))
+
+    async def before_scrape() -> None:
+        await refresh(metrics, check_database=lambda: health.check(database, ""), check_redis=None, bridge=bridge)
     revocations.listen(media.revoked)
 
     async def follow_the_floor() -> None:
@@ -318,11 +344,15 @@ def create_relay_app(settings: Settings, *, db: Database | None = None, name: st
         await bridge.close()
         await database.dispose()
 
-    async def health(request: Request) -> Response:
+    async def relay_health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "name": name, "meetings": sorted(bridge.relays)})
 
     # Its health also under its own prefix, which the reverse proxy routes to it.
     health_paths = {"/relay/health", path.removesuffix("/socket.io") + "/health"}
-    app = Starlette(routes=[Route(p, health, methods=["GET"]) for p in sorted(health_paths)], lifespan=lifespan)
-    return behind_proxies(SecurityHeaders(socketio.ASGIApp(sio, other_asgi_app=app, socketio_path=path.strip("/")),
+    routes = [Route(p, relay_health, methods=["GET"]) for p in sorted(health_paths)]
+    routes.append(Route("/metrics", metrics_endpoint(metrics, before_scrape), methods=["GET"]))
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.settings = settings
+    return behind_proxies(SecurityHeaders(socketio.ASGIApp(sio, other_asgi_app=RequestObserver(app, metrics),
+                                                          socketio_path=path.strip("/")),
                                           hsts_seconds=settings.hsts_seconds), settings)

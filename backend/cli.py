@@ -89,7 +89,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = _settings()
     host = args.host or settings.host
     port = args.port or settings.port
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     if not args.no_migrate:
         migrate.upgrade(settings.effective_database_url)
     if args.workers > 1:
@@ -101,7 +101,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     print(f"e-Cabinet ({settings.mode} mode) on http://{host}:{port}  database: "
           f"{_redacted(settings.effective_database_url)}", flush=True)
     # X-Forwarded-* are believed by the application itself, from ECABINET_TRUSTED_PROXIES only.
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level, proxy_headers=False)
+    # uvicorn's loggers go through the process's one handler (log_config=None: JSON, secrets withheld);
+    # its access log is off: the application logs one line per request itself (backend/monitoring.py).
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level, proxy_headers=False,
+                log_config=None, access_log=False)
 
 
 def cmd_nginx_config(args: argparse.Namespace) -> None:
@@ -141,13 +144,14 @@ def cmd_relay(args: argparse.Namespace) -> None:
 
     settings = _settings()
     host, port = args.host or settings.host, args.port
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     if not relays.NAME.match(args.name):
         sys.exit("ecabinet: a relay's name is 1 to 32 lowercase letters, digits or '-'")
     path = relays.signalling_path(settings, args.name)
     print(f"e-Cabinet relay {args.name} on http://{host}:{port}{path} (namespace /media)", flush=True)
     app = create_relay_app(settings, name=args.name, address=f"{host}:{port}")
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level, proxy_headers=False)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level, proxy_headers=False,
+                log_config=None, access_log=False)
 
 
 def cmd_relays(args: argparse.Namespace) -> None:

@@ -46,6 +46,15 @@ class Settings:
     """Port to listen on (ECABINET_PORT)."""
     log_level: str = "info"
     """Python log level name (ECABINET_LOG_LEVEL)."""
+    log_format: str = "text"
+    """`json` (one JSON object a line, for a log collector) or `text` (for people reading a terminal)
+    (ECABINET_LOG_FORMAT); json by default in production, text in demo mode."""
+    metrics_addresses: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    """Addresses or networks that may read `/metrics` without a token (ECABINET_METRICS_ADDRESSES,
+    comma-separated; `none`: only with the token); loopback by default."""
+    metrics_token: str = field(default="", repr=False)
+    """A bearer token that opens `/metrics` from any address (ECABINET_METRICS_TOKEN, at least 24
+    characters); empty: no token is accepted."""
     session_hours: int = 12
     """How long a login (cookie or bearer token) lasts without use (ECABINET_SESSION_HOURS)."""
     session_recheck_ms: int = 5_000
@@ -218,6 +227,9 @@ class Settings:
             host=env.get("ECABINET_HOST", "127.0.0.1"),
             port=port,
             log_level=env.get("ECABINET_LOG_LEVEL", "info").lower(),
+            log_format=_log_format(env.get("ECABINET_LOG_FORMAT", "json" if mode == "production" else "text")),
+            metrics_addresses=_metrics_addresses(env.get("ECABINET_METRICS_ADDRESSES")),
+            metrics_token=_metrics_token(env.get("ECABINET_METRICS_TOKEN", "")),
             session_hours=number("ECABINET_SESSION_HOURS", defaults.session_hours),
             session_recheck_ms=number("ECABINET_SESSION_RECHECK_MS", defaults.session_recheck_ms),
             secure_cookies=secure,
@@ -276,6 +288,34 @@ def _networks(raw: str) -> tuple[str, ...]:
         except ValueError as exc:
             raise ConfigError(f"ECABINET_TRUSTED_PROXIES: {part!r} is not an IP address or network") from exc
     return tuple(out)
+
+
+def _log_format(raw: str) -> str:
+    fmt = raw.strip().lower()
+    if fmt not in {"json", "text"}:
+        raise ConfigError(f"ECABINET_LOG_FORMAT must be json or text, not {raw!r}")
+    return fmt
+
+
+def _metrics_addresses(raw: str | None) -> tuple[str, ...]:
+    if raw is None or not raw.strip():
+        return Settings.metrics_addresses
+    if raw.strip().lower() == "none":
+        return ()
+    out = []
+    for part in _listed(raw):
+        try:
+            out.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError as exc:
+            raise ConfigError(f"ECABINET_METRICS_ADDRESSES: {part!r} is not an IP address or network") from exc
+    return tuple(out)
+
+
+def _metrics_token(raw: str) -> str:
+    token = raw.strip()
+    if token and len(token) < 24:
+        raise ConfigError("ECABINET_METRICS_TOKEN must be at least 24 characters (or unset)")
+    return token
 
 
 def _media_codec(raw: str) -> str:

@@ -2,7 +2,10 @@
 
 Two kinds of unit of work: `db.write()` for anything that changes data and `db.read()` for the rest.
 On SQLite a write transaction starts with BEGIN IMMEDIATE, so two writers queue on the file lock
-instead of failing when one upgrades a read to a write."""
+instead of failing when one upgrades a read to a write.
+
+Parameters are hidden from SQLAlchemy's logs and errors (`hide_parameters`): they hold password hashes,
+sealed ballots and token hashes, and an error's text can end up in a log."""
 
 from __future__ import annotations
 
@@ -30,10 +33,12 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             _ensure_sqlite_dir(url)
-            self.engine: AsyncEngine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+            self.engine: AsyncEngine = create_async_engine(url, echo=echo, connect_args={"timeout": 30},
+                                                           hide_parameters=True)
             _configure_sqlite(self.engine)
         else:
-            self.engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            self.engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                                              hide_parameters=True)
         writer = self.engine.execution_options(ecabinet_write=True)
         self._reader = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._writer = async_sessionmaker(writer, class_=AsyncSession, expire_on_commit=False)

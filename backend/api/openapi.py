@@ -57,7 +57,7 @@ def _error_codes(op: Operation) -> list[int]:
     if op.method != "GET" or op.permission.meeting_actions:
         codes.add(409)  # a meeting action may be refused in the meeting's current state, reads too
     documented = (op.method, re.sub(r":\w+}", "}", op.path))
-    if op.path == "/api/health" or documented in _SANDBOXED:
+    if op.path in ("/api/health", "/api/ready") or documented in _SANDBOXED:
         codes.add(503)  # a PDF or image parsed in the sandbox: its pools may be full
     if op.path.endswith(("/login", "/tokens")):
         codes |= {401, 429}

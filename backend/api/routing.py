@@ -31,6 +31,7 @@ from backend.exceptions import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from backend.monitoring import USER_KEY
 from backend.services import auth
 from backend.services.context import Actor
 from backend.services.events import EventBus
@@ -237,6 +238,7 @@ async def authenticate_request(request: Request, db: Database, settings: Setting
         if request.method not in SAFE_METHODS and not auth.csrf_valid(
                 settings, cookie or "", request.headers.get(CSRF_HEADER)):
             raise Forbidden("missing or wrong X-CSRF-Token header", code="csrf_failed")
+    request.scope[USER_KEY] = actor.user_id  # for the request's log line
     if permission.access is Access.ADMIN and not actor.is_admin:
         raise Forbidden("only an administrator may do this")
     return actor

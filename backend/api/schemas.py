@@ -71,6 +71,18 @@ class Health(Output):
     version: str
 
 
+class ReadyChecks(Output):
+    database: str = Field(description="ok, or why the database does not answer")
+    migrations: str = Field(description="ok, or the migration the database lacks")
+    redis: str = Field(description="ok, not_configured, or why Redis does not answer")
+    pdf_sandbox: str = Field(description="ok: a PDF sandbox slot is free for meeting documents")
+
+
+class Ready(Output):
+    status: Literal["ready"]
+    checks: ReadyChecks
+
+
 # --- auth ---------------------------------------------------------------------------------------
 
 class LoginIn(Input):

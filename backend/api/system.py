@@ -10,7 +10,8 @@ from starlette.responses import JSONResponse
 
 from backend.api import openapi
 from backend.api.routing import Call, Permission, api
-from backend.api.schemas import AuditEntryOut, AuditVerifyOut, Health
+from backend.api.schemas import AuditEntryOut, AuditVerifyOut, Health, Ready
+from backend.exceptions import ServiceUnavailable
 from backend.services import audit, health
 
 VERSION = "0.1.0"
@@ -21,6 +22,18 @@ VERSION = "0.1.0"
 async def get_health(call: Call) -> dict[str, Any]:
     redis = await health.check(call.db, call.settings.redis_url)
     return {"status": "ok", "database": "ok", "redis": redis, "version": VERSION}
+
+
+@api.route("GET", "/api/ready", summary="May this worker take traffic: database, migrations, Redis, a PDF slot",
+           permission=Permission.public(), tag="system", response=Ready)
+async def get_ready(call: Call) -> dict[str, Any]:
+    checks = await health.ready(call.db, call.settings)
+    if not health.is_ready(checks):
+        failed = [name for name, verdict in checks.items() if verdict not in health.PASSING]
+        error = ServiceUnavailable(f"not ready: {', '.join(failed)}", code="not_ready", retry_after=5)
+        error.details = {"failed": failed, "checks": checks}
+        raise error
+    return {"status": "ready", "checks": checks}
 
 
 class AuditQuery(BaseModel):

@@ -91,6 +91,16 @@ class Sandbox:
         self.running = 0
         """Children alive right now (tests and the health view read it)."""
 
+    @property
+    def admitted(self) -> int:
+        """Callers running or waiting for a slot (the metrics show it)."""
+        return self._admitted
+
+    @property
+    def free(self) -> int:
+        """Slots a new job would get at once, without waiting (/api/ready needs one)."""
+        return max(0, self.slots - self._admitted)
+
     async def run(self, job: str, args: dict[str, Any], blobs: list[bytes], limits: Limits
                   ) -> tuple[Any, list[bytes]]:
         """Run `job` in a child; its JSON value and its output blobs. Raises a SandboxError subclass."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,9 @@ from backend.exceptions import (
     Unauthorized,
     ValidationFailed,
 )
+from backend.monitoring import Metrics
 from backend.realtime import payloads as p
+from backend.realtime.fanout import MeasuredRedisManager
 from backend.realtime.revocations import Revocations
 from backend.services import attendance, auth, live, polls, speakers
 from backend.services import document_annotations as marks
@@ -40,6 +43,7 @@ from backend.services.documents import document_room
 from backend.services.events import Revocation, meeting_room, staff_room, user_room
 
 log = logging.getLogger("ecabinet.realtime")
+event_log = logging.getLogger("ecabinet.events")
 
 MAX_EVENT_BYTES = 32_000
 
@@ -84,6 +88,9 @@ def _cookie(environ: dict[str, Any], name: str) -> str | None:
 
 
 class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    metrics: Metrics | None = None
+    """Where events, connections and their latency are counted (app.py sets it)."""
+
     def __init__(self, live_ctx: Live, settings: Settings, sessions: SessionCache) -> None:
         super().__init__("/")
         self.live = live_ctx
@@ -162,19 +169,61 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event in ("connect", "disconnect"):
-            return await super().trigger_event(event, *args)
+            return await self._connection_event(event, *args)
         sid = args[0]
         data = args[1] if len(args) > 1 else None
+        started = time.perf_counter()
         try:
-            return {"ok": True, **await self._dispatch(event, sid, data)}
+            answer = {"ok": True, **await self._dispatch(event, sid, data)}
         except AppError as exc:
-            return {"ok": False, "error": exc.as_dict()}
+            answer = {"ok": False, "error": exc.as_dict()}
         except Exception as exc:  # never let one event take the connection down
             if is_unavailable(exc):  # the database is down: the tablet retries, the worker goes on
                 log.warning("event %s: database unavailable (%r)", event, exc)
-                return {"ok": False, "error": DatabaseUnavailable().as_dict()}
-            log.exception("event %s failed", event)
-            return {"ok": False, "error": {"code": "internal", "message": "unexpected server error"}}
+                answer = {"ok": False, "error": DatabaseUnavailable().as_dict()}
+            else:
+                log.exception("event %s failed", event)
+                answer = {"ok": False, "error": {"code": "internal", "message": "unexpected server error"}}
+        await self._observe(event, sid, data, answer, time.perf_counter() - started)
+        return answer
+
+    async def _connection_event(self, event: str, *args: Any) -> Any:
+        outcome = "accepted"
+        try:
+            return await super().trigger_event(event, *args)
+        except socketio.exceptions.ConnectionRefusedError:
+            outcome = "refused"
+            raise
+        finally:
+            if self.metrics is not None:
+                if event == "connect":
+                    self.metrics.connects.labels(self.namespace, outcome).inc()
+                else:
+                    self.metrics.disconnects.labels(self.namespace).inc()
+
+    async def _observe(self, event: str, sid: str, data: Any, answer: dict[str, Any], elapsed: float) -> None:
+        """Counts the event and logs its one line: ids and the outcome, never the payload (a vote's
+        choice, a passphrase). Unknown names count as `unknown`, so a client cannot grow the labels."""
+        name = event if event in self.events else "unknown"
+        outcome = "ok" if answer["ok"] else str(answer["error"].get("code", "error"))
+        if self.metrics is not None:
+            self.metrics.events.labels(name, outcome).inc()
+            self.metrics.event_seconds.labels(name).observe(elapsed)
+        if not event_log.isEnabledFor(logging.INFO):
+            return
+        meeting = data.get("meeting_id") if isinstance(data, dict) else None
+        actor = await self._actor_of(sid)
+        event_log.info("%s %s %.1f ms", name, outcome, elapsed * 1000, extra={
+            "event": name, "sid": sid, "user_id": actor.user_id if actor is not None else None,
+            "meeting_id": meeting if isinstance(meeting, int) and not isinstance(meeting, bool) else None,
+            "latency_ms": round(elapsed * 1000, 2), "outcome": outcome})
+
+    async def _actor_of(self, sid: str) -> Actor | None:
+        try:
+            actor = (await self.get_session(sid)).get("actor")
+        except KeyError:  # disconnected meanwhile
+            return None
+        return actor if isinstance(actor, Actor) else None
 
     async def _dispatch(self, event: str, sid: str, data: Any) -> dict[str, Any]:
         spec = self.events.get(event)
@@ -367,12 +416,18 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return await marks.delete(self.live, actor, data.annotation_id)
 
 
-def create_server(settings: Settings) -> socketio.AsyncServer:
-    manager = socketio.AsyncRedisManager(settings.redis_url, channel="ecabinet") if settings.redis_url else None
-    # cors_allowed_origins=None: a browser may connect only from the page's own origin.
+def create_server(settings: Settings, metrics: Metrics | None = None) -> socketio.AsyncServer:
+    manager: socketio.AsyncManager | None = None
+    if settings.redis_url:
+        manager = MeasuredRedisManager(settings.redis_url, channel="ecabinet", metrics=metrics) \
+            if metrics is not None else socketio.AsyncRedisManager(settings.redis_url, channel="ecabinet")
+    # cors_allowed_origins=None: a browser may connect only from the page's own origin. The loggers are
+    # given (not False), so their records reach the process's one handler, where backend/logs.py withholds
+    # the packets they carry; their level is set by logs.configure (WARNING unless debugging).
     return socketio.AsyncServer(async_mode="asgi", client_manager=manager, cors_allowed_origins=None,
                                 max_http_buffer_size=1_000_000, ping_interval=20, ping_timeout=20,
-                                logger=False, engineio_logger=False)
+                                logger=logging.getLogger("socketio.server"),
+                                engineio_logger=logging.getLogger("engineio.server"))
 
 
 def event_declarations() -> dict[str, Event]:

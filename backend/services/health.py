@@ -1,4 +1,5 @@
-"""Liveness of what the service depends on: the database, and Redis when it is configured."""
+"""Liveness of what the service depends on (the database, and Redis when it is configured), and
+readiness: the same, plus the database's migrations and a free PDF sandbox slot."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from backend.config import Settings
 from backend.db import Database
 from backend.exceptions import ServiceUnavailable
 
@@ -33,3 +35,65 @@ async def check(db: Database, redis_url: str) -> Literal["ok", "not_configured"]
     finally:
         await client.aclose()
     return "ok"
+
+
+_HEAD: str | None = None
+PASSING = ("ok", "not_configured", "not_checked")
+"""Verdicts that do not fail readiness (the migrations are not checked while the database is down)."""
+
+
+def _migrations_head() -> str:
+    """The newest migration this code knows (read once: the files do not change while it runs)."""
+    global _HEAD
+    if _HEAD is None:
+        from alembic.script import ScriptDirectory
+
+        from backend.migrate import alembic_config
+
+        _HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() or ""
+    return _HEAD
+
+
+async def _database(db: Database) -> str | None:
+    """None, or what is wrong: the database does not answer, or its schema is not this code's."""
+    try:
+        async with asyncio.timeout(_TIMEOUT_S), db.read() as s:
+            rows = (await s.exec(text("SELECT version_num FROM alembic_version"))).all()  # type: ignore[call-overload]
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        return f"the database does not answer: {type(exc).__name__}"
+    return None if [r[0] for r in rows] == [_migrations_head()] else "migrations"
+
+
+async def _redis(redis_url: str) -> str | None:
+    client = aioredis.from_url(redis_url, socket_connect_timeout=_TIMEOUT_S, socket_timeout=_TIMEOUT_S)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        return f"Redis does not answer: {type(exc).__name__}"
+    finally:
+        await client.aclose()
+    return None
+
+
+async def ready(db: Database, settings: Settings) -> dict[str, str]:
+    """Each check's verdict ("ok", "not_configured", or what is wrong). Ready when none is wrong: the
+    database answers with the schema of this code (its migrations applied), Redis answers when configured,
+    and the meeting documents' PDF sandbox has a free slot (a job sent here would start at once)."""
+    from backend.services import pdf_jobs
+
+    checks: dict[str, str] = {}
+    database = await _database(db)
+    if database == "migrations":
+        checks["database"] = "ok"
+        checks["migrations"] = f"the database is not at migration {_migrations_head()}: run ecabinet migrate"
+    else:
+        checks["database"] = database or "ok"
+        checks["migrations"] = "ok" if database is None else "not_checked"
+    checks["redis"] = (await _redis(settings.redis_url) or "ok") if settings.redis_url else "not_configured"
+    pool = pdf_jobs.pool(settings, "work")
+    checks["pdf_sandbox"] = "ok" if pool.free > 0 else f"every one of its {pool.slots} slots is taken"
+    return checks
+
+
+def is_ready(checks: dict[str, str]) -> bool:
+    return all(verdict in PASSING for verdict in checks.values())

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import Client
 
@@ -81,3 +82,20 @@ def positions(agenda: list[dict[str, Any]]) -> list[int]:
 
 def ids(rows: list[dict[str, Any]]) -> list[int]:
     return [row["id"] for row in rows]
+
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+"""A /metrics scrape: (sample name, its labels) -> value."""
+
+
+def parse(exposition: str) -> Samples:
+    out: Samples = {}
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            out[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return out
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """A sample's value; 0 when it is absent (a counter not yet moved)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)

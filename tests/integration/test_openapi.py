@@ -131,8 +131,8 @@ async def test_every_api_route_appears_with_its_methods(server: Server, doc: dic
 
 async def test_public_operations_need_no_security_and_the_others_declare_it(doc: dict[str, Any]) -> None:
     public = {k for k, op in _operations(doc).items() if op["security"] == []}
-    assert public == {("GET", "/api/health"), ("POST", "/api/auth/login"), ("POST", "/api/auth/tokens"),
-                      ("POST", "/api/verify")}
+    assert public == {("GET", "/api/health"), ("GET", "/api/ready"), ("POST", "/api/auth/login"),
+                      ("POST", "/api/auth/tokens"), ("POST", "/api/verify")}
     for key, op in _operations(doc).items():
         if key not in public:
             assert op["security"] == [{"bearerAuth": []}, {"cookieAuth": []}], key
@@ -152,7 +152,7 @@ async def _samples(server: Server, root: Client, cast: Cast,
         if file is not None:  # a multipart form: its text fields and the PDF in the 'file' part
             raw = {"data": form or {}, "files": {"file": ("mau.pdf", file, "application/pdf")}}
         if client is None:
-            async with httpx.AsyncClient(base_url=server.base_url) as anonymous:
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as anonymous:
                 r = await anonymous.request(method, url, json=body, params=params, **raw)
         else:
             headers = client._headers(raw.pop("headers", None))
@@ -163,6 +163,7 @@ async def _samples(server: Server, root: Client, cast: Cast,
     person = await new_user("sample")
     sec = cast["secretary"].client
     await call(None, "GET", "/api/health", "/api/health")
+    await call(None, "GET", "/api/ready", "/api/ready")
     await call(None, "POST", "/api/auth/login", "/api/auth/login",
                {"username": person.username, "password": person.password})
     await call(None, "POST", "/api/auth/tokens", "/api/auth/tokens",

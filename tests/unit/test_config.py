@@ -74,3 +74,25 @@ def test_no_proxy_is_trusted_unless_named() -> None:
 ])
 def test_database_urls_pick_the_async_drivers(url: str, expected: str) -> None:
     assert normalise_database_url(url) == expected
+
+
+def test_logs_are_json_in_production_and_text_in_demo_unless_told() -> None:
+    strong = "x" * 40
+    assert Settings.from_env({"ECABINET_MODE": "production", "ECABINET_SECRET_KEY": strong}).log_format == "json"
+    assert Settings.from_env({}).log_format == "text"
+    assert Settings.from_env({"ECABINET_LOG_FORMAT": "JSON"}).log_format == "json"
+    with pytest.raises(ConfigError, match="ECABINET_LOG_FORMAT"):
+        Settings.from_env({"ECABINET_LOG_FORMAT": "xml"})
+
+
+def test_metrics_are_for_loopback_by_default_and_a_token_must_be_long() -> None:
+    s = Settings.from_env({})
+    assert s.metrics_addresses == ("127.0.0.1/32", "::1/128") and s.metrics_token == ""
+    assert "metrics_token" not in repr(Settings.from_env({"ECABINET_METRICS_TOKEN": "t" * 30}))
+    assert Settings.from_env({"ECABINET_METRICS_ADDRESSES": "none"}).metrics_addresses == ()
+    assert Settings.from_env({"ECABINET_METRICS_ADDRESSES": "10.1.2.3, 10.9.0.0/16"}).metrics_addresses == (
+        "10.1.2.3/32", "10.9.0.0/16")
+    with pytest.raises(ConfigError, match="ECABINET_METRICS_ADDRESSES"):
+        Settings.from_env({"ECABINET_METRICS_ADDRESSES": "prometheus.local"})
+    with pytest.raises(ConfigError, match="ECABINET_METRICS_TOKEN"):
+        Settings.from_env({"ECABINET_METRICS_TOKEN": "short"})

@@ -12,11 +12,13 @@ from collections import defaultdict
 from typing import Any
 
 import av
+import httpx
 import socketio
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
 
 from tests.integration.conftest import Server
+from tests.integration.helpers import parse, value
 from tests.integration.live import LiveClient
 from tests.integration.media.test_relay import MovingPicture
 
@@ -258,6 +260,12 @@ async def test_the_control_room_sees_every_site_and_a_dropped_site_comes_back(
         assert hanoi["publishing"] == "connected" and hanoi["bitrate_kbps"] > 0
         metrics = (await sec.get(f"/api/meetings/{mid}/bridge/metrics")).text
         assert f'ecabinet_bridge_connected{{meeting="{mid}",site="{people["bridge"].id}"}} 1' in metrics
+        # The same relay's figures in the worker's /metrics (the relay runs in this process).
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            scraped = parse((await http.get("/metrics")).text)
+        assert value(scraped, "ecabinet_relay_streams", meeting=str(mid)) == 2  # the two sites publishing
+        assert value(scraped, "ecabinet_relay_site_bitrate_kbps", meeting=str(mid), site=str(people["bridge"].id)) > 0
+        assert value(scraped, "ecabinet_relay_frames_forwarded", meeting=str(mid)) > 0
         assert (await people["member"].client.get(f"/api/meetings/{mid}/bridge")).status_code == 403
 
         # Hà Nội has the floor; its connection drops: the member's floor goes dark; it comes back by itself

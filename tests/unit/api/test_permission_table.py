@@ -20,11 +20,12 @@ def test_every_meeting_route_declares_a_meeting_permission() -> None:
             assert op.permission.meeting_actions, f"{op.method} {op.path} declares no meeting action"
 
 
-def test_only_login_routes_and_health_are_public() -> None:
+def test_only_login_routes_health_and_readiness_are_public() -> None:
     public = {(op.method, op.path) for op in api.operations if op.permission.access is Access.PUBLIC}
-    # Verifying a signed PDF is public on purpose: anyone who receives a resolution may check it.
+    # Verifying a signed PDF is public on purpose: anyone who receives a resolution may check it. Readiness
+    # is for load balancers, which do not log in; it says only which check fails.
     assert public == {("POST", "/api/auth/login"), ("POST", "/api/auth/tokens"), ("GET", "/api/health"),
-                      ("POST", "/api/verify")}
+                      ("GET", "/api/ready"), ("POST", "/api/verify")}
 
 
 def test_operation_names_are_unique() -> None:
