@@ -52,7 +52,7 @@ class RelayProcess:
     async def start(self) -> None:
         self._spawn()
         assert self.proc is not None
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded machine imports slowly
         async with httpx.AsyncClient(timeout=1) as http:
             while True:
                 try:
