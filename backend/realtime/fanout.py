@@ -29,6 +29,13 @@ class _CountingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         super().__init__(logger, {})
         self.metrics = metrics
 
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        """python-socketio puts the Redis error in `extra`; it goes into the message (where the log's
+        scrubbing sees it), not into fields the formatters would drop."""
+        extra = kwargs.pop("extra", None) or {}
+        cause = extra.get("redis_exception")
+        return (f"{msg} ({cause})" if cause else msg), kwargs
+
     def error(self, msg: Any, *args: Any, **kwargs: Any) -> None:
         text = str(msg)
         if "receive" in text:

@@ -304,9 +304,9 @@ async def deployed(tmp: Path, *, database_url: str, redis_url: str, data_dir: Pa
     processes.append(proxy)
     try:
         for i in range(3):
-            await ready(f"http://127.0.0.1:{first + i}/api/health", timeout=90)
+            await ready(f"http://127.0.0.1:{first + i}/api/health", timeout=300)
         for name, rport in relay_ports.items():
-            await ready(f"http://127.0.0.1:{rport}/relay/{name}/health", timeout=60)
+            await ready(f"http://127.0.0.1:{rport}/relay/{name}/health", timeout=300)
         await ready(f"https://127.0.0.1:{https}/api/health", verify=False)
         yield Deployment(base=f"https://127.0.0.1:{https}", first=first, tmp=tmp, db_url=database_url, env=env,
                          supervisor=supervisor,

@@ -29,6 +29,7 @@ from tests.integration.test_records_api import PASSPHRASE, RESOLUTION, _credenti
 from tests.integration.test_secret_ballots_at_rest import _join, _secret_poll
 from tests.support.sample_pdfs import sample_pdf
 
+_SLOW = 900  # seconds a command may take on a loaded machine (never a measure of speed)
 # Tables a document download writes to (the reads going on during the backup); compared as a prefix.
 _BUSY = {"audit_log", "document_copies", "document_readers", "auth_sessions", "login_throttle",
          "login_address_throttle", "notifications"}
@@ -88,11 +89,12 @@ def _same_rows(source: dict[str, list[tuple[Any, ...]]], restored: dict[str, lis
 
 
 async def _backup(server: Server, target: Path) -> Any:
-    return await asyncio.to_thread(ecabinet, server.settings.data_dir, "backup", str(target), extra_env=_env(server))
+    return await asyncio.to_thread(ecabinet, server.settings.data_dir, "backup", str(target), extra_env=_env(server),
+                                   timeout=_SLOW)
 
 
 async def _restore(data_dir: Path, env: dict[str, str], archive: Path) -> Any:
-    return await asyncio.to_thread(ecabinet, data_dir, "restore", str(archive), extra_env=env)
+    return await asyncio.to_thread(ecabinet, data_dir, "restore", str(archive), extra_env=env, timeout=_SLOW)
 
 
 async def _a_full_meeting(server: Server, world: dict[str, Any], live_factory: Any) -> dict[str, Any]:
@@ -186,7 +188,8 @@ async def test_a_backup_taken_while_serving_restores_the_same_instance(
         # The project's verifier, on the restored instance's trust roots (its restored development CA).
         pdf = tmp_path / "restored-record.pdf"
         pdf.write_bytes(record_pdf)
-        verified = await asyncio.to_thread(ecabinet, tmp_path / "restored", "verify", str(pdf), extra_env=env)
+        verified = await asyncio.to_thread(ecabinet, tmp_path / "restored", "verify", str(pdf), extra_env=env,
+                                           timeout=_SLOW)
         assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
