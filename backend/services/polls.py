@@ -17,7 +17,7 @@ import logging
 import random
 import secrets
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -164,25 +164,48 @@ async def _lists(s: AsyncSession, poll: Poll) -> dict[str, Any]:
     return {"poll_id": poll.id, "status": poll.status, "votes": await _named_votes(s, poll), "receipts": None}
 
 
-async def _mine(s: AsyncSession, poll: Poll, member: Membership) -> dict[str, Any]:
-    if poll.secret:
-        voted = (await s.exec(select(PollVoter.id).where(PollVoter.poll_id == poll.id, PollVoter.participant_id ==
-                                                         member.participant.id))).first() is not None
-        return {"voted": voted, "choice": None}
-    ballot = (await s.exec(select(Ballot).where(Ballot.poll_id == poll.id,
-                                                Ballot.participant_id == member.participant.id))).first()
-    return {"voted": ballot is not None, "choice": ballot.choice if ballot else None}
-
-
 async def for_sync(s: AsyncSession, meeting: Meeting, member: Membership) -> list[dict[str, Any]]:
     """Polls of the meeting with the caller's own ballot (drafts only for the staff)."""
+    return (await for_sync_many(s, meeting, [member], drafts=member.role in STAFF))(member)
+
+
+async def for_sync_many(s: AsyncSession, meeting: Meeting, members: Sequence[Membership], *,
+                        drafts: bool) -> Callable[[Membership], list[dict[str, Any]]]:
+    """`for_sync` of many members (a batch of joining tablets): each poll's public part is read once,
+    everyone's own ballots with one query per kind of poll. `drafts`: some of them are staff."""
     stmt = select(Poll).where(Poll.meeting_id == meeting.id).order_by(col(Poll.id))
-    if member.role not in STAFF:
+    if not drafts:
         stmt = stmt.where(Poll.status != voting.PollStatus.DRAFT.value)
-    out = []
-    for poll in (await s.exec(stmt)).all():
-        out.append({**await public(s, poll), "mine": await _mine(s, poll, member)})
-    return out
+    found = list((await s.exec(stmt)).all())
+    shown = [(poll, await public(s, poll)) for poll in found]
+    ids = {m.participant.id for m in members}
+    named = [p.id for p in found if not p.secret]
+    secret = [p.id for p in found if p.secret]
+    choices: dict[tuple[int, int], str] = {}
+    if named:
+        choices = {(poll_id, pid): choice for poll_id, pid, choice in (await s.exec(
+            select(Ballot.poll_id, Ballot.participant_id, Ballot.choice).where(
+                col(Ballot.poll_id).in_(named), col(Ballot.participant_id).in_(ids)))).all()}
+    voted: set[tuple[int, int]] = set()
+    if secret:
+        voted = {(poll_id, pid) for poll_id, pid in (await s.exec(
+            select(PollVoter.poll_id, PollVoter.participant_id).where(
+                col(PollVoter.poll_id).in_(secret), col(PollVoter.participant_id).in_(ids)))).all()}
+
+    def of(member: Membership) -> list[dict[str, Any]]:
+        staff = member.role in STAFF
+        out = []
+        for poll, shared in shown:
+            if poll.status == voting.PollStatus.DRAFT.value and not staff:
+                continue
+            assert poll.id is not None and member.participant.id is not None
+            key = (poll.id, member.participant.id)
+            mine = ({"voted": key in voted, "choice": None} if poll.secret
+                    else {"voted": key in choices, "choice": choices.get(key)})
+            out.append({**shared, "mine": mine})
+        return out
+
+    return of
 
 
 async def listing(db: Database, actor: Actor, meeting_id: int) -> list[dict[str, Any]]:
