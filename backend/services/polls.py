@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete as sql_delete
+from sqlalchemy import insert as sql_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -493,7 +494,7 @@ async def _unseal(s: AsyncSession, poll: Poll, seal: BallotSeal) -> None:
     assert poll.id is not None
     sealed = (await s.exec(select(SealedBallot.sealed).where(SealedBallot.poll_id == poll.id))).all()
     try:
-        opened = [seal.unseal(poll.id, text) for text in sealed]
+        opened = seal.unseal_many(poll.id, sealed)
     except BallotSealError as exc:
         raise InvalidState("this poll's ballots are sealed with another key than this server's",
                            code="ballot_key_mismatch") from exc
@@ -506,9 +507,15 @@ async def _unseal(s: AsyncSession, poll: Poll, seal: BallotSeal) -> None:
     rng.shuffle(receipts)
     await s.exec(sql_delete(SealedBallot).where(col(SealedBallot.poll_id) == poll.id))
     await s.exec(sql_delete(SecretBallot).where(col(SecretBallot.poll_id) == poll.id))
-    s.add_all([SecretBallot(id=uuid.uuid4().hex, poll_id=poll.id, choice=c) for c in choices])
-    s.add_all([BallotReceipt(id=uuid.uuid4().hex, poll_id=poll.id, receipt=r) for r in receipts])
-    await s.flush()
+    # Rows, not ORM objects, each list in one statement: at 2,000 ballots, building 4,000 objects
+    # took most of the close.
+    conn = await s.connection()
+    if choices:
+        await conn.execute(sql_insert(SecretBallot.__table__),  # type: ignore[attr-defined]
+                           [{"id": uuid.uuid4().hex, "poll_id": poll.id, "choice": c} for c in choices])
+    if receipts:
+        await conn.execute(sql_insert(BallotReceipt.__table__),  # type: ignore[attr-defined]
+                           [{"id": uuid.uuid4().hex, "poll_id": poll.id, "receipt": r} for r in receipts])
 
 
 async def _voters_gone(s: AsyncSession, poll: Poll) -> int:
