@@ -806,7 +806,8 @@ def fmt(x: float, digits: int = 0) -> str:
 
 def table(results: list[tuple[Result, Result | None, Result | None]]) -> str:
     head = ("| workers | db | members | joined | connect+join s (bare) | joins/s (bare) | server CPU s in connect "
-            "| open→all ballots s | ballots/s | close ack ms named / secret | close→result p50 ms "
+            "| open→all ballots s | ballots/s | server CPU ms per ballot | close ack ms named / secret "
+            "| close→result p50 ms "
             "| p99 ms named / secret | max ms | received | bare p99 ms | overhead (p99 ÷ bare) "
             "| bare, same payload, p99 ms | poll.closed KB | list KB | list to all s |")
     lines = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
@@ -819,6 +820,7 @@ def table(results: list[tuple[Result, Result | None, Result | None]]) -> str:
             f"| {fmt(ours.joins_per_s)} ({fmt(bare.joins_per_s) if bare else '—'}) "
             f"| {fmt(ours.connect_cpu_server, 1)} "
             f"| {fmt(ours.ballots_s, 2)} | {fmt(ours.ballots_per_s)} "
+            f"| {fmt(ours.poll_cpu_server * 1000 / max(1, ours.ballots_ok), 1)} "
             f"| {fmt(ours.close_ack_ms)} / {fmt(ours.close_ack_secret_ms)} | {fmt(ours.p(50))} "
             f"| {fmt(ours.p_named(99))} / {fmt(ours.p_secret(99))} "
             f"| {fmt(max(ours.latencies_ms) if ours.latencies_ms else float('nan'))} "
