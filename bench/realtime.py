@@ -885,7 +885,8 @@ async def main(args: argparse.Namespace) -> int:
                 ours = await run_ecabinet(n, w, db_kind if w == 1 else "postgres", rounds, args.procs, run_dir)
                 bare = await run_bare(n, w, rounds, args.procs, 0, run_dir)
                 # The same fan-out with a payload as big as our poll.closed: what the size alone costs.
-                bare_big = await run_bare(n, w, rounds, args.procs, max(ours.payload_bytes, 1), run_dir)
+                bare_big = None if args.no_big else await run_bare(n, w, rounds, args.procs,
+                                                                   max(ours.payload_bytes, 1), run_dir)
                 results.append((ours, bare, bare_big))
     elapsed = time.monotonic() - started
     print()
@@ -926,6 +927,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--procs", type=int, default=4, help="client processes")
     p.add_argument("--db", choices=["auto", "postgres", "sqlite"], default="auto",
                    help="database of the 1-worker rows (auto: PostgreSQL when reachable); 2 workers use PostgreSQL")
+    p.add_argument("--no-big", action="store_true",
+                   help="skip the bare server's run with a payload as big as poll.closed (saves time)")
     p.add_argument("--json", help="also write the figures to this file")
     p.add_argument("--logs", help="keep the servers' logs (and SQLite files) in this directory")
     p.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
