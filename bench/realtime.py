@@ -57,10 +57,12 @@ if str(REPO) not in sys.path:
 POSTGRES_URL = os.environ.get("ECABINET_BENCH_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("ECABINET_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 TARGET_MEMBERS = 2000
-TARGET_P99_MS = 500.0
-TARGET_OVERHEAD = 2.0
+TARGET_P99_MS = 300.0  # close -> result on every tablet, named and secret polls (issue 18)
+TARGET_OVERHEAD = 1.5  # ... and no worse than this times the bare server's fan-out p99
+TARGET_JOIN_S = 10.0  # 2,000 tablets connected and joined on one worker
+TARGET_BALLOTS_PER_S = 400.0  # ballots acknowledged per second on one worker
 CONNECT_CONCURRENCY = 64  # simultaneous handshakes per client process
-START_TIMEOUT_S = 30
+START_TIMEOUT_S = 90  # a shared, loaded machine starts a worker slowly
 FETCH_SPREAD_S = 3.0  # tablets spread their automatic receipt check (frontend/src/views/live_parts.js)
 
 
@@ -369,7 +371,11 @@ class Result:
     ballots_failed: int = 0
     progress_s: float = float("nan")
     close_ack_ms: float = float("nan")
+    close_ack_secret_ms: float = float("nan")
     latencies_ms: list[float] = field(default_factory=list)
+    secret_latencies_ms: list[float] = field(default_factory=list)
+    """close -> result of the secret polls (latencies_ms holds every poll's, named and secret)."""
+    named_latencies_ms: list[float] = field(default_factory=list)
     expected_receipts: int = 0
     payload_bytes: int = 0
     list_bytes: int = 0
@@ -388,6 +394,20 @@ class Result:
 
     def p(self, q: float) -> float:
         return pct(self.latencies_ms, q)
+
+    def p_named(self, q: float) -> float:
+        return pct(self.named_latencies_ms, q)
+
+    def p_secret(self, q: float) -> float:
+        return pct(self.secret_latencies_ms, q)
+
+    @property
+    def joins_per_s(self) -> float:
+        return self.joined / self.connect_s if self.connect_s > 0 else float("nan")
+
+    @property
+    def ballots_per_s(self) -> float:
+        return self.joined / self.ballots_s if self.ballots_s > 0 else float("nan")
 
 
 def connect_timeout(n: int) -> float:
@@ -471,9 +491,10 @@ async def run_ecabinet(n: int, workers: int, db_kind: str, rounds: int, procs: i
         await asyncio.sleep(1.0)  # let the coalesced presence/attendance pushes of the joins drain
         cpu1, wall1 = cpu_seconds(server_pids), time.monotonic()
 
-        ballot_spans, progress_spans, close_acks = [], [], []
+        ballot_spans, progress_spans, close_acks, secret_acks = [], [], [], []
         for r in range(rounds):
-            created = await chair.call("poll.create", {"meeting_id": seeded.meeting_id,
+            secret = r % 2 == 1  # named, secret, named, ...: a secret close unseals and shuffles
+            created = await chair.call("poll.create", {"meeting_id": seeded.meeting_id, "secret": secret,
                                                        "question": f"Thông qua Tờ trình (lần {r + 1})?"}, timeout=60)
             if not created.get("ok"):
                 raise RuntimeError(f"poll.create failed: {created}")
@@ -498,12 +519,14 @@ async def run_ecabinet(n: int, workers: int, db_kind: str, rounds: int, procs: i
                 progress_spans.append(seen[0] - t_open_ack)
             t_close = time.time()
             closed = await chair.call("poll.close", {"poll_id": poll_id}, timeout=120)
-            close_acks.append((time.time() - t_close) * 1000)
+            (secret_acks if secret else close_acks).append((time.time() - t_close) * 1000)
             if not closed.get("ok"):
                 raise RuntimeError(f"poll.close failed: {closed}")
             res.payload_bytes = len(json.dumps(closed["poll"], ensure_ascii=False).encode())
             got = await pool.collect("closed", poll_id, timeout=60 + n * 0.05)
             res.latencies_ms += [(t - t_close) * 1000 for t in got["times"]]
+            (res.secret_latencies_ms if secret else res.named_latencies_ms).extend(
+                (t - t_close) * 1000 for t in got["times"])
             res.expected_receipts += res.joined
             wrong = [c for c in got["checks"] if c[0] != len(ballots["times"])]
             if wrong:
@@ -515,12 +538,15 @@ async def run_ecabinet(n: int, workers: int, db_kind: str, rounds: int, procs: i
                 if fetched != res.joined or fetch_failed:
                     res.notes.append(f"ballot list fetched by {fetched}/{res.joined} ({fetch_failed} failed)")
             p99 = pct([(t - t_close) * 1000 for t in got["times"]], 99)
-            log(f"  round {r + 1}: ballots {len(ballots['times'])}/{n} in {ballot_spans[-1] if ballot_spans else 0:.2f}"
+            span = ballot_spans[-1] if ballot_spans else 0
+            kind = "secret" if secret else "named"
+            log(f"  round {r + 1} ({kind}): ballots {len(ballots['times'])}/{n} in {span:.2f}"
                 f" s, closed received by {len(got['times'])}/{n}, p99 {p99:.0f} ms")
         res.poll_cpu_server, res.poll_wall = cpu_seconds(server_pids) - cpu1, time.monotonic() - wall1
         res.ballots_s = statistics.median(ballot_spans) if ballot_spans else float("nan")
         res.progress_s = statistics.median(progress_spans) if progress_spans else float("nan")
         res.close_ack_ms = statistics.median(close_acks) if close_acks else float("nan")
+        res.close_ack_secret_ms = statistics.median(secret_acks) if secret_acks else float("nan")
     except Exception as exc:
         res.error = f"{type(exc).__name__}: {exc}"[:500]
         log(f"  FAILED: {res.error}")
@@ -612,21 +638,25 @@ def fmt(x: float, digits: int = 0) -> str:
 
 
 def table(results: list[tuple[Result, Result | None, Result | None]]) -> str:
-    head = ("| workers | db | members | joined | connect+join s (bare) | server CPU s in connect "
-            "| open→all ballots s | ballots/s | close ack ms | close→result p50 ms | p99 ms | max ms | received "
-            "| bare p99 ms | overhead (p99 ÷ bare) | bare, same payload, p99 ms | poll.closed KB "
-            "| list KB | list to all s |")
+    head = ("| workers | db | members | joined | connect+join s (bare) | joins/s (bare) | server CPU s in connect "
+            "| open→all ballots s | ballots/s | server CPU ms per ballot | close ack ms named / secret "
+            "| close→result p50 ms "
+            "| p99 ms named / secret | max ms | received | bare p99 ms | overhead (p99 ÷ bare) "
+            "| bare, same payload, p99 ms | poll.closed KB | list KB | list to all s |")
     lines = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
     for ours, bare, bare_big in results:
-        rate = ours.joined / ours.ballots_s if ours.ballots_s > 0 else float("nan")
         ratio = ours.p(99) / bare.p(99) if bare and bare.latencies_ms and ours.latencies_ms else float("nan")
         joined = f"{ours.joined}" + (" (partial)" if ours.partial else "")
         lines.append(
             f"| {ours.workers} | {ours.db} | {ours.members} | {joined} "
             f"| {fmt(ours.connect_s, 1)} ({fmt(bare.connect_s, 1) if bare else '—'}) "
+            f"| {fmt(ours.joins_per_s)} ({fmt(bare.joins_per_s) if bare else '—'}) "
             f"| {fmt(ours.connect_cpu_server, 1)} "
-            f"| {fmt(ours.ballots_s, 2)} | {fmt(rate)} | {fmt(ours.close_ack_ms)} | {fmt(ours.p(50))} "
-            f"| {fmt(ours.p(99))} | {fmt(max(ours.latencies_ms) if ours.latencies_ms else float('nan'))} "
+            f"| {fmt(ours.ballots_s, 2)} | {fmt(ours.ballots_per_s)} "
+            f"| {fmt(ours.poll_cpu_server * 1000 / max(1, ours.ballots_ok), 1)} "
+            f"| {fmt(ours.close_ack_ms)} / {fmt(ours.close_ack_secret_ms)} | {fmt(ours.p(50))} "
+            f"| {fmt(ours.p_named(99))} / {fmt(ours.p_secret(99))} "
+            f"| {fmt(max(ours.latencies_ms) if ours.latencies_ms else float('nan'))} "
             f"| {ours.received}/{ours.expected_receipts} | {fmt(bare.p(99)) if bare else '—'} | {fmt(ratio, 1)}x "
             f"| {fmt(bare_big.p(99)) if bare_big else '—'} | {fmt(ours.payload_bytes / 1000, 1)} "
             f"| {fmt(ours.list_bytes / 1000, 0)} | {fmt(ours.fetch_s, 2)} |")
@@ -634,17 +664,24 @@ def table(results: list[tuple[Result, Result | None, Result | None]]) -> str:
 
 
 def verdict(results: list[tuple[Result, Result | None, Result | None]]) -> list[str]:
+    """The issue's targets, each row against them (the join and ballot targets are for 2,000 on one worker)."""
     out = []
     for ours, bare, _ in results:
-        tag = f"{ours.workers} worker(s), {ours.members} members"
+        tag = f"{ours.workers} worker(s) {ours.db}, {ours.members} members"
         if ours.error:
             out.append(f"{tag}: FAILED ({ours.error})")
             continue
         ratio = ours.p(99) / bare.p(99) if bare and bare.latencies_ms else float("nan")
-        checks = [f"{ours.joined}/{ours.members} joined in {ours.connect_s:.0f} s",
-                  f"close→result p99 {ours.p(99):.0f} ms {'<=' if ours.p(99) <= TARGET_P99_MS else '>'} "
+        join_budget = TARGET_JOIN_S * ours.members / TARGET_MEMBERS
+        worst = max(ours.p_named(99), ours.p_secret(99) if ours.secret_latencies_ms else 0.0)
+        checks = [f"{ours.joined}/{ours.members} joined in {ours.connect_s:.1f} s "
+                  f"({'<=' if ours.connect_s <= join_budget else '>'} {join_budget:.1f} s pro rata)",
+                  f"{ours.ballots_per_s:.0f} ballots/s {'>=' if ours.ballots_per_s >= TARGET_BALLOTS_PER_S else '<'} "
+                  f"{TARGET_BALLOTS_PER_S:.0f}",
+                  f"close→result p99 named {fmt(ours.p_named(99))} / secret {fmt(ours.p_secret(99))} ms "
+                  f"{'<=' if worst <= TARGET_P99_MS else '>'} "
                   f"{TARGET_P99_MS:.0f} ms",
-                  f"overhead {fmt(ratio, 1)}x {'<=' if ratio <= TARGET_OVERHEAD else '>'} {TARGET_OVERHEAD:.0f}x"]
+                  f"overhead {fmt(ratio, 2)}x {'<=' if ratio <= TARGET_OVERHEAD else '>'} {TARGET_OVERHEAD}x"]
         out.append(f"{tag}: " + ", ".join(checks))
     return out
 
@@ -681,7 +718,8 @@ async def main(args: argparse.Namespace) -> int:
                 ours = await run_ecabinet(n, w, db_kind if w == 1 else "postgres", rounds, args.procs, run_dir)
                 bare = await run_bare(n, w, rounds, args.procs, 0, run_dir)
                 # The same fan-out with a payload as big as our poll.closed: what the size alone costs.
-                bare_big = await run_bare(n, w, rounds, args.procs, max(ours.payload_bytes, 1), run_dir)
+                bare_big = None if args.no_big else await run_bare(n, w, rounds, args.procs,
+                                                                   max(ours.payload_bytes, 1), run_dir)
                 results.append((ours, bare, bare_big))
     elapsed = time.monotonic() - started
     print()
@@ -722,6 +760,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--procs", type=int, default=4, help="client processes")
     p.add_argument("--db", choices=["auto", "postgres", "sqlite"], default="auto",
                    help="database of the 1-worker rows (auto: PostgreSQL when reachable); 2 workers use PostgreSQL")
+    p.add_argument("--no-big", action="store_true",
+                   help="skip the bare server's run with a payload as big as poll.closed (saves time)")
     p.add_argument("--json", help="also write the figures to this file")
     p.add_argument("--logs", help="keep the servers' logs (and SQLite files) in this directory")
     p.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)

@@ -3,9 +3,11 @@ in it, and ask the domain's state machine."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlmodel import select
+from sqlalchemy import or_
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.domain.meeting_states import Action, Role, Status, decide
@@ -56,6 +58,37 @@ async def membership(s: AsyncSession, meeting_id: int, user_id: int) -> Membersh
     return None
 
 
+async def memberships(s: AsyncSession, meeting_id: int, user_ids: Iterable[int]) -> dict[int, Membership]:
+    """`membership` of many users at once (one query; a batch of ballots or joins)."""
+    wanted = set(user_ids)
+    if not wanted:
+        return {}
+    rows = (await s.exec(select(Participant).where(
+        Participant.meeting_id == meeting_id, taking_part(),
+        or_(col(Participant.user_id).in_(wanted), col(Participant.deputy_user_id).in_(wanted)))
+        .order_by(col(Participant.id)))).all()
+    out: dict[int, Membership] = {}
+    for p in rows:  # one's own participation first, then the first participant one stands in for
+        if p.user_id in wanted:
+            out[p.user_id] = Membership(p, Role(p.role), False)
+    for p in rows:
+        if p.deputy_user_id in wanted and p.deputy_user_id not in out:
+            out[p.deputy_user_id] = Membership(p, Role(p.role), True)
+    return out
+
+
+def check(meeting: Meeting, member: Membership | None, action: Action, *,
+          unseen: NotFound | None = None) -> Membership:
+    """The decision of `require_membership` for a meeting and membership already loaded."""
+    role, status = (member.role if member else None), Status(meeting.status)
+    decision = decide(role, status, action)
+    if not decision.allowed and not decide(role, status, Action.VIEW).allowed:
+        raise unseen or NotFound(f"no meeting {meeting.id}")
+    raise_for(decision)
+    assert member is not None
+    return member
+
+
 async def require_membership(s: AsyncSession, actor: Actor, meeting_id: int, action: Action, *,
                              lock: bool | None = None, unseen: NotFound | None = None) -> tuple[Meeting, Membership]:
     """The meeting and the actor's membership, if the actor may do `action` now; else the matching error.
@@ -66,17 +99,10 @@ async def require_membership(s: AsyncSession, actor: Actor, meeting_id: int, act
     they asked for): a 403 would tell them that it exists. Who may see it but not do `action` gets 403."""
     lock = action is not Action.VIEW if lock is None else lock
     meeting = await s.get(Meeting, meeting_id, with_for_update=lock)
-    missing = unseen or NotFound(f"no meeting {meeting_id}")
     if meeting is None:
-        raise missing
+        raise unseen or NotFound(f"no meeting {meeting_id}")
     member = await membership(s, meeting_id, actor.user_id)
-    role, status = (member.role if member else None), Status(meeting.status)
-    decision = decide(role, status, action)
-    if not decision.allowed and not decide(role, status, Action.VIEW).allowed:
-        raise missing
-    raise_for(decision)
-    assert member is not None
-    return meeting, member
+    return meeting, check(meeting, member, action, unseen=unseen)
 
 
 async def require(s: AsyncSession, actor: Actor, meeting_id: int, action: Action) -> tuple[Meeting, Role]:

@@ -4,7 +4,8 @@ so the entry commits or rolls back with the change it describes."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, text
@@ -20,6 +21,24 @@ from backend.models.base import utcnow
 _AUDIT_LOCK_KEY = 7_242_001
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One audit entry to append (`record_many`)."""
+
+    action: str
+    """What happened (`vote.cast`, ...)."""
+    actor_id: int | None
+    """Who did it (None: the system, e.g. a poll closed by its clock)."""
+    object_type: str = ""
+    """The kind of object it concerns."""
+    object_id: int | None = None
+    """Its id."""
+    meeting_id: int | None = None
+    """The meeting it belongs to."""
+    details: Mapping[str, Any] | None = None
+    """More facts, stored as canonical JSON."""
+
+
 async def record(
     session: AsyncSession,
     action: str,
@@ -30,21 +49,35 @@ async def record(
     meeting_id: int | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
+    return (await record_many(session, [Entry(action, actor_id, object_type, object_id, meeting_id, details)]))[0]
+
+
+async def record_many(session: AsyncSession, entries: Sequence[Entry]) -> list[AuditEntry]:
+    """Appends `entries` in order, chained, with one read of the chain's head and one flush (a batch of
+    ballots written together: services/group_commit.py)."""
+    if not entries:
+        return []
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         await session.exec(text(f"SELECT pg_advisory_xact_lock({_AUDIT_LOCK_KEY})"))  # type: ignore[call-overload]
-    head = (await session.exec(select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(1))).first()
-    seq = head.seq + 1 if head else 1
-    prev = head.hash if head else GENESIS
+    head = (await session.exec(select(AuditEntry.seq, AuditEntry.hash)
+                               .order_by(col(AuditEntry.seq).desc()).limit(1))).first()
+    seq, prev = (head[0], head[1]) if head else (0, GENESIS)
     at = utcnow()
-    fields = ChainedFields(seq=seq, at=at, actor_id=actor_id, action=action, object_type=object_type,
-                           object_id=object_id, meeting_id=meeting_id, details=canonical_details(details or {}))
-    entry = AuditEntry(seq=seq, at=at, actor_id=actor_id, action=action, object_type=object_type,
-                       object_id=object_id, meeting_id=meeting_id, details=fields.details, prev_hash=prev,
-                       hash=entry_hash(fields, prev))
-    session.add(entry)
+    out: list[AuditEntry] = []
+    for e in entries:
+        seq += 1
+        fields = ChainedFields(seq=seq, at=at, actor_id=e.actor_id, action=e.action, object_type=e.object_type,
+                               object_id=e.object_id, meeting_id=e.meeting_id,
+                               details=canonical_details(e.details or {}))
+        digest = entry_hash(fields, prev)
+        out.append(AuditEntry(seq=seq, at=at, actor_id=e.actor_id, action=e.action, object_type=e.object_type,
+                              object_id=e.object_id, meeting_id=e.meeting_id, details=fields.details,
+                              prev_hash=prev, hash=digest))
+        prev = digest
+    session.add_all(out)
     await session.flush()
-    return entry
+    return out
 
 
 def _fields(entry: AuditEntry) -> ChainedFields:

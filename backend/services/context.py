@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from backend.db import Database
 from backend.services.ballot_seal import BallotSeal
 from backend.services.events import Coalescer, EventBus
+from backend.services.group_commit import GroupCommit
 from backend.services.presence import PresenceStore
 
 
@@ -56,3 +57,5 @@ class Live:
     """Seals secret ballots while their poll is open (services/ballot_seal.py); None: no secret polls."""
     closed_lists: OrderedDict[int, dict[str, Any]] = field(default_factory=OrderedDict)
     """Published per-voter lists of closed polls (immutable), the last few, by poll id (services/polls.py)."""
+    batches: GroupCommit = field(default_factory=GroupCommit)
+    """Ballots, check-ins and joins arriving together, written (or read) together (services/group_commit.py)."""

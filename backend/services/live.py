@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
 from backend.domain.meeting_states import STAFF, Action, Status
-from backend.exceptions import AppError, BadRequest, Conflict
+from backend.exceptions import AppError, BadRequest, Conflict, NotFound
 from backend.models import AgendaItem, Document, DocumentVersion, Meeting, Participant, User, taking_part
 from backend.models.base import utcnow
 from backend.services import access, attendance, audit, polls, speakers
@@ -60,36 +60,72 @@ async def participants_out(s: AsyncSession, meeting_id: int) -> list[dict[str, A
 
 
 async def state(live: Live, actor: Actor, meeting_id: int) -> dict[str, Any]:
-    """Everything a tablet needs to show the session correctly (after a connect or a reconnect)."""
+    """Everything a tablet needs to show the session correctly (after a connect or a reconnect).
+
+    The tablets asking together (a join storm, a reconnect after a network blip) are answered from one
+    read: what all see (agenda, speakers, polls and their counts, quorum, presence) is derived once
+    for the batch, each one's own part (role, own ballots) with one query for all. A batch starts
+    after its requests arrived, so no answer is older than its request."""
+    out: dict[str, Any] = await live.batches.submit(
+        ("state", meeting_id), lambda batch: _states(live, meeting_id, batch), actor)
+    return out
+
+
+async def _states(live: Live, meeting_id: int, actors: Sequence[Actor]) -> list[dict[str, Any] | Exception]:
+    out: list[dict[str, Any] | Exception] = []
     async with live.db.read() as s:
-        meeting, member = await access.require_membership(s, actor, meeting_id, Action.VIEW)
-        agenda = await _agenda(s, meeting_id)
+        meeting = await s.get(Meeting, meeting_id)
+        if meeting is None:
+            return [NotFound(f"no meeting {meeting_id}")] * len(actors)
+        members = await access.memberships(s, meeting_id, (a.user_id for a in actors))
+        allowed: dict[int, Membership] = {}
+        for actor in actors:
+            try:
+                allowed[actor.user_id] = access.check(meeting, members.get(actor.user_id), Action.VIEW)
+            except AppError as exc:
+                out.append(exc)
+                continue
+            out.append({})
+        if not allowed:
+            return out
+        agenda = [agenda_out(i) for i in await _agenda(s, meeting_id)]
         turns = await speakers.turns_out(s, meeting_id, meeting.current_item_id)
-        poll_list = await polls.for_sync(s, meeting, member)
+        staff_in = any(m.role in STAFF for m in allowed.values())
+        poll_list = await polls.for_sync_many(s, meeting, list(allowed.values()), drafts=staff_in)
         # The lists of people (who takes part, who is present, who is online) are for the staff's
         # console; tablets show counts. At 2,000 members, sending each joining tablet the whole
         # roster made joins cost O(N) each and a join storm O(N²).
-        staff = member.role in STAFF
-        people = await participants_out(s, meeting_id) if staff else None
-        present = await attendance.present(s, meeting_id) if staff else None
+        people = await participants_out(s, meeting_id) if staff_in else None
+        present = await attendance.present(s, meeting_id) if staff_in else None
         q = await attendance.quorum(s, meeting)
     online = sorted(await live.presence.online(meeting_id))
-    return {
+    status = Status(meeting.status)
+    shared = {
         "meeting": {"id": meeting.id, "title": meeting.title, "status": meeting.status, "place": meeting.place,
                     "starts_at": iso(meeting.starts_at), "started_at": iso(meeting.started_at),
                     "quorum_rule": meeting.quorum_rule},
-        "agenda": [agenda_out(i) for i in agenda],
+        "agenda": agenda,
         "presenter": presenter_out(meeting),
         "speakers": {"item_id": meeting.current_item_id, "turns": turns},
-        "polls": poll_list,
-        "participants": people,
-        "attendance": present,
-        "presence": {"online": online if staff else None, "count": len(online)},
         "quorum": q,
-        "me": me_out(actor, member),
-        "allowed_actions": access.allowed_actions(member.role, Status(meeting.status)),
         "server_time": iso(utcnow()),
     }
+    actions = {role: access.allowed_actions(role, status) for role in {m.role for m in allowed.values()}}
+    for i, actor in enumerate(actors):
+        if isinstance(out[i], Exception):
+            continue
+        member = allowed[actor.user_id]
+        staff = member.role in STAFF
+        out[i] = {
+            **shared,
+            "polls": poll_list(member),
+            "participants": people if staff else None,
+            "attendance": present if staff else None,
+            "presence": {"online": online if staff else None, "count": len(online)},
+            "me": me_out(actor, member),
+            "allowed_actions": actions[member.role],
+        }
+    return out
 
 
 def presenter_out(meeting: Meeting) -> dict[str, Any]:
@@ -98,14 +134,44 @@ def presenter_out(meeting: Meeting) -> dict[str, Any]:
 
 
 async def join(live: Live, actor: Actor, meeting_id: int, sid: str) -> Membership:
-    """A tablet enters the meeting's room. In a running session, joining checks the participant in."""
-    async with live.db.read() as s:
-        meeting, member = await access.require_membership(s, actor, meeting_id, Action.VIEW)
-    await live.presence.add(meeting_id, actor.user_id, sid)
-    if meeting.status == Status.IN_PROGRESS.value:
-        await attendance.check_in(live, actor, meeting_id, quiet=True)
-    await publish_presence(live, meeting_id)
+    """A tablet enters the meeting's room. In a running session, joining checks the participant in.
+    Joins arriving together are checked with one read and checked in with one write (group commit)."""
+    member: Membership = await live.batches.submit(
+        ("join", meeting_id), lambda batch: _joins(live, meeting_id, batch), (actor, sid))
     return member
+
+
+async def _joins(live: Live, meeting_id: int,
+                 batch: Sequence[tuple[Actor, str]]) -> list[Membership | Exception]:
+    out: list[Membership | Exception] = []
+    async with live.db.read() as s:
+        meeting = await s.get(Meeting, meeting_id)
+        if meeting is None:
+            return [NotFound(f"no meeting {meeting_id}")] * len(batch)
+        members = await access.memberships(s, meeting_id, (a.user_id for a, _ in batch))
+        for actor, _ in batch:
+            try:
+                out.append(access.check(meeting, members.get(actor.user_id), Action.VIEW))
+            except AppError as exc:
+                out.append(exc)
+        in_progress = meeting.status == Status.IN_PROGRESS.value
+        absent: set[int] = set()
+        if in_progress:
+            absent = await attendance.absent(s, meeting_id, [m.participant.id for m in out
+                                                             if isinstance(m, Membership)])
+    for (actor, sid), member in zip(batch, out, strict=True):
+        if isinstance(member, Membership):
+            await live.presence.add(meeting_id, actor.user_id, sid)
+    if absent:
+        # Only those not checked in yet make a write: a reconnect storm reads.
+        who = [(actor, m) for (actor, _), m in zip(batch, out, strict=True)
+               if isinstance(m, Membership) and m.participant.id in absent]
+        refused = await attendance.check_in_many(live, meeting_id, [actor for actor, _ in who])
+        for i, (actor, _) in enumerate(batch):
+            if actor.user_id in refused:
+                out[i] = refused[actor.user_id]
+    await publish_presence(live, meeting_id)
+    return out
 
 
 async def leave(live: Live, actor_user_id: int, meeting_id: int, sid: str) -> None:

@@ -1,0 +1,106 @@
+"""Assembly scale (issue 18): a storm of joins and a storm of ballots are written in batches (group
+commit), not one write transaction per tablet, and nothing is traded away: everyone is checked in
+once, every ballot is counted once, each audit entry is chained after the one before."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlmodel import col, func, select
+
+from backend.models import Attendance, AuditEntry, Ballot
+from backend.services import audit
+from tests.integration.conftest import Server, bulk_members
+from tests.integration.live import LiveClient
+
+TABLETS = 150
+
+
+@contextmanager
+def write_transactions(server: Server) -> Iterator[list[int]]:
+    """Counts the commits of the app's engine (reads end in a rollback: only writes commit)."""
+    counted = [0]
+
+    def on_commit(_conn: Any) -> None:
+        counted[0] += 1
+
+    event.listen(server.db.engine.sync_engine, "commit", on_commit)
+    try:
+        yield counted
+    finally:
+        event.remove(server.db.engine.sync_engine, "commit", on_commit)
+
+
+async def _tablets(server: Server, mid: int, prefix: str) -> list[LiveClient]:
+    clients = []
+    for token in await bulk_members(server, mid, TABLETS, prefix=prefix):
+        c = LiveClient(server.base_url)
+        await c.connect(token=token)
+        clients.append(c)
+    return clients
+
+
+async def test_a_join_storm_checks_everyone_in_once_with_far_fewer_writes_than_tablets(
+        session_world: dict[str, Any], server: Server) -> None:
+    mid = session_world["meeting_id"]
+    clients = await _tablets(server, mid, "storm")
+    try:
+        with write_transactions(server) as commits:
+            acks = await asyncio.gather(*(c.call("meeting.join", {"meeting_id": mid}, timeout=60) for c in clients))
+        assert all(a["ok"] for a in acks), [a for a in acks if not a["ok"]][:3]
+        # One transaction per tablet before group commit; a few batches now.
+        assert commits[0] <= TABLETS // 3, commits[0]
+        assert {a["state"]["me"]["role"] for a in acks} == {"member"}
+        assert all(a["state"]["meeting"]["id"] == mid and a["state"]["participants"] is None for a in acks)
+        again = await asyncio.gather(*(c.call("meeting.sync", {"meeting_id": mid}, timeout=60) for c in clients))
+        assert min(a["state"]["quorum"]["present"] for a in again) >= TABLETS
+        async with server.db.read() as s:
+            rows = (await s.exec(select(Attendance.participant_id, func.count()).where(
+                Attendance.meeting_id == mid, col(Attendance.checked_out_at).is_(None))
+                .group_by(col(Attendance.participant_id)))).all()
+            assert len(rows) >= TABLETS and all(n == 1 for _, n in rows)
+            intact, _, _ = await audit.verify(s)
+            assert intact
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
+
+
+async def test_ballots_cast_together_are_written_in_far_fewer_transactions_and_each_counts_once(
+        session_world: dict[str, Any], server: Server) -> None:
+    people, mid = session_world["people"], session_world["meeting_id"]
+    clients = await _tablets(server, mid, "gc")
+    chair = LiveClient(server.base_url)
+    await chair.login(people["chair"].username, people["chair"].password)
+    await chair.connect()
+    try:
+        assert all(a["ok"] for a in await asyncio.gather(
+            *(c.call("meeting.join", {"meeting_id": mid}, timeout=60) for c in [chair, *clients])))
+        created = await chair.call("poll.create", {"meeting_id": mid, "question": "Thông qua?"})
+        poll_id = created["poll"]["id"]
+        assert (await chair.call("poll.open", {"poll_id": poll_id}))["ok"]
+        with write_transactions(server) as commits:
+            # Each tablet casts twice at the same instant: the second is refused, whichever batch it is in.
+            acks = await asyncio.gather(*(c.call("vote.cast", {"poll_id": poll_id, "choice": ch}, timeout=60)
+                                          for c in clients for ch in ("yes", "no")))
+        assert commits[0] <= TABLETS // 3, commits[0]
+        ok = [a for a in acks if a["ok"]]
+        refused = [a for a in acks if not a["ok"]]
+        assert len(ok) == TABLETS and {a["error"]["code"] for a in refused} == {"already_voted"}
+        closed = await chair.call("poll.close", {"poll_id": poll_id})
+        assert closed["poll"]["result"]["total_ballots"] == TABLETS
+        async with server.db.read() as s:
+            ballots = (await s.exec(select(func.count()).select_from(Ballot).where(Ballot.poll_id == poll_id))).one()
+            entries = (await s.exec(select(func.count()).select_from(AuditEntry).where(
+                AuditEntry.action == "vote.cast", AuditEntry.object_id == poll_id))).one()
+            intact, _, _ = await audit.verify(s)
+        assert ballots == entries == TABLETS
+        assert intact
+        late = await clients[0].call("vote.cast", {"poll_id": poll_id, "choice": "yes"})
+        assert late["error"]["code"] == "poll_closed"
+    finally:
+        await chair.close()
+        await asyncio.gather(*(c.close() for c in clients))
