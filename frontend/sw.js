@@ -61,7 +61,7 @@ async function networkFirst(event, cacheName) {
     if (keepable(response)) {
       // Keeping a copy must never cost the page its answer (a cache emptied at logout, a full disk).
       const copy = response.clone();
-      event.waitUntil(caches.open(cacheName).then((cache) => cache.put(request, copy)).catch(() => {}));
+      event.waitUntil(offlineGuard.put(cacheName, request, copy).catch(() => {}));
       if (cacheName === DATA_CACHE) event.waitUntil(offlineGuard.contact(DATA_CACHE).catch(() => {}));
     } else if (response.ok) {
       // Now marked no-store (e.g. a document made Mật since): a copy kept before goes too.
@@ -100,7 +100,7 @@ self.addEventListener('message', (event) => {
         if (await cache.match(url.href)) continue;
         try {
           const response = await fetch(url.href, { credentials: 'same-origin' });
-          if (keepable(response)) await cache.put(url.href, response);
+          if (keepable(response)) await offlineGuard.put(cacheName, url.href, response);
         } catch { /* offline now: kept when it is next opened */ }
       }
     })());

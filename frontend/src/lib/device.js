@@ -152,6 +152,8 @@ export function wipeDevice() {
   wiping = (async () => {
     const lost = unsentNotes();
     storeKey = null;
+    const sw = worker();
+    if (sw) sw.postMessage({ type: 'wipe' }); // it keeps nothing more, even an answer on its way
     try { await deleteCaches(false); } catch { /* nothing to erase */ }
     try { await deleteDatabases(); } catch { /* nothing to erase */ }
     try { window.localStorage.clear(); } catch { /* nothing kept */ }
@@ -166,6 +168,7 @@ export function wipeDevice() {
       await request('POST', '/devices/wiped');
       confirmed = true;
     } catch { /* offline: the server keeps refusing this browser, which wipes again at the next contact */ }
+    try { await deleteCaches(false); } catch { /* nothing to erase */ }
     const result = { lost, confirmed };
     wipedListeners.forEach((fn) => fn(result));
     return result;
