@@ -121,7 +121,7 @@ async def login(db: Database, settings: Settings, username: str, password: str, 
         s.add(AuthSession(token_hash=token_hash(token), user_id=user.id, kind=kind, expires_at=expires,
                           user_agent=user_agent[:300], device_id=device_id))
         await audit.record(s, "auth.login", actor_id=user.id, object_type="user", object_id=user.id,
-                           details={"kind": kind, "device_id": device_id})
+                           details={"kind": kind, **({"device_id": device_id} if device_id else {})})
     return LoginResult(token=token, user=user, expires_at=expires, device_token=new_device_token)
 
 
