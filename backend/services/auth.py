@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.config import Settings
 from backend.db import Database
 from backend.exceptions import Forbidden, Unauthorized
-from backend.models import AuthSession, LoginThrottle, User
+from backend.models import AuthSession, Device, LoginThrottle, User
 from backend.models.base import utcnow
 from backend.services import audit, devices, login_throttle, passwords
 from backend.services.context import Actor
@@ -169,6 +169,10 @@ async def _in_use(db: Database, settings: Settings, session: AuthSession, user: 
             if live is not None:
                 live.expires_at = now + lifetime
                 s.add(live)
+                device = await s.get(Device, live.device_id) if live.device_id is not None else None
+                if device is not None:  # the device list's "last seen", on the same few-minute cadence
+                    device.last_seen_at = now
+                    s.add(device)
     return actor_for(user, session_id=session.id, via_cookie=session.kind == "cookie")
 
 

@@ -8,7 +8,7 @@ import { navigate, parseRoute } from './lib/router.js';
 import { disconnectSocket, setMediaPath } from './lib/socket.js';
 import { forgetBallots, loadBallots } from './lib/live_store.js';
 import {
-  expireIfStale, forgetUser, loadStoreKey, noteContact, onWiped, unsentNotes,
+  expireIfStale, forgetUser, loadStoreKey, onWiped, setOfflineHours, unsentNotes,
 } from './lib/device.js';
 import { Loading, useTitle } from './views/components.js';
 import { LoginView } from './views/login.js';
@@ -159,7 +159,7 @@ function App({ expiredAtStart }) {
       .then(async ({ user, media_path: mediaPath, offline_hours: hours }) => {
         setMediaPath(mediaPath);
         applyUserLanguage(user);
-        if (hours) noteContact(hours);
+        setOfflineHours(hours);
         await enterDevice(user);
         setSession({ status: 'user', user });
       })

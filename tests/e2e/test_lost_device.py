@@ -25,6 +25,8 @@ MEETING_TITLE = "Phiên họp Chính phủ thường kỳ"
 REPORT = "Báo cáo tình hình kinh tế - xã hội tháng 11 năm 2026"
 NOTE_TEXT = "Ghi chú riêng chưa gửi về nhân sự"
 RECEIPT = "R7K2-9QX4"
+IPAD = ("Mozilla/5.0 (iPad; CPU OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 "
+        "Mobile/15E148 Safari/604.1")
 
 EVERY_STORE = """async () => ({
     caches: await caches.keys(),
@@ -93,7 +95,7 @@ def _seed_stores(page: Page, report: int) -> None:
 
 def test_a_device_reported_lost_is_wiped_at_its_next_contact(live_server: LiveServer, devices: Any) -> None:
     mid, report = _meeting_and_report(live_server)
-    lost = devices()
+    lost = devices(user_agent=IPAD)
     sockets: list[Any] = []
     lost.page.on("websocket", lambda ws: sockets.append(ws))
     lost.open()
@@ -118,7 +120,8 @@ def test_a_device_reported_lost_is_wiped_at_its_next_contact(live_server: LiveSe
     expect(target).to_have_count(1)
     target.get_by_test_id("device-revoke").click()
     target.get_by_test_id("device-revoke-confirm").click()
-    expect(other.page.get_by_test_id("devices-notice")).to_be_visible()
+    expect(other.page.get_by_test_id("devices-notice")).to_contain_text("iPad · Safari 17")
+    expect(other.page.locator("[data-testid=device-row][data-revoked=yes]")).to_contain_text("iPad · Safari 17")
     other.screenshot("devices-account.png")
 
     # The lost tablet's connection is dropped at once; its next contact finds out and erases everything.
@@ -142,7 +145,19 @@ def test_a_device_reported_lost_is_wiped_at_its_next_contact(live_server: LiveSe
     entries = audit["entries"] if isinstance(audit, dict) else audit
     actions = [e["action"] for e in entries]
     assert "device.revoked" in actions and "device.wiped" in actions, actions
-    for tablet in (lost, other):
+
+    # The administrator sees the minister's devices on the account's page, the wiped one marked.
+    admin_tablet = devices()
+    admin_tablet.open("#/users")
+    admin_tablet.login(*ADMIN)
+    admin_tablet.page.get_by_test_id("user-link").filter(has_text="Hoàng Thu Hà").click()
+    expect(admin_tablet.page.get_by_test_id("user-page")).to_contain_text("bo.tuphap")
+    expect(admin_tablet.page.get_by_test_id("device-row")).to_have_count(2)
+    expect(admin_tablet.page.locator("[data-testid=device-row][data-revoked=yes]")).to_contain_text("Đã xóa lúc")
+    expect(admin_tablet.page.locator("[data-testid=device-row][data-revoked=no]").get_by_test_id(
+        "device-revoke")).to_be_visible()
+    admin_tablet.screenshot("devices-admin.png")
+    for tablet in (lost, other, admin_tablet):
         tablet.assert_clean()
 
 
@@ -156,15 +171,21 @@ def test_a_tablet_offline_past_the_expiry_erases_its_copies_at_start(live_server
     _keep_meeting(page, tablet.base_url, mid, report)
     _seed_stores(page, report)
     page.wait_for_timeout(1500)  # the worker finishes keeping what the meeting page asked for
-    hours = page.evaluate("JSON.parse(localStorage.getItem('ecabinet.contact')).hours")
-    assert hours == 72
+    contact = "JSON.parse(localStorage.getItem('ecabinet.contact'))"
+    last = page.evaluate(contact)
+    assert last["hours"] == 72
+    hours = last["hours"]
 
-    # Offline within the allowed time: the app starts from what it kept and reads the document.
+    # Offline within the allowed time: the app starts from what it kept and reads the document; answers
+    # kept by the service worker are not a contact with the server.
+    went_offline = page.evaluate("Date.now()")
     tablet.context.set_offline(True)
     page.goto(f"{tablet.base_url}/#/documents/{report}")
     page.reload()
     expect(page.get_by_test_id("viewer-title")).to_have_text(REPORT)
     expect(page.get_by_test_id("offline-expired")).to_have_count(0)
+    page.wait_for_timeout(500)
+    assert page.evaluate(contact)["at"] <= went_offline
 
     # Three days and an hour later, still offline, the tablet is started again.
     page.clock.install()

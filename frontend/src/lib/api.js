@@ -96,7 +96,7 @@ export async function request(method, path, body, rawType) {
     if (res.status === 401 && path !== '/auth/login' && unauthorizedHandler) unauthorizedHandler(error);
     throw error;
   }
-  if (contactHandler) contactHandler();
+  if (contactHandler) contactHandler(res.headers.get('date'));
   return data;
 }
 

@@ -48,16 +48,36 @@ function worker() {
   return ('serviceWorker' in navigator && navigator.serviceWorker.controller) || null;
 }
 
-/** The server answered: note the time (and tell the service worker, which checks it too). */
-export function noteContact(hours) {
+function writeContact(at) {
+  const old = readJson(window.localStorage, CONTACT_KEY);
+  const best = Math.max(at, old && Number.isFinite(old.at) ? old.at : 0); // never moved back
+  try { window.localStorage.setItem(CONTACT_KEY, JSON.stringify({ at: best, hours: offlineHours })); } catch { /* not kept */ }
+}
+
+/**
+ * The server answered (`serverDate`: the answer's Date header). An answer the service worker kept
+ * carries the date the server first gave it, so starting the app offline never counts as a contact;
+ * a tablet clock ahead of the server's only makes copies expire a little sooner.
+ */
+export function noteContact(serverDate) {
   if (wiping) return; // a wiped device keeps nothing, not even this
-  if (Number.isFinite(hours) && hours >= 1) offlineHours = hours;
+  const date = Date.parse(serverDate || '');
+  if (Number.isNaN(date)) return;
   const now = Date.now();
-  if (hours === undefined && now - lastNoted < CONTACT_EVERY_MS) return;
-  lastNoted = now;
-  try { window.localStorage.setItem(CONTACT_KEY, JSON.stringify({ at: now, hours: offlineHours })); } catch { /* not kept */ }
+  const at = Math.min(now, date);
+  if (at - lastNoted < CONTACT_EVERY_MS) return;
+  lastNoted = at;
+  writeContact(at);
   const sw = worker();
-  if (sw) sw.postMessage({ type: 'contact', hours: offlineHours });
+  if (sw && now - date < CONTACT_EVERY_MS) sw.postMessage({ type: 'contact', hours: offlineHours });
+}
+
+/** How long offline copies may be kept without contact, as the server says (ECABINET_OFFLINE_HOURS). */
+export function setOfflineHours(hours) {
+  if (!Number.isFinite(hours) || hours < 1 || hours === offlineHours) return;
+  offlineHours = hours;
+  const old = readJson(window.localStorage, CONTACT_KEY);
+  if (old && Number.isFinite(old.at)) writeContact(old.at);
 }
 
 /** The annotations waiting to be sent, of every user (what a wipe or an expiry loses). */
@@ -188,7 +208,7 @@ function unb64(text) {
 export async function loadStoreKey() {
   storeKey = null;
   const out = await api.thisDevice();
-  noteContact(out.offline_hours);
+  setOfflineHours(out.offline_hours);
   if (!out.store_key || !window.crypto || !crypto.subtle) return false;
   const raw = unb64(out.store_key.replace(/-/g, '+').replace(/_/g, '/').padEnd(44, '='));
   storeKey = await crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']);
@@ -215,7 +235,7 @@ export async function openText(sealed) {
 }
 
 // Every answer from the server is a contact; a refusal naming this device lost wipes it.
-onContact(() => noteContact());
+onContact((serverDate) => noteContact(serverDate));
 onDeviceRevoked(() => { wipeDevice(); });
 onSocketStatus((status, detail) => {
   if (status === 'refused' && detail === 'device_revoked') wipeDevice();
