@@ -74,3 +74,11 @@ def test_no_proxy_is_trusted_unless_named() -> None:
 ])
 def test_database_urls_pick_the_async_drivers(url: str, expected: str) -> None:
     assert normalise_database_url(url) == expected
+
+
+def test_offline_copies_expire_after_72_hours_unless_configured() -> None:
+    assert Settings.from_env({}).offline_hours == 72
+    assert Settings.from_env({"ECABINET_OFFLINE_HOURS": "24"}).offline_hours == 24
+    for bad in ("0", "-5", "trois"):
+        with pytest.raises(ConfigError, match="ECABINET_OFFLINE_HOURS"):
+            Settings.from_env({"ECABINET_OFFLINE_HOURS": bad})
