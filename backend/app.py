@@ -107,7 +107,7 @@ async def _unknown_api_route(request: Request) -> Response:
 
 # Only what the browser needs is served: not node_modules, the lockfile or the build scripts.
 _PUBLIC_DIRS = ("src", "styles", "i18n", "vendor")
-_PUBLIC_FILES = ("index.html", "favicon.svg", "sw.js", "manifest.webmanifest")
+_PUBLIC_FILES = ("index.html", "favicon.svg", "sw.js", "sw_guard.js", "manifest.webmanifest")
 
 
 def _frontend_routes(root: Path) -> list[BaseRoute]:

@@ -61,6 +61,10 @@ class Settings:
     """How long a worker trusts its cached check of an open socket's session before asking the database
     again (ECABINET_SESSION_RECHECK_MS). Logout, deactivation and password changes reach sockets at once;
     this bounds the delay only when that message is lost (Redis down) or comes from another process."""
+    offline_hours: int = 72
+    """How long a tablet keeps its offline copies (meeting documents, their annotations, unsent notes)
+    without reaching the server (ECABINET_OFFLINE_HOURS): past it, the app erases them at its next
+    start, even with no network. Sent to the app with who is logged in (docs/security-notes/devices.md)."""
     secure_cookies: bool = False
     """Mark cookies Secure (ECABINET_SECURE_COOKIES); on by default in production, which runs behind HTTPS."""
     hsts_seconds: int = 0
@@ -217,6 +221,9 @@ class Settings:
         if level != "B-B" and not env.get("ECABINET_TSA_URL", "").strip():
             raise ConfigError(f"PAdES {level} needs a timestamp authority: set ECABINET_TSA_URL")
         secure = flag("ECABINET_SECURE_COOKIES", mode == "production")
+        offline_hours = number("ECABINET_OFFLINE_HOURS", defaults.offline_hours)
+        if offline_hours < 1:
+            raise ConfigError("ECABINET_OFFLINE_HOURS must be at least 1")
         return cls(
             mode=mode,
             data_dir=Path(env.get("ECABINET_DATA_DIR", "data")),
@@ -232,6 +239,7 @@ class Settings:
             metrics_token=_metrics_token(env.get("ECABINET_METRICS_TOKEN", "")),
             session_hours=number("ECABINET_SESSION_HOURS", defaults.session_hours),
             session_recheck_ms=number("ECABINET_SESSION_RECHECK_MS", defaults.session_recheck_ms),
+            offline_hours=offline_hours,
             secure_cookies=secure,
             hsts_seconds=number("ECABINET_HSTS_SECONDS", _ONE_YEAR if secure else 0),
             trusted_proxies=_networks(env.get("ECABINET_TRUSTED_PROXIES", "")),

@@ -8,6 +8,8 @@
 //   never kept, and one that comes marked no-store removes what was kept of it before.
 // - Logging in or out empties the kept answers ('forget'): the next person on this tablet sees none.
 // Annotations made offline are not this worker's business: the viewer keeps them in an outbox.
+// - Kept answers expire when the server has not been reached for the allowed time (sw_guard.js).
+importScripts('sw_guard.js');
 const APP_CACHE = 'ecabinet-app-v1';
 const DATA_CACHE = 'ecabinet-data-v1';
 const APP_PATHS = /^\/(?:$|index\.html$|favicon\.svg$|src\/|styles\/|i18n\/|vendor\/)/;
@@ -59,13 +61,15 @@ async function networkFirst(event, cacheName) {
     if (keepable(response)) {
       // Keeping a copy must never cost the page its answer (a cache emptied at logout, a full disk).
       const copy = response.clone();
-      event.waitUntil(caches.open(cacheName).then((cache) => cache.put(request, copy)).catch(() => {}));
+      event.waitUntil(offlineGuard.put(cacheName, request, copy).catch(() => {}));
+      if (cacheName === DATA_CACHE) event.waitUntil(offlineGuard.contact(DATA_CACHE).catch(() => {}));
     } else if (response.ok) {
       // Now marked no-store (e.g. a document made Mật since): a copy kept before goes too.
       event.waitUntil(caches.open(cacheName).then((cache) => cache.delete(request)).catch(() => {}));
     }
     return response;
   } catch (err) {
+    if (cacheName === DATA_CACHE && !(await offlineGuard.mayServe(DATA_CACHE))) throw err;
     const kept = await caches.match(request, { cacheName, ignoreVary: true }).catch(() => undefined);
     if (kept) return kept;
     throw err;
@@ -83,6 +87,7 @@ self.addEventListener('fetch', (event) => {
 
 self.addEventListener('message', (event) => {
   const data = event.data || {};
+  if (offlineGuard.message(event, DATA_CACHE)) return;
   if (data.type === 'forget') {
     event.waitUntil(caches.delete(DATA_CACHE));
   } else if (data.type === 'keep' && Array.isArray(data.urls)) {
@@ -95,7 +100,7 @@ self.addEventListener('message', (event) => {
         if (await cache.match(url.href)) continue;
         try {
           const response = await fetch(url.href, { credentials: 'same-origin' });
-          if (keepable(response)) await cache.put(url.href, response);
+          if (keepable(response)) await offlineGuard.put(cacheName, url.href, response);
         } catch { /* offline now: kept when it is next opened */ }
       }
     })());

@@ -3,6 +3,7 @@
 from backend.api import (  # noqa: F401  (registration by import)
     auth,
     bridge,
+    devices,
     documents,
     meetings,
     notifications,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.api.devices import device_token, set_device_cookie
 from backend.api.routing import Call, Permission, api, client_address, session_token
 from backend.api.schemas import ChangePasswordIn, LoginIn, LoginOut, MeOut, TokenIn, TokenOut
 from backend.services import auth, users
@@ -22,7 +23,9 @@ async def login(call: Call) -> dict[str, Any]:
     body: LoginIn = call.body
     result = await auth.login(call.db, call.settings, body.username, body.password, kind="cookie",
                               user_agent=call.request.headers.get("user-agent", ""),
-                              address=client_address(call.request))
+                              address=client_address(call.request), device_token=device_token(call.request))
+    if result.device_token:
+        set_device_cookie(call, result.device_token)
     csrf = auth.csrf_token(call.settings, result.token)
     call.cookies_to_set.append(_cookie(call, auth.session_cookie(call.settings), result.token, http_only=True))
     call.cookies_to_set.append(_cookie(call, auth.csrf_cookie(call.settings), csrf, http_only=False))
@@ -52,7 +55,8 @@ async def me(call: Call) -> dict[str, Any]:
     user = await users.get(call.db, call.user, call.user.user_id)
     token = session_token(call.request)
     csrf = auth.csrf_token(call.settings, token) if call.user.via_cookie and token else None
-    return {"user": user, "csrf_token": csrf, "media_path": call.settings.relay_path or "/socket.io"}
+    return {"user": user, "csrf_token": csrf, "media_path": call.settings.relay_path or "/socket.io",
+            "offline_hours": call.settings.offline_hours}
 
 
 @api.route("POST", "/api/auth/password", summary="Change my password (my other sessions end)",

@@ -32,7 +32,7 @@ from backend.exceptions import (
     ValidationFailed,
 )
 from backend.monitoring import USER_KEY
-from backend.services import auth
+from backend.services import auth, devices
 from backend.services.context import Actor
 from backend.services.events import EventBus
 
@@ -234,7 +234,13 @@ async def authenticate_request(request: Request, db: Database, settings: Setting
         actor = await auth.authenticate(db, settings, token.strip(), via_cookie=False)
     else:
         cookie = request.cookies.get(auth.session_cookie(settings))
-        actor = await auth.authenticate(db, settings, cookie, via_cookie=True)
+        try:
+            actor = await auth.authenticate(db, settings, cookie, via_cookie=True)
+        except Unauthorized:
+            # A browser whose device was marked lost is told so: the app then erases what it stored.
+            if await devices.revoked_browser(db, request.cookies.get(auth.device_cookie(settings))):
+                raise devices.revoked_error() from None
+            raise
         if request.method not in SAFE_METHODS and not auth.csrf_valid(
                 settings, cookie or "", request.headers.get(CSRF_HEADER)):
             raise Forbidden("missing or wrong X-CSRF-Token header", code="csrf_failed")

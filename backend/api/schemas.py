@@ -128,6 +128,27 @@ class MeOut(Output):
     user: UserOut
     csrf_token: str | None = Field(description="present for cookie sessions")
     media_path: str = Field(description="the Socket.IO path of the video bridge's signalling (namespace /media)")
+    offline_hours: int = Field(description="how long the app keeps offline copies without reaching the server")
+
+
+# --- devices --------------------------------------------------------------------------------------
+
+class DeviceOut(Output):
+    id: int
+    user_id: int
+    name: str = Field(description="model and browser, read from the user agent")
+    first_seen_at: datetime
+    last_seen_at: datetime
+    last_address: str
+    revoked_at: datetime | None = Field(description="when it was marked lost (its sessions ended then)")
+    wiped_at: datetime | None = Field(description="when the device confirmed it erased what it stored")
+    current: bool = Field(description="the browser asking")
+
+
+class ThisDeviceOut(Output):
+    device: DeviceOut | None = Field(description="none for an API token")
+    store_key: str | None = Field(description="the key the app encrypts what it keeps on this device with")
+    offline_hours: int = Field(description="how long offline copies may be kept without reaching the server")
 
 
 # --- users and bodies ---------------------------------------------------------------------------

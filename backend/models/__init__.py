@@ -1,7 +1,7 @@
 """SQLModel tables, one module per aggregate. Importing this package registers every table on
 `SQLModel.metadata` (Alembic's target)."""
 
-from backend.models.accounts import AuthSession, Body, LoginAddressThrottle, LoginThrottle, User
+from backend.models.accounts import AuthSession, Body, Device, LoginAddressThrottle, LoginThrottle, User
 from backend.models.audit import AuditEntry
 from backend.models.documents import (
     Annotation,
@@ -28,7 +28,7 @@ from backend.models.votes import Ballot, BallotReceipt, Poll, PollVoter, SealedB
 
 __all__ = [
     "AgendaItem", "AgendaPosition", "Annotation", "Attendance", "AuditEntry", "AuthSession", "Ballot",
-    "BallotReceipt", "Body",
+    "BallotReceipt", "Body", "Device",
     "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion", "LoginAddressThrottle",
     "LoginThrottle", "Meeting", "MediaRelay", "Notification",
     "OpinionAnswer", "OpinionBallot", "OpinionDocumentComment", "OpinionQuestion", "OpinionReminder", "OpinionRound",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, String
+from sqlalchemy import Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.models.base import UTCDateTime, utcnow
@@ -55,6 +55,29 @@ class AuthSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     user_agent: str = Field(default="", max_length=300)
+    # The browser it was opened in (cookie logins); revoking the device ends its sessions.
+    device_id: int | None = Field(default=None, foreign_key="devices.id", index=True)
+
+
+class Device(SQLModel, table=True):
+    """A browser an account logged in from (a tablet, a laptop), known by a random value in its
+    long-lived HttpOnly device cookie (only the value's SHA-256 is stored). One browser used by two
+    accounts is a device of each. A device marked lost is revoked: its sessions end, and the browser
+    erases what it stored at its next contact (wiped_at: when it confirmed)."""
+
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("user_id", "token_hash", name="uq_devices_user_token"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    name: str = Field(default="", max_length=120)  # model and browser, from the user agent
+    user_agent: str = Field(default="", max_length=300)
+    first_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_address: str = Field(default="", max_length=64)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_by: int | None = Field(default=None, foreign_key="users.id")
+    wiped_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class LoginThrottle(SQLModel, table=True):

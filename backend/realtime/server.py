@@ -35,7 +35,7 @@ from backend.monitoring import Metrics
 from backend.realtime import payloads as p
 from backend.realtime.fanout import MeasuredRedisManager
 from backend.realtime.revocations import Revocations
-from backend.services import attendance, auth, live, polls, speakers
+from backend.services import attendance, auth, devices, live, polls, speakers
 from backend.services import document_annotations as marks
 from backend.services.auth import SessionCache
 from backend.services.context import Actor, Live
@@ -140,6 +140,13 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             else:
                 actor = await auth.authenticate(self.live.db, self.settings,
                                                 _cookie(environ, auth.session_cookie(self.settings)), via_cookie=True)
+        except Unauthorized as exc:
+            refusal = exc
+            # A browser whose device was marked lost is told so: the app then erases what it stored.
+            browser = _cookie(environ, auth.device_cookie(self.settings))
+            if not token and await devices.revoked_browser(self.live.db, browser):
+                refusal = devices.revoked_error()
+            raise socketio.exceptions.ConnectionRefusedError(refusal.message, refusal.as_dict()) from exc
         except AppError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.as_dict()) from exc
         except Exception as exc:

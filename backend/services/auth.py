@@ -20,9 +20,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.config import Settings
 from backend.db import Database
 from backend.exceptions import Forbidden, Unauthorized
-from backend.models import AuthSession, LoginThrottle, User
+from backend.models import AuthSession, Device, LoginThrottle, User
 from backend.models.base import utcnow
-from backend.services import audit, login_throttle, passwords
+from backend.services import audit, devices, login_throttle, passwords
 from backend.services.context import Actor
 from backend.services.events import EventBus, Revocation
 
@@ -38,10 +38,13 @@ class LoginResult:
     """Who logged in."""
     expires_at: datetime
     """When the session ends if unused."""
+    device_token: str | None = None
+    """A new value for the browser's device cookie (a browser not known as a device of this account yet)."""
 
 
 SESSION_COOKIE = "ecabinet_session"
 CSRF_COOKIE = "ecabinet_csrf"
+DEVICE_COOKIE = "ecabinet_device"
 
 
 def cookie_name(settings: Settings, base: str) -> str:
@@ -57,6 +60,11 @@ def session_cookie(settings: Settings) -> str:
 
 def csrf_cookie(settings: Settings) -> str:
     return cookie_name(settings, CSRF_COOKIE)
+
+
+def device_cookie(settings: Settings) -> str:
+    """Names the browser as a device of the accounts that log in with it (services/devices.py)."""
+    return cookie_name(settings, DEVICE_COOKIE)
 
 
 def token_hash(token: str) -> str:
@@ -77,10 +85,11 @@ def _norm(username: str) -> str:
 
 
 async def login(db: Database, settings: Settings, username: str, password: str, *, kind: str,
-                user_agent: str = "", address: str = "") -> LoginResult:
+                user_agent: str = "", address: str = "", device_token: str | None = None) -> LoginResult:
     """Check the password and open a session. `address` is the client's (see login_throttle): an
     address that failed too often is refused before any password is checked; an account's recent
-    failures only make the attempt wait, so the right password always gets in."""
+    failures only make the attempt wait, so the right password always gets in. A cookie login names
+    the browser's device (`device_token`: its device cookie; see services/devices.py)."""
     name = _norm(username)
     source = login_throttle.address_key(address) if address else ""
     now = utcnow()
@@ -105,11 +114,15 @@ async def login(db: Database, settings: Settings, username: str, password: str, 
         if passwords.needs_rehash(stored.password_hash):
             stored.password_hash = await asyncio.to_thread(passwords.hash_password, password)
         assert user.id is not None
+        device_id, new_device_token = None, None
+        if kind == "cookie":
+            device, new_device_token = await devices.seen_at_login(s, user.id, device_token, user_agent, address)
+            device_id = device.id
         s.add(AuthSession(token_hash=token_hash(token), user_id=user.id, kind=kind, expires_at=expires,
-                          user_agent=user_agent[:300]))
+                          user_agent=user_agent[:300], device_id=device_id))
         await audit.record(s, "auth.login", actor_id=user.id, object_type="user", object_id=user.id,
-                           details={"kind": kind})
-    return LoginResult(token=token, user=user, expires_at=expires)
+                           details={"kind": kind, **({"device_id": device_id} if device_id else {})})
+    return LoginResult(token=token, user=user, expires_at=expires, device_token=new_device_token)
 
 
 async def authenticate(db: Database, settings: Settings, token: str | None, *, via_cookie: bool) -> Actor:
@@ -156,6 +169,10 @@ async def _in_use(db: Database, settings: Settings, session: AuthSession, user: 
             if live is not None:
                 live.expires_at = now + lifetime
                 s.add(live)
+                device = await s.get(Device, live.device_id) if live.device_id is not None else None
+                if device is not None:  # the device list's "last seen", on the same few-minute cadence
+                    device.last_seen_at = now
+                    s.add(device)
     return actor_for(user, session_id=session.id, via_cookie=session.kind == "cookie")
 
 

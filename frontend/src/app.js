@@ -6,7 +6,10 @@ import {
 } from './lib/i18n.js';
 import { navigate, parseRoute } from './lib/router.js';
 import { disconnectSocket } from './lib/socket.js';
-import { forgetBallots } from './lib/live_store.js';
+import { forgetBallots, loadBallots } from './lib/live_store.js';
+import {
+  expireIfStale, forgetUser, loadStoreKey, onWiped, setOfflineHours, unsentNotes,
+} from './lib/device.js';
 import { Loading, useTitle } from './views/components.js';
 import { LoginView } from './views/login.js';
 import { MeetingsView } from './views/meetings.js';
@@ -24,6 +27,9 @@ import { TraceView } from './views/trace.js';
 import { BridgeView } from './views/bridge.js';
 import { ControlRoomView } from './views/control_room.js';
 import { NotificationBell } from './views/notifications.js';
+import {
+  AccountView, ExpiredNotice, UserView, UsersView, WipedView,
+} from './views/devices.js';
 import { startNotifications } from './lib/notifications.js';
 
 const NEXT_KEY = 'ecabinet.next';
@@ -86,6 +92,8 @@ function Header({ user, onLogout, routeName }) {
             ${user.title && html`<span class="user-title">${user.title}</span>`}
           </span>`}
         ${user && html`<${NotificationBell} />`}
+        ${user && html`<a class="button button-header" href="#/account" data-testid="nav-account">${t('header.account')}</a>`}
+        ${user && user.is_admin && html`<a class="button button-header" href="#/users" data-testid="nav-users">${t('header.users')}</a>`}
         <a class="button button-header" href="#/verify" data-testid="nav-verify">${t('verify.nav')}</a>
         <${LanguageSwitch} />
         ${!user && routeName === 'verify' && html`
@@ -109,9 +117,24 @@ function NotFound() {
     </main>`;
 }
 
-function App() {
+/** After the server said who is logged in: this device's key for what it keeps, and those kept receipts. */
+async function enterDevice(user) {
+  try {
+    await loadStoreKey();
+    await loadBallots(user.id);
+  } catch { /* offline (the app answered from the service worker): receipts come back with the network */ }
+}
+
+function App({ expiredAtStart }) {
   const [route, setRoute] = useState(() => parseRoute(window.location.hash));
   const [session, setSession] = useState({ status: 'loading', user: null });
+  const [wiped, setWiped] = useState(null);
+  const [expired, setExpired] = useState(expiredAtStart);
+
+  useEffect(() => onWiped((result) => {
+    disconnectSocket();
+    setWiped(result);
+  }), []);
   const [, setLang] = useState(language());
   const firstRoute = useRef(true);
 
@@ -133,8 +156,10 @@ function App() {
       setSession((s) => ({ status: 'anonymous', user: null, expired: s.status === 'user' }));
     });
     api.me()
-      .then(({ user }) => {
+      .then(async ({ user, offline_hours: hours }) => {
         applyUserLanguage(user);
+        setOfflineHours(hours);
+        await enterDevice(user);
         setSession({ status: 'user', user });
       })
       .catch(() => setSession({ status: 'anonymous', user: null }));
@@ -162,26 +187,38 @@ function App() {
     window.scrollTo(0, 0);
   }, [route.name, route.id]);
 
-  const onLoggedIn = useCallback((user) => {
+  const onLoggedIn = useCallback(async (user) => {
     disconnectSocket(); // a live connection belongs to whoever was logged in when it connected
-    forgetOfflineData();
-    forgetBallots(user.id); // receipts another user left (their session expired without a logout)
+    const next = (() => { try { return window.sessionStorage.getItem(NEXT_KEY); } catch { return null; } })();
+    // What another user left (their session expired without a logout) goes; this user's own unsent
+    // notes and receipts stay.
+    await forgetUser(user.id);
+    forgetBallots(user.id);
+    if (next) try { window.sessionStorage.setItem(NEXT_KEY, next); } catch { /* not kept */ }
     applyUserLanguage(user);
+    await enterDevice(user);
     setSession({ status: 'user', user });
   }, []);
 
   const onLogout = useCallback(async () => {
+    const unsent = unsentNotes().length;
+    if (unsent && !window.confirm(t('header.logout_unsent', { n: unsent }))) return;
     try { await api.logout(); } catch { /* the session is gone either way */ }
     disconnectSocket();
-    forgetOfflineData();
-    forgetBallots(); // the next user of this tablet finds no trace of this one's secret ballots
-    try { window.sessionStorage.removeItem(NEXT_KEY); } catch { /* not kept */ }
+    // The next user of this tablet finds nothing of this one: offline copies, unsent notes, receipts.
+    await forgetUser();
+    forgetBallots();
     setSession({ status: 'anonymous', user: null });
     navigate('/login', { replace: true });
   }, []);
 
   const user = session.user;
   let body;
+  if (wiped) {
+    return html`
+      <${Header} user=${null} onLogout=${onLogout} routeName="wiped" />
+      <${WipedView} result=${wiped} />`;
+  }
   if (session.status === 'loading') {
     body = html`<main class="page" id="main"><${Loading} /></main>`;
   } else if (session.status === 'anonymous') {
@@ -203,6 +240,9 @@ function App() {
       case 'document': body = html`<${DocumentView} user=${user} documentId=${route.id} key=${`d-${route.id}`} />`; break;
       case 'search': body = html`<${SearchView} user=${user} />`; break;
       case 'trace': body = html`<${TraceView} />`; break;
+      case 'account': body = html`<${AccountView} user=${user} />`; break;
+      case 'users': body = html`<${UsersView} user=${user} />`; break;
+      case 'user': body = html`<${UserView} user=${user} userId=${route.id} key=${`u-${route.id}`} />`; break;
       case 'verify': body = html`<${VerifyView} />`; break;
       case 'not-found': body = html`<${NotFound} />`; break;
       default: body = html`<main class="page" id="main"><${Loading} /></main>`;
@@ -213,6 +253,7 @@ function App() {
   if (route.name === 'meeting-wall' && session.status === 'user') return body;
   return html`
     <${Header} user=${session.status === 'user' ? user : null} onLogout=${onLogout} routeName=${route.name} />
+    <${ExpiredNotice} expired=${expired} onClose=${() => setExpired(null)} />
     ${body}
     <footer class="footer">${t('app.footer')}</footer>`;
 }
@@ -225,13 +266,10 @@ function registerServiceWorker() {
   });
 }
 
-/** Documents kept for offline reading belong to whoever was logged in: drop them on login and logout. */
-function forgetOfflineData() {
-  if (!('serviceWorker' in navigator) || !navigator.serviceWorker.controller) return;
-  navigator.serviceWorker.controller.postMessage({ type: 'forget' });
-}
-
 async function start() {
+  // Before anything is fetched or shown: offline copies past their time go, network or not.
+  let expired = null;
+  try { expired = await expireIfStale(); } catch { /* nothing kept */ }
   registerServiceWorker();
   const root = document.getElementById('app');
   try {
@@ -241,7 +279,7 @@ async function start() {
     return;
   }
   root.textContent = '';
-  render(html`<${App} />`, root);
+  render(html`<${App} expiredAtStart=${expired} />`, root);
 }
 
 start();

@@ -265,8 +265,10 @@ def test_a_secret_ballot_shows_its_receipt_which_the_published_list_confirms(
 
     page.reload()  # the receipt is kept on the device, the server only knows that this member voted
     expect(page.get_by_test_id("receipt-code")).to_have_text(receipt)
+    # Kept encrypted with the device's store key (which only a live session gets), never in the clear.
     stored = page.evaluate(_STORED)
-    assert receipt in stored and '"yes"' not in stored and "choice" not in stored, stored
+    assert "ecabinet.ballot." in stored and receipt not in stored, stored
+    assert '"yes"' not in stored and "choice" not in stored, stored
     _close_poll(chair.page)
     expect(page.get_by_test_id("receipt")).to_contain_text("Phiếu của bạn có trong danh sách phiếu đã được tính")
     assert _result_counts(page)["yes"] == "1"
@@ -284,7 +286,8 @@ def test_after_logout_the_tablet_keeps_no_receipt_and_no_choice_of_a_secret_ball
     _create_and_open_poll(chair.page, "Bầu Phó Tổ trưởng (bỏ phiếu kín)?", secret=True)
     _vote(page, "no")
     receipt = page.get_by_test_id("receipt-code").inner_text()
-    assert receipt in page.evaluate(_STORED)
+    page.wait_for_function("Object.keys(localStorage).some((k) => k.startsWith('ecabinet.ballot.'))")
+    assert receipt not in page.evaluate(_STORED)  # kept encrypted only
     page.get_by_test_id("logout").click()
     expect(page.get_by_test_id("login-username")).to_be_visible()
     stored = page.evaluate(_STORED)

@@ -132,7 +132,7 @@ async def test_every_api_route_appears_with_its_methods(server: Server, doc: dic
 async def test_public_operations_need_no_security_and_the_others_declare_it(doc: dict[str, Any]) -> None:
     public = {k for k, op in _operations(doc).items() if op["security"] == []}
     assert public == {("GET", "/api/health"), ("GET", "/api/ready"), ("POST", "/api/auth/login"),
-                      ("POST", "/api/auth/tokens"), ("POST", "/api/verify")}
+                      ("POST", "/api/auth/tokens"), ("POST", "/api/verify"), ("POST", "/api/devices/wiped")}
     for key, op in _operations(doc).items():
         if key not in public:
             assert op["security"] == [{"bearerAuth": []}, {"cookieAuth": []}], key
@@ -232,7 +232,24 @@ async def _samples(server: Server, root: Client, cast: Cast,
     await _document_samples(cast, root, call)
     await _bridge_samples(cast, call)
     await _notification_samples(cast, call)
+    await _device_samples(server, root, call, await new_user("devices"))
     return out
+
+
+async def _device_samples(server: Server, root: Client, call: Any, person: Any) -> None:
+    """A second browser of the person, revoked from the first; it then confirms its wipe."""
+    lost = Client(server)
+    try:
+        assert (await lost.login(person.username, person.password)).status_code == 200
+        mine = person.client
+        await call(mine, "GET", "/api/me/device", "/api/me/device")
+        listed = (await call(mine, "GET", "/api/me/devices", "/api/me/devices")).json()
+        other = next(d["id"] for d in listed if not d["current"])
+        await call(root, "GET", "/api/users/{user_id}/devices", f"/api/users/{person.id}/devices")
+        await call(mine, "POST", "/api/devices/{device_id}/revoke", f"/api/devices/{other}/revoke")
+        await call(lost, "POST", "/api/devices/wiped", "/api/devices/wiped")
+    finally:
+        await lost.close()
 
 
 async def _notification_samples(cast: Cast, call: Any) -> None:

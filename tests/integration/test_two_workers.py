@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
+import socketio
 
 from tests.conftest import POSTGRES_URL, free_port, unavailable
 from tests.integration.conftest import _drop_postgres, _fresh_postgres, unique
@@ -377,3 +378,42 @@ async def test_a_secretary_on_worker_b_made_a_guest_on_worker_a_stops_hearing_th
     # Still a guest of the meeting on B: what the whole room hears still arrives.
     assert (await chair.call("poll.open", {"poll_id": first["poll"]["id"]}))["ok"]
     await secretary.wait_for("poll.changed", lambda d: d["id"] == first["poll"]["id"] and d["status"] == "open")
+
+
+async def test_a_device_revoked_on_worker_a_loses_its_socket_on_worker_b_and_the_other_device_stays(
+        cluster: Cluster) -> None:
+    """Issue 19: the lost tablet's socket lives on B, the administrator revokes it on A; the minister's
+    laptop, also on B, keeps its connection."""
+    user_id, username, password = await _person(cluster, "minister")
+    browsers = [httpx.AsyncClient(base_url=cluster.b.base_url, timeout=30) for _ in range(2)]
+    sockets = [socketio.AsyncClient(reconnection=False) for _ in range(2)]
+    ended: list[list[object]] = [[], []]
+    try:
+        for browser, sio, heard in zip(browsers, sockets, ended, strict=True):
+            r = await browser.post("/api/auth/login", json={"username": username, "password": password})
+            assert r.status_code == 200, r.text
+            sio.on("session.ended", heard.append)
+            cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+            await sio.connect(cluster.b.base_url, headers={"Cookie": cookie}, transports=["websocket"],
+                              wait_timeout=20)
+        r = await cluster.admin.get(f"/api/users/{user_id}/devices")
+        assert r.status_code == 200 and len(r.json()) == 2, r.text
+        tablet = (await browsers[0].get("/api/me/device")).json()["device"]["id"]
+        r = await cluster.admin.post(f"/api/devices/{tablet}/revoke")
+        assert r.status_code == 200, r.text
+        deadline = time.monotonic() + 20
+        while sockets[0].connected:
+            assert time.monotonic() < deadline, "the revoked device's socket on worker B is still connected"
+            await asyncio.sleep(0.05)
+        assert ended[0] and ended[0][-1]["code"] == "session_revoked"  # type: ignore[index]
+        r = await browsers[0].get("/api/auth/me")
+        assert r.status_code == 401 and r.json()["error"]["code"] == "device_revoked"
+        await asyncio.sleep(0.5)
+        assert sockets[1].connected and not ended[1]
+        assert (await browsers[1].get("/api/auth/me")).status_code == 200
+    finally:
+        for sio in sockets:
+            if sio.connected:
+                await sio.disconnect()
+        for browser in browsers:
+            await browser.aclose()

@@ -96,3 +96,11 @@ def test_metrics_are_for_loopback_by_default_and_a_token_must_be_long() -> None:
         Settings.from_env({"ECABINET_METRICS_ADDRESSES": "prometheus.local"})
     with pytest.raises(ConfigError, match="ECABINET_METRICS_TOKEN"):
         Settings.from_env({"ECABINET_METRICS_TOKEN": "short"})
+
+
+def test_offline_copies_expire_after_72_hours_unless_configured() -> None:
+    assert Settings.from_env({}).offline_hours == 72
+    assert Settings.from_env({"ECABINET_OFFLINE_HOURS": "24"}).offline_hours == 24
+    for bad in ("0", "-5", "trois"):
+        with pytest.raises(ConfigError, match="ECABINET_OFFLINE_HOURS"):
+            Settings.from_env({"ECABINET_OFFLINE_HOURS": bad})

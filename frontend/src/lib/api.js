@@ -6,6 +6,8 @@ const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 let csrfToken = null;
 let unauthorizedHandler = null;
+let contactHandler = null;
+let revokedHandler = null;
 
 export class ApiError extends Error {
   constructor(status, code, message, details = null, retryAfter = null) {
@@ -25,6 +27,16 @@ export function setCsrfToken(token) {
 /** Called with the error when a request other than login answers 401 (session gone). */
 export function onUnauthorized(fn) {
   unauthorizedHandler = fn;
+}
+
+/** Called after every answer of the server (a contact: offline copies stay valid; lib/device.js). */
+export function onContact(fn) {
+  contactHandler = fn;
+}
+
+/** Called when the server refuses this browser because its device was reported lost (lib/device.js wipes). */
+export function onDeviceRevoked(fn) {
+  revokedHandler = fn;
 }
 
 function cookie(name) {
@@ -80,9 +92,11 @@ export async function request(method, path, body, rawType) {
     const retry = Number(res.headers.get('Retry-After')) || null;
     const error = new ApiError(res.status, err.code || `http_${res.status}`, err.message || res.statusText,
       err.details || null, retry);
+    if (res.status === 401 && error.code === 'device_revoked' && revokedHandler) revokedHandler(error);
     if (res.status === 401 && path !== '/auth/login' && unauthorizedHandler) unauthorizedHandler(error);
     throw error;
   }
+  if (contactHandler) contactHandler(res.headers.get('date'));
   return data;
 }
 
@@ -139,6 +153,12 @@ export const api = {
   },
   /** Where the meeting's video bridge signals: the web server's own path, or its relay's. */
   bridgeRelay: (meetingId) => get(`/meetings/${meetingId}/bridge/relay`),
+  // Devices: this browser's store key and offline time, my devices, anyone's (administrators), revoke.
+  thisDevice: () => get('/me/device'),
+  myDevices: () => get('/me/devices'),
+  userDevices: (userId) => get(`/users/${enc(userId)}/devices`),
+  user: (userId) => get(`/users/${enc(userId)}`),
+  revokeDevice: (deviceId) => post(`/devices/${enc(deviceId)}/revoke`),
   changePassword: (current_password, new_password) => post('/auth/password', { current_password, new_password }),
   // Resolutions and minutes, signing credentials, verification.
   polls: (meetingId) => get(`/meetings/${enc(meetingId)}/polls`),

@@ -3,6 +3,7 @@
 // Views only read it (useLive) and send actions (store.send); they never change it themselves.
 import { useEffect, useState } from './preact.js';
 import { api } from './api.js';
+import { openText, sealText } from './device.js';
 import {
   LiveError, connectSocket, disconnectSocket, emitAck, liveSocket, onSocketStatus, socketHeld, socketStatus,
 } from './socket.js';
@@ -21,46 +22,49 @@ const NO_BALLOT = Object.freeze({ voted: false, choice: null });
 const stores = new Map();
 
 /**
- * The receipt of the secret ballot this user cast on this device (localStorage, per user): to check
- * that it was counted and to change the vote. Never the choice: whoever uses the tablet next must not
- * read how its previous user voted. Erased at logout (forgetBallots).
+ * The receipts of the secret ballots this user cast on this device: to check that each was counted and
+ * to change the vote. Never the choice. In this page's memory, and in localStorage only encrypted with
+ * the device's store key (lib/device.js), which the server gives only to a live session of this device:
+ * whoever picks the tablet up cannot read them, and a revoked device can never decrypt them again.
  */
+const receipts = new Map(); // `${userId}.${pollId}` -> receipt
+
 export function storedBallot(userId, pollId) {
+  const receipt = receipts.get(`${userId}.${pollId}`);
+  return receipt ? { receipt } : null;
+}
+
+async function keepBallot(userId, pollId, receipt) {
+  receipts.set(`${userId}.${pollId}`, receipt);
   try {
-    const raw = window.localStorage.getItem(`${RECEIPT_PREFIX}.${userId}.${pollId}`);
-    const value = raw ? JSON.parse(raw) : null;
-    return value && typeof value.receipt === 'string' ? { receipt: value.receipt } : null;
-  } catch {
-    return null;
+    const sealed = await sealText(receipt);
+    if (sealed) window.localStorage.setItem(`${RECEIPT_PREFIX}.${userId}.${pollId}`, JSON.stringify(sealed));
+  } catch { /* storage full or no key: kept in memory only */ }
+}
+
+/** Reads this user's kept receipts back (once the store key is loaded); what cannot be opened goes. */
+export async function loadBallots(userId) {
+  const prefix = `${RECEIPT_PREFIX}.${userId}.`;
+  const keys = [];
+  try {
+    for (let i = 0; i < window.localStorage.length; i += 1) {
+      const key = window.localStorage.key(i);
+      if (key && key.startsWith(prefix)) keys.push(key);
+    }
+  } catch { return; }
+  for (const key of keys) {
+    let receipt = null;
+    try { receipt = await openText(JSON.parse(window.localStorage.getItem(key) || 'null')); } catch { receipt = null; }
+    if (receipt) receipts.set(`${userId}.${key.slice(prefix.length)}`, receipt);
+    else window.localStorage.removeItem(key); // an older clear-text receipt, or another key's
   }
 }
 
-function keepBallot(userId, pollId, receipt) {
-  try {
-    window.localStorage.setItem(`${RECEIPT_PREFIX}.${userId}.${pollId}`, JSON.stringify({ receipt }));
-  } catch { /* private mode: the receipt is still shown on screen */ }
-}
-
-/**
- * Erases the receipts kept on this device, but those of `keepUserId` (at login: the user who just
- * logged in keeps theirs; at logout: nobody). Anything kept by an older version beside a receipt
- * (the choice) is dropped too.
- */
+/** Forgets the receipts in memory, but those of `keepUserId` (localStorage: lib/device.js forgetUser). */
 export function forgetBallots(keepUserId = null) {
-  try {
-    const storage = window.localStorage;
-    const keys = [];
-    for (let i = 0; i < storage.length; i += 1) {
-      const key = storage.key(i);
-      if (key && key.startsWith(`${RECEIPT_PREFIX}.`)) keys.push(key);
-    }
-    const mine = keepUserId === null ? null : `${RECEIPT_PREFIX}.${keepUserId}.`;
-    for (const key of keys) {
-      const kept = mine && key.startsWith(mine) ? storedBallot(keepUserId, key.slice(mine.length)) : null;
-      if (kept) storage.setItem(key, JSON.stringify(kept));
-      else storage.removeItem(key);
-    }
-  } catch { /* storage unavailable: nothing was kept */ }
+  for (const key of [...receipts.keys()]) {
+    if (keepUserId === null || !key.startsWith(`${keepUserId}.`)) receipts.delete(key);
+  }
 }
 
 function upsertPoll(polls, poll) {
@@ -250,7 +254,7 @@ class LiveStore {
     const payload = { poll_id: poll.id, choice };
     if (kept && poll.mine && poll.mine.voted) payload.receipt = kept.receipt;
     const ack = await emitAck('vote.cast', payload);
-    if (ack.receipt) keepBallot(me.user_id, poll.id, ack.receipt);
+    if (ack.receipt) await keepBallot(me.user_id, poll.id, ack.receipt);
     const state = this.snapshot.state;
     if (state) {
       const polls = state.polls.map((p) => (p.id !== poll.id ? p : {

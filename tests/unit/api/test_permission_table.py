@@ -23,9 +23,10 @@ def test_every_meeting_route_declares_a_meeting_permission() -> None:
 def test_only_login_routes_health_and_readiness_are_public() -> None:
     public = {(op.method, op.path) for op in api.operations if op.permission.access is Access.PUBLIC}
     # Verifying a signed PDF is public on purpose: anyone who receives a resolution may check it. Readiness
-    # is for load balancers, which do not log in; it says only which check fails.
+    # is for load balancers, which do not log in; it says only which check fails. A revoked device confirms
+    # its wipe without a session (it has none left): its device cookie names it.
     assert public == {("POST", "/api/auth/login"), ("POST", "/api/auth/tokens"), ("GET", "/api/health"),
-                      ("GET", "/api/ready"), ("POST", "/api/verify")}
+                      ("GET", "/api/ready"), ("POST", "/api/verify"), ("POST", "/api/devices/wiped")}
 
 
 def test_operation_names_are_unique() -> None:
