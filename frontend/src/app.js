@@ -24,6 +24,7 @@ import { TraceView } from './views/trace.js';
 import { BridgeView } from './views/bridge.js';
 import { ControlRoomView } from './views/control_room.js';
 import { NotificationBell } from './views/notifications.js';
+import { SessionOverlay } from './views/session_overlay.js';
 import { startNotifications } from './lib/notifications.js';
 
 const NEXT_KEY = 'ecabinet.next';
@@ -215,6 +216,7 @@ function App() {
   return html`
     <${Header} user=${session.status === 'user' ? user : null} onLogout=${onLogout} routeName=${route.name} />
     ${body}
+    ${session.status === 'user' && html`<${SessionOverlay} route=${route} />`}
     <footer class="footer">${t('app.footer')}</footer>`;
 }
 
