@@ -215,8 +215,8 @@ function App() {
   if (route.name === 'meeting-wall' && session.status === 'user') return body;
   return html`
     <${Header} user=${session.status === 'user' ? user : null} onLogout=${onLogout} routeName=${route.name} />
-    ${body}
     ${session.status === 'user' && html`<${SessionOverlay} route=${route} />`}
+    ${body}
     <footer class="footer">${t('app.footer')}</footer>`;
 }
 
