@@ -82,6 +82,8 @@ async def check_in_connected(live: Live, meeting_id: int, user_ids: set[int]) ->
     async with live.db.write() as s:
         users = (await s.exec(select(User).where(col(User.id).in_(sorted(user_ids))))).all() if user_ids else []
         for user in users:
+            if user.id is None:
+                continue
             try:
                 _, member = await access.require_membership(s, auth.actor_for(user), meeting_id, Action.CHECK_IN,
                                                             lock=False)

@@ -118,14 +118,16 @@ def test_chair_runs_the_session_while_two_member_tablets_follow_speak_and_vote(
         expect(tablet.get_by_test_id("follow-indicator")).to_have_attribute("data-following", "true")
         expect(tablet.get_by_test_id("follow-indicator")).to_contain_text("Theo dõi chủ tọa")
 
-    # The chair moves to item 2 and turns the presented page: both tablets follow.
+    # The chair moves to item 2 and presents its document from the console's page counter: both tablets
+    # follow and say which document and page (the demo's documents have one page).
     _goto(console, ITEM2)
     console.get_by_test_id("page-next").click()
-    expect(console.get_by_test_id("console-page")).to_have_text("2")
+    expect(console.get_by_test_id("console-page")).to_have_text("1")
     for tablet in tablets:
         expect(_highlighted(tablet)).to_have_text(ITEM2)
         expect(tablet.get_by_test_id("focus-title")).to_contain_text(ITEM2)
-        expect(tablet.get_by_test_id("presenter-page")).to_contain_text("trang 2")
+        expect(tablet.get_by_test_id("presenter-page")).to_contain_text("Đang trình chiếu: Tờ trình")
+        expect(tablet.get_by_test_id("presenter-page")).to_contain_text("trang 1")
 
     # The Minister of Finance asks to speak; the chair sees the request and gives the floor (2 min).
     duc.page.get_by_test_id("speak-request").click()
