@@ -60,13 +60,18 @@ def _watching(page: Page) -> None:
 
 
 def _in_viewport(page: Page, testid: str, within: str = "") -> dict[str, float]:
+    """The element's box lies wholly inside what the screen shows (the visual viewport: on a phone a page
+    wider than the screen is shown zoomed out, and what counts is what the person sees)."""
     box = page.locator(f"{within} [data-testid={testid}]".strip()).first.bounding_box()
     assert box is not None, f"{testid} is not rendered"
-    size = page.viewport_size
-    assert size is not None
-    assert box["y"] >= 0 and box["y"] + box["height"] <= size["height"], (
-        f"{testid} at y={box['y']:.0f}..{box['y'] + box['height']:.0f} is outside the {size['height']} px viewport")
-    assert box["x"] >= 0 and box["x"] + box["width"] <= size["width"], f"{testid} is cut off at the side: {box}"
+    view = page.evaluate("() => { const v = window.visualViewport;"
+                         " return { x: v.pageLeft - window.scrollX, y: v.pageTop - window.scrollY,"
+                         " width: v.width, height: v.height }; }")
+    top, bottom = box["y"], box["y"] + box["height"]
+    assert view["y"] - 1 <= top and bottom <= view["y"] + view["height"] + 1, (
+        f"{testid} at y={top:.0f}..{bottom:.0f} is outside the {view['height']:.0f} px the screen shows")
+    assert view["x"] - 1 <= box["x"] and box["x"] + box["width"] <= view["x"] + view["width"] + 1, (
+        f"{testid} is cut off at the side: {box} in {view}")
     return box
 
 
