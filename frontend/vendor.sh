@@ -27,6 +27,11 @@ copy socket.io-client/LICENSE socket.io-LICENSE.txt
 copy pdfjs-dist/build/pdf.min.mjs pdf.mjs
 copy pdfjs-dist/build/pdf.worker.min.mjs pdf.worker.mjs
 copy pdfjs-dist/LICENSE pdfjs-LICENSE.txt
+# axe-core: only for the accessibility checks of the browser tests (tests/e2e/axe.py evaluates it in the page);
+# the app never loads it.
+mkdir -p vendor/axe
+copy axe-core/axe.min.js axe/axe.min.js
+copy axe-core/LICENSE axe/axe-LICENSE.txt
 copy_dir() {  # copy_dir SRC DEST [exclude-glob]
   rm -rf "vendor/$2.tmp"
   cp -r "node_modules/$1" "vendor/$2.tmp"
@@ -40,4 +45,5 @@ copy_dir pdfjs-dist/wasm pdfjs/wasm 'quickjs*'
 
 version() { node -p "require('./node_modules/$1/package.json').version" 2>/dev/null || echo '?'; }
 echo "vendor.sh: vendor/preact-htm.js from htm $(version htm), vendor/socket.io.js from socket.io-client" \
-  "$(version socket.io-client), vendor/pdf.mjs from pdfjs-dist $(version pdfjs-dist)"
+  "$(version socket.io-client), vendor/pdf.mjs from pdfjs-dist $(version pdfjs-dist)," \
+  "vendor/axe/axe.min.js from axe-core $(version axe-core)"

@@ -11,9 +11,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.domain import quorum as quorum_rules
 from backend.domain.meeting_states import Action
 from backend.exceptions import AppError, NotFound
-from backend.models import Attendance, Meeting, Participant, taking_part
+from backend.models import Attendance, Meeting, Participant, User, taking_part
 from backend.models.base import utcnow
-from backend.services import access, audit
+from backend.services import access, audit, auth
 from backend.services.context import Actor, Live
 from backend.services.events import ROSTER_PUSH_INTERVAL_S, meeting_room, staff_room
 
@@ -117,6 +117,30 @@ async def check_in(live: Live, actor: Actor, meeting_id: int, *, quiet: bool = F
     if changed or not quiet:
         await publish_attendance(live, meeting_id)
     return {"checked_in": True, "changed": changed}
+
+
+async def check_in_connected(live: Live, meeting_id: int, user_ids: set[int]) -> dict[str, Any]:
+    """At the start: everyone whose tablet is already in the meeting's room is present, in one transaction,
+    before anyone hears that the session started. The quorum returned goes out with that news, so the console
+    and every tablet show the same count from the first moment (each tablet's own join used to check it in
+    a moment apart, and the screens disagreed until the next coalesced push)."""
+    changed = False
+    async with live.db.write() as s:
+        users = (await s.exec(select(User).where(col(User.id).in_(sorted(user_ids))))).all() if user_ids else []
+        for user in users:
+            if user.id is None:
+                continue
+            try:
+                _, member = await access.require_membership(s, auth.actor_for(user), meeting_id, Action.CHECK_IN,
+                                                            lock=False)
+            except AppError:
+                continue  # not taking part, or may not check in (a guest watching)
+            changed = await _check_in(s, user.id, meeting_id, member.participant, recorded_by=user.id) or changed
+        meeting = await s.get(Meeting, meeting_id)
+        q = await quorum(s, meeting) if meeting is not None else {}
+    if changed:
+        await publish_attendance(live, meeting_id)
+    return q
 
 
 async def _check_in(s: AsyncSession, user_id: int, meeting_id: int, participant: Participant, *,

@@ -288,8 +288,15 @@ async def _page_count(s: AsyncSession, document: Document) -> int:
 
 
 async def on_transition(live: Live, meeting_id: int, status: str) -> None:
-    """After a meeting changes state (REST), tell its room."""
-    await live.bus.publish("meeting.changed", {"meeting_id": meeting_id, "status": status},
+    """After a meeting changes state (REST), tell its room, with the quorum as it is now (at the start, with
+    every tablet already in the room checked in), so no screen shows a count the others do not."""
+    if status == Status.IN_PROGRESS.value:
+        q = await attendance.check_in_connected(live, meeting_id, await live.presence.online(meeting_id))
+    else:
+        async with live.db.read() as s:
+            meeting = await s.get(Meeting, meeting_id)
+            q = await attendance.quorum(s, meeting) if meeting is not None else {}
+    await live.bus.publish("meeting.changed", {"meeting_id": meeting_id, "status": status, "quorum": q},
                            room=meeting_room(meeting_id))
     if live.bridge is not None and status != Status.IN_PROGRESS.value:
         await live.bridge.meeting_closed(meeting_id)

@@ -30,6 +30,7 @@ import { NotificationBell } from './views/notifications.js';
 import {
   AccountView, ExpiredNotice, UserView, UsersView, WipedView,
 } from './views/devices.js';
+import { SessionOverlay } from './views/session_overlay.js';
 import { startNotifications } from './lib/notifications.js';
 
 const NEXT_KEY = 'ecabinet.next';
@@ -254,6 +255,7 @@ function App({ expiredAtStart }) {
   return html`
     <${Header} user=${session.status === 'user' ? user : null} onLogout=${onLogout} routeName=${route.name} />
     <${ExpiredNotice} expired=${expired} onClose=${() => setExpired(null)} />
+    ${session.status === 'user' && html`<${SessionOverlay} route=${route} />`}
     ${body}
     <footer class="footer">${t('app.footer')}</footer>`;
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -25,7 +26,9 @@ import socketio
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import free_port, unavailable
+from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, REPO, SCREENSHOTS, LiveServer, _env, _wait_ready
+from tests.e2e.sessions import fresh_session
 
 pytestmark = pytest.mark.e2e
 
@@ -225,3 +228,94 @@ def test_the_chair_is_heard_at_once_and_a_bridge_point_given_the_floor_is_seen_a
     stopped_at = _stat(member, "floor-frames")
     member.wait_for_timeout(2000)
     assert _stat(member, "floor-frames") - stopped_at <= 3
+
+
+SELF_CAMERA = "document.querySelector('[data-testid=video-self]')"
+
+
+def test_the_bridge_page_says_what_its_tiles_show_goes_on_air_and_stops_the_camera_at_the_end(
+        bridge_server: LiveServer, ns_browser: Browser) -> None:
+    base = bridge_server.base_url
+    s = fresh_session(base, label="bridge")
+    hanoi = _page(ns_browser, base, BRIDGE_POINT, f"/meetings/{s.meeting_id}/bridge")
+    member = _page(ns_browser, base, MEMBER, f"/meetings/{s.meeting_id}/bridge")
+    for page in (hanoi, member):
+        expect(page.get_by_test_id("bridge-status")).to_have_attribute("data-status", "connected", timeout=30_000)
+        page.wait_for_function(f"() => {SELF_CAMERA} && {SELF_CAMERA}.srcObject")
+        # Keep this page's own camera track to look at it after the page has let go of it.
+        page.evaluate(f"() => {{ window.__camera = {SELF_CAMERA}.srcObject.getTracks(); }}")
+    # The site's own picture and a minister's own camera are labelled for who they are.
+    expect(hanoi.get_by_test_id("video-self-tile").locator("figcaption")).to_have_text("Hình ảnh của điểm cầu này")
+    expect(member.get_by_test_id("video-self-tile").locator("figcaption")).to_have_text("Camera của bạn")
+    # Nobody speaks and the chair has no camera here: the tiles say so instead of showing black.
+    expect(member.get_by_test_id("video-floor-empty")).to_have_attribute("data-reason", "nobody")
+    expect(member.get_by_test_id("video-floor-empty")).to_have_text(re.compile("Chưa có ai được phát biểu"))
+    expect(member.get_by_test_id("video-chair-empty")).to_have_attribute("data-reason", "no_video")
+    assert_accessible(member)
+
+    # A minister in the main room (on the live screen, no camera) has the floor: the tile says where.
+    speaker = _token(base, ("pho.thutuong1", "ThanhVien@2026"))
+    assert _call(base, speaker, "speaker.request", {"meeting_id": s.meeting_id})["ok"]
+    waiting = [t for t in s.chair("meeting.sync")["state"]["speakers"]["turns"] if t["status"] == "waiting"]
+    s.chair("speaker.give", {"turn_id": waiting[0]["id"]})
+    expect(member.get_by_test_id("video-floor-empty")).to_have_attribute("data-reason", "no_video", timeout=30_000)
+    expect(member.get_by_test_id("video-floor-empty")).to_contain_text("Trần Thị Bình")
+    expect(member.get_by_test_id("video-floor-empty")).to_contain_text("phòng họp chính")
+    s.chair("speaker.end")
+
+    # Hà Nội is given the floor: an unmistakable on-air state there; the member sees Hà Nội.
+    hanoi.get_by_test_id("speak-request").click()
+    waiting = []
+    for _ in range(50):
+        waiting = [t for t in s.chair("meeting.sync")["state"]["speakers"]["turns"] if t["status"] == "waiting"]
+        if waiting:
+            break
+        hanoi.wait_for_timeout(200)
+    s.chair("speaker.give", {"turn_id": waiting[0]["id"]})
+    expect(hanoi.get_by_test_id("on-air")).to_contain_text("Đang phát trực tiếp")
+    expect(hanoi.get_by_test_id("video-self-tile")).to_have_class(re.compile("video-tile-on-air"))
+    expect(member.get_by_test_id("on-air")).to_have_count(0)
+    expect(member.get_by_test_id("video-floor")).to_be_visible(timeout=30_000)
+    member.wait_for_function(
+        "() => { const v = document.querySelector('[data-testid=video-floor]'); return v && v.videoWidth > 0; }",
+        timeout=30_000)
+    assert_accessible(hanoi)
+    hanoi.evaluate("window.scrollTo(0, 0)")
+    hanoi.screenshot(path=str(SCREENSHOTS / "bridge-on-air.png"))
+
+    # The floor ends: the member's floor tile is cleared (no frozen last frame) and says why.
+    s.chair("speaker.end")
+    expect(member.get_by_test_id("video-floor")).to_have_count(0)
+    expect(member.get_by_test_id("video-floor-empty")).to_have_attribute("data-reason", "nobody")
+    expect(hanoi.get_by_test_id("on-air")).to_have_count(0)
+    member.screenshot(path=str(SCREENSHOTS / "bridge-member-empty-floor.png"))
+
+    # The member leaves the bridge: their camera and microphone stop at once.
+    member.get_by_test_id("bridge-leave").click()
+    member.wait_for_function("() => window.__camera.every((t) => t.readyState === 'ended')")
+    # The session ends: the site's camera and microphone stop, nothing keeps sending from the room.
+    s.transition("close")
+    hanoi.wait_for_function("() => window.__camera.every((t) => t.readyState === 'ended')", timeout=20_000)
+    expect(hanoi.get_by_test_id("bridge-off")).to_be_visible()
+    expect(hanoi.get_by_test_id("video-self-empty")).to_be_visible()
+    for page in (hanoi, member):
+        page.context.close()
+
+
+def test_a_vote_comes_over_the_bridge_page_and_is_cast_from_it(
+        bridge_server: LiveServer, ns_browser: Browser) -> None:
+    base = bridge_server.base_url
+    s = fresh_session(base, label="bridge-vote")
+    member = _page(ns_browser, base, MEMBER, f"/meetings/{s.meeting_id}/bridge")
+    expect(member.get_by_test_id("bridge-status")).to_have_attribute("data-status", "connected", timeout=30_000)
+    poll_id = s.open_poll("Thông qua Báo cáo quý IV?")
+    overlay = member.get_by_test_id("vote-overlay")
+    expect(overlay).to_be_visible()
+    expect(overlay.get_by_test_id("poll-question")).to_have_text("Thông qua Báo cáo quý IV?")
+    assert_accessible(member, include="[data-testid=vote-overlay]")
+    overlay.locator("[data-testid=vote-option][data-option=yes]").click()
+    overlay.get_by_test_id("vote-confirm").click()
+    expect(overlay.get_by_test_id("poll-voted")).to_have_text("Bạn đã biểu quyết: Tán thành")
+    s.close_poll(poll_id)
+    expect(member.get_by_test_id("vote-overlay")).to_have_count(0)
+    member.context.close()

@@ -219,3 +219,25 @@ async def test_events_for_another_meeting_are_refused(session_world: dict[str, A
     # The connection stays usable.
     assert (await outsider.call("meeting.sync", {"meeting_id": 2_000_000}))["error"]["code"] == "not_found"
     await asyncio.sleep(0)
+
+
+async def test_starting_checks_in_the_tablets_already_there_and_sends_the_quorum_with_the_news(
+        world: dict[str, Any], live_factory: Any) -> None:
+    """Issue 14: the console and the tablets showed different counts for about a second after the start
+    (each tablet's join checked it in a moment apart; the coalesced push came later)."""
+    people, mid = world["people"], world["meeting"]["id"]
+    assert (await people["secretary"].client.post(f"/api/meetings/{mid}/transitions",
+                                                  json={"action": "publish"})).status_code == 200
+    chair, _ = await _joined(live_factory, people["chair"], mid)
+    member, before = await _joined(live_factory, people["member"], mid)
+    guest, _ = await _joined(live_factory, people["guest"], mid)
+    assert before["quorum"]["present"] == 0
+    r = await people["chair"].client.post(f"/api/meetings/{mid}/transitions", json={"action": "start"})
+    assert r.status_code == 200, r.text
+    pushed = [await c.wait_for("meeting.changed", lambda d: d["status"] == "in_progress") for c in (chair, member)]
+    # The chair and the member were in the room: both present before anyone hears of the start; the guest,
+    # who does not count, and member2, who is not there, are not.
+    assert pushed[0]["quorum"] == pushed[1]["quorum"] and pushed[0]["quorum"]["present"] == 2
+    again = (await member.call("meeting.join", {"meeting_id": mid}))["state"]
+    assert again["quorum"] == pushed[0]["quorum"]
+    assert (await guest.call("meeting.sync", {"meeting_id": mid}))["state"]["quorum"] == pushed[0]["quorum"]

@@ -79,7 +79,11 @@ function upsertPoll(polls, poll) {
 export function applyPush(state, event, data) {
   switch (event) {
     case 'meeting.changed':
-      return { ...state, meeting: { ...state.meeting, status: data.status } };
+      // The quorum comes with the news (at the start: everyone already here checked in), so every screen
+      // shows the same count at once.
+      return {
+        ...state, meeting: { ...state.meeting, status: data.status }, ...(data.quorum ? { quorum: data.quorum } : {}),
+      };
     case 'agenda.changed':
       return {
         ...state,

@@ -8,7 +8,7 @@ import { formatNumber, t } from '../lib/i18n.js';
 import { useLive } from '../lib/live_store.js';
 import { livePath } from '../lib/router.js';
 import { ConfirmButton, ErrorBox } from './components.js';
-import { LiveBar, LiveFrame, SessionNotice } from './live.js';
+import { LiveBar, LiveFrame, SessionNotice, useMeetingDocuments } from './live.js';
 import {
   FloorCard, PersonLine, PollBadges, PollPanel, QuorumChip, allowedSet, currentItem, draftPolls, lastClosedPoll,
   openPoll, sortedAgenda, speakerInfo,
@@ -100,23 +100,44 @@ function AgendaControl({ store, state, allowed, online }) {
   const { busy, error, run } = useRunner();
   const agenda = sortedAgenda(state);
   const current = currentItem(state);
-  const page = (state.presenter && state.presenter.page) || 1;
+  const presenter = state.presenter || {};
   const canRun = allowed.has('run_agenda');
   const canPresent = allowed.has('present');
   const goto = (item) => run(() => store.send('agenda.goto', { item_id: item.id }));
-  const turn = (delta) => run(() => store.send('presenter.page', { page: Math.max(1, page + delta) }));
+  // The page counter is presenting: it turns the page of a document of the current item, the same thing
+  // as "present" in the viewer, so every tablet following the chair moves with it.
+  const documents = useMeetingDocuments(state.meeting.id, presenter.item_id);
+  const papers = current ? documents.filter((d) => d.agenda_item_id === current.id) : [];
+  const shown = papers.find((d) => d.id === presenter.document_id) || null;
+  const doc = shown || papers[0] || null;
+  const page = shown ? presenter.page || 1 : 1;
+  const present = (documentId, target) => run(() => store.send('presenter.page', { page: target, document_id: documentId }));
+  const turn = (delta) => {
+    if (!doc) return;
+    const target = shown ? Math.min(Math.max(1, page + delta), doc.page_count || page + delta) : 1;
+    present(doc.id, target);
+  };
 
   return html`
     <section class="card console-agenda" aria-labelledby="console-agenda-heading">
       <div class="section-head"><h2 id="console-agenda-heading">${t('console.agenda')}</h2></div>
       ${current && html`
         <div class="pager" role="group" aria-label=${t('console.presenter_page')}>
+          ${papers.length > 0 && html`
+            <label class="pager-doc"><span class="pager-label">${t('console.presented_doc')}</span>
+              <select data-testid="console-document" disabled=${!canPresent || busy || !online}
+                value=${shown ? String(shown.id) : ''} onChange=${(e) => { if (e.currentTarget.value) present(Number(e.currentTarget.value), 1); }}>
+                ${!shown && html`<option value="">${t('console.not_presenting')}</option>`}
+                ${papers.map((d) => html`<option key=${d.id} value=${String(d.id)}>${d.title}</option>`)}
+              </select></label>`}
+          ${papers.length === 0 && html`<span class="muted" data-testid="console-no-document">${t('console.item_no_documents')}</span>`}
           <span class="pager-label">${t('console.presenter_page')}</span>
           <button type="button" class="button button-icon" data-testid="page-prev" aria-label=${t('console.page_prev')}
-            disabled=${!canPresent || busy || !online || page <= 1} onClick=${() => turn(-1)}>−</button>
-          <span class="pager-value" data-testid="console-page">${formatNumber(page)}</span>
+            disabled=${!canPresent || busy || !online || !shown || page <= 1} onClick=${() => turn(-1)}>−</button>
+          <span class="pager-value" data-testid="console-page" data-document-id=${shown ? shown.id : ''}>${shown ? formatNumber(page) : '–'}</span>
+          ${shown && html`<span class="muted">/ ${formatNumber(shown.page_count)}</span>`}
           <button type="button" class="button button-icon" data-testid="page-next" aria-label=${t('console.page_next')}
-            disabled=${!canPresent || busy || !online} onClick=${() => turn(1)}>+</button>
+            disabled=${!canPresent || busy || !online || !doc || (shown && page >= shown.page_count)} onClick=${() => turn(1)}>+</button>
         </div>`}
       <ol class="console-agenda-list">
         ${agenda.map((item) => {

@@ -2,6 +2,7 @@
 // Follows the chair by default (the current item and the presenter's page); the member can leave
 // follow mode to browse the agenda, request the floor, and vote.
 import { html, useEffect, useRef, useState } from '../lib/preact.js';
+import { api } from '../lib/api.js';
 import { formatNumber, t } from '../lib/i18n.js';
 import { useLive } from '../lib/live_store.js';
 import { bridgePath, consolePath, controlPath, livePath, meetingPath, wallPath } from '../lib/router.js';
@@ -24,7 +25,7 @@ export function LiveBar({ state, snapshot, here, children }) {
       <div class="live-bar-chips">
         <${StatusBadge} status=${m.status} />
         <${ConnectionDot} snapshot=${snapshot} />
-        <${QuorumChip} quorum=${state.quorum} />
+        ${m.status === 'in_progress' && html`<${QuorumChip} quorum=${state.quorum} />`}
         <${OnlineChip} state=${state} />
       </div>
       <nav class="live-bar-links" aria-label=${t('live.screens')}>
@@ -94,7 +95,19 @@ export function LiveView({ meetingId }) {
     <//>`;
 }
 
+/** The meeting's documents this person may read (asked again when the item under discussion changes). */
+export function useMeetingDocuments(meetingId, stamp) {
+  const [documents, setDocuments] = useState([]);
+  useEffect(() => {
+    let live = true;
+    api.documents(meetingId).then((list) => { if (live) setDocuments(list || []); }).catch(() => {});
+    return () => { live = false; };
+  }, [meetingId, stamp]);
+  return documents;
+}
+
 function MemberBody({ store, snapshot, state, following, follow, browsed, browse }) {
+  const documents = useMeetingDocuments(state.meeting.id, state.presenter && state.presenter.item_id);
   const agenda = sortedAgenda(state);
   const current = currentItem(state);
   const focusId = following ? (current && current.id) : (browsed || (current && current.id));
@@ -123,11 +136,13 @@ function MemberBody({ store, snapshot, state, following, follow, browsed, browse
     <${SessionNotice} status=${state.meeting.status} />
     <div class="live-grid">
       <${AgendaPanel} agenda=${agenda} current=${current} focusId=${focusId} following=${following}
-        follow=${toggleFollow} browse=${pick} page=${state.presenter && state.presenter.page} running=${running} />
+        follow=${toggleFollow} browse=${pick} page=${state.presenter && state.presenter.document_id ? state.presenter.page : null}
+        running=${running} />
       <div class="live-main">
         ${poll && html`<${PollPanel} store=${store} state=${state} poll=${poll} canVote=${canVote} key=${`p${poll.id}`} />`}
         ${lastOnTop && html`<${PollPanel} store=${store} state=${state} poll=${last} canVote=${false} key=${`p${last.id}`} />`}
-        <${FocusCard} item=${focus} current=${current} following=${following} presenter=${state.presenter} />
+        <${FocusCard} item=${focus} current=${current} following=${following} presenter=${state.presenter}
+          documents=${documents} status=${state.meeting.status} />
         ${running && html`<${SpeakCard} store=${store} state=${state} allowed=${allowed} />`}
         ${!poll && last && !lastOnTop && html`<${PollPanel} store=${store} state=${state} poll=${last} canVote=${false}
           className="poll-older" key=${`p${last.id}`} />`}
@@ -185,11 +200,15 @@ function AgendaPanel({ agenda, current, focusId, following, follow, browse, page
     </section>`;
 }
 
-function FocusCard({ item, current, following, presenter }) {
+function FocusCard({ item, current, following, presenter, documents, status }) {
   if (!item) {
-    return html`<section class="card focus" data-testid="focus-card"><p class="muted">${t('live.no_current_item')}</p></section>`;
+    const key = status === 'closed' || status === 'archived' ? 'live.session_over' : 'live.no_current_item';
+    return html`<section class="card focus" data-testid="focus-card"><p class="muted" data-testid="focus-empty">${t(key)}</p></section>`;
   }
   const isCurrent = current && current.id === item.id;
+  const papers = documents.filter((d) => d.agenda_item_id === item.id);
+  const presented = isCurrent && presenter && presenter.document_id
+    ? documents.find((d) => d.id === presenter.document_id) || { id: presenter.document_id, title: '' } : null;
   return html`
     <section class=${isCurrent ? 'card focus focus-current' : 'card focus'} data-testid="focus-card" aria-labelledby="focus-title">
       <span class="focus-kicker">${isCurrent ? t('live.current_item') : t('live.browsing_item')}</span>
@@ -200,10 +219,24 @@ function FocusCard({ item, current, following, presenter }) {
         ${item.presenter && html`<span>${t('agenda.presenter', { name: item.presenter })}</span>`}
         ${item.planned_minutes > 0 && html`<span>${t('agenda.minutes', { n: formatNumber(item.planned_minutes) })}</span>`}
       </p>
-      ${isCurrent && following && presenter && html`
-        <p class="presenter-page" data-testid="presenter-page">${t('live.presenter_page', { page: formatNumber(presenter.page) })}
-          ${presenter.document_id && html` <a class="button button-small button-secondary" data-testid="open-presented"
-            href=${`#/documents/${presenter.document_id}?page=${presenter.page}`}>${t('live.open_presented')}</a>`}</p>`}
+      ${presented && following && html`
+        <p class="presenter-page" data-testid="presenter-page">
+          ${t('live.presenting_doc', { title: presented.title, page: formatNumber(presenter.page) })}
+          <a class="button button-small button-secondary" data-testid="open-presented"
+            href=${`#/documents/${presented.id}?page=${presenter.page}`}>${t('live.open_presented')}</a></p>`}
+      <div class="item-documents">
+        <h3 class="item-documents-title">${t('live.item_documents')}</h3>
+        ${papers.length
+          ? html`<ul class="item-document-list" data-testid="item-documents">
+              ${papers.map((d) => html`<li key=${d.id}>
+                <a class="item-document" data-testid="item-document" data-document-id=${d.id} href=${`#/documents/${d.id}`}>
+                  <span class="item-document-name">${d.title}</span>
+                  <span class="muted">${t('live.doc_pages', { n: formatNumber(d.page_count) })}</span>
+                  ${d.secret && html`<span class="badge badge-secret">${t('live.doc_secret')}</span>`}
+                </a></li>`)}
+            </ul>`
+          : html`<p class="muted" data-testid="item-documents-none">${t('live.item_no_documents')}</p>`}
+      </div>
       ${!isCurrent && current && html`<p class="muted">${t('live.chair_is_at', { title: current.title })}</p>`}
     </section>`;
 }

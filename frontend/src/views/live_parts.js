@@ -1,6 +1,6 @@
 // Pieces shared by the live screens (member tablet, chair console, wall): the clock and countdowns,
 // the connection banner, quorum, the speaker on the floor, the poll panel and the result chart.
-import { html, useEffect, useState } from '../lib/preact.js';
+import { html, useEffect, useRef, useState } from '../lib/preact.js';
 import { formatNumber, t } from '../lib/i18n.js';
 import { storedBallot } from '../lib/live_store.js';
 import { ErrorBox } from './components.js';
@@ -13,7 +13,9 @@ export function sortedAgenda(state) {
   return [...(state.agenda || [])].sort((a, b) => a.position - b.position || a.id - b.id);
 }
 
+/** The item under discussion: none before the start and after the end (the last one is done then). */
 export function currentItem(state) {
+  if (!state.meeting || state.meeting.status !== 'in_progress') return null;
   const id = state.presenter && state.presenter.item_id;
   return id ? (state.agenda || []).find((i) => i.id === id) || null : null;
 }
@@ -245,6 +247,12 @@ export function ResultChart({ poll, big = false }) {
     </div>`;
 }
 
+/** The agenda item a poll belongs to (every result is labelled with its item, never another's). */
+export function pollItem(state, poll) {
+  if (!poll || !poll.agenda_item_id) return null;
+  return (state.agenda || []).find((i) => i.id === poll.agenda_item_id) || null;
+}
+
 /** A named vote's choice; a secret one is never kept, not even on the voter's tablet. */
 function myChoiceText(poll) {
   return poll.mine && poll.mine.choice ? optionLabel(optionByKey(poll, poll.mine.choice)) : '';
@@ -317,11 +325,18 @@ function BallotList({ store, poll }) {
  * A poll for a voter: the question, the options as big buttons (tap one, then confirm), the
  * countdown, turnout, "you voted" and the receipt of a secret ballot; after close, the result.
  */
-export function PollPanel({ store, state, poll, canVote, className = '', children }) {
+export function PollPanel({ store, state, poll, canVote, className = '', headingLevel = 2, children }) {
   const [picked, setPicked] = useState(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
+  const confirmRef = useRef(null);
   useEffect(() => { setPicked(null); setError(null); }, [poll.id, poll.status]);
+  // After choosing, the required confirm step must be in sight (on a phone it was below the fold).
+  useEffect(() => {
+    const el = confirmRef.current;
+    if (picked && el && el.scrollIntoView) el.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  }, [picked]);
+  const item = pollItem(state, poll);
   const me = state.me;
   const mine = poll.mine || { voted: false };
   const online = store.snapshot.connection === 'online';
@@ -352,7 +367,10 @@ export function PollPanel({ store, state, poll, canVote, className = '', childre
         <span class="poll-kicker">${poll.status === 'closed' ? t('poll.result_title') : t('poll.title')}</span>
         ${poll.status === 'open' && poll.closes_at && html`<${Countdown} store=${store} until=${poll.closes_at} overtime=${false} testid="poll-countdown" />`}
       </div>
-      <h2 class="poll-question" id=${`poll-q-${poll.id}`} data-testid="poll-question">${poll.question}</h2>
+      ${item && html`<p class="poll-item" data-testid="poll-item" data-item-id=${item.id}>${t('poll.on_item', { position: item.position, title: item.title })}</p>`}
+      ${headingLevel === 3
+        ? html`<h3 class="poll-question" id=${`poll-q-${poll.id}`} data-testid="poll-question">${poll.question}</h3>`
+        : html`<h2 class="poll-question" id=${`poll-q-${poll.id}`} data-testid="poll-question">${poll.question}</h2>`}
       <${PollBadges} poll=${poll} />
       ${poll.status === 'open' && html`<${Turnout} poll=${poll} />`}
       ${mine.voted && html`
@@ -370,8 +388,8 @@ export function PollPanel({ store, state, poll, canVote, className = '', childre
               aria-pressed=${picked === o.key ? 'true' : 'false'} disabled=${busy || !online}
               onClick=${() => setPicked(o.key)}>${optionLabel(o)}</button>`)}
         </div>
-        <button type="button" class="button button-primary button-block button-big" data-testid="vote-confirm"
-          disabled=${!picked || busy || !online} onClick=${cast}>
+        <button type="button" class="button button-primary button-block button-big vote-confirm" data-testid="vote-confirm"
+          ref=${confirmRef} disabled=${!picked || busy || !online} onClick=${cast}>
           ${picked ? t('poll.confirm_vote', { choice: optionLabel(optionByKey(poll, picked)) }) : t('poll.pick_first')}
         </button>`}
       ${poll.status === 'open' && !canVote && !mine.voted && html`<p class="muted" data-testid="poll-no-vote">${t('poll.not_entitled')}</p>`}

@@ -270,7 +270,7 @@ export function DocumentView({ user, documentId }) {
         version: shownVersion, setVersion }} />
       <div class=${`viewer-body ${thumbs ? 'with-thumbs' : ''}`}>
         ${thumbs && pdf && html`<${Thumbnails} pdf=${pdf} page=${page} goTo=${goTo} />`}
-        <div class="viewer-stage">
+        <div class="viewer-stage" tabindex="0" role="region" aria-label=${t('viewer.stage_label', { page: formatNumber(page) })}>
           ${pdf ? html`<${PageView} pdf=${pdf} number=${page} zoom=${zoom} rotation=${rotation} tool=${tool}
               marks=${onPage} onCreate=${create} userId=${user.id} />`
             : !pdfError && html`<${Loading} />`}

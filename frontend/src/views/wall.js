@@ -8,7 +8,7 @@ import { meetingPath } from '../lib/router.js';
 import { ErrorBox, Loading, useTitle } from './components.js';
 import {
   ConnectionBanner, Countdown, FloorCard, PollBadges, QuorumChip, ResultChart, Turnout, currentItem, lastClosedPoll,
-  openPoll,
+  openPoll, pollItem,
 } from './live_parts.js';
 
 function Clock({ store }) {
@@ -35,7 +35,10 @@ export function WallView({ meetingId }) {
   }
   const item = currentItem(state);
   const open = openPoll(state);
-  const poll = open || lastClosedPoll(state);
+  const last = lastClosedPoll(state);
+  // A result stays on the wall while its own item is under discussion, never under the next item's title.
+  const poll = open || (last && item && last.agenda_item_id === item.id ? last : null);
+  const pollOn = pollItem(state, poll);
   const status = state.meeting.status;
   return html`
     <main class=${`wall${snapshot.connection !== 'online' ? ' live-stale' : ''}`} id="main" data-testid="wall">
@@ -43,7 +46,7 @@ export function WallView({ meetingId }) {
       <header class="wall-head">
         <a class="wall-back" href=${`#${meetingPath(state.meeting.id)}`} aria-label=${t('live.back_to_meeting')}>←</a>
         <h1 tabindex="-1" class="wall-title">${state.meeting.title}</h1>
-        <${QuorumChip} quorum=${state.quorum} testid="wall-quorum" />
+        ${status === 'in_progress' && html`<${QuorumChip} quorum=${state.quorum} testid="wall-quorum" />`}
         <${Clock} store=${store} />
       </header>
       ${status !== 'in_progress' && html`
@@ -65,6 +68,7 @@ export function WallView({ meetingId }) {
               <span class="wall-kicker">${poll.status === 'open' ? t('poll.title') : t('poll.result_title')}</span>
               ${poll.status === 'open' && poll.closes_at && html`<${Countdown} store=${store} until=${poll.closes_at} overtime=${false} testid="wall-poll-countdown" />`}
             </div>
+            ${pollOn && html`<p class="wall-poll-item" data-testid="poll-item">${t('poll.on_item', { position: pollOn.position, title: pollOn.title })}</p>`}
             <h2 class="wall-poll-question">${poll.question}</h2>
             <${PollBadges} poll=${poll} />
             ${poll.status === 'open'
