@@ -27,8 +27,8 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from backend.api import api
 from backend.api.system import openapi_json
 from backend.config import Settings
-from backend.db import Database, is_unavailable
-from backend.exceptions import AppError, DatabaseUnavailable, MethodNotAllowed, NotFound
+from backend.db import Database, is_unavailable, unavailable_error
+from backend.exceptions import AppError, MethodNotAllowed, NotFound
 from backend.monitoring import ERROR_KEY, LiveFigures, Metrics, RequestObserver, metrics_endpoint, refresh
 from backend.realtime.fanout import MeasuredRedisManager
 from backend.realtime.media import MediaNamespace
@@ -87,14 +87,15 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 async def _backend_error(request: Request, exc: Exception) -> Response:
     """The database out of reach (stopped, restarting) is a 503 the client may retry, one line in the log;
     anything else of these kinds is unexpected."""
-    if is_unavailable(exc):
-        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
-        return error_response(DatabaseUnavailable())
+    if (refusal := unavailable_error(exc)) is not None:
+        log.warning("%s on %s %s: %r", refusal.code, request.method, request.url.path, exc)
+        return error_response(refusal)
     return await _unexpected(request, exc)
 
 
 # Handled here, not as a bare Exception: Starlette re-raises those after answering (a traceback per request).
-_BACKEND_ERRORS = (OSError, sa_errors.DBAPIError, pg_errors.PostgresError, pg_errors.InterfaceError)
+_BACKEND_ERRORS = (OSError, sa_errors.DBAPIError, sa_errors.TimeoutError, pg_errors.PostgresError,
+                   pg_errors.InterfaceError)
 
 
 async def _unknown_api_route(request: Request) -> Response:

@@ -23,12 +23,15 @@ from sqlalchemy import exc as sa_errors
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from backend.exceptions import DatabaseBusy, DatabaseUnavailable
+
 log = logging.getLogger("ecabinet.db")
 _CHECKPOINT_TRIES = 20
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 20,
+                 pool_timeout: float = 30) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -37,8 +40,8 @@ class Database:
                                                            hide_parameters=True)
             _configure_sqlite(self.engine)
         else:
-            self.engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True,
-                                              hide_parameters=True)
+            self.engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow,
+                                              pool_timeout=pool_timeout, pool_pre_ping=True, hide_parameters=True)
         writer = self.engine.execution_options(ecabinet_write=True)
         self._reader = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._writer = async_sessionmaker(writer, class_=AsyncSession, expire_on_commit=False)
@@ -111,6 +114,31 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 _DOWN = (pg_errors.PostgresConnectionError, pg_errors.CannotConnectNowError, pg_errors.AdminShutdownError,
          pg_errors.CrashShutdownError, pg_errors.TooManyConnectionsError, ConnectionError, TimeoutError)
 _DOWN_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True when every pooled connection stayed in use for longer than the pool waits: the worker is
+    overloaded now (a reconnect storm), not broken; the request may be tried again (503)."""
+    return _in_chain(exc, lambda e: isinstance(e, sa_errors.TimeoutError))
+
+
+def unavailable_error(exc: BaseException) -> DatabaseUnavailable | None:
+    """The 503 to answer for `exc`, or None when `exc` is a real error."""
+    if is_busy(exc):
+        return DatabaseBusy()
+    return DatabaseUnavailable() if is_unavailable(exc) else None
+
+
+def _in_chain(exc: BaseException, test: Any) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if test(current):
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
+    return False
 
 
 def is_unavailable(exc: BaseException) -> bool:

@@ -105,6 +105,17 @@ class DatabaseUnavailable(ServiceUnavailable):
         super().__init__(message, code=code, retry_after=retry_after)
 
 
+class DatabaseBusy(DatabaseUnavailable):
+    """Every database connection of this worker is in use for longer than the pool waits (a burst of
+    reconnecting tablets): try again in a moment."""
+
+    code = "database_busy"
+
+    def __init__(self, message: str = "the server is busy just now: try again in a few seconds", *,
+                 code: str | None = None, retry_after: int | None = 2) -> None:
+        super().__init__(message, code=code, retry_after=retry_after)
+
+
 class InsufficientStorage(AppError):
     """The server's disk is full: nothing was kept of what was being stored."""
 

@@ -20,13 +20,12 @@ import socketio
 from pydantic import BaseModel, ValidationError
 
 from backend.config import Settings
-from backend.db import is_unavailable
+from backend.db import is_unavailable, unavailable_error
 from backend.domain.meeting_states import STAFF, Action
 from backend.domain.text import unsafe_text_problem
 from backend.exceptions import (
     AppError,
     BadRequest,
-    DatabaseUnavailable,
     PayloadTooLarge,
     Unauthorized,
     ValidationFailed,
@@ -150,9 +149,9 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         except AppError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.as_dict()) from exc
         except Exception as exc:
-            if not is_unavailable(exc):
+            if (down := unavailable_error(exc)) is None:
                 raise
-            down = DatabaseUnavailable()  # refused cleanly: the client's reconnection tries again
+            # Refused cleanly (database down, or every connection busy in a storm): the client tries again.
             raise socketio.exceptions.ConnectionRefusedError(down.message, down.as_dict()) from exc
         self.sessions.remember(actor, generation)
         # The actor carries its login session's id: every event re-checks it, revocations find it.
@@ -185,9 +184,9 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         except AppError as exc:
             answer = {"ok": False, "error": exc.as_dict()}
         except Exception as exc:  # never let one event take the connection down
-            if is_unavailable(exc):  # the database is down: the tablet retries, the worker goes on
-                log.warning("event %s: database unavailable (%r)", event, exc)
-                answer = {"ok": False, "error": DatabaseUnavailable().as_dict()}
+            if (down := unavailable_error(exc)) is not None:  # the tablet retries, the worker goes on
+                log.warning("event %s: %s (%r)", event, down.code, exc)
+                answer = {"ok": False, "error": down.as_dict()}
             else:
                 log.exception("event %s failed", event)
                 answer = {"ok": False, "error": {"code": "internal", "message": "unexpected server error"}}

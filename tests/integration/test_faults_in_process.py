@@ -13,11 +13,11 @@ import httpx
 import pytest
 
 from backend.app import create_app
-from backend.config import Settings
-from backend.db import is_unavailable
+from backend.config import Settings, normalise_database_url
+from backend.db import Database, is_busy, is_unavailable, unavailable_error
 from backend.exceptions import InsufficientStorage
 from backend.services.files import FileStore
-from tests.conftest import free_port, unavailable
+from tests.conftest import POSTGRES_URL, free_port, unavailable
 
 
 @pytest.fixture
@@ -64,3 +64,37 @@ def test_only_errors_of_reach_count_as_the_database_unavailable() -> None:
     wrapped = RuntimeError("outer")
     wrapped.__cause__ = ConnectionResetError()
     assert is_unavailable(wrapped)
+
+
+async def test_every_connection_busy_answers_503_database_busy_not_500(tmp_path: Path) -> None:
+    # A reconnect storm on PostgreSQL: every pooled connection is in use longer than the pool waits (here
+    # one connection, held by the test, and a 0.2 s wait). The 500-tablet soak saw tracebacks and
+    # "internal" answers here; the tablet must be told to try again instead.
+    url = normalise_database_url(POSTGRES_URL)
+    db = Database(url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    settings = replace(Settings.from_env({"ECABINET_DATA_DIR": str(tmp_path)}), database_url=url)
+    app = create_app(settings, db=db)
+    try:
+        async with db.engine.connect() as held:
+            try:
+                await held.exec_driver_sql("SELECT 1")
+            except OSError as exc:
+                unavailable(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}")
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+                r = await http.get("/api/meetings/1", headers={"Authorization": "Bearer a-token-of-someone"})
+        assert r.status_code == 503, r.text
+        assert r.json()["error"]["code"] == "database_busy"
+        assert r.headers["retry-after"] == "2"
+    finally:
+        await db.dispose()
+
+
+def test_a_pool_that_waited_too_long_is_busy_not_down() -> None:
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    assert is_busy(PoolTimeout("QueuePool limit of size 10 overflow 20 reached"))
+    refusal = unavailable_error(PoolTimeout("QueuePool limit reached"))
+    assert refusal is not None and (refusal.status, refusal.code) == (503, "database_busy")
+    down = unavailable_error(ConnectionRefusedError(111, "refused"))
+    assert down is not None and down.code == "database_unavailable"
+    assert unavailable_error(ValueError("a wrong statement")) is None
