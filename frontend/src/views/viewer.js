@@ -3,6 +3,15 @@
 // annotations (highlight, ink, notes) that are private, shared or the presenter's, live over the
 // socket. Annotations made offline wait in the outbox and are sent when the connection returns.
 //
+// Live parts ride on the app's one connection, however the viewer was opened: the meeting's room (the
+// presenter's page, documents.changed) through the meeting's live store, shared with the live screen
+// and released by whoever is last; the document's room (annotations) through document.open, with the
+// connection held while the viewer is open.
+//
+// Versions: the pages come from /view?version=N (N named, never "the current one"), and the version
+// label is the one the server says those bytes are (X-Document-Version), so a label never sits over
+// another version's pages; a new version (documents.changed, or found at reconnect) reloads both.
+//
 // Geometry is kept in the page's PDF user space (pdf.js' convertToPdfPoint), so the same numbers draw
 // the same mark at any zoom and rotation, and become real PDF annotations in an exported copy.
 import * as pdfjs from '../../vendor/pdf.mjs';
@@ -10,7 +19,8 @@ import { html, useCallback, useEffect, useMemo, useRef, useState } from '../lib/
 import { api } from '../lib/api.js';
 import { formatDateTime, formatNumber, t } from '../lib/i18n.js';
 import { navigate } from '../lib/router.js';
-import { connectSocket, emitAck, liveSocket, onSocketStatus, socketStatus } from '../lib/socket.js';
+import { emitAck, holdSocket, liveSocket, onSocketStatus, socketStatus } from '../lib/socket.js';
+import { useLive } from '../lib/live_store.js';
 import { clientId, enqueue, flush, pending } from '../lib/outbox.js';
 import { ErrorBox, Loading, Notice, useTitle } from './components.js';
 
@@ -19,7 +29,7 @@ pdfjs.GlobalWorkerOptions.workerSrc = `${VENDOR}pdf.worker.mjs`;
 const STAFF = new Set(['chair', 'secretary']);
 const ZOOMS = [0.5, 0.75, 1, 1.25, 1.5, 2, 3];
 const COLORS = { highlight: '#ffd400', ink: '#d11f2f', note: '#f5a300' };
-const PUSHES = ['annotation.added', 'annotation.changed', 'annotation.deleted', 'presenter.changed', 'documents.changed'];
+const PUSHES = ['annotation.added', 'annotation.changed', 'annotation.deleted', 'documents.changed'];
 
 function pageFromHash() {
   const query = (window.location.hash.split('?')[1] || '');
@@ -27,16 +37,18 @@ function pageFromHash() {
   return Number.isInteger(page) && page > 0 ? page : 1;
 }
 
-/** Loads my copy of the document into pdf.js (through the service worker's cache when offline). */
-function usePdf(documentId, version) {
-  const [state, setState] = useState({ pdf: null, error: null });
+/** Loads my copy of one version of the document into pdf.js (through the service worker's cache when
+ * offline); `version` is the version those bytes are, as the server labels them. */
+function usePdf(documentId, wanted) {
+  const [state, setState] = useState({ pdf: null, error: null, version: null });
   useEffect(() => {
     let cancelled = false;
     let task = null;
-    setState({ pdf: null, error: null });
+    setState({ pdf: null, error: null, version: null });
+    if (!wanted) return undefined; // the document (and so its current version) is not known yet
     (async () => {
       try {
-        const res = await fetch(api.documentViewUrl(documentId, version), { credentials: 'same-origin' });
+        const res = await fetch(api.documentViewUrl(documentId, wanted), { credentials: 'same-origin' });
         if (!res.ok) {
           let body = null;
           try { body = await res.json(); } catch { /* not JSON */ }
@@ -44,6 +56,7 @@ function usePdf(documentId, version) {
           err.code = (body && body.error && body.error.code) || `http_${res.status}`;
           throw err;
         }
+        const version = Number(res.headers.get('X-Document-Version')) || wanted;
         const data = new Uint8Array(await res.arrayBuffer());
         task = pdfjs.getDocument({
           data,
@@ -54,16 +67,16 @@ function usePdf(documentId, version) {
           wasmUrl: `${VENDOR}pdfjs/wasm/`,
         });
         const pdf = await task.promise;
-        if (!cancelled) setState({ pdf, error: null });
+        if (!cancelled) setState({ pdf, error: null, version });
       } catch (err) {
-        if (!cancelled) setState({ pdf: null, error: err.code ? err : Object.assign(err, { code: 'network' }) });
+        if (!cancelled) setState({ pdf: null, error: err.code ? err : Object.assign(err, { code: 'network' }), version: null });
       }
     })();
     return () => {
       cancelled = true;
       if (task) task.destroy();
     };
-  }, [documentId, version]);
+  }, [documentId, wanted]);
   return state;
 }
 
@@ -71,8 +84,12 @@ export function DocumentView({ user, documentId }) {
   const [doc, setDoc] = useState(null);
   const [meeting, setMeeting] = useState(null);
   const [loadError, setLoadError] = useState(null);
-  const [version, setVersion] = useState(null);
-  const { pdf, error: pdfError } = usePdf(documentId, version);
+  const [version, setVersion] = useState(null); // a version chosen in the toolbar; null: the current one
+  const wanted = version || (doc && doc.current_version) || null;
+  const { pdf, error: pdfError, version: pdfVersion } = usePdf(documentId, wanted);
+  // The meeting's live store (its room, the presenter's page, the session's state).
+  const [, live] = useLive(doc ? doc.meeting_id : null);
+  const liveState = live && live.state;
   const [page, setPage] = useState(pageFromHash);
   const [zoom, setZoom] = useState(1.25);
   const [rotation, setRotation] = useState(0);
@@ -80,7 +97,6 @@ export function DocumentView({ user, documentId }) {
   const [visibility, setVisibility] = useState('private');
   const [marks, setMarks] = useState(() => new Map());
   const [queued, setQueued] = useState(() => pending(user.id, documentId));
-  const [presenter, setPresenter] = useState(null);
   const [following, setFollowing] = useState(true);
   const [presenting, setPresenting] = useState(false);
   const [online, setOnline] = useState(socketStatus() === 'online');
@@ -91,7 +107,10 @@ export function DocumentView({ user, documentId }) {
 
   const staff = meeting && STAFF.has(meeting.my_role);
   const pageCount = pdf ? pdf.numPages : (doc ? doc.page_count : 0);
-  const shownVersion = version || (doc && doc.current_version);
+  // The version of the pages on screen (while they load: the one asked for); marks and the label follow it.
+  const shownVersion = pdfVersion || wanted;
+  const status = liveState ? liveState.meeting.status : (meeting && meeting.status);
+  const presenter = liveState ? liveState.presenter : null;
 
   const reloadDoc = useCallback(async () => {
     try {
@@ -118,13 +137,15 @@ export function DocumentView({ user, documentId }) {
     return next;
   }), []);
 
-  // Live: join the document's room (annotations) and the meeting's (the presenter's page); on every
-  // (re)connection send what waited in the outbox, then take the full list again.
+  // Live: join the document's room (annotations); on every (re)connection send what waited in the
+  // outbox, then take the full list again, and the document's metadata (a version may have come).
   useEffect(() => {
     if (!doc) return undefined;
-    const socket = connectSocket();
+    const release = holdSocket();
+    const socket = liveSocket();
     let stopped = false;
-    const open = async () => {
+    const open = async (reconnected) => {
+      if (reconnected === true) reloadDoc();
       try {
         const sent = await flush(user.id, (item) => emitAck('annotation.add', item),
           (item, err) => setError(err));
@@ -133,8 +154,6 @@ export function DocumentView({ user, documentId }) {
         const ack = await emitAck('document.open', { document_id: documentId });
         if (stopped) return;
         setMarks(new Map(ack.annotations.map((a) => [a.id, a])));
-        const joined = await emitAck('meeting.join', { meeting_id: doc.meeting_id });
-        if (!stopped && joined.state) setPresenter(joined.state.presenter || null);
       } catch (err) {
         if (!stopped && err.code !== 'offline') setError(err);
       }
@@ -147,25 +166,30 @@ export function DocumentView({ user, documentId }) {
         else upsert({ ...a, mine: a.author_id === user.id });
       },
       'annotation.deleted': (a) => { if (a.document_id === documentId) remove(a.id); },
-      'presenter.changed': (p) => { if (p.meeting_id === doc.meeting_id) setPresenter(p); },
-      'documents.changed': (p) => { if (p.document_id === documentId) { reloadDoc(); open(); } },
+      'documents.changed': (p) => {
+        if (p.meeting_id !== doc.meeting_id || (p.document_id !== null && p.document_id !== documentId)) return;
+        reloadDoc();
+        open();
+      },
     };
+    const onConnect = () => open(true);
     PUSHES.forEach((name) => socket.on(name, handlers[name]));
-    socket.on('connect', open);
-    if (socket.connected) open();
+    socket.on('connect', onConnect);
+    if (socket.connected) open(false);
     const offStatus = onSocketStatus((s) => setOnline(s === 'online'));
     setOnline(socket.connected);
     return () => {
       stopped = true;
       PUSHES.forEach((name) => socket.off(name, handlers[name]));
-      socket.off('connect', open);
+      socket.off('connect', onConnect);
       offStatus();
       if (socket.connected) socket.emit('document.close', { document_id: documentId }, () => {});
+      release();
     };
   }, [doc && doc.id, doc && doc.meeting_id]);
 
   // Follow the chair: the presenter's page of this document, while following.
-  const followable = meeting && meeting.status === 'in_progress' && presenter && presenter.document_id === documentId;
+  const followable = status === 'in_progress' && presenter && presenter.document_id === documentId;
   useEffect(() => {
     if (followable && following && !presenting && presenter.page) setPage(presenter.page);
   }, [followable, following, presenting, presenter && presenter.page]);
@@ -255,7 +279,7 @@ export function DocumentView({ user, documentId }) {
         <h1 tabindex="-1" data-testid="viewer-title">${doc.title}</h1>
         <div class="badges">
           ${doc.secret && html`<span class="badge badge-secret" data-testid="viewer-secret">${t('documents.secret_badge')}</span>`}
-          <span class="badge">${t('documents.version', { n: shownVersion })}</span>
+          <span class="badge" data-testid="viewer-version">${t('documents.version', { n: shownVersion })}</span>
           <span class=${`badge ${online ? 'badge-online' : 'badge-offline'}`} data-testid="viewer-connection">
             ${online ? t('viewer.online') : t('viewer.offline')}</span>
           ${queued.length > 0 && html`<span class="badge badge-queued" data-testid="viewer-queued">${t('viewer.waiting', { n: formatNumber(queued.length) })}</span>`}
@@ -266,11 +290,11 @@ export function DocumentView({ user, documentId }) {
         <${Notice} text=${notice} testid="viewer-notice" />
       </div>
       <${Toolbar} ...${{ doc, page, pageCount, goTo, zoom, setZoom, rotation, setRotation, tool, setTool, visibility,
-        setVisibility, staff, meeting, thumbs, setThumbs, followable, following, setFollowing, presenting, setPresenting,
+        setVisibility, staff, meeting, status, thumbs, setThumbs, followable, following, setFollowing, presenting, setPresenting,
         version: shownVersion, setVersion }} />
       <div class=${`viewer-body ${thumbs ? 'with-thumbs' : ''}`}>
         ${thumbs && pdf && html`<${Thumbnails} pdf=${pdf} page=${page} goTo=${goTo} />`}
-        <div class="viewer-stage">
+        <div class="viewer-stage" data-testid="viewer-stage" data-version=${pdfVersion || ''}>
           ${pdf ? html`<${PageView} pdf=${pdf} number=${page} zoom=${zoom} rotation=${rotation} tool=${tool}
               marks=${onPage} onCreate=${create} userId=${user.id} />`
             : !pdfError && html`<${Loading} />`}
@@ -318,7 +342,7 @@ function Toolbar(p) {
         <select id="visibility" data-testid="visibility" value=${p.visibility} onChange=${(e) => p.setVisibility(e.target.value)}>
           <option value="private">${t('viewer.vis_private')}</option>
           <option value="shared">${t('viewer.vis_shared')}</option>
-          ${p.staff && p.meeting.status === 'in_progress' && html`<option value="presenter">${t('viewer.vis_presenter')}</option>`}
+          ${p.staff && p.status === 'in_progress' && html`<option value="presenter">${t('viewer.vis_presenter')}</option>`}
         </select>
       </div>
       <div class="tool-group">
@@ -326,7 +350,7 @@ function Toolbar(p) {
           <button type="button" class=${`button ${p.following ? 'button-primary' : 'button-secondary'}`} data-testid="follow"
             aria-pressed=${p.following ? 'true' : 'false'} onClick=${() => p.setFollowing(!p.following)}>
             ${p.following ? t('viewer.following') : t('viewer.follow')}</button>`}
-        ${p.staff && p.meeting.status === 'in_progress' && html`
+        ${p.staff && p.status === 'in_progress' && html`
           <button type="button" class=${`button ${p.presenting ? 'button-primary' : 'button-secondary'}`} data-testid="present"
             aria-pressed=${p.presenting ? 'true' : 'false'} onClick=${() => {
               const next = !p.presenting;

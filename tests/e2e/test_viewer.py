@@ -1,0 +1,142 @@
+"""The document viewer on the member's tablet during a session (issue 14): a viewer opened from the live
+screen by in-app navigation stays on the one live connection (its notes reach the others, it follows the
+chair's page); a new version replaces the old pages everywhere, also in the copy kept for offline
+reading; the viewer's layout on a 1024x768 tablet, an 800x1280 portrait tablet and a 390x844 phone."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import LiveServer, Tablet, rest_client
+from tests.support.sample_pdfs import sample_pdf
+
+pytestmark = pytest.mark.e2e
+
+CHAIR = ("thutuong", "ChuToa@2026")
+SECRETARY = ("vpcp.thuky", "BienBan@2026")
+MEMBER_A = ("bo.tuphap", "ThanhVien@2026")
+MEMBER_B = ("bo.khcn", "ThanhVien@2026")
+MEETING_TITLE = "Phiên họp Chính phủ thường kỳ"
+# Longer than the live store's delayed release (1.5 s): what went wrong happened once it had run.
+SETTLE_MS = 3000
+
+
+def _meeting_id(server: LiveServer) -> int:
+    with rest_client(server.base_url, *CHAIR) as http:
+        return int(next(m["id"] for m in http.get("/api/meetings").json() if m["title"] == MEETING_TITLE))
+
+
+def _ensure_started(server: LiveServer, meeting_id: int) -> int:
+    """Starts the session (REST, as the chair) unless it runs; answers the current item's id."""
+    with rest_client(server.base_url, *CHAIR) as http:
+        if http.get(f"/api/meetings/{meeting_id}").json()["status"] == "published":
+            r = http.post(f"/api/meetings/{meeting_id}/transitions", json={"action": "start"})
+            assert r.status_code == 200, r.text
+        meeting = http.get(f"/api/meetings/{meeting_id}").json()
+    agenda = sorted(meeting["agenda"], key=lambda i: i["position"])
+    return int(meeting.get("current_item_id") or agenda[0]["id"])
+
+
+def _upload(server: LiveServer, meeting_id: int, title: str, pdf: bytes, item_id: int | None = None) -> int:
+    fields = {"title": title, "audience": "participants", "agenda_item_id": str(item_id or "")}
+    with rest_client(server.base_url, *SECRETARY) as http:
+        r = http.post(f"/api/meetings/{meeting_id}/documents", data=fields,
+                      files={"file": ("tai-lieu.pdf", pdf, "application/pdf")}, timeout=60)
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def _new_version(server: LiveServer, document_id: int, pdf: bytes) -> None:
+    with rest_client(server.base_url, *SECRETARY) as http:
+        r = http.post(f"/api/documents/{document_id}/versions", files={"file": ("v2.pdf", pdf, "application/pdf")},
+                      timeout=60)
+    assert r.status_code == 201, r.text
+
+
+async def _present_async(base_url: str, meeting_id: int, document_id: int, page: int) -> None:
+    import socketio
+
+    with rest_client(base_url, *CHAIR) as http:
+        token = http.headers["Authorization"].split()[1]
+    sio = socketio.AsyncClient(reconnection=False)
+    await sio.connect(base_url, auth={"token": token}, transports=["websocket"])
+    try:
+        assert (await sio.call("meeting.join", {"meeting_id": meeting_id}))["ok"]
+        ack = await sio.call("presenter.page", {"meeting_id": meeting_id, "page": page, "document_id": document_id})
+        assert ack["ok"], ack
+    finally:
+        await sio.disconnect()
+
+
+def _present(server: LiveServer, meeting_id: int, document_id: int, page: int) -> None:
+    """The chair presents a page of a document (over Socket.IO, as the console and the viewer do)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _present_async(server.base_url, meeting_id, document_id, page)).result(timeout=60)
+
+
+def _member(devices: Any, account: tuple[str, str], route: str, **options: Any) -> Tablet:
+    device = devices(**options)
+    device.open()
+    device.login(*account)
+    device.page.goto(f"{device.base_url}/#{route}")
+    return device
+
+
+def _pin_note(page: Page, text: str) -> None:
+    page.get_by_test_id("visibility").select_option("shared")
+    page.get_by_test_id("tool-note").click()
+    layer = page.get_by_test_id("annotation-layer")
+    layer.click(position={"x": 150, "y": 200})
+    page.get_by_test_id("note-text").fill(text)
+    page.get_by_test_id("note-save").click()
+
+
+def _assert_live(page: Page, reader: Page, server: LiveServer, meeting_id: int, document_id: int, note: str,
+                 chair_page: int) -> None:
+    """The viewer on `page` is on the live connection: connected, its note reaches `reader`, it follows the
+    chair to `chair_page`."""
+    page.wait_for_timeout(SETTLE_MS)
+    expect(page.get_by_test_id("viewer-connection")).to_have_text("Đã kết nối")
+    expect(page.get_by_test_id("follow")).to_have_attribute("aria-pressed", "true")
+    _pin_note(page, note)
+    expect(page.get_by_test_id("viewer-queued")).to_have_count(0)
+    expect(reader.get_by_test_id("mark-row").filter(has_text=note)).to_have_count(1)
+    _present(server, meeting_id, document_id, chair_page)
+    expect(page.get_by_test_id("page-indicator")).to_have_text(f"Trang {chair_page}/4")
+    expect(page.get_by_test_id("follow")).to_have_attribute("aria-pressed", "true")
+
+
+def test_a_viewer_opened_from_the_live_screen_stays_live(live_server: LiveServer, devices: Any) -> None:
+    """Finding 1: opened from the live screen without a reload (the presented-document link, or back to the
+    meeting page and a tap on the document), the viewer's notes reach a second member and it follows the
+    chair's page, long after the live screen has let its meeting go."""
+    mid = _meeting_id(live_server)
+    item = _ensure_started(live_server, mid)
+    pages = sample_pdf(4, text=lambda n: f"Tờ trình điều chỉnh kế hoạch đầu tư công, trang {n}")
+    doc = _upload(live_server, mid, "Tờ trình điều chỉnh kế hoạch đầu tư công", pages, item)
+    _present(live_server, mid, doc, 1)
+
+    reader = _member(devices, MEMBER_B, f"/documents/{doc}")
+    expect(reader.page.get_by_test_id("viewer-connection")).to_have_text("Đã kết nối")
+
+    a = _member(devices, MEMBER_A, f"/meetings/{mid}/live")
+    page = a.page
+    expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "online")
+    page.get_by_test_id("open-presented").click()
+    expect(page.get_by_test_id("page-indicator")).to_have_text("Trang 1/4")
+    _assert_live(page, reader.page, live_server, mid, doc, "Ghi chú mở từ màn hình phiên họp", 3)
+
+    # Back to the live screen, then to the meeting page and a tap on the document: still live.
+    page.go_back()
+    expect(page.get_by_test_id("live-heading")).to_have_text(MEETING_TITLE)
+    page.locator(".live-bar .breadcrumb a").click()
+    page.get_by_test_id("document-row").filter(has_text="Tờ trình điều chỉnh").get_by_test_id("document-open").click()
+    expect(page.get_by_test_id("viewer-title")).to_have_text("Tờ trình điều chỉnh kế hoạch đầu tư công")
+    _assert_live(page, reader.page, live_server, mid, doc, "Ghi chú mở từ trang cuộc họp", 2)
+    for tablet in (a, reader):
+        tablet.assert_clean()
