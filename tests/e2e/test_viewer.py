@@ -6,6 +6,7 @@ reading; the viewer's layout on a 1024x768 tablet, an 800x1280 portrait tablet a
 from __future__ import annotations
 
 import asyncio
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -43,7 +44,7 @@ def _ensure_started(server: LiveServer, meeting_id: int) -> int:
 
 
 def _upload(server: LiveServer, meeting_id: int, title: str, pdf: bytes, item_id: int | None = None) -> int:
-    fields = {"title": title, "audience": "participants", "agenda_item_id": str(item_id or "")}
+    fields = {"title": title, "audience": "participants", **({"agenda_item_id": str(item_id)} if item_id else {})}
     with rest_client(server.base_url, *SECRETARY) as http:
         r = http.post(f"/api/meetings/{meeting_id}/documents", data=fields,
                       files={"file": ("tai-lieu.pdf", pdf, "application/pdf")}, timeout=60)
@@ -140,3 +141,89 @@ def test_a_viewer_opened_from_the_live_screen_stays_live(live_server: LiveServer
     _assert_live(page, reader.page, live_server, mid, doc, "Ghi chú mở từ trang cuộc họp", 2)
     for tablet in (a, reader):
         tablet.assert_clean()
+
+
+def _version_pdf(n: int) -> bytes:
+    return sample_pdf(2, text=lambda p: f"Dự thảo Nghị quyết phát triển hạ tầng số phiên bản {n}, trang {p}")
+
+
+def _shows_version(page: Page, n: int) -> None:
+    """The label and the pages on screen are both version `n`."""
+    expect(page.locator(".viewer-head .badge", has_text="Phiên bản")).to_have_text(f"Phiên bản {n}")
+    layer = page.get_by_test_id("text-layer")
+    expect(layer.locator("span", has_text=f"phiên bản {n},").first).to_be_attached(timeout=20_000)
+    expect(layer.locator("span", has_text="phiên bản")).to_have_count(1)
+
+
+KEPT = """async () => {
+    const cache = await caches.open('ecabinet-data-v1');
+    return (await cache.keys()).map((r) => { const u = new URL(r.url); return u.pathname + u.search; });
+}"""
+
+
+def test_a_new_version_replaces_the_pages_online_and_after_offline(live_server: LiveServer, devices: Any) -> None:
+    """Finding 2: a tablet that opened the meeting page (and so kept version 1 for offline reading) shows a
+    new version's pages under the new version's label: opened after the upload, while open, when it comes
+    back from offline, and offline from what it kept."""
+    mid = _meeting_id(live_server)
+    _ensure_started(live_server, mid)
+    title = "Dự thảo Nghị quyết phát triển hạ tầng số"
+    doc = _upload(live_server, mid, title, _version_pdf(1))
+
+    a = devices()
+    network = {"up": True, "sockets": []}
+
+    def on_socket(ws: Any) -> None:
+        if not network["up"]:
+            ws.close()
+            return
+        ws.connect_to_server()
+        network["sockets"].append(ws)
+
+    a.page.route_web_socket(re.compile(r".*/socket\.io/.*"), on_socket)
+    a.open()
+    a.login(*MEMBER_A)
+    page = a.page
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.goto(f"{a.base_url}/#/meetings/{mid}")
+    row = page.get_by_test_id("document-row").filter(has_text=title)
+    expect(row).to_be_visible()
+    page.wait_for_function(f"async () => (await ({KEPT})()).some((u) => u.startsWith('/api/documents/{doc}/view'))")
+    row.get_by_test_id("document-open").click()
+    _shows_version(page, 1)
+    page.go_back()
+    expect(row).to_be_visible()
+
+    # The secretariat uploads version 2; the tablet, on the meeting page, opens the document.
+    _new_version(live_server, doc, _version_pdf(2))
+    page.reload()
+    page.get_by_test_id("document-row").filter(has_text=title).get_by_test_id("document-open").click()
+    _shows_version(page, 2)
+
+    # While it is open, version 3 arrives.
+    _new_version(live_server, doc, _version_pdf(3))
+    _shows_version(page, 3)
+
+    # The tablet loses the network; version 4 is uploaded meanwhile; the network returns.
+    network["up"] = False
+    a.context.set_offline(True)
+    for ws in network["sockets"]:
+        ws.close()
+    expect(page.get_by_test_id("viewer-connection")).to_contain_text("Mất kết nối")
+    _new_version(live_server, doc, _version_pdf(4))
+    a.context.set_offline(False)
+    network["up"] = True
+    expect(page.get_by_test_id("viewer-connection")).to_have_text("Đã kết nối", timeout=20_000)
+    _shows_version(page, 4)
+
+    # What the tablet keeps for offline reading is version 4, and only version 4.
+    page.wait_for_function(f"async () => (await ({KEPT})()).includes('/api/documents/{doc}/view?version=4')")
+    kept = [u for u in page.evaluate(KEPT) if u.startswith(f"/api/documents/{doc}/view")]
+    assert kept == [f"/api/documents/{doc}/view?version=4"], kept
+    # Offline, the app reloaded reads version 4 from what it kept.
+    a.context.set_offline(True)
+    page.reload()
+    _shows_version(page, 4)
+    expect(page.get_by_test_id("viewer-stage")).to_have_attribute("data-version", "4")  # what the bytes said
+    a.context.set_offline(False)
+    a.assert_clean()
