@@ -129,7 +129,7 @@ def test_a_viewer_opened_from_the_live_screen_stays_live(live_server: LiveServer
     page = a.page
     expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "online")
     page.get_by_test_id("open-presented").click()
-    expect(page.get_by_test_id("page-indicator")).to_have_text("Trang 1/4")
+    expect(page.get_by_test_id("page-indicator")).to_have_text("Trang 1/4", timeout=30_000)
     _assert_live(page, reader.page, live_server, mid, doc, "Ghi chú mở từ màn hình phiên họp", 3)
 
     # Back to the live screen, then to the meeting page and a tap on the document: still live.
@@ -151,7 +151,7 @@ def _shows_version(page: Page, n: int) -> None:
     """The label and the pages on screen are both version `n`."""
     expect(page.locator(".viewer-head .badge", has_text="Phiên bản")).to_have_text(f"Phiên bản {n}")
     layer = page.get_by_test_id("text-layer")
-    expect(layer.locator("span", has_text=f"phiên bản {n},").first).to_be_attached(timeout=20_000)
+    expect(layer.locator("span", has_text=f"phiên bản {n},").first).to_be_attached(timeout=30_000)
     expect(layer.locator("span", has_text="phiên bản")).to_have_count(1)
 
 
@@ -226,4 +226,96 @@ def test_a_new_version_replaces_the_pages_online_and_after_offline(live_server: 
     _shows_version(page, 4)
     expect(page.get_by_test_id("viewer-stage")).to_have_attribute("data-version", "4")  # what the bytes said
     a.context.set_offline(False)
+    a.assert_clean()
+
+
+VIEWPORTS = {
+    "1024x768": {"width": 1024, "height": 768},  # a landscape tablet
+    "800x1280": {"width": 800, "height": 1280},  # a portrait tablet
+    "390x844": {"width": 390, "height": 844},  # a phone
+}
+
+
+def _box(page: Page, testid: str) -> dict[str, float]:
+    box = page.get_by_test_id(testid).bounding_box()
+    assert box is not None, testid
+    return box
+
+
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+def test_the_viewer_fits_tablets_and_phones(live_server: LiveServer, devices: Any, size: str) -> None:
+    """Finding 6, measured from the element boxes: fit width by default, a toolbar that stays small and above
+    the page, the page's left edge in view (also zoomed in, by scrolling), the note editor inside the
+    screen, the notes list one tap away."""
+    viewport = VIEWPORTS[size]
+    vw, vh = viewport["width"], viewport["height"]
+    mid = _meeting_id(live_server)
+    _ensure_started(live_server, mid)
+    with rest_client(live_server.base_url, *MEMBER_A) as http:
+        listed = http.get(f"/api/meetings/{mid}/documents").json()
+    doc = next(d["id"] for d in listed if d["title"].startswith("Báo cáo tình hình kinh tế"))
+    a = _member(devices, MEMBER_A, f"/documents/{doc}", viewport=viewport)
+    page = a.page
+    expect(page.get_by_test_id("pdf-canvas")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("text-layer").locator("span").first).to_be_attached(timeout=30_000)
+    page.wait_for_timeout(500)  # fit width settles once the stage is measured
+
+    # A compact toolbar above the page: one row on the phone, at most two on a tablet.
+    bar = page.locator(".viewer-toolbar").bounding_box()
+    sheet = _box(page, "pdf-page")
+    assert bar is not None
+    assert bar["height"] <= (72 if vw < 700 else 125), bar
+    assert sheet["y"] >= bar["y"] + bar["height"], (bar, sheet)
+    assert sheet["y"] <= 0.5 * vh, sheet  # the page starts in the first half of the screen
+
+    # Fit width by default: the whole page across the stage, nothing off either side.
+    expect(page.get_by_test_id("zoom-fit")).to_have_attribute("aria-pressed", "true")
+    stage, sheet = _box(page, "viewer-stage"), _box(page, "pdf-page")
+    assert sheet["x"] >= stage["x"] - 0.5 and sheet["x"] + sheet["width"] <= stage["x"] + stage["width"] + 0.5, (stage, sheet)
+    assert sheet["x"] >= 0 and sheet["x"] + sheet["width"] <= vw
+    assert sheet["width"] >= 0.85 * stage["width"] - 32, (stage, sheet)  # fit: as wide as the stage allows
+    # Nothing of the viewer reaches past the screen's right edge (the header is not the viewer's).
+    assert page.evaluate("""() => Math.max(...[...document.querySelectorAll('#main *')]
+        .filter((e) => !e.closest('.toolbar-row, .viewer-stage')).map((e) => e.getBoundingClientRect().right))""") <= vw
+
+    # Zoomed in beyond the stage, the page starts at the stage's left edge and scrolls to its right edge.
+    for _ in range(3):
+        page.get_by_test_id("zoom-in").click()
+    expect(page.get_by_test_id("zoom-fit")).to_have_attribute("aria-pressed", "false")
+    page.wait_for_function("() => { const s = document.querySelector('[data-testid=viewer-stage]');"
+                           " return s.scrollWidth > s.clientWidth + 20; }")
+    stage, sheet = _box(page, "viewer-stage"), _box(page, "pdf-page")
+    assert sheet["x"] >= stage["x"] - 0.5, (stage, sheet)
+    page.get_by_test_id("viewer-stage").evaluate("(s) => { s.scrollLeft = s.scrollWidth; }")
+    stage, sheet = _box(page, "viewer-stage"), _box(page, "pdf-page")
+    assert sheet["x"] + sheet["width"] <= stage["x"] + stage["width"] + 0.5, (stage, sheet)
+    page.get_by_test_id("zoom-fit").click()  # from a zoom back to fit width
+    expect(page.get_by_test_id("zoom-fit")).to_have_attribute("aria-pressed", "true")
+
+    # A sticky note pinned near the page's right edge: its editor opens inside the screen.
+    page.get_by_test_id("tool-note").click()
+    sheet = _box(page, "pdf-page")
+    page.get_by_test_id("annotation-layer").click(position={"x": sheet["width"] - 12, "y": 120})
+    editor = _box(page, "note-form")
+    assert editor["x"] >= 0 and editor["x"] + editor["width"] <= vw, (editor, vw)
+    assert editor["y"] >= 0 and editor["y"] + editor["height"] <= vh, (editor, vh)
+    expect(page.get_by_test_id("note-text")).to_be_focused()
+    page.get_by_test_id("note-text").fill(f"Ghi chú trên màn hình {size}")
+    page.get_by_test_id("note-save").click()
+    expect(page.get_by_test_id("note-pin").filter(has_text=f"màn hình {size}")).to_be_visible()
+    # Pins near the right edge open leftwards: at fit width nothing hangs past the page to scroll to.
+    assert page.get_by_test_id("viewer-stage").evaluate("(s) => s.scrollWidth <= s.clientWidth + 1")
+    page.locator(".toolbar-row").evaluate("(row) => { row.scrollLeft = 0; }")
+    a.screenshot(f"documents-viewer-{size}.png")
+
+    # The notes list, one tap away from wherever the reader is on the page.
+    page.mouse.wheel(0, 600)
+    page.get_by_test_id("notes-toggle").click()
+    row = page.get_by_test_id("mark-row").filter(has_text=f"màn hình {size}")
+    expect(row).to_be_in_viewport()
+    expect(page.get_by_test_id("notes-toggle")).to_be_in_viewport()
+    if vw <= 900:
+        a.screenshot(f"documents-viewer-{size}-notes.png")
+        page.get_by_test_id("notes-close").click()
+        expect(page.get_by_test_id("notes-toggle")).to_have_attribute("aria-expanded", "false")
     a.assert_clean()

@@ -609,7 +609,10 @@ function PageView({ pdf, number, zoom, rotation, tool, marks, onCreate, userId, 
         </svg>`}
       ${viewport && marks.filter((a) => a.kind === 'note').map((a) => {
         const [x, y] = viewport.convertToViewportPoint(...a.geometry.at);
-        return html`<div class=${`note-pin ${a.pending ? 'pending' : ''}`} style=${`left:${x}px;top:${y}px`} key=${a.id}
+        // A pin on the right half opens leftwards: its text never hangs past the page's edge.
+        const side = x > viewport.width / 2 ? `right:${Math.max(0, viewport.width - x - 8)}px` : `left:${x}px`;
+        return html`<div class=${`note-pin ${a.pending ? 'pending' : ''} ${x > viewport.width / 2 ? 'note-pin-left' : ''}`}
+          style=${`${side};top:${y}px`} key=${a.id}
           data-testid="note-pin" title=${`${a.author_name || ''}: ${a.text}`} tabindex="0">
           <span aria-hidden="true">✎</span><span class="note-text">${a.text}</span></div>`;
       })}
