@@ -51,8 +51,8 @@ async def test_a_documents_pages_are_cached_by_version_and_revalidated(
     assert (await member.get(url, headers={"If-None-Match": tag})).status_code == 304
 
     # A new version: the same request with the old tag gets the new bytes, labelled with their version.
-    ok(await sec.post(f"/api/documents/{public}/versions", files={"file": (
-        "v2.pdf", sample_pdf(2, text=lambda n: f"Tờ trình đầu tư công phiên bản 2, trang {n}"), "application/pdf")}), 201)
+    v2 = sample_pdf(2, text=lambda n: f"Tờ trình đầu tư công phiên bản 2, trang {n}")
+    ok(await sec.post(f"/api/documents/{public}/versions", files={"file": ("v2.pdf", v2, "application/pdf")}), 201)
     current = await member.get(url, headers={"If-None-Match": tag})
     assert current.status_code == 200
     assert current.headers["x-document-version"] == "2" and current.headers["etag"] != tag
