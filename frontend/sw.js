@@ -9,8 +9,8 @@
 // - Logging in or out empties the kept answers ('forget'): the next person on this tablet sees none.
 // - A document's pages are kept by version (/view?version=N: my copy of version N never changes), and
 //   keeping version N drops the other versions kept of that document: the offline copy is the current
-//   version's, never an older file under a newer label. The other kept answers are refreshed at each
-//   'keep'; 'drop' names documents (made Mật) of which nothing may stay.
+//   version's, never an older file under a newer label; the metadata and annotations of a document
+//   with a new version are kept again with it. 'drop' names documents (made Mật) of which nothing may stay.
 // Annotations made offline are not this worker's business: the viewer keeps them in an outbox.
 const APP_CACHE = 'ecabinet-app-v1';
 const DATA_CACHE = 'ecabinet-data-v1';
@@ -115,15 +115,21 @@ self.addEventListener('message', (event) => {
       for (const id of (Array.isArray(data.drop) ? data.drop : []).slice(0, 500)) {
         if (/^\d+$/.test(String(id))) await dropDocument(dataCache, String(id));
       }
-      for (const href of data.urls.slice(0, 500)) {
-        const url = new URL(href, self.location.origin);
+      const urls = data.urls.slice(0, 500).map((href) => new URL(href, self.location.origin));
+      // A document whose current version's pages are not kept yet has a new version (or is new): its
+      // metadata and annotations are fetched again with them. What is kept of the others stays.
+      const renewed = new Set();
+      for (const url of urls) {
+        const view = viewOf(url);
+        if (view && view.version > 0 && !(await dataCache.match(url.href))) renewed.add(view.document);
+      }
+      for (const url of urls) {
         const cacheName = cacheFor(url);
         if (!cacheName) continue;
         const cache = await caches.open(cacheName);
         const view = viewOf(url);
-        // The app's files and a version's pages do not change: kept once. Other answers are refreshed.
-        const fixed = cacheName === APP_CACHE || (view && view.version > 0);
-        if (fixed && await cache.match(url.href)) continue;
+        const owner = /^\/api\/documents\/(\d+)/.exec(url.pathname);
+        if (!(owner && renewed.has(owner[1]) && !view) && await cache.match(url.href)) continue;
         try {
           const response = await fetch(url.href, { credentials: 'same-origin' });
           if (keepable(response)) {
