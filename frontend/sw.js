@@ -7,6 +7,10 @@
 // - An answer marked no-store (a Mật document: its file, metadata and annotations; a download) is
 //   never kept, and one that comes marked no-store removes what was kept of it before.
 // - Logging in or out empties the kept answers ('forget'): the next person on this tablet sees none.
+// - A document's pages are kept by version (/view?version=N: my copy of version N never changes), and
+//   keeping version N drops the other versions kept of that document: the offline copy is the current
+//   version's, never an older file under a newer label; the metadata and annotations of a document
+//   with a new version are kept again with it. 'drop' names documents (made Mật) of which nothing may stay.
 // Annotations made offline are not this worker's business: the viewer keeps them in an outbox.
 // - Kept answers expire when the server has not been reached for the allowed time (sw_guard.js).
 importScripts('sw_guard.js');
@@ -48,6 +52,26 @@ function cacheFor(url) {
   if (APP_PATHS.test(url.pathname)) return APP_CACHE;
   if (DATA_PATHS.some((re) => re.test(url.pathname))) return DATA_CACHE;
   return null;
+}
+
+const VERSIONED_VIEW = /^\/api\/documents\/(\d+)\/view$/;
+
+/** The document whose pages `url` is, and the version it names (0: none). */
+function viewOf(url) {
+  const match = VERSIONED_VIEW.exec(url.pathname);
+  if (!match) return null;
+  return { document: match[1], version: Number(url.searchParams.get('version')) || 0 };
+}
+
+/** Drops what is kept of a document: all of it, or only its pages other than version `except`. */
+async function dropDocument(cache, documentId, { except = null } = {}) {
+  const prefix = `/api/documents/${documentId}`;
+  for (const request of await cache.keys()) {
+    const url = new URL(request.url);
+    const view = viewOf(url);
+    if (except !== null ? view && view.document === documentId && view.version !== except
+      : url.pathname === prefix || url.pathname.startsWith(`${prefix}/`)) await cache.delete(request);
+  }
 }
 
 function keepable(response) {
@@ -92,15 +116,33 @@ self.addEventListener('message', (event) => {
     event.waitUntil(caches.delete(DATA_CACHE));
   } else if (data.type === 'keep' && Array.isArray(data.urls)) {
     event.waitUntil((async () => {
-      for (const href of data.urls.slice(0, 500)) {
-        const url = new URL(href, self.location.origin);
+      const dataCache = await caches.open(DATA_CACHE);
+      for (const id of (Array.isArray(data.drop) ? data.drop : []).slice(0, 500)) {
+        if (/^\d+$/.test(String(id))) await dropDocument(dataCache, String(id));
+      }
+      const urls = data.urls.slice(0, 500).map((href) => new URL(href, self.location.origin));
+      // A document whose current version's pages are not kept yet has a new version (or is new): its
+      // metadata and annotations are fetched again with them. What is kept of the others stays.
+      const renewed = new Set();
+      for (const url of urls) {
+        const view = viewOf(url);
+        if (view && view.version > 0 && !(await dataCache.match(url.href))) renewed.add(view.document);
+      }
+      for (const url of urls) {
         const cacheName = cacheFor(url);
         if (!cacheName) continue;
         const cache = await caches.open(cacheName);
-        if (await cache.match(url.href)) continue;
+        const view = viewOf(url);
+        const owner = /^\/api\/documents\/(\d+)/.exec(url.pathname);
+        if (!(owner && renewed.has(owner[1]) && !view) && await cache.match(url.href)) continue;
         try {
           const response = await fetch(url.href, { credentials: 'same-origin' });
-          if (keepable(response)) await offlineGuard.put(cacheName, url.href, response);
+          if (keepable(response)) {
+            await offlineGuard.put(cacheName, url.href, response);
+            if (view && view.version > 0) await dropDocument(cache, view.document, { except: view.version });
+          } else if (response.ok) {
+            await cache.delete(url.href);
+          }
         } catch { /* offline now: kept when it is next opened */ }
       }
     })());

@@ -13,7 +13,7 @@ from backend.api.routing import MULTIPART, Call, Permission, api
 from backend.api.schemas import Id, Input, Output, Patch
 from backend.domain.meeting_states import Action
 from backend.services import document_annotations as marks
-from backend.services.copies import Copies
+from backend.services.copies import Copies, ViewCopy
 from backend.services.documents import AUDIENCES, Documents
 from backend.services.files import FileStore
 from backend.services.search import search
@@ -192,13 +192,31 @@ def _copies(call: Call) -> Copies:
     return Copies(call.db, FileStore.for_settings(call.settings), call.settings)
 
 
-def _pdf(data: bytes, filename: str, *, attachment: bool, secret: bool = False) -> Response:
-    disposition = "attachment" if attachment else "inline"
-    headers = {"Content-Disposition": f'{disposition}; filename="{filename}"',
-               # Personal copies: never in a shared cache; a Mật document in no cache at all.
-               "Cache-Control": "no-store" if secret or attachment else "private, max-age=86400",
+def _pdf(data: bytes, filename: str) -> Response:
+    """A downloaded copy: a new one each time, kept by no cache."""
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": NO_STORE,
                "X-Content-Type-Options": "nosniff"}
     return Response(data, media_type="application/pdf", headers=headers)
+
+
+def _etags(header: str | None) -> frozenset[str]:
+    """The tags of an If-None-Match header (weak or strong: a PDF's bytes are the same either way)."""
+    return frozenset(part.strip().removeprefix("W/").strip('"') for part in (header or "").split(",") if part.strip())
+
+
+def _view_answer(copy: ViewCopy, document_id: int) -> Response:
+    """My on-screen copy, kept by the browser and the service worker per version, each use checked with the
+    server (no-cache + ETag: a 304 costs no bytes, and the server still decides who may read, and records the
+    reading). Never `max-age`: a new version, or another person on the same tablet, would get the old bytes.
+    X-Document-Version says which version the bytes are, so the viewer labels the pages it shows."""
+    headers = {"X-Document-Version": str(copy.version), "X-Content-Type-Options": "nosniff",
+               "Content-Disposition": f'inline; filename="document-{document_id}-v{copy.version}.pdf"'}
+    if copy.secret:  # a Mật document: in no cache at all
+        return Response(copy.data, media_type="application/pdf", headers={**headers, "Cache-Control": NO_STORE})
+    headers.update({"Cache-Control": "private, no-cache", "ETag": f'"{copy.tag}"'})
+    if copy.data is None:
+        return Response(status_code=304, headers=headers)
+    return Response(copy.data, media_type="application/pdf", headers=headers)
 
 
 @api.route("GET", "/api/meetings/{meeting_id:int}/documents", summary="The meeting's documents I may read",
@@ -251,8 +269,9 @@ async def upload_version(call: Call) -> dict[str, Any]:
            permission=Permission.meeting(Action.VIEW), tag="documents", query=VersionQuery,
            produces="application/pdf")
 async def view_document(call: Call) -> Response:
-    data, secret = await _copies(call).view(call.user, call.path["document_id"], call.query.version)
-    return _pdf(data, f"document-{call.path['document_id']}.pdf", attachment=False, secret=secret)
+    copy = await _copies(call).view(call.user, call.path["document_id"], call.query.version,
+                                    _etags(call.request.headers.get("if-none-match")))
+    return _view_answer(copy, call.path["document_id"])
 
 
 @api.route("GET", DOCUMENT + "/download", summary="Download my own watermarked copy (not for Mật documents)",
@@ -260,7 +279,7 @@ async def view_document(call: Call) -> Response:
            produces="application/pdf")
 async def download_document(call: Call) -> Response:
     data, filename = await _copies(call).download(call.user, call.path["document_id"], call.query.version)
-    return _pdf(data, filename, attachment=True)
+    return _pdf(data, filename)
 
 
 @api.route("GET", DOCUMENT + "/annotated", summary="My annotated copy: my marks and the shared ones as PDF "
@@ -268,7 +287,7 @@ async def download_document(call: Call) -> Response:
            permission=Permission.meeting(Action.VIEW), tag="documents", produces="application/pdf")
 async def annotated_copy(call: Call) -> Response:
     data, filename = await _copies(call).annotated(call.user, call.path["document_id"])
-    return _pdf(data, filename, attachment=True)
+    return _pdf(data, filename)
 
 
 @api.route("GET", DOCUMENT + "/copies", summary="Who received which version of the document, when and how",
@@ -282,7 +301,7 @@ async def document_copies(call: Call) -> list[dict[str, Any]]:
            permission=Permission.meeting(Action.VIEW), tag="documents", produces="application/pdf")
 async def meeting_book(call: Call) -> Response:
     data, filename = await _copies(call).meeting_book(call.user, call.path["meeting_id"])
-    return _pdf(data, filename, attachment=True)
+    return _pdf(data, filename)
 
 
 @api.route("GET", DOCUMENT + "/annotations", summary="My annotations and everyone's shared ones",

@@ -75,6 +75,8 @@ _SANDBOXED = {
     ("GET", "/api/documents/{document_id}/annotated"), ("GET", "/api/records/{record_id}/verification"),
     ("PUT", "/api/me/signature-image"), ("PUT", "/api/bodies/{body_id}/seal-image"),
 }
+# Operations whose answer the client keeps and revalidates (ETag, If-None-Match, 304 Not Modified).
+_REVALIDATED = {("GET", "/api/documents/{document_id}/view")}
 _THROTTLED = {
     ("POST", "/api/verify"), ("GET", "/api/meetings/{meeting_id}/book"),
     ("POST", "/api/records/{record_id}/review"), ("POST", "/api/records/{record_id}/sign"),
@@ -123,6 +125,11 @@ def document(operations: list[Operation], *, version: str) -> dict[str, Any]:
         else:
             entry["responses"][str(op.status)] = {"description": "success", "content": {
                 "application/json": {"schema": _schema(components, op.response, "serialization")}}}
+        if (op.method, re.sub(r":\w+}", "}", op.path)) in _REVALIDATED:
+            parameters.append({"name": "If-None-Match", "in": "header", "required": False,
+                               "description": "the ETag of the copy the client holds", "schema": {"type": "string"}})
+            entry["responses"]["304"] = {"description": "not modified: the copy the client holds (If-None-Match) "
+                                                        "is still mine of this version; nothing is sent"}
         for code in _error_codes(op):
             entry["responses"][str(code)] = {"description": _ERROR_TEXT[code],
                                              "content": {"application/json": {"schema": error_ref}}}

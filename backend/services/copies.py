@@ -13,9 +13,11 @@ A user builds one meeting book at a time, at most ECABINET_BOOK_BUILDS_PER_MINUT
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,26 +39,43 @@ from backend.services.documents import Readable, may_read, named_readers, readab
 from backend.services.files import FileStore
 
 
+@dataclass(frozen=True)
+class ViewCopy:
+    """My on-screen copy of one version of a document."""
+
+    version: int
+    """The version these bytes are (the current one when none was asked for)."""
+    tag: str
+    """Names this copy: the SHA-256 of my watermarked copy of this version (each person's differs)."""
+    secret: bool
+    """Mật: the copy must be kept by no cache."""
+    data: bytes | None
+    """The PDF; None when the caller already holds this very copy (its tag was `known`)."""
+
+
 class Copies:
     def __init__(self, db: Database, files: FileStore, settings: Settings) -> None:
         self.db, self.files, self.settings = db, files, settings
 
-    async def view(self, actor: Actor, document_id: int, version: int | None) -> tuple[bytes, bool]:
-        """My on-screen copy (the same one each time for one version); and whether it is secret."""
+    async def view(self, actor: Actor, document_id: int, version: int | None,
+                   known: frozenset[str] = frozenset()) -> ViewCopy:
+        """My on-screen copy (the same one each time for one version). A reading is audited also when the
+        tablet already holds the copy (`known` holds its tag: its cache asks whether it is still good)."""
         async with self.db.read() as s:
             doc = await readable(s, actor, document_id)
             ver = await version_of(s, doc.document, version)
             kept = (await s.exec(select(DocumentCopy).where(
                 DocumentCopy.kind == "view", DocumentCopy.user_id == actor.user_id,
                 DocumentCopy.document_id == document_id, DocumentCopy.version == ver.number))).first()
+        secret = doc.document.secret
         if kept is not None:
-            data = await self.files.get(kept.sha256)
+            data = None if kept.sha256 in known and not secret else await self.files.get(kept.sha256)
             async with self.db.write() as s:
                 await _audit(s, actor, "document.viewed", kept)
-            return data, doc.document.secret
+            return ViewCopy(ver.number, kept.sha256, secret, data)
         data = await self._stamp(actor, doc.meeting, doc.document.id, ver.number, "view",
                                  "copy", {}, [await self.files.get(ver.sha256)])
-        return data, doc.document.secret
+        return ViewCopy(ver.number, hashlib.sha256(data).hexdigest(), secret, data)
 
     async def download(self, actor: Actor, document_id: int, version: int | None) -> tuple[bytes, str]:
         async with self.db.read() as s:

@@ -4,6 +4,7 @@
 import { useEffect, useState } from './preact.js';
 import { api } from './api.js';
 import { openText, sealText } from './device.js';
+import { refreshOffline } from './offline.js';
 import {
   LiveError, connectSocket, disconnectSocket, emitAck, liveSocket, onSocketStatus, socketHeld, socketStatus,
 } from './socket.js';
@@ -136,6 +137,8 @@ class LiveStore {
     this.buffer = null; // pushes that arrive while a join is under way, replayed after it
     this.handlers = PUSHES.map((event) => [event, (data) => this.onPush(event, data)]);
     this.onConnect = () => this.join();
+    // A new version (or a document made Mật) replaces what this tablet keeps for reading offline.
+    this.onDocuments = (data) => { if (data && data.meeting_id === this.meetingId) refreshOffline(this.meetingId); };
     this.onVisible = () => {
       if (document.visibilityState === 'visible') this.refresh();
     };
@@ -156,6 +159,7 @@ class LiveStore {
     const socket = liveSocket();
     this.handlers.forEach(([event, fn]) => socket.on(event, fn));
     socket.on('connect', this.onConnect);
+    socket.on('documents.changed', this.onDocuments);
     this.offStatus = onSocketStatus((status, detail) => this.onStatus(status, detail));
     document.addEventListener('visibilitychange', this.onVisible);
     connectSocket();
@@ -168,6 +172,7 @@ class LiveStore {
     const socket = liveSocket();
     this.handlers.forEach(([event, fn]) => socket.off(event, fn));
     socket.off('connect', this.onConnect);
+    socket.off('documents.changed', this.onDocuments);
     if (this.offStatus) this.offStatus();
     document.removeEventListener('visibilitychange', this.onVisible);
     if (socket.connected) emitAck('meeting.leave', { meeting_id: this.meetingId }).catch(() => {});
@@ -205,6 +210,8 @@ class LiveStore {
     const started = Date.now();
     this.joining = emitAck('meeting.join', { meeting_id: this.meetingId })
       .then((ack) => {
+        // Back after a lost connection: documents may have changed meanwhile.
+        if (this.snapshot.state) refreshOffline(this.meetingId);
         this.replace(ack.state, started);
         return ack.state;
       })
@@ -301,11 +308,14 @@ export function releaseLive(store) {
   }, 1500);
 }
 
-/** Hook: the store of a meeting and its current snapshot (re-renders on every change). */
+/** Hook: the store of a meeting and its current snapshot (re-renders on every change). Every view that
+ * needs the meeting's room (its pushes) uses the store instead of joining by itself: the store leaves
+ * the room once its last user has gone, and a view that joined on its own would be taken out with it. */
 export function useLive(meetingId) {
   const [store, setStore] = useState(null);
   const [snapshot, setSnapshot] = useState(null);
   useEffect(() => {
+    if (!meetingId) return undefined; // not known yet (the viewer learns it with the document)
     const s = acquireLive(meetingId);
     setStore(s);
     setSnapshot(s.snapshot);

@@ -7,23 +7,8 @@ import { api } from '../lib/api.js';
 import { formatDateTime, formatNumber, t } from '../lib/i18n.js';
 import { navigate } from '../lib/router.js';
 import { liveSocket } from '../lib/socket.js';
+import { keepOffline } from '../lib/offline.js';
 import { ConfirmButton, ErrorBox, Notice } from './components.js';
-
-const CACHEABLE = new Set(['published', 'in_progress', 'closed']);
-
-/** Asks the service worker to keep, for reading offline: the app itself (every file this page has
- * loaded, and the page), who I am, and my copy of each document (never the Mật ones). */
-function keepOffline(meeting, documents) {
-  if (!CACHEABLE.has(meeting.status) || !('serviceWorker' in navigator)) return;
-  const app = performance.getEntriesByType('resource').map((e) => e.name)
-    .filter((url) => url.startsWith(window.location.origin) && !url.includes('/api/') && !url.includes('/socket.io'));
-  const urls = [window.location.pathname, ...new Set(app), api.meUrl(),
-    ...documents.filter((d) => !d.secret && d.current_version > 0).flatMap((d) => [
-      api.documentViewUrl(d.id), api.documentUrl(d.id), api.annotationsUrl(d.id)])];
-  navigator.serviceWorker.ready.then((reg) => {
-    if (reg.active) reg.active.postMessage({ type: 'keep', urls });
-  }).catch(() => {});
-}
 
 export function DocumentsSection({ meeting: m, allowed }) {
   const [docs, setDocs] = useState(null);

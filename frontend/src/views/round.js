@@ -4,7 +4,7 @@
 import { html, useEffect, useState } from '../lib/preact.js';
 import { api } from '../lib/api.js';
 import { formatDateTime, t } from '../lib/i18n.js';
-import { connectSocket, liveSocket } from '../lib/socket.js';
+import { holdSocket, liveSocket } from '../lib/socket.js';
 import { meetingPath } from '../lib/router.js';
 import {
   ConfirmButton, ErrorBox, Loading, Notice, fromLocalInput, toLocalInput, useTitle,
@@ -40,7 +40,7 @@ export function RoundView({ meetingId }) {
 
   // The staff's board follows the answers as they arrive; everyone hears the round close.
   useEffect(() => {
-    connectSocket();
+    const release = holdSocket(); // counted as a user of the connection: nobody closes it under this page
     const socket = liveSocket();
     const onProgress = (data) => {
       if (data.meeting_id !== meetingId) return;
@@ -52,6 +52,7 @@ export function RoundView({ meetingId }) {
     return () => {
       socket.off('opinion_round.progress', onProgress);
       socket.off('opinion_round.closed', onClosed);
+      release();
     };
   }, [meetingId]);
 

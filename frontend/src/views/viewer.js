@@ -3,6 +3,15 @@
 // annotations (highlight, ink, notes) that are private, shared or the presenter's, live over the
 // socket. Annotations made offline wait in the outbox and are sent when the connection returns.
 //
+// Live parts ride on the app's one connection, however the viewer was opened: the meeting's room (the
+// presenter's page, documents.changed) through the meeting's live store, shared with the live screen
+// and released by whoever is last; the document's room (annotations) through document.open, with the
+// connection held while the viewer is open.
+//
+// Versions: the pages come from /view?version=N (N named, never "the current one"), and the version
+// label is the one the server says those bytes are (X-Document-Version), so a label never sits over
+// another version's pages; a new version (documents.changed, or found at reconnect) reloads both.
+//
 // Geometry is kept in the page's PDF user space (pdf.js' convertToPdfPoint), so the same numbers draw
 // the same mark at any zoom and rotation, and become real PDF annotations in an exported copy.
 import * as pdfjs from '../../vendor/pdf.mjs';
@@ -10,7 +19,8 @@ import { html, useCallback, useEffect, useMemo, useRef, useState } from '../lib/
 import { api } from '../lib/api.js';
 import { formatDateTime, formatNumber, t } from '../lib/i18n.js';
 import { navigate } from '../lib/router.js';
-import { connectSocket, emitAck, liveSocket, onSocketStatus, socketStatus } from '../lib/socket.js';
+import { emitAck, holdSocket, liveSocket, onSocketStatus, socketStatus } from '../lib/socket.js';
+import { useLive } from '../lib/live_store.js';
 import { clientId, enqueue, flush, pending } from '../lib/outbox.js';
 import { ErrorBox, Loading, Notice, useTitle } from './components.js';
 
@@ -18,8 +28,22 @@ const VENDOR = new URL('../../vendor/', import.meta.url).href;
 pdfjs.GlobalWorkerOptions.workerSrc = `${VENDOR}pdf.worker.mjs`;
 const STAFF = new Set(['chair', 'secretary']);
 const ZOOMS = [0.5, 0.75, 1, 1.25, 1.5, 2, 3];
+const FIT = 'fit'; // the page as wide as the stage: the default on narrow screens (tablets, phones)
+const WIDE_SCREEN = 1200;
+
+/** The scale that shows a page `baseWidth` points wide across `stageWidth` pixels. */
+function fitScale(stageWidth, baseWidth) {
+  if (!stageWidth || !baseWidth) return 1;
+  return Math.min(4, Math.max(0.25, stageWidth / baseWidth));
+}
+
+/** The next zoom step from `scale`, up (+1) or down (-1). */
+function stepZoom(scale, direction) {
+  if (direction > 0) return ZOOMS.find((z) => z > scale + 0.01) || ZOOMS[ZOOMS.length - 1];
+  return [...ZOOMS].reverse().find((z) => z < scale - 0.01) || ZOOMS[0];
+}
 const COLORS = { highlight: '#ffd400', ink: '#d11f2f', note: '#f5a300' };
-const PUSHES = ['annotation.added', 'annotation.changed', 'annotation.deleted', 'presenter.changed', 'documents.changed'];
+const PUSHES = ['annotation.added', 'annotation.changed', 'annotation.deleted', 'documents.changed'];
 
 function pageFromHash() {
   const query = (window.location.hash.split('?')[1] || '');
@@ -27,16 +51,18 @@ function pageFromHash() {
   return Number.isInteger(page) && page > 0 ? page : 1;
 }
 
-/** Loads my copy of the document into pdf.js (through the service worker's cache when offline). */
-function usePdf(documentId, version) {
-  const [state, setState] = useState({ pdf: null, error: null });
+/** Loads my copy of one version of the document into pdf.js (through the service worker's cache when
+ * offline); `version` is the version those bytes are, as the server labels them. */
+function usePdf(documentId, wanted) {
+  const [state, setState] = useState({ pdf: null, error: null, version: null });
   useEffect(() => {
     let cancelled = false;
     let task = null;
-    setState({ pdf: null, error: null });
+    setState({ pdf: null, error: null, version: null });
+    if (!wanted) return undefined; // the document (and so its current version) is not known yet
     (async () => {
       try {
-        const res = await fetch(api.documentViewUrl(documentId, version), { credentials: 'same-origin' });
+        const res = await fetch(api.documentViewUrl(documentId, wanted), { credentials: 'same-origin' });
         if (!res.ok) {
           let body = null;
           try { body = await res.json(); } catch { /* not JSON */ }
@@ -44,6 +70,7 @@ function usePdf(documentId, version) {
           err.code = (body && body.error && body.error.code) || `http_${res.status}`;
           throw err;
         }
+        const version = Number(res.headers.get('X-Document-Version')) || wanted;
         const data = new Uint8Array(await res.arrayBuffer());
         task = pdfjs.getDocument({
           data,
@@ -54,16 +81,16 @@ function usePdf(documentId, version) {
           wasmUrl: `${VENDOR}pdfjs/wasm/`,
         });
         const pdf = await task.promise;
-        if (!cancelled) setState({ pdf, error: null });
+        if (!cancelled) setState({ pdf, error: null, version });
       } catch (err) {
-        if (!cancelled) setState({ pdf: null, error: err.code ? err : Object.assign(err, { code: 'network' }) });
+        if (!cancelled) setState({ pdf: null, error: err.code ? err : Object.assign(err, { code: 'network' }), version: null });
       }
     })();
     return () => {
       cancelled = true;
       if (task) task.destroy();
     };
-  }, [documentId, version]);
+  }, [documentId, wanted]);
   return state;
 }
 
@@ -71,16 +98,23 @@ export function DocumentView({ user, documentId }) {
   const [doc, setDoc] = useState(null);
   const [meeting, setMeeting] = useState(null);
   const [loadError, setLoadError] = useState(null);
-  const [version, setVersion] = useState(null);
-  const { pdf, error: pdfError } = usePdf(documentId, version);
+  const [version, setVersion] = useState(null); // a version chosen in the toolbar; null: the current one
+  const wanted = version || (doc && doc.current_version) || null;
+  const { pdf, error: pdfError, version: pdfVersion } = usePdf(documentId, wanted);
+  // The meeting's live store (its room, the presenter's page, the session's state).
+  const [, live] = useLive(doc ? doc.meeting_id : null);
+  const liveState = live && live.state;
   const [page, setPage] = useState(pageFromHash);
-  const [zoom, setZoom] = useState(1.25);
+  const [zoom, setZoom] = useState(() => (window.innerWidth < WIDE_SCREEN ? FIT : 1.25));
+  const [notesOpen, setNotesOpen] = useState(false);
+  const stageRef = useRef(null);
+  const [stageWidth, setStageWidth] = useState(0);
+  const [baseWidth, setBaseWidth] = useState(0);
   const [rotation, setRotation] = useState(0);
   const [tool, setTool] = useState('read');
   const [visibility, setVisibility] = useState('private');
   const [marks, setMarks] = useState(() => new Map());
   const [queued, setQueued] = useState(() => pending(user.id, documentId));
-  const [presenter, setPresenter] = useState(null);
   const [following, setFollowing] = useState(true);
   const [presenting, setPresenting] = useState(false);
   const [online, setOnline] = useState(socketStatus() === 'online');
@@ -91,7 +125,10 @@ export function DocumentView({ user, documentId }) {
 
   const staff = meeting && STAFF.has(meeting.my_role);
   const pageCount = pdf ? pdf.numPages : (doc ? doc.page_count : 0);
-  const shownVersion = version || (doc && doc.current_version);
+  // The version of the pages on screen (while they load: the one asked for); marks and the label follow it.
+  const shownVersion = pdfVersion || wanted;
+  const status = liveState ? liveState.meeting.status : (meeting && meeting.status);
+  const presenter = liveState ? liveState.presenter : null;
 
   const reloadDoc = useCallback(async () => {
     try {
@@ -118,13 +155,15 @@ export function DocumentView({ user, documentId }) {
     return next;
   }), []);
 
-  // Live: join the document's room (annotations) and the meeting's (the presenter's page); on every
-  // (re)connection send what waited in the outbox, then take the full list again.
+  // Live: join the document's room (annotations); on every (re)connection send what waited in the
+  // outbox, then take the full list again, and the document's metadata (a version may have come).
   useEffect(() => {
     if (!doc) return undefined;
-    const socket = connectSocket();
+    const release = holdSocket();
+    const socket = liveSocket();
     let stopped = false;
-    const open = async () => {
+    const open = async (reconnected) => {
+      if (reconnected === true) reloadDoc();
       try {
         const sent = await flush(user.id, (item) => emitAck('annotation.add', item),
           (item, err) => setError(err));
@@ -133,8 +172,6 @@ export function DocumentView({ user, documentId }) {
         const ack = await emitAck('document.open', { document_id: documentId });
         if (stopped) return;
         setMarks(new Map(ack.annotations.map((a) => [a.id, a])));
-        const joined = await emitAck('meeting.join', { meeting_id: doc.meeting_id });
-        if (!stopped && joined.state) setPresenter(joined.state.presenter || null);
       } catch (err) {
         if (!stopped && err.code !== 'offline') setError(err);
       }
@@ -147,28 +184,58 @@ export function DocumentView({ user, documentId }) {
         else upsert({ ...a, mine: a.author_id === user.id });
       },
       'annotation.deleted': (a) => { if (a.document_id === documentId) remove(a.id); },
-      'presenter.changed': (p) => { if (p.meeting_id === doc.meeting_id) setPresenter(p); },
-      'documents.changed': (p) => { if (p.document_id === documentId) { reloadDoc(); open(); } },
+      'documents.changed': (p) => {
+        if (p.meeting_id !== doc.meeting_id || (p.document_id !== null && p.document_id !== documentId)) return;
+        reloadDoc();
+        open();
+      },
     };
+    const onConnect = () => open(true);
     PUSHES.forEach((name) => socket.on(name, handlers[name]));
-    socket.on('connect', open);
-    if (socket.connected) open();
+    socket.on('connect', onConnect);
+    if (socket.connected) open(false);
     const offStatus = onSocketStatus((s) => setOnline(s === 'online'));
     setOnline(socket.connected);
     return () => {
       stopped = true;
       PUSHES.forEach((name) => socket.off(name, handlers[name]));
-      socket.off('connect', open);
+      socket.off('connect', onConnect);
       offStatus();
       if (socket.connected) socket.emit('document.close', { document_id: documentId }, () => {});
+      release();
     };
   }, [doc && doc.id, doc && doc.meeting_id]);
 
   // Follow the chair: the presenter's page of this document, while following.
-  const followable = meeting && meeting.status === 'in_progress' && presenter && presenter.document_id === documentId;
+  const followable = status === 'in_progress' && presenter && presenter.document_id === documentId;
   useEffect(() => {
     if (followable && following && !presenting && presenter.page) setPage(presenter.page);
   }, [followable, following, presenting, presenter && presenter.page]);
+
+  // Fit width: the stage's inner width (it never depends on the page's) and the page's width at 100%.
+  const staged = Boolean(doc);
+  useEffect(() => {
+    const stage = stageRef.current;
+    if (!stage) return undefined;
+    const measure = () => {
+      const style = window.getComputedStyle(stage);
+      const inner = stage.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      setStageWidth(Math.max(0, Math.floor(inner / 4) * 4)); // steps of 4 px: no resize loop by a pixel
+    };
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(stage);
+    return () => observer.disconnect();
+  }, [staged]);
+  useEffect(() => {
+    if (!pdf) return undefined;
+    let cancelled = false;
+    pdf.getPage(Math.min(page, pdf.numPages)).then((p) => {
+      if (!cancelled) setBaseWidth(p.getViewport({ scale: 1, rotation: (p.rotate + rotation) % 360 }).width);
+    }).catch(() => {});
+    return () => { cancelled = true; };
+  }, [pdf, page, rotation]);
+  const scale = zoom === FIT ? fitScale(stageWidth, baseWidth) : zoom;
 
   const goTo = useCallback((n, { byHand = true } = {}) => {
     const target = Math.min(Math.max(1, n), pageCount || 1);
@@ -255,7 +322,7 @@ export function DocumentView({ user, documentId }) {
         <h1 tabindex="-1" data-testid="viewer-title">${doc.title}</h1>
         <div class="badges">
           ${doc.secret && html`<span class="badge badge-secret" data-testid="viewer-secret">${t('documents.secret_badge')}</span>`}
-          <span class="badge">${t('documents.version', { n: shownVersion })}</span>
+          <span class="badge" data-testid="viewer-version">${t('documents.version', { n: shownVersion })}</span>
           <span class=${`badge ${online ? 'badge-online' : 'badge-offline'}`} data-testid="viewer-connection">
             ${online ? t('viewer.online') : t('viewer.offline')}</span>
           ${queued.length > 0 && html`<span class="badge badge-queued" data-testid="viewer-queued">${t('viewer.waiting', { n: formatNumber(queued.length) })}</span>`}
@@ -265,84 +332,104 @@ export function DocumentView({ user, documentId }) {
         <${ErrorBox} error=${error || pdfError} testid="viewer-error" />
         <${Notice} text=${notice} testid="viewer-notice" />
       </div>
-      <${Toolbar} ...${{ doc, page, pageCount, goTo, zoom, setZoom, rotation, setRotation, tool, setTool, visibility,
-        setVisibility, staff, meeting, thumbs, setThumbs, followable, following, setFollowing, presenting, setPresenting,
-        version: shownVersion, setVersion }} />
+      <${Toolbar} ...${{ doc, page, pageCount, goTo, zoom, setZoom, scale, rotation, setRotation, tool, setTool, visibility,
+        setVisibility, staff, meeting, status, thumbs, setThumbs, followable, following, setFollowing, presenting, setPresenting,
+        version: shownVersion, setVersion, notes: all.length + queued.length, notesOpen, setNotesOpen }} />
       <div class=${`viewer-body ${thumbs ? 'with-thumbs' : ''}`}>
         ${thumbs && pdf && html`<${Thumbnails} pdf=${pdf} page=${page} goTo=${goTo} />`}
-        <div class="viewer-stage" tabindex="0" role="region" aria-label=${t('viewer.stage_label', { page: formatNumber(page) })}>
-          ${pdf ? html`<${PageView} pdf=${pdf} number=${page} zoom=${zoom} rotation=${rotation} tool=${tool}
-              marks=${onPage} onCreate=${create} userId=${user.id} />`
+        <div class="viewer-stage" ref=${stageRef} data-testid="viewer-stage" data-version=${pdfVersion || ''}
+          tabindex="0" role="region" aria-label=${t('viewer.stage_label', { page: formatNumber(page) })}>
+          ${pdf ? html`<${PageView} pdf=${pdf} number=${page} zoom=${scale} rotation=${rotation} tool=${tool}
+              marks=${onPage} onCreate=${create} userId=${user.id} stage=${stageRef} />`
             : !pdfError && html`<${Loading} />`}
         </div>
         <${Sidebar} doc=${doc} marks=${all} queued=${queued} goTo=${goTo} change=${change} destroy=${destroy}
-          current=${shownVersion} />
+          current=${shownVersion} open=${notesOpen} close=${() => setNotesOpen(false)} />
       </div>
     </main>`;
 }
 
+/** One compact row (it wraps once on a tablet, scrolls sideways on a phone): pages, zoom, following the
+ * chair, the notes list, then the tools and who sees a new mark; the rest (rotate, thumbnails, versions, copies, find)
+ * behind "More". */
 function Toolbar(p) {
   const [jump, setJump] = useState('');
-  const zoomIndex = ZOOMS.indexOf(p.zoom);
+  const [more, setMore] = useState(false);
   const tools = ['read', 'highlight', 'ink', 'note'];
+  const fit = p.zoom === FIT;
   return html`
-    <div class="viewer-toolbar" role="toolbar" aria-label=${t('viewer.tools')}>
-      <div class="tool-group">
-        <button type="button" class="button button-icon" data-testid="page-prev" disabled=${p.page <= 1}
-          aria-label=${t('viewer.prev')} onClick=${() => p.goTo(p.page - 1)}>‹</button>
-        <form class="page-jump" onSubmit=${(e) => { e.preventDefault(); if (Number(jump)) p.goTo(Number(jump)); setJump(''); }}>
-          <label class="visually-hidden" for="page-jump">${t('viewer.jump')}</label>
-          <input id="page-jump" inputmode="numeric" data-testid="page-jump" placeholder=${String(p.page)}
-            value=${jump} onInput=${(e) => setJump(e.target.value.replace(/[^0-9]/g, ''))} />
-          <span data-testid="page-indicator">${t('viewer.page_of', { page: formatNumber(p.page), total: formatNumber(p.pageCount) })}</span>
-        </form>
-        <button type="button" class="button button-icon" data-testid="page-next" disabled=${p.page >= p.pageCount}
-          aria-label=${t('viewer.next')} onClick=${() => p.goTo(p.page + 1)}>›</button>
+    <div class="viewer-toolbar" role="toolbar" aria-label=${t('viewer.tools')} data-testid="viewer-toolbar">
+      <div class="toolbar-row">
+        <div class="tool-group">
+          <button type="button" class="button button-icon" data-testid="page-prev" disabled=${p.page <= 1}
+            aria-label=${t('viewer.prev')} onClick=${() => p.goTo(p.page - 1)}>‹</button>
+          <form class="page-jump" onSubmit=${(e) => { e.preventDefault(); if (Number(jump)) p.goTo(Number(jump)); setJump(''); }}>
+            <label class="visually-hidden" for="page-jump">${t('viewer.jump')}</label>
+            <input id="page-jump" inputmode="numeric" data-testid="page-jump" placeholder=${String(p.page)}
+              value=${jump} onInput=${(e) => setJump(e.target.value.replace(/[^0-9]/g, ''))} />
+            <span data-testid="page-indicator" class="page-indicator">${t('viewer.page_of', { page: formatNumber(p.page), total: formatNumber(p.pageCount) })}</span>
+          </form>
+          <button type="button" class="button button-icon" data-testid="page-next" disabled=${p.page >= p.pageCount}
+            aria-label=${t('viewer.next')} onClick=${() => p.goTo(p.page + 1)}>›</button>
+        </div>
+        <div class="tool-group">
+          <button type="button" class="button button-icon" aria-label=${t('viewer.zoom_out')} data-testid="zoom-out"
+            disabled=${p.scale <= ZOOMS[0] + 0.01} onClick=${() => p.setZoom(stepZoom(p.scale, -1))}>−</button>
+          <button type="button" class=${`button button-secondary zoom-value ${fit ? 'active' : ''}`} data-testid="zoom-fit"
+            aria-pressed=${fit ? 'true' : 'false'} title=${t('viewer.fit_width')}
+            onClick=${() => p.setZoom(fit ? 1 : FIT)}>
+            <span data-testid="zoom-value">${fit ? t('viewer.fit_short') : `${Math.round(p.scale * 100)}%`}</span>
+            <span class="visually-hidden">${t('viewer.fit_width')}</span></button>
+          <button type="button" class="button button-icon" aria-label=${t('viewer.zoom_in')} data-testid="zoom-in"
+            disabled=${p.scale >= ZOOMS[ZOOMS.length - 1] - 0.01} onClick=${() => p.setZoom(stepZoom(p.scale, 1))}>+</button>
+        </div>
+        <div class="tool-group">
+          ${p.followable && !p.presenting && html`
+            <button type="button" class=${`button ${p.following ? 'button-primary' : 'button-secondary'}`} data-testid="follow"
+              aria-pressed=${p.following ? 'true' : 'false'} onClick=${() => p.setFollowing(!p.following)}>
+              ${p.following ? t('viewer.following') : t('viewer.follow')}</button>`}
+          ${p.staff && p.status === 'in_progress' && html`
+            <button type="button" class=${`button ${p.presenting ? 'button-primary' : 'button-secondary'}`} data-testid="present"
+              aria-pressed=${p.presenting ? 'true' : 'false'} onClick=${() => {
+                const next = !p.presenting;
+                p.setPresenting(next);
+                if (next) emitAck('presenter.page', { meeting_id: p.doc.meeting_id, page: p.page, document_id: p.doc.id }).catch(() => {});
+              }}>${p.presenting ? t('viewer.presenting') : t('viewer.present')}</button>`}
+          <button type="button" class=${`button button-secondary ${p.notesOpen ? 'active' : ''}`} data-testid="notes-toggle"
+            aria-controls="viewer-notes" aria-expanded=${p.notesOpen ? 'true' : 'false'} onClick=${() => p.setNotesOpen(!p.notesOpen)}>
+            ${t('viewer.notes_button', { n: formatNumber(p.notes) })}</button>
+          <button type="button" class=${`button button-secondary ${more ? 'active' : ''}`} data-testid="toolbar-more"
+            aria-controls="viewer-more" aria-expanded=${more ? 'true' : 'false'} onClick=${() => setMore(!more)}>
+            ${t('viewer.more')}</button>
+        </div>
+        <div class="tool-group" role="group" aria-label=${t('viewer.annotate')}>
+          ${tools.map((name) => html`
+            <button type="button" class=${`button button-tool ${p.tool === name ? 'active' : ''}`} data-testid=${`tool-${name}`}
+              aria-pressed=${p.tool === name ? 'true' : 'false'} onClick=${() => p.setTool(name)}>${t(`viewer.tool_${name}`)}</button>`)}
+          <label class="visually-hidden" for="visibility">${t('viewer.visibility')}</label>
+          <select id="visibility" data-testid="visibility" value=${p.visibility} onChange=${(e) => p.setVisibility(e.target.value)}>
+            <option value="private">${t('viewer.vis_private')}</option>
+            <option value="shared">${t('viewer.vis_shared')}</option>
+            ${p.staff && p.status === 'in_progress' && html`<option value="presenter">${t('viewer.vis_presenter')}</option>`}
+          </select>
+        </div>
       </div>
-      <div class="tool-group">
-        <button type="button" class="button button-icon" aria-label=${t('viewer.zoom_out')} data-testid="zoom-out"
-          disabled=${zoomIndex <= 0} onClick=${() => p.setZoom(ZOOMS[Math.max(0, zoomIndex - 1)])}>−</button>
-        <span class="zoom-value" data-testid="zoom-value">${Math.round(p.zoom * 100)}%</span>
-        <button type="button" class="button button-icon" aria-label=${t('viewer.zoom_in')} data-testid="zoom-in"
-          disabled=${zoomIndex >= ZOOMS.length - 1} onClick=${() => p.setZoom(ZOOMS[Math.min(ZOOMS.length - 1, zoomIndex + 1)])}>+</button>
-        <button type="button" class="button button-icon" aria-label=${t('viewer.rotate')} data-testid="rotate"
-          onClick=${() => p.setRotation((p.rotation + 90) % 360)}>⟳</button>
-        <button type="button" class=${`button button-secondary ${p.thumbs ? 'active' : ''}`} data-testid="toggle-thumbs"
-          aria-pressed=${p.thumbs ? 'true' : 'false'} onClick=${() => p.setThumbs(!p.thumbs)}>${t('viewer.thumbnails')}</button>
-      </div>
-      <div class="tool-group" role="group" aria-label=${t('viewer.annotate')}>
-        ${tools.map((name) => html`
-          <button type="button" class=${`button button-tool ${p.tool === name ? 'active' : ''}`} data-testid=${`tool-${name}`}
-            aria-pressed=${p.tool === name ? 'true' : 'false'} onClick=${() => p.setTool(name)}>${t(`viewer.tool_${name}`)}</button>`)}
-        <label class="visually-hidden" for="visibility">${t('viewer.visibility')}</label>
-        <select id="visibility" data-testid="visibility" value=${p.visibility} onChange=${(e) => p.setVisibility(e.target.value)}>
-          <option value="private">${t('viewer.vis_private')}</option>
-          <option value="shared">${t('viewer.vis_shared')}</option>
-          ${p.staff && p.meeting.status === 'in_progress' && html`<option value="presenter">${t('viewer.vis_presenter')}</option>`}
-        </select>
-      </div>
-      <div class="tool-group">
-        ${p.followable && !p.presenting && html`
-          <button type="button" class=${`button ${p.following ? 'button-primary' : 'button-secondary'}`} data-testid="follow"
-            aria-pressed=${p.following ? 'true' : 'false'} onClick=${() => p.setFollowing(!p.following)}>
-            ${p.following ? t('viewer.following') : t('viewer.follow')}</button>`}
-        ${p.staff && p.meeting.status === 'in_progress' && html`
-          <button type="button" class=${`button ${p.presenting ? 'button-primary' : 'button-secondary'}`} data-testid="present"
-            aria-pressed=${p.presenting ? 'true' : 'false'} onClick=${() => {
-              const next = !p.presenting;
-              p.setPresenting(next);
-              if (next) emitAck('presenter.page', { meeting_id: p.doc.meeting_id, page: p.page, document_id: p.doc.id }).catch(() => {});
-            }}>${p.presenting ? t('viewer.presenting') : t('viewer.present')}</button>`}
-        ${p.doc.versions.length > 1 && html`
-          <select data-testid="version-select" aria-label=${t('viewer.version')} value=${p.version}
-            onChange=${(e) => p.setVersion(Number(e.target.value) === p.doc.current_version ? null : Number(e.target.value))}>
-            ${p.doc.versions.map((v) => html`<option value=${v.number}>${t('documents.version', { n: v.number })}</option>`)}
-          </select>`}
-        ${p.doc.may_download && html`
-          <a class="button button-secondary" href=${api.documentDownloadUrl(p.doc.id, p.version)} data-testid="viewer-download">${t('documents.download')}</a>
-          <a class="button button-secondary" href=${api.annotatedCopyUrl(p.doc.id)} data-testid="viewer-annotated">${t('documents.annotated')}</a>`}
-      </div>
-      <${FindInDocument} doc=${p.doc} goTo=${p.goTo} />
+      ${more && html`
+        <div class="toolbar-more" id="viewer-more" data-testid="toolbar-more-panel">
+          <button type="button" class="button button-secondary" data-testid="rotate"
+            onClick=${() => p.setRotation((p.rotation + 90) % 360)}>⟳ ${t('viewer.rotate')}</button>
+          <button type="button" class=${`button button-secondary ${p.thumbs ? 'active' : ''}`} data-testid="toggle-thumbs"
+            aria-pressed=${p.thumbs ? 'true' : 'false'} onClick=${() => p.setThumbs(!p.thumbs)}>${t('viewer.thumbnails')}</button>
+          ${p.doc.versions.length > 1 && html`
+            <select data-testid="version-select" aria-label=${t('viewer.version')} value=${p.version}
+              onChange=${(e) => p.setVersion(Number(e.target.value) === p.doc.current_version ? null : Number(e.target.value))}>
+              ${p.doc.versions.map((v) => html`<option value=${v.number}>${t('documents.version', { n: v.number })}</option>`)}
+            </select>`}
+          ${p.doc.may_download && html`
+            <a class="button button-secondary" href=${api.documentDownloadUrl(p.doc.id, p.version)} data-testid="viewer-download">${t('documents.download')}</a>
+            <a class="button button-secondary" href=${api.annotatedCopyUrl(p.doc.id)} data-testid="viewer-annotated">${t('documents.annotated')}</a>`}
+          <${FindInDocument} doc=${p.doc} goTo=${p.goTo} />
+        </div>`}
     </div>`;
 }
 
@@ -392,13 +479,14 @@ export function Snippet({ hit }) {
 }
 
 /** One page: the canvas, the selectable text layer and the annotation layer on top. */
-function PageView({ pdf, number, zoom, rotation, tool, marks, onCreate, userId }) {
+function PageView({ pdf, number, zoom, rotation, tool, marks, onCreate, userId, stage }) {
   const canvasRef = useRef(null);
   const textRef = useRef(null);
   const [viewport, setViewport] = useState(null);
   const [draft, setDraft] = useState(null); // ink stroke in progress (viewport points)
   const [noteAt, setNoteAt] = useState(null); // {pdf: [x, y], view: [x, y]}
   const [noteText, setNoteText] = useState('');
+  const noteRef = useRef(null);
 
   useEffect(() => {
     let cancelled = false;
@@ -466,7 +554,7 @@ function PageView({ pdf, number, zoom, rotation, tool, marks, onCreate, userId }
       setDraft([local(e)]);
     } else if (tool === 'note') {
       const at = local(e);
-      setNoteAt({ view: at, pdf: toPdf(...at) });
+      setNoteAt({ view: at, pdf: toPdf(...at), place: notePlace(e) });
       setNoteText('');
     }
   };
@@ -480,6 +568,25 @@ function PageView({ pdf, number, zoom, rotation, tool, marks, onCreate, userId }
       if (points.length) onCreate({ kind: 'ink', geometry: { paths: [points] } });
     }
   };
+  // The note's editor opens where the finger was, moved back inside what is on screen (the stage's
+  // visible part and the window) when it would cross an edge: in portrait a tap near the right edge.
+  const notePlace = (e) => {
+    const page = canvasRef.current.getBoundingClientRect();
+    const area = stage && stage.current ? stage.current.getBoundingClientRect() : page;
+    const right = Math.min(area.right, window.innerWidth, page.right);
+    const left = Math.max(area.left, 0, page.left);
+    const width = Math.min(288, right - left);
+    const x = Math.min(Math.max(e.clientX, left), right - width);
+    return { left: x - page.left, top: e.clientY - page.top, width };
+  };
+  useEffect(() => {
+    if (noteAt && noteRef.current) {
+      noteRef.current.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+      const box = noteRef.current.querySelector('textarea');
+      if (box) box.focus({ preventScroll: true });
+    }
+  }, [noteAt]);
+
   const saveNote = (e) => {
     e.preventDefault();
     if (!noteText.trim()) return;
@@ -503,12 +610,16 @@ function PageView({ pdf, number, zoom, rotation, tool, marks, onCreate, userId }
         </svg>`}
       ${viewport && marks.filter((a) => a.kind === 'note').map((a) => {
         const [x, y] = viewport.convertToViewportPoint(...a.geometry.at);
-        return html`<div class=${`note-pin ${a.pending ? 'pending' : ''}`} style=${`left:${x}px;top:${y}px`} key=${a.id}
+        // A pin on the right half opens leftwards: its text never hangs past the page's edge.
+        const side = x > viewport.width / 2 ? `right:${Math.max(0, viewport.width - x - 8)}px` : `left:${x}px`;
+        return html`<div class=${`note-pin ${a.pending ? 'pending' : ''} ${x > viewport.width / 2 ? 'note-pin-left' : ''}`}
+          style=${`${side};top:${y}px`} key=${a.id}
           data-testid="note-pin" title=${`${a.author_name || ''}: ${a.text}`} tabindex="0">
           <span aria-hidden="true">✎</span><span class="note-text">${a.text}</span></div>`;
       })}
       ${noteAt && html`
-        <form class="note-form" style=${`left:${noteAt.view[0]}px;top:${noteAt.view[1]}px`} onSubmit=${saveNote}>
+        <form class="note-form" ref=${noteRef} data-testid="note-form" onSubmit=${saveNote}
+          style=${`left:${noteAt.place.left}px;top:${noteAt.place.top}px;width:${noteAt.place.width}px`}>
           <label class="visually-hidden" for="note-text">${t('viewer.note_text')}</label>
           <textarea id="note-text" data-testid="note-text" rows="3" maxlength="5000" value=${noteText}
             onInput=${(e) => setNoteText(e.target.value)} placeholder=${t('viewer.note_text')}></textarea>
@@ -581,11 +692,29 @@ function Thumb({ pdf, n, active, goTo }) {
     </button>`;
 }
 
-function Sidebar({ doc, marks, queued, goTo, change, destroy, current }) {
+/** The notes list: beside the page on a wide screen, below it on a narrow one; the toolbar's notes button
+ * brings it into view (on a narrow screen as a sheet over the bottom of the screen). */
+function Sidebar({ doc, marks, queued, goTo, change, destroy, current, open, close }) {
   const sorted = [...marks].sort((a, b) => a.page - b.page || String(a.created_at).localeCompare(String(b.created_at)));
+  const ref = useRef(null);
+  useEffect(() => {
+    if (!open || !ref.current) return;
+    ref.current.scrollIntoView({ block: 'nearest' });
+    const heading = ref.current.querySelector('h2');
+    if (heading) heading.focus({ preventScroll: true });
+  }, [open]);
+  const pick = (n) => {
+    goTo(n);
+    if (window.matchMedia('(max-width: 900px)').matches) close();
+  };
   return html`
-    <aside class="viewer-side" aria-labelledby="marks-heading">
-      <h2 id="marks-heading">${t('viewer.annotations')}</h2>
+    <aside class=${`viewer-side ${open ? 'open' : ''}`} id="viewer-notes" aria-labelledby="marks-heading" ref=${ref}
+      data-testid="viewer-notes">
+      <div class="viewer-side-head">
+        <h2 id="marks-heading" tabindex="-1">${t('viewer.annotations')}</h2>
+        ${open && html`<button type="button" class="button button-small button-secondary side-close" data-testid="notes-close"
+          onClick=${close}>${t('viewer.notes_close')}</button>`}
+      </div>
       ${sorted.length === 0 && queued.length === 0 && html`<p class="empty">${t('viewer.no_annotations')}</p>`}
       <ul class="mark-list" data-testid="mark-list">
         ${queued.map((q) => html`
@@ -596,7 +725,7 @@ function Sidebar({ doc, marks, queued, goTo, change, destroy, current }) {
           </li>`)}
         ${sorted.map((a) => html`
           <li class="mark-row" data-testid="mark-row" data-kind=${a.kind} data-visibility=${a.visibility} key=${a.id}>
-            <button type="button" class="link" onClick=${() => goTo(a.page)}>
+            <button type="button" class="link" onClick=${() => pick(a.page)}>
               ${t(`viewer.kind_${a.kind}`)} · ${t('viewer.page_n', { n: a.page })}</button>
             <span class="muted">${a.mine ? t('viewer.by_me') : a.author_name} · ${t(`viewer.vis_${a.visibility}`)}
               ${a.version !== current && html` · ${t('viewer.on_version', { n: a.version })}`}</span>
