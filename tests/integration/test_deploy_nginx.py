@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
@@ -82,7 +83,7 @@ async def _bridge_point_seen(base: str, camera_token: str, viewer_token: str, mi
 
 async def test_a_session_through_nginx_on_three_workers_and_a_relay_survives_a_killed_worker(
         deployment: Deployment) -> None:
-    base, first, tmp = deployment.base, deployment.first, deployment.tmp
+    base = deployment.base
     async with httpx.AsyncClient(verify=False, timeout=30) as http:
         home = await http.get(f"{base}/")
         assert home.status_code == 200 and "<html" in home.text.lower()
@@ -92,10 +93,20 @@ async def test_a_session_through_nginx_on_three_workers_and_a_relay_survives_a_k
         assert (await http.get(f"{base}/package.json")).status_code == 404, "only what the browser needs is served"
         assert (await http.get(f"{base}/relay/main/health")).json()["name"] == "main", "nginx reaches the relay"
     world = await setup_meeting(base, MEMBERS, deployment.db_url)
-    mid, tokens = world["meeting_id"], world["tokens"]
-
+    tokens = world["tokens"]
     chair, bridge = Tablet(base, tokens["chutich"]), Tablet(base, tokens["diemcau"])
     tablets = [Tablet(base, t) for t in world["members"]]
+    try:
+        await _session(deployment, world, chair, bridge, tablets)
+    finally:  # no client left reconnecting to a deployment that is gone
+        await asyncio.gather(*(t.sio.disconnect() for t in [chair, bridge, *tablets]), return_exceptions=True)
+    assert deployment.logged_errors() == [], deployment.logged_errors()[:10]
+
+
+async def _session(deployment: Deployment, world: dict[str, Any], chair: Tablet, bridge: Tablet,
+                   tablets: list[Tablet]) -> None:
+    base, first, tmp = deployment.base, deployment.first, deployment.tmp
+    mid, tokens = world["meeting_id"], world["tokens"]
     await connect_all([chair, bridge, *tablets])
     await join_all([chair, bridge, *tablets], mid)
 
@@ -156,5 +167,3 @@ async def test_a_session_through_nginx_on_three_workers_and_a_relay_survives_a_k
         assert worker_pids(first)[victim_port] != pids[victim_port]
     finally:
         hooks.restrict_host_addresses([])
-    assert deployment.logged_errors() == [], deployment.logged_errors()[:10]
-    await asyncio.gather(*(t.sio.disconnect() for t in [chair, bridge, *tablets]))
