@@ -38,22 +38,34 @@ from tests.integration.deployment import (
     worker_pids,
 )
 from tests.integration.media.test_bridge import FLOOR, Site, _until
+from tests.support import private_postgres
 
 MEMBERS = 50
 
 
 @pytest.fixture
 async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
+    # A PostgreSQL cluster of its own when it can: the shared server's connections may all be taken by
+    # other tests (four processes here hold up to 30 each).
+    private = private_postgres.PrivatePostgres() if private_postgres.available() is None else None
     redis = PrivateRedis(tmp_path)
-    pg_name, url = await _fresh_postgres()
+    pg_name = None
     try:
+        if private is not None:
+            private.start()
+            url = private.url
+        else:
+            pg_name, url = await _fresh_postgres()
         await redis.wait()
         async with deployed(tmp_path, database_url=url, redis_url=redis.url, data_dir=tmp_path / "data",
                             relay_names=("main",)) as running:
             yield running
     finally:
         redis.stop()
-        await _drop_postgres(pg_name)
+        if private is not None:
+            private.remove()
+        if pg_name is not None:
+            await _drop_postgres(pg_name)
 
 
 def _site(base: str, token: str, path: str) -> Site:
