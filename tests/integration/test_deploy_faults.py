@@ -208,11 +208,9 @@ async def _vote_through_a_kill(d: Deployment, faults: dict[str, Any], chair: Tab
     assert all(t in moved for t in unacknowledged), "only the killed worker's tablets missed an answer"
 
     async def resync(t: Tablet) -> tuple[float, dict[str, Any]]:
-        await asyncio.wait_for(t.back_after_a_drop(), 30)
-        assert (await t.call("meeting.join", {"meeting_id": mid}))["ok"]
-        sync = await t.call("meeting.sync", {"meeting_id": mid})
-        assert sync["ok"], sync
-        return time.monotonic() - killed, sync["state"]
+        await asyncio.wait_for(t.back_after_a_drop(), 60)
+        state = await asyncio.wait_for(t.resync(mid), 120)
+        return time.monotonic() - killed, state
 
     resynced = await asyncio.gather(*(resync(t) for t in moved))
     slowest = max(seconds for seconds, _ in resynced)

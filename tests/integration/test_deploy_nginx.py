@@ -161,9 +161,8 @@ async def _session(deployment: Deployment, world: dict[str, Any], chair: Tablet,
 
         async def back(t: Tablet) -> float:
             await asyncio.wait_for(t.back_after_a_drop(), 60)
-            assert (await t.call("meeting.join", {"meeting_id": mid}))["ok"]
-            sync = await t.call("meeting.sync", {"meeting_id": mid})
-            assert sync["ok"] and sync["state"]["meeting"]["id"] == mid, sync
+            state = await asyncio.wait_for(t.resync(mid), 120)
+            assert state["meeting"]["id"] == mid, state
             return time.monotonic() - started
 
         resynced = await asyncio.gather(*(back(t) for t in moved))
