@@ -153,6 +153,21 @@ class Tablet:
         ack: dict[str, Any] = await self.sio.call(event, data, timeout=timeout)
         return ack
 
+    async def resync(self, meeting_id: int) -> dict[str, Any]:
+        """After a drop: join and sync again once connected. A request lost with a connection that dropped
+        again (nginx sends a device back to its own worker once that one is up again) is asked again, as
+        the app does on each reconnection. Returns the sync's state."""
+        while True:
+            await self.connected.wait()
+            try:
+                joined = await self.call("meeting.join", {"meeting_id": meeting_id}, timeout=15)
+                sync = await self.call("meeting.sync", {"meeting_id": meeting_id}, timeout=15)
+            except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError):
+                continue
+            assert joined["ok"] and sync["ok"], (joined, sync)
+            state: dict[str, Any] = sync["state"]
+            return state
+
     async def back_after_a_drop(self, drops_before: int = 0) -> None:
         """Returns once the connection was lost (after `drops_before` losses) and is up again."""
         while self.drops <= drops_before:
