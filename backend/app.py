@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,17 +26,19 @@ from backend.api.system import openapi_json
 from backend.config import Settings
 from backend.db import Database
 from backend.exceptions import AppError, MethodNotAllowed, NotFound
+from backend.realtime.fanout import LinkedRedisManager
 from backend.realtime.media import MediaNamespace
 from backend.realtime.revocations import Revocations
 from backend.realtime.server import SessionNamespace, SioBus, create_server
-from backend.services import ballot_seal, opinions, polls
+from backend.redis_link import link_for
+from backend.services import ballot_seal, live, opinions, polls
 from backend.services.auth import SessionCache
 from backend.services.bridge import Bridge
 from backend.services.context import Live
 from backend.services.events import Coalescer, NullBus
 from backend.services.files import FileStore
 from backend.services.opinions import Opinions
-from backend.services.presence import REFRESH_SECONDS, presence_store
+from backend.services.presence import presence_store
 
 log = logging.getLogger("ecabinet")
 
@@ -157,13 +158,17 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     tablet app), both behind the hardening headers. The Starlette app is reachable as `.other_asgi_app`
     (tests use its `.state`)."""
     database = db or Database(settings.effective_database_url)
-    sio = create_server(settings)
+    # One Redis pool per process, shared by fan-out, revocations, presence and health (redis_link.py).
+    link = link_for(settings.redis_url, settings.redis_prefix, settings.redis_max_connections)
+    sio = create_server(settings, link)
     sessions = SessionCache(database, settings)
-    revocations = Revocations(settings.redis_url, sessions)
+    revocations = Revocations(link, sessions)
     bus = SioBus(sio, revocations)
     # The relay runs here unless it runs as its own process (`ecabinet relay`, ECABINET_RELAY_PATH).
     bridge = None if settings.relay_path else Bridge(database, settings, bus)
-    live_ctx = Live(db=database, bus=bus, presence=presence_store(settings.redis_url),
+    presence = presence_store(link.commands if link else None, link.key("presence") if link else "",
+                              ttl_seconds=settings.presence_ttl_seconds)
+    live_ctx = Live(db=database, bus=bus, presence=presence,
                     progress=Coalescer(PROGRESS_INTERVAL_S), bridge=bridge, seal=ballot_seal.for_settings(settings))
     namespaces: list[SessionNamespace] = [SessionNamespace(live_ctx, settings, sessions)]
     if bridge is not None:
@@ -177,14 +182,18 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
         rounds = Opinions(database, FileStore.for_settings(settings), settings, live_ctx)
         await revocations.start()
         housekeeping = asyncio.create_task(_housekeeping(live_ctx, rounds))
+        heartbeat = asyncio.create_task(_presence_heartbeat(live_ctx, settings.presence_ttl_seconds / 3))
         yield
-        housekeeping.cancel()
-        await asyncio.gather(housekeeping, return_exceptions=True)
+        for task in (housekeeping, heartbeat):
+            task.cancel()
+        await asyncio.gather(housekeeping, heartbeat, return_exceptions=True)
         await revocations.close()
         if bridge is not None:
             await bridge.close()
         await live_ctx.progress.drain()
         await live_ctx.presence.close()
+        if link is not None:
+            await link.close()
         await database.dispose()
 
     routes: list[BaseRoute] = [
@@ -202,6 +211,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     app.state.db = database
     app.state.live = live_ctx
     app.state.sio = sio
+    app.state.redis = link
     combined: ASGIApp = socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
     return behind_proxies(SecurityHeaders(combined, other_asgi_app=app, hsts_seconds=settings.hsts_seconds), settings)
 
@@ -217,19 +227,27 @@ def behind_proxies(app: ASGIApp, settings: Settings) -> ASGIApp:
 
 async def _housekeeping(live_ctx: Live, rounds: Opinions) -> None:
     """Each worker: close polls and opinion rounds whose time is up (rounds also after a restart:
-    their deadlines are stored), and keep its presence entries alive."""
-    last_refresh = 0.0
+    their deadlines are stored)."""
     while True:
         try:
             await polls.close_due(live_ctx)
             await opinions.close_due(rounds)
             await rounds.remind_due()
-            if time.monotonic() - last_refresh > REFRESH_SECONDS:
-                await live_ctx.presence.refresh()
-                last_refresh = time.monotonic()
         except Exception:  # a database hiccup must not stop the loop
             log.exception("housekeeping failed")
         await asyncio.sleep(SWEEP_INTERVAL_S)
+
+
+async def _presence_heartbeat(live_ctx: Live, every: float) -> None:
+    """Each worker renews its presence entries (a loop of its own: a slow database must not let them
+    expire), and tells a meeting's room when others' entries expired (a worker died)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            for meeting_id in await live_ctx.presence.refresh():
+                await live.publish_presence(live_ctx, meeting_id)
+        except Exception as exc:  # Redis away: the entries are written again at the next beat
+            log.warning("presence not renewed (%s: %s)", type(exc).__name__, exc)
 
 
 RELAY_ROUTE_INTERVAL_S = 0.5  # how late a separate relay follows a floor given on a web worker
@@ -242,17 +260,17 @@ def create_relay_app(settings: Settings, *, db: Database | None = None) -> ASGIA
     from the database twice a second; with REDIS_URL its news for the control rooms reach the staff
     through the web workers' Redis channel."""
     database = db or Database(settings.effective_database_url)
-    manager = socketio.AsyncRedisManager(settings.redis_url, channel="ecabinet", write_only=True) \
-        if settings.redis_url else None
+    link = link_for(settings.redis_url, settings.redis_prefix, settings.redis_max_connections, role="relay")
+    manager = LinkedRedisManager(link, write_only=True) if link is not None else None
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=None, max_http_buffer_size=1_000_000,
                                logger=False, engineio_logger=False)
     # The relay holds /media sockets: it follows revocations like a web worker (its Socket.IO manager
     # only writes, so they come through their own channel).
     sessions = SessionCache(database, settings)
-    revocations = Revocations(settings.redis_url, sessions)
+    revocations = Revocations(link, sessions)
     bus: Any = SioBus(manager, revocations) if manager is not None else NullBus()
     bridge = Bridge(database, settings, bus)
-    live_ctx = Live(db=database, bus=bus, presence=presence_store(""), progress=Coalescer(PROGRESS_INTERVAL_S),
+    live_ctx = Live(db=database, bus=bus, presence=presence_store(None), progress=Coalescer(PROGRESS_INTERVAL_S),
                     bridge=bridge)
     media = MediaNamespace(live_ctx, settings, sessions, bridge)
     sio.register_namespace(media)
@@ -279,6 +297,8 @@ def create_relay_app(settings: Settings, *, db: Database | None = None) -> ASGIA
         await asyncio.gather(task, return_exceptions=True)
         await revocations.close()
         await bridge.close()
+        if link is not None:
+            await link.close()
         await database.dispose()
 
     async def health(request: Request) -> Response:

@@ -19,7 +19,7 @@ VERSION = "0.1.0"
 @api.route("GET", "/api/health", summary="Is the service up and its database reachable",
            permission=Permission.public(), tag="system", response=Health)
 async def get_health(call: Call) -> dict[str, Any]:
-    redis = await health.check(call.db, call.settings.redis_url)
+    redis = await health.check(call.db, call.redis)
     return {"status": "ok", "database": "ok", "redis": redis, "version": VERSION}
 
 

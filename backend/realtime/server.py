@@ -23,7 +23,9 @@ from backend.domain.meeting_states import STAFF, Action
 from backend.domain.text import unsafe_text_problem
 from backend.exceptions import AppError, BadRequest, PayloadTooLarge, Unauthorized, ValidationFailed
 from backend.realtime import payloads as p
+from backend.realtime.fanout import LinkedRedisManager
 from backend.realtime.revocations import Revocations
+from backend.redis_link import RedisLink
 from backend.services import attendance, auth, live, polls, speakers
 from backend.services import document_annotations as marks
 from backend.services.auth import SessionCache
@@ -135,12 +137,7 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         if reason not in (None, self.server.reason.CLIENT_DISCONNECT, self.server.reason.SERVER_DISCONNECT):
             log.warning("socket %s dropped: %s", sid, reason)
-        session = await self.get_session(sid)
-        actor: Actor | None = session.get("actor")
-        if actor is None:
-            return
-        for meeting_id in list(session.get("meetings", ())):
-            await live.leave(self.live, actor.user_id, meeting_id, sid)
+        await live.disconnected(self.live, sid)
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event in ("connect", "disconnect"):
@@ -346,8 +343,9 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return await marks.delete(self.live, actor, data.annotation_id)
 
 
-def create_server(settings: Settings) -> socketio.AsyncServer:
-    manager = socketio.AsyncRedisManager(settings.redis_url, channel="ecabinet") if settings.redis_url else None
+def create_server(settings: Settings, link: RedisLink | None = None) -> socketio.AsyncServer:
+    """With a Redis link: python-socketio's Redis manager on the process's pool and the deployment's channel."""
+    manager = LinkedRedisManager(link) if link is not None else None
     # cors_allowed_origins=None: a browser may connect only from the page's own origin.
     return socketio.AsyncServer(async_mode="asgi", client_manager=manager, cors_allowed_origins=None,
                                 max_http_buffer_size=1_000_000, ping_interval=20, ping_timeout=20,

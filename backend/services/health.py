@@ -16,20 +16,18 @@ from backend.exceptions import ServiceUnavailable
 _TIMEOUT_S = 2.0
 
 
-async def check(db: Database, redis_url: str) -> Literal["ok", "not_configured"]:
+async def check(db: Database, redis: aioredis.Redis | None) -> Literal["ok", "not_configured"]:
     """Raises ServiceUnavailable (503) naming what does not answer."""
     try:
         async with asyncio.timeout(_TIMEOUT_S), db.read() as s:
             await s.exec(text("SELECT 1"))  # type: ignore[call-overload]
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         raise ServiceUnavailable(f"the database does not answer: {type(exc).__name__}") from exc
-    if not redis_url:
+    if redis is None:
         return "not_configured"
-    client = aioredis.from_url(redis_url, socket_connect_timeout=_TIMEOUT_S, socket_timeout=_TIMEOUT_S)
-    try:
-        await client.ping()
-    except (RedisError, OSError) as exc:
+    try:  # through the process's pool: a health probe opens no connection of its own
+        async with asyncio.timeout(_TIMEOUT_S):
+            await redis.ping()
+    except (RedisError, OSError, TimeoutError) as exc:
         raise ServiceUnavailable(f"Redis does not answer: {type(exc).__name__}") from exc
-    finally:
-        await client.aclose()
     return "ok"

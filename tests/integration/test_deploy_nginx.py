@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -192,7 +193,8 @@ async def deployment(tmp_path: Path) -> Any:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ECABINET_", "DATABASE_URL", "REDIS_URL"))}
     env.update({"DATABASE_URL": normalise_database_url(url), "REDIS_URL": REDIS_URL,
                 "ECABINET_DATA_DIR": str(tmp_path / "data"), "ECABINET_HOST": "127.0.0.1",
-                "ECABINET_TRUSTED_PROXIES": "127.0.0.1", "ECABINET_MEDIA_HOST_ADDRESSES": "127.0.0.1"})
+                "ECABINET_TRUSTED_PROXIES": "127.0.0.1", "ECABINET_MEDIA_HOST_ADDRESSES": "127.0.0.1",
+                "ECABINET_REDIS_PREFIX": f"ecabinet-test-{uuid.uuid4().hex[:12]}"})
     log = (tmp_path / "workers.log").open("wb")
     supervisor = _spawn([sys.executable, "-m", "backend.cli", "serve", "--workers", "3", "--port", str(first)],
                         env, log)

@@ -1,0 +1,76 @@
+"""python-socketio's Redis manager on the process's own Redis (backend/redis_link.py).
+
+What changes from `socketio.AsyncRedisManager`, and why:
+- publishing goes through the process's bounded pool. Upstream gives each manager a client with a pool of
+  up to 100 connections that refuses the next one (`MaxConnectionsError`), and after any failed publish
+  opens a new client and pool without closing the old: a reconnect storm ended in hundreds of errors.
+- listening holds one connection of the subscription pool, given back before subscribing again.
+- after Redis went away it subscribes again within SUBSCRIBE_RETRY_MAX_S (upstream doubles its wait up to
+  60 s), so fan-out between workers resumes a moment after Redis is back.
+- the channel is the deployment's (`<prefix>:socketio`), never the fixed `ecabinet`.
+Rooms, emits and acks across workers are upstream's, unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import socketio
+from redis.exceptions import RedisError
+
+from backend.redis_link import RedisLink
+
+log = logging.getLogger("ecabinet.realtime")
+
+SUBSCRIBE_RETRY_MIN_S = 0.5
+SUBSCRIBE_RETRY_MAX_S = 4.0
+
+
+class LinkedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+    def __init__(self, link: RedisLink, *, write_only: bool = False) -> None:
+        super().__init__(link.url, channel=link.socketio_channel, write_only=write_only)
+        self.link = link
+
+    def _redis_connect(self) -> None:
+        self.redis = self.link.commands
+        self.connected = True
+
+    async def _publish(self, data: Any) -> Any:
+        try:
+            return await self.link.commands.publish(self.channel, self.json.dumps(data))
+        except (RedisError, OSError) as exc:
+            # The other workers' tablets miss this push; they resync (meeting.sync) when they reconnect.
+            log.error("event not sent to the other workers, Redis does not answer (%s: %s)",
+                      type(exc).__name__, exc)
+            return None
+
+    async def _redis_listen_with_retries(self) -> AsyncIterator[dict[str, Any]]:
+        wait = SUBSCRIBE_RETRY_MIN_S
+        lost = False
+        while True:
+            pubsub = self.link.subscriptions.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                if lost:
+                    log.warning("Socket.IO channel %s subscribed again", self.channel)
+                lost, wait = False, SUBSCRIBE_RETRY_MIN_S
+                async for message in pubsub.listen():
+                    yield message
+            except (RedisError, OSError) as exc:
+                log.warning("Socket.IO channel lost (%s: %s); subscribing again in %.1f s",
+                            type(exc).__name__, exc, wait)
+                lost = True
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # its connection goes back to the subscription pool
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, SUBSCRIBE_RETRY_MAX_S)
+
+    async def _listen(self) -> AsyncIterator[bytes]:
+        channel = self.channel.encode("utf-8")
+        async for message in self._redis_listen_with_retries():
+            if message.get("channel") == channel and message.get("type") == "message" and "data" in message:
+                yield message["data"]
