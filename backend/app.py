@@ -30,18 +30,19 @@ from backend.config import Settings
 from backend.db import Database, is_unavailable, unavailable_error
 from backend.exceptions import AppError, MethodNotAllowed, NotFound
 from backend.monitoring import ERROR_KEY, LiveFigures, Metrics, RequestObserver, metrics_endpoint, refresh
-from backend.realtime.fanout import MeasuredRedisManager
+from backend.realtime.fanout import LinkedRedisManager
 from backend.realtime.media import MediaNamespace
 from backend.realtime.revocations import Revocations
 from backend.realtime.server import SessionNamespace, SioBus, create_server
-from backend.services import ballot_seal, health, opinions, pdf_jobs, polls, relays
+from backend.redis_link import link_for
+from backend.services import ballot_seal, health, live, opinions, pdf_jobs, polls, relays
 from backend.services.auth import SessionCache
 from backend.services.bridge import Bridge
 from backend.services.context import Live
 from backend.services.events import Coalescer, NullBus
 from backend.services.files import FileStore
 from backend.services.opinions import Opinions
-from backend.services.presence import REFRESH_SECONDS, presence_store
+from backend.services.presence import presence_store
 
 log = logging.getLogger("ecabinet")
 
@@ -178,13 +179,17 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     (tests use its `.state`)."""
     database = db or Database(settings.effective_database_url)
     metrics = Metrics()
-    sio = create_server(settings, metrics)
+    # One Redis pool per process, shared by fan-out, revocations, presence and health (redis_link.py).
+    link = link_for(settings.redis_url, settings.redis_prefix, settings.redis_max_connections)
+    sio = create_server(settings, link, metrics)
     sessions = SessionCache(database, settings)
-    revocations = Revocations(settings.redis_url, sessions)
+    revocations = Revocations(link, sessions)
     bus = SioBus(sio, revocations)
     # The relay runs here unless it runs as its own process (`ecabinet relay`, ECABINET_RELAY_PATH).
     bridge = None if settings.relay_path else Bridge(database, settings, bus)
-    live_ctx = Live(db=database, bus=bus, presence=presence_store(settings.redis_url),
+    presence = presence_store(link.commands if link else None, link.key("presence") if link else "",
+                              ttl_seconds=settings.presence_ttl_seconds)
+    live_ctx = Live(db=database, bus=bus, presence=presence,
                     progress=Coalescer(PROGRESS_INTERVAL_S), bridge=bridge, seal=ballot_seal.for_settings(settings))
     namespaces: list[SessionNamespace] = [SessionNamespace(live_ctx, settings, sessions)]
     if bridge is not None:
@@ -199,8 +204,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
         relays=lambda: bridge.relays if bridge is not None else None))
 
     async def before_scrape() -> None:
-        await refresh(metrics, check_database=lambda: health.check(database, ""),
-                      check_redis=(lambda: health.check(database, settings.redis_url)) if settings.redis_url else None,
+        await refresh(metrics, check_database=lambda: health.check(database, None),
+                      check_redis=(lambda: health.check(database, link.commands)) if link is not None else None,
                       bridge=bridge)
 
     @asynccontextmanager
@@ -208,14 +213,18 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
         rounds = Opinions(database, FileStore.for_settings(settings), settings, live_ctx)
         await revocations.start()
         housekeeping = asyncio.create_task(_housekeeping(live_ctx, rounds))
+        heartbeat = asyncio.create_task(_presence_heartbeat(live_ctx, settings.presence_ttl_seconds / 3))
         yield
-        housekeeping.cancel()
-        await asyncio.gather(housekeeping, return_exceptions=True)
+        for task in (housekeeping, heartbeat):
+            task.cancel()
+        await asyncio.gather(housekeeping, heartbeat, return_exceptions=True)
         await revocations.close()
         if bridge is not None:
             await bridge.close()
         await live_ctx.progress.drain()
         await live_ctx.presence.close()
+        if link is not None:
+            await link.close()
         await database.dispose()
 
     routes: list[BaseRoute] = [
@@ -236,6 +245,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
     app.state.live = live_ctx
     app.state.sio = sio
     app.state.metrics = metrics
+    app.state.redis = link
     combined: ASGIApp = socketio.ASGIApp(sio, other_asgi_app=RequestObserver(app, metrics), socketio_path="socket.io")
     return behind_proxies(SecurityHeaders(combined, other_asgi_app=app, hsts_seconds=settings.hsts_seconds), settings)
 
@@ -251,16 +261,13 @@ def behind_proxies(app: ASGIApp, settings: Settings) -> ASGIApp:
 
 async def _housekeeping(live_ctx: Live, rounds: Opinions) -> None:
     """Each worker: close polls and opinion rounds whose time is up (rounds also after a restart:
-    their deadlines are stored), and keep its presence entries alive."""
-    last_refresh = last_outage = 0.0
+    their deadlines are stored)."""
+    last_outage = 0.0
     while True:
         try:
             await polls.close_due(live_ctx)
             await opinions.close_due(rounds)
             await rounds.remind_due()
-            if time.monotonic() - last_refresh > REFRESH_SECONDS:
-                await live_ctx.presence.refresh()
-                last_refresh = time.monotonic()
         except Exception as exc:  # a database hiccup must not stop the loop
             if not is_unavailable(exc):
                 log.exception("housekeeping failed")
@@ -268,6 +275,18 @@ async def _housekeeping(live_ctx: Live, rounds: Opinions) -> None:
                 log.warning("housekeeping: the database is unavailable (%r); retrying", exc)
                 last_outage = time.monotonic()
         await asyncio.sleep(SWEEP_INTERVAL_S)
+
+
+async def _presence_heartbeat(live_ctx: Live, every: float) -> None:
+    """Each worker renews its presence entries (a loop of its own: a slow database must not let them
+    expire), and tells a meeting's room when others' entries expired (a worker died)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            for meeting_id in await live_ctx.presence.refresh():
+                await live.publish_presence(live_ctx, meeting_id)
+        except Exception as exc:  # Redis away: the entries are written again at the next beat
+            log.warning("presence not renewed (%s: %s)", type(exc).__name__, exc)
 
 
 RELAY_ROUTE_INTERVAL_S = 0.5  # how late a separate relay follows a floor given on a web worker
@@ -282,19 +301,19 @@ def create_relay_app(settings: Settings, *, db: Database | None = None, name: st
     through the web workers' Redis channel."""
     database = db or Database(settings.effective_database_url)
     metrics = Metrics()
-    manager = MeasuredRedisManager(settings.redis_url, channel="ecabinet", metrics=metrics, write_only=True) \
-        if settings.redis_url else None
+    link = link_for(settings.redis_url, settings.redis_prefix, settings.redis_max_connections, role="relay")
+    manager = LinkedRedisManager(link, write_only=True, metrics=metrics) if link is not None else None
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=None, max_http_buffer_size=1_000_000,
                                logger=logging.getLogger("socketio.server"),
                                engineio_logger=logging.getLogger("engineio.server"))
     # The relay holds /media sockets: it follows revocations like a web worker (its Socket.IO manager
     # only writes, so they come through their own channel).
     sessions = SessionCache(database, settings)
-    revocations = Revocations(settings.redis_url, sessions)
+    revocations = Revocations(link, sessions)
     bus: Any = SioBus(manager, revocations) if manager is not None else NullBus()
     bridge = Bridge(database, settings, bus, relay_name=relays.check_name(name))
     path = relays.signalling_path(settings, name)
-    live_ctx = Live(db=database, bus=bus, presence=presence_store(""), progress=Coalescer(PROGRESS_INTERVAL_S),
+    live_ctx = Live(db=database, bus=bus, presence=presence_store(None), progress=Coalescer(PROGRESS_INTERVAL_S),
                     bridge=bridge)
     media = MediaNamespace(live_ctx, settings, sessions, bridge)
     media.metrics = metrics
@@ -304,7 +323,8 @@ def create_relay_app(settings: Settings, *, db: Database | None = None, name: st
         relays=lambda: bridge.relays))
 
     async def before_scrape() -> None:
-        await refresh(metrics, check_database=lambda: health.check(database, ""), check_redis=None, bridge=bridge)
+        await refresh(metrics, check_database=lambda: health.check(database, None), check_redis=None,
+                      bridge=bridge)
     revocations.listen(media.revoked)
 
     async def follow_the_floor() -> None:
@@ -343,6 +363,8 @@ def create_relay_app(settings: Settings, *, db: Database | None = None, name: st
         await asyncio.gather(task, return_exceptions=True)
         await revocations.close()
         await bridge.close()
+        if link is not None:
+            await link.close()
         await database.dispose()
 
     async def relay_health(request: Request) -> Response:

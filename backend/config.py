@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,17 @@ class Settings:
     """SQLAlchemy async URL (DATABASE_URL); empty means SQLite under data_dir."""
     redis_url: str = ""
     """Redis URL (REDIS_URL); empty means the in-process Socket.IO manager."""
+    redis_prefix: str = ""
+    """Put in front of every Redis key and pub/sub channel of this deployment (ECABINET_REDIS_PREFIX;
+    letters, digits, `.` `_` `:` `-`). Empty: `ecabinet:<db>` from REDIS_URL. Deployments sharing a Redis
+    server must differ in it (pub/sub ignores the database number); every worker and relay of one
+    deployment must have the same."""
+    redis_max_connections: int = 16
+    """Connections each process may open for Redis commands (ECABINET_REDIS_MAX_CONNECTIONS); a command
+    waits for a free one. Pub/sub listening uses up to 4 more (docs/redis.md)."""
+    presence_ttl_seconds: int = 30
+    """How long a worker's presence entries outlive it (ECABINET_PRESENCE_TTL_SECONDS): each worker renews
+    its own every third of it, so a killed worker's members stop counting as online after at most this."""
     secret_key: str = field(default="", repr=False)
     """Signs CSRF tokens (ECABINET_SECRET_KEY). Required in production. Also the root of the key that
     seals secret ballots while their poll is open (see `ballot_key_file`)."""
@@ -229,6 +241,11 @@ class Settings:
             data_dir=Path(env.get("ECABINET_DATA_DIR", "data")),
             database_url=env.get("DATABASE_URL", ""),
             redis_url=env.get("REDIS_URL", ""),
+            redis_prefix=_redis_prefix(env.get("ECABINET_REDIS_PREFIX", "").strip()),
+            redis_max_connections=_at_least(1, "ECABINET_REDIS_MAX_CONNECTIONS",
+                                            number("ECABINET_REDIS_MAX_CONNECTIONS", defaults.redis_max_connections)),
+            presence_ttl_seconds=_at_least(3, "ECABINET_PRESENCE_TTL_SECONDS",
+                                           number("ECABINET_PRESENCE_TTL_SECONDS", defaults.presence_ttl_seconds)),
             secret_key=secret,
             ballot_key_file=Path(ballot_key_file) if ballot_key_file else None,
             host=env.get("ECABINET_HOST", "127.0.0.1"),
@@ -281,6 +298,21 @@ class Settings:
             smtp_password=env.get("ECABINET_SMTP_PASSWORD", ""),
             smtp_starttls=flag("ECABINET_SMTP_STARTTLS", False),
         )
+
+
+_REDIS_PREFIX = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def _redis_prefix(raw: str) -> str:
+    if raw and not _REDIS_PREFIX.match(raw):
+        raise ConfigError(f"ECABINET_REDIS_PREFIX must be 1 to 64 letters, digits or . _ : -, not {raw!r}")
+    return raw
+
+
+def _at_least(low: int, name: str, value: int) -> int:
+    if value < low:
+        raise ConfigError(f"{name} must be at least {low}, not {value}")
+    return value
 
 
 def _listed(raw: str) -> tuple[str, ...]:

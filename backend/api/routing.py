@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from redis.asyncio import Redis
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -125,6 +126,12 @@ class Call:
         """Where services tell live connections what changed (Socket.IO, through Redis when configured)."""
         bus: EventBus = self.request.app.state.live.bus
         return bus
+
+    @property
+    def redis(self) -> Redis | None:
+        """The process's shared Redis client (its bounded pool), None without REDIS_URL."""
+        link = getattr(self.request.app.state, "redis", None)
+        return link.commands if link is not None else None
 
 
 Handler = Callable[[Call], Awaitable[Any]]

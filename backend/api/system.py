@@ -20,14 +20,14 @@ VERSION = "0.1.0"
 @api.route("GET", "/api/health", summary="Is the service up and its database reachable",
            permission=Permission.public(), tag="system", response=Health)
 async def get_health(call: Call) -> dict[str, Any]:
-    redis = await health.check(call.db, call.settings.redis_url)
+    redis = await health.check(call.db, call.redis)
     return {"status": "ok", "database": "ok", "redis": redis, "version": VERSION}
 
 
 @api.route("GET", "/api/ready", summary="May this worker take traffic: database, migrations, Redis, a PDF slot",
            permission=Permission.public(), tag="system", response=Ready)
 async def get_ready(call: Call) -> dict[str, Any]:
-    checks = await health.ready(call.db, call.settings)
+    checks = await health.ready(call.db, call.settings, call.redis)
     if not health.is_ready(checks):
         failed = [name for name, verdict in checks.items() if verdict not in health.PASSING]
         error = ServiceUnavailable(f"not ready: {', '.join(failed)}", code="not_ready", retry_after=5)

@@ -1,85 +1,110 @@
-"""python-socketio's Redis manager, measured: each message it publishes carries its publication time,
-so every process that receives it (the sender too: Redis echoes it back) records the pub/sub lag; failed
-publishes and receives are counted, and a gauge says whether the subscription is up.
+"""python-socketio's Redis manager on the process's own Redis (backend/redis_link.py).
 
-The manager's own retry loops are kept as they are; their failures are seen through the logger the
-manager is given (python-socketio reports them as errors on it) and through `_redis_connect`."""
+What changes from `socketio.AsyncRedisManager`, and why:
+- publishing goes through the process's bounded pool. Upstream gives each manager a client with a pool of
+  up to 100 connections that refuses the next one (`MaxConnectionsError`), and after any failed publish
+  opens a new client and pool without closing the old: a reconnect storm ended in hundreds of errors.
+- listening holds one connection of the subscription pool, given back before subscribing again.
+- after Redis went away it subscribes again within SUBSCRIBE_RETRY_MAX_S (upstream doubles its wait up to
+  60 s), so fan-out between workers resumes a moment after Redis is back.
+- the channel is the deployment's (`<prefix>:socketio`), never the fixed `ecabinet`.
+- with metrics: each message carries its publication time, so every process that receives it (the sender
+  too: Redis echoes it back) records the pub/sub lag; failed publishes and receives are counted, and a
+  gauge says whether the subscription is up.
+Rooms, emits and acks across workers are upstream's, unchanged."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import socketio
+from redis.exceptions import RedisError
 
 from backend.monitoring import Metrics
+from backend.redis_link import RedisLink
 
+log = logging.getLogger("ecabinet.realtime")
+
+SUBSCRIBE_RETRY_MIN_S = 0.5
+SUBSCRIBE_RETRY_MAX_S = 4.0
 SENT_AT = "ecabinet_sent_at"
 """The key of the publication time (Unix seconds) in each message; python-socketio ignores keys it
 does not know."""
 
 
-class _CountingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """The manager's logger: its errors are failed publishes ("Cannot publish to redis") and receives
-    ("Cannot receive from redis"), counted before they are logged."""
-
-    def __init__(self, logger: logging.Logger, metrics: Metrics) -> None:
-        super().__init__(logger, {})
-        self.metrics = metrics
-
-    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
-        """python-socketio puts the Redis error in `extra`; it goes into the message (where the log's
-        scrubbing sees it), not into fields the formatters would drop."""
-        extra = kwargs.pop("extra", None) or {}
-        cause = extra.get("redis_exception")
-        return (f"{msg} ({cause})" if cause else msg), kwargs
-
-    def error(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        text = str(msg)
-        if "receive" in text:
-            self.metrics.redis_errors.labels("receive").inc()
-            self.metrics.pubsub_connected.set(0)
-        elif "publish" in text:
-            self.metrics.redis_errors.labels("publish").inc()
-        super().error(msg, *args, **kwargs)
-
-
-class MeasuredRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
-    def __init__(self, url: str, *, channel: str, metrics: Metrics, write_only: bool = False) -> None:
-        super().__init__(url, channel=channel, write_only=write_only,
-                         logger=_CountingLogger(logging.getLogger("socketio.redis"), metrics))
+class LinkedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+    def __init__(self, link: RedisLink, *, write_only: bool = False, metrics: Metrics | None = None) -> None:
+        super().__init__(link.url, channel=link.socketio_channel, write_only=write_only)
+        self.link = link
         self.metrics = metrics
 
     def _redis_connect(self) -> None:
-        super()._redis_connect()
-        subscribe = self.pubsub.subscribe
-
-        async def subscribed(*args: Any, **kwargs: Any) -> Any:
-            answer = await subscribe(*args, **kwargs)
-            self.metrics.pubsub_connected.set(1)
-            return answer
-
-        self.pubsub.subscribe = subscribed
+        self.redis = self.link.commands
+        self.connected = True
 
     async def _publish(self, data: Any) -> Any:
-        if isinstance(data, dict):
+        if self.metrics is not None and isinstance(data, dict):
             data = {**data, SENT_AT: time.time()}
-        self.metrics.pubsub_published.inc()
-        return await super()._publish(data)
+        try:
+            answer = await self.link.commands.publish(self.channel, self.json.dumps(data))
+            if self.metrics is not None:
+                self.metrics.pubsub_published.inc()
+            return answer
+        except (RedisError, OSError) as exc:
+            # The other workers' tablets miss this push; they resync (meeting.sync) when they reconnect.
+            if self.metrics is not None:
+                self.metrics.redis_errors.labels("publish").inc()
+            log.error("event not sent to the other workers, Redis does not answer (%s: %s)",
+                      type(exc).__name__, exc)
+            return None
+
+    async def _redis_listen_with_retries(self) -> AsyncIterator[dict[str, Any]]:
+        wait = SUBSCRIBE_RETRY_MIN_S
+        lost = False
+        while True:
+            pubsub = self.link.subscriptions.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                if self.metrics is not None:
+                    self.metrics.pubsub_connected.set(1)
+                if lost:
+                    log.warning("Socket.IO channel %s subscribed again", self.channel)
+                lost, wait = False, SUBSCRIBE_RETRY_MIN_S
+                async for message in pubsub.listen():
+                    yield message
+            except (RedisError, OSError) as exc:
+                if self.metrics is not None:
+                    self.metrics.redis_errors.labels("receive").inc()
+                    self.metrics.pubsub_connected.set(0)
+                log.warning("Socket.IO channel lost (%s: %s); subscribing again in %.1f s",
+                            type(exc).__name__, exc, wait)
+                lost = True
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # its connection goes back to the subscription pool
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, SUBSCRIBE_RETRY_MAX_S)
 
     async def _listen(self) -> AsyncIterator[Any]:
         """Each message decoded once, here: the lag is read from it and the dict is what the manager's
         loop handles (it takes dicts as they are)."""
-        async for raw in super()._listen():
-            try:
-                data = self.json.loads(raw)
-            except (ValueError, TypeError):
-                yield raw
+        channel = self.channel.encode("utf-8")
+        async for message in self._redis_listen_with_retries():
+            if message.get("channel") != channel or message.get("type") != "message" or "data" not in message:
                 continue
-            self.metrics.pubsub_received.inc()
-            sent = data.get(SENT_AT) if isinstance(data, dict) else None
-            if isinstance(sent, int | float):
-                self.metrics.pubsub_lag.observe(max(0.0, time.time() - sent))
+            try:
+                data = self.json.loads(message["data"])
+            except (ValueError, TypeError):
+                yield message["data"]
+                continue
+            if self.metrics is not None:
+                self.metrics.pubsub_received.inc()
+                sent = data.get(SENT_AT) if isinstance(data, dict) else None
+                if isinstance(sent, int | float):
+                    self.metrics.pubsub_lag.observe(max(0.0, time.time() - sent))
             yield data

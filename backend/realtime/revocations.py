@@ -14,10 +14,10 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlparse
 
 import redis.asyncio as aioredis
 
+from backend.redis_link import RedisLink
 from backend.services.auth import SessionCache
 from backend.services.events import Revocation
 
@@ -26,12 +26,6 @@ log = logging.getLogger("ecabinet.realtime")
 Listener = Callable[[Revocation], Awaitable[None]]
 
 RESUBSCRIBE_DELAY_S = 1.0
-
-
-def channel_for(redis_url: str) -> str:
-    """Pub/sub ignores Redis database numbers: the channel carries it, so deployments (or test runs)
-    sharing one Redis server on different databases never act on each other's revocations."""
-    return f"ecabinet:revocations:{urlparse(redis_url).path.strip('/') or '0'}"
 
 
 def encode(fact: Revocation, host: str) -> str:
@@ -54,12 +48,15 @@ class Revocations:
     """This process's end of the revocation channel: publishes facts, and hands every fact (its own and
     other processes') to the session cache and then to the namespaces holding sockets."""
 
-    def __init__(self, redis_url: str, cache: SessionCache) -> None:
+    def __init__(self, link: RedisLink | None, cache: SessionCache) -> None:
+        """`link`: the process's Redis (None: one process, nothing to tell), closed by its owner. The
+        channel is the deployment's (pub/sub ignores Redis database numbers: only the prefix keeps
+        deployments sharing a Redis server from acting on each other's revocations)."""
         self.cache = cache
         self.listeners: list[Listener] = []
         self.host = uuid.uuid4().hex
-        self.channel = channel_for(redis_url) if redis_url else ""
-        self._redis = aioredis.from_url(redis_url) if redis_url else None
+        self.channel = link.revocations_channel if link is not None else ""
+        self._link = link
         self._task: asyncio.Task[None] | None = None
 
     def listen(self, listener: Listener) -> None:
@@ -67,19 +64,19 @@ class Revocations:
 
     async def publish(self, fact: Revocation) -> None:
         await self._act(fact)
-        if self._redis is None:
+        if self._link is None:
             return
         try:
-            await self._redis.publish(self.channel, encode(fact, self.host))
+            await self._link.commands.publish(self.channel, encode(fact, self.host))
         except (OSError, aioredis.RedisError):
             # Committed already: the other workers' sockets learn it at their next check (the cache's interval).
             log.exception("revocation of user %s not sent to the other workers", fact.user_id)
 
     async def start(self) -> None:
         """Subscribes before the process serves, so no revocation published after that is missed."""
-        if self._redis is None:
+        if self._link is None:
             return
-        pubsub = self._redis.pubsub()
+        pubsub = self._link.subscriptions.pubsub()
         try:
             await pubsub.subscribe(self.channel)
         except Exception as exc:  # Redis down at start: serve anyway (/api/health says so), subscribe later
@@ -91,8 +88,6 @@ class Revocations:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        if self._redis is not None:
-            await self._redis.aclose()
 
     async def _follow(self, pubsub: Any) -> None:
         while True:

@@ -32,8 +32,9 @@ from backend.exceptions import (
 )
 from backend.monitoring import Metrics
 from backend.realtime import payloads as p
-from backend.realtime.fanout import MeasuredRedisManager
+from backend.realtime.fanout import LinkedRedisManager
 from backend.realtime.revocations import Revocations
+from backend.redis_link import RedisLink
 from backend.services import attendance, auth, devices, live, polls, speakers
 from backend.services import document_annotations as marks
 from backend.services.auth import SessionCache
@@ -161,17 +162,12 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         if reason not in (None, self.server.reason.CLIENT_DISCONNECT, self.server.reason.SERVER_DISCONNECT):
             log.warning("socket %s dropped: %s", sid, reason)
-        session = await self.get_session(sid)
-        actor: Actor | None = session.get("actor")
-        if actor is None:
-            return
-        for meeting_id in list(session.get("meetings", ())):
-            try:
-                await live.leave(self.live, actor.user_id, meeting_id, sid)
-            except Exception as exc:
-                if not is_unavailable(exc):
-                    raise
-                log.warning("socket %s left meeting %s while the database was unavailable", sid, meeting_id)
+        try:
+            await live.disconnected(self.live, sid)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            log.warning("socket %s left while the database was unavailable", sid)
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event in ("connect", "disconnect"):
@@ -422,11 +418,10 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return await marks.delete(self.live, actor, data.annotation_id)
 
 
-def create_server(settings: Settings, metrics: Metrics | None = None) -> socketio.AsyncServer:
-    manager: socketio.AsyncManager | None = None
-    if settings.redis_url:
-        manager = MeasuredRedisManager(settings.redis_url, channel="ecabinet", metrics=metrics) \
-            if metrics is not None else socketio.AsyncRedisManager(settings.redis_url, channel="ecabinet")
+def create_server(settings: Settings, link: RedisLink | None = None,
+                  metrics: Metrics | None = None) -> socketio.AsyncServer:
+    """With a Redis link: python-socketio's Redis manager on the process's pool and the deployment's channel."""
+    manager = LinkedRedisManager(link, metrics=metrics) if link is not None else None
     # cors_allowed_origins=None: a browser may connect only from the page's own origin. The loggers are
     # given (not False), so their records reach the process's one handler, where backend/logs.py withholds
     # the packets they carry; their level is set by logs.configure (WARNING unless debugging).

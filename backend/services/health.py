@@ -18,22 +18,20 @@ from backend.exceptions import ServiceUnavailable
 _TIMEOUT_S = 2.0
 
 
-async def check(db: Database, redis_url: str) -> Literal["ok", "not_configured"]:
+async def check(db: Database, redis: aioredis.Redis | None) -> Literal["ok", "not_configured"]:
     """Raises ServiceUnavailable (503) naming what does not answer."""
     try:
         async with asyncio.timeout(_TIMEOUT_S), db.read() as s:
             await s.exec(text("SELECT 1"))  # type: ignore[call-overload]
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         raise ServiceUnavailable(f"the database does not answer: {type(exc).__name__}") from exc
-    if not redis_url:
+    if redis is None:
         return "not_configured"
-    client = aioredis.from_url(redis_url, socket_connect_timeout=_TIMEOUT_S, socket_timeout=_TIMEOUT_S)
-    try:
-        await client.ping()
-    except (RedisError, OSError) as exc:
+    try:  # through the process's pool: a health probe opens no connection of its own
+        async with asyncio.timeout(_TIMEOUT_S):
+            await redis.ping()
+    except (RedisError, OSError, TimeoutError) as exc:
         raise ServiceUnavailable(f"Redis does not answer: {type(exc).__name__}") from exc
-    finally:
-        await client.aclose()
     return "ok"
 
 
@@ -64,18 +62,16 @@ async def _database(db: Database) -> str | None:
     return None if [r[0] for r in rows] == [_migrations_head()] else "migrations"
 
 
-async def _redis(redis_url: str) -> str | None:
-    client = aioredis.from_url(redis_url, socket_connect_timeout=_TIMEOUT_S, socket_timeout=_TIMEOUT_S)
-    try:
-        await client.ping()
-    except (RedisError, OSError) as exc:
+async def _redis(redis: aioredis.Redis) -> str | None:
+    try:  # through the process's pool, like the health check
+        async with asyncio.timeout(_TIMEOUT_S):
+            await redis.ping()
+    except (RedisError, OSError, TimeoutError) as exc:
         return f"Redis does not answer: {type(exc).__name__}"
-    finally:
-        await client.aclose()
     return None
 
 
-async def ready(db: Database, settings: Settings) -> dict[str, str]:
+async def ready(db: Database, settings: Settings, redis: aioredis.Redis | None) -> dict[str, str]:
     """Each check's verdict ("ok", "not_configured", or what is wrong). Ready when none is wrong: the
     database answers with the schema of this code (its migrations applied), Redis answers when configured,
     and the meeting documents' PDF sandbox has a free slot (a job sent here would start at once)."""
@@ -89,7 +85,7 @@ async def ready(db: Database, settings: Settings) -> dict[str, str]:
     else:
         checks["database"] = database or "ok"
         checks["migrations"] = "ok" if database is None else "not_checked"
-    checks["redis"] = (await _redis(settings.redis_url) or "ok") if settings.redis_url else "not_configured"
+    checks["redis"] = (await _redis(redis) or "ok") if redis is not None else "not_configured"
     pool = pdf_jobs.pool(settings, "work")
     checks["pdf_sandbox"] = "ok" if pool.free > 0 else f"every one of its {pool.slots} slots is taken"
     return checks

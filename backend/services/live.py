@@ -179,6 +179,13 @@ async def leave(live: Live, actor_user_id: int, meeting_id: int, sid: str) -> No
     await publish_presence(live, meeting_id)
 
 
+async def disconnected(live: Live, sid: str) -> None:
+    """A socket closed: it leaves every meeting it was online in, including one whose join was still on the
+    way (the presence store remembers the socket as gone)."""
+    for meeting_id in await live.presence.forget(sid):
+        await publish_presence(live, meeting_id)
+
+
 async def rooms_allowed(live: Live, actor: Actor, meeting_id: int, document_ids: Iterable[int]) -> set[str]:
     """Of the meeting's rooms (everyone's, the staff's) and the rooms of `document_ids`, those `actor` may
     be in now: after a change of their participation, the realtime layer takes their connections out of

@@ -69,6 +69,8 @@ def test_settings(data_dir: Path, database_url: str) -> Settings:
                    login_slowdown_after=2, login_address_limit=1_000_000, login_lock_seconds=60,
                    login_slowdown_max_ms=50, max_json_bytes=64_000,
                    media_host_addresses=("127.0.0.1",),  # WebRTC stays on loopback
+                   # Several test runs share one Redis server: each test server keys and channels its own.
+                   redis_prefix=f"ecabinet-test-{uuid.uuid4().hex[:12]}",
                    verify_seconds=8, verify_memory_mb=600)  # a hostile verification is killed within seconds
 
 

@@ -10,6 +10,7 @@ import secrets
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +59,7 @@ def _env(database_url: str, data_dir: Path, secret_key: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ECABINET_", "DATABASE_URL", "REDIS_URL"))}
     env.update({"DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "ECABINET_SECRET_KEY": secret_key,
                 "ECABINET_DATA_DIR": str(data_dir), "ECABINET_MODE": "demo", "ECABINET_LOG_LEVEL": "warning",
-                "PYTHONUNBUFFERED": "1"})
+                "ECABINET_REDIS_PREFIX": f"ecabinet-test-{uuid.uuid4().hex[:12]}", "PYTHONUNBUFFERED": "1"})
     return env
 
 
