@@ -115,6 +115,7 @@ self.addEventListener('message', (event) => {
   if (data.type === 'forget') {
     event.waitUntil(caches.delete(DATA_CACHE));
   } else if (data.type === 'keep' && Array.isArray(data.urls)) {
+    if (offlineGuard.stopped()) return; // wiped: not even an empty cache may come back
     event.waitUntil((async () => {
       const dataCache = await caches.open(DATA_CACHE);
       for (const id of (Array.isArray(data.drop) ? data.drop : []).slice(0, 500)) {
@@ -130,7 +131,7 @@ self.addEventListener('message', (event) => {
       }
       for (const url of urls) {
         const cacheName = cacheFor(url);
-        if (!cacheName) continue;
+        if (!cacheName || offlineGuard.stopped()) continue;
         const cache = await caches.open(cacheName);
         const view = viewOf(url);
         const owner = /^\/api\/documents\/(\d+)/.exec(url.pathname);

@@ -64,5 +64,5 @@ const offlineGuard = (() => {
     return false;
   }
 
-  return { contact, mayServe, message, put };
+  return { contact, mayServe, message, put, stopped: () => stopped };
 })();

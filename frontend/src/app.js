@@ -8,7 +8,7 @@ import { navigate, parseRoute } from './lib/router.js';
 import { disconnectSocket } from './lib/socket.js';
 import { forgetBallots, loadBallots } from './lib/live_store.js';
 import {
-  expireIfStale, forgetUser, loadStoreKey, onWiped, setOfflineHours, unsentNotes,
+  deviceWiped, expireIfStale, forgetUser, loadStoreKey, onWiped, setOfflineHours, unsentNotes,
 } from './lib/device.js';
 import { Loading, useTitle } from './views/components.js';
 import { LoginView } from './views/login.js';
@@ -37,7 +37,7 @@ const NEXT_KEY = 'ecabinet.next';
 
 function rememberTarget(hash) {
   const route = parseRoute(hash);
-  if (['login', 'home', 'not-found', 'verify'].includes(route.name)) return;
+  if (['login', 'home', 'not-found', 'verify'].includes(route.name) || deviceWiped()) return;
   try { window.sessionStorage.setItem(NEXT_KEY, hash); } catch { /* not kept */ }
 }
 

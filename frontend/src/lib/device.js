@@ -157,6 +157,11 @@ export async function forgetUser(keepUserId = null) {
   try { window.sessionStorage.clear(); } catch { /* nothing kept */ }
 }
 
+/** Whether this device is being (or has been) wiped: nothing more may be stored on it. */
+export function deviceWiped() {
+  return wiping !== null;
+}
+
 /** Called with { lost } once this device has been wiped (the app then shows it). */
 export function onWiped(fn) {
   wipedListeners.add(fn);
