@@ -174,7 +174,10 @@ async def _vote_through_a_kill(d: Deployment, faults: dict[str, Any], chair: Tab
     await connect_all([chair, *tablets])
     await join_all([chair, *tablets], mid)
     await probe_routes(d.base, [chair, *tablets])
-    routes = routes_by_device(d.tmp)
+    deadline = time.monotonic() + 20  # nginx writes its log line after the answer has gone
+    while not all((routes := routes_by_device(d.tmp)).get(t.route) for t in [chair, *tablets]):
+        assert time.monotonic() < deadline, "nginx did not log every tablet's probe"
+        await asyncio.sleep(0.2)
     assert all(len(routes[t.route]) == 1 for t in tablets), "each tablet stays on one worker"
     worker_of = {t.route: next(iter(routes[t.route])) for t in tablets}
     spread = Counter(worker_of.values())
