@@ -135,6 +135,11 @@ def configure(level: str, fmt: str = "text", *, stream: IO[str] | None = None) -
     for name in ("engineio", "socketio", "engineio.server", "socketio.server", "engineio.client",
                  "socketio.client"):
         logging.getLogger(name).setLevel(logging.DEBUG if numeric <= logging.DEBUG else logging.WARNING)
+    # A library's logging.config call (disable_existing_loggers) must not silence what this handler
+    # is meant to see and filter.
+    for name in ("engineio", "socketio", "engineio.server", "socketio.server", "engineio.client",
+                 "socketio.client", "uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy.engine"):
+        logging.getLogger(name).disabled = False
     # SQLAlchemy sets its own loggers to WARNING; at debug level its statements and rows are wanted too
     # (parameters hidden by the engine, rows withheld by Redact).
     logging.getLogger("sqlalchemy.engine").setLevel(logging.DEBUG if numeric <= logging.DEBUG else logging.WARNING)
