@@ -140,6 +140,14 @@ def configure(level: str, fmt: str = "text", *, stream: IO[str] | None = None) -
     for name in ("engineio", "socketio", "engineio.server", "socketio.server", "engineio.client",
                  "socketio.client", "uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy.engine"):
         logging.getLogger(name).disabled = False
+    # uvicorn's own logging config (when it is run with it) gives its loggers a plain handler and stops
+    # them propagating: their lines (websocket frames at debug) would bypass Redact. Back to this handler.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)  # the process's level, until uvicorn.run sets the same one
+        for own in [h for h in logger.handlers if type(h) is logging.StreamHandler]:
+            logger.removeHandler(own)
     # SQLAlchemy sets its own loggers to WARNING; at debug level its statements and rows are wanted too
     # (parameters hidden by the engine, rows withheld by Redact).
     logging.getLogger("sqlalchemy.engine").setLevel(logging.DEBUG if numeric <= logging.DEBUG else logging.WARNING)
