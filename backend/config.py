@@ -319,14 +319,14 @@ def _listed(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
-def _networks(raw: str) -> tuple[str, ...]:
-    """Proxy addresses or networks, checked now so a typo stops the start instead of trusting nobody."""
+def _networks(raw: str, setting: str = "ECABINET_TRUSTED_PROXIES") -> tuple[str, ...]:
+    """Addresses or networks, checked now so a typo stops the start instead of trusting nobody."""
     out = []
     for part in _listed(raw):
         try:
             out.append(str(ipaddress.ip_network(part, strict=False)))
         except ValueError as exc:
-            raise ConfigError(f"ECABINET_TRUSTED_PROXIES: {part!r} is not an IP address or network") from exc
+            raise ConfigError(f"{setting}: {part!r} is not an IP address or network") from exc
     return tuple(out)
 
 
@@ -342,13 +342,7 @@ def _metrics_addresses(raw: str | None) -> tuple[str, ...]:
         return Settings.metrics_addresses
     if raw.strip().lower() == "none":
         return ()
-    out = []
-    for part in _listed(raw):
-        try:
-            out.append(str(ipaddress.ip_network(part, strict=False)))
-        except ValueError as exc:
-            raise ConfigError(f"ECABINET_METRICS_ADDRESSES: {part!r} is not an IP address or network") from exc
-    return tuple(out)
+    return _networks(raw, "ECABINET_METRICS_ADDRESSES")
 
 
 def _metrics_token(raw: str) -> str:
