@@ -143,6 +143,44 @@ def test_a_viewer_opened_from_the_live_screen_stays_live(live_server: LiveServer
         tablet.assert_clean()
 
 
+# Prepended to pdf.js's worker: its answers to requests (a page, the document) come 200 ms late, as on a
+# slow tablet, so a page read the viewer starts is still pending when the member leaves the document.
+# Streamed text content goes at once (a stream's messages must keep their order).
+SLOW_WORKER = """{
+  const send = self.postMessage.bind(self);
+  const isAnswer = (m) => m && m.callbackId !== undefined && m.streamId === undefined;
+  self.postMessage = (m, ...rest) => (isAnswer(m) ? setTimeout(() => send(m, ...rest), 200) : send(m, ...rest));
+}
+"""
+
+
+def test_leaving_the_viewer_while_its_pages_load_reports_no_error(live_server: LiveServer, devices: Any) -> None:
+    """Leaving a document while its pages and thumbnails are still being read (a CI run saw "Transport
+    destroyed": pdf.js refuses a page of a document the viewer has just closed) is no script error."""
+    mid = _meeting_id(live_server)
+    doc = _upload(live_server, mid, "Báo cáo tình hình kinh tế - xã hội",
+                  sample_pdf(12, text=lambda n: f"Báo cáo tình hình kinh tế - xã hội, trang {n}"))
+    reader = _member(devices, MEMBER_A, f"/meetings/{mid}", service_workers="block")
+    page = reader.page
+
+    def slow_worker(route: Any) -> None:
+        original = route.fetch()
+        route.fulfill(response=original, body=SLOW_WORKER + original.text())
+
+    page.route("**/pdf.worker.mjs", slow_worker)
+    page.reload()
+    expect(page.get_by_test_id("document-row").first).to_be_visible()
+    page.evaluate(f"location.hash = '#/documents/{doc}'")
+    layer = page.get_by_test_id("text-layer")
+    expect(layer.locator("span", has_text="Trang 1").first).to_be_attached(timeout=30_000)
+    page.get_by_test_id("page-next").click()
+    page.wait_for_timeout(60)  # the viewer has asked for page 2 (and thumbnails): the answers are on their way
+    page.evaluate(f"location.hash = '#/meetings/{mid}'")
+    expect(page.get_by_test_id("document-row").first).to_be_visible()
+    page.wait_for_timeout(1000)  # the late answers arrive for a closed document
+    reader.assert_clean()
+
+
 def _version_pdf(n: int) -> bytes:
     return sample_pdf(2, text=lambda p: f"Dự thảo Nghị quyết phát triển hạ tầng số phiên bản {n}, trang {p}")
 

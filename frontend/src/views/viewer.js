@@ -493,7 +493,8 @@ function PageView({ pdf, number, zoom, rotation, tool, marks, onCreate, userId, 
     let renderTask = null;
     let textLayer = null;
     (async () => {
-      const page = await pdf.getPage(number);
+      // The member may leave while the page is being read: the closed document then refuses it.
+      const page = await pdf.getPage(number).catch((err) => { if (cancelled) return null; throw err; });
       if (cancelled) return;
       const vp = page.getViewport({ scale: zoom, rotation: (page.rotate + rotation) % 360 });
       const canvas = canvasRef.current;
@@ -682,7 +683,7 @@ function Thumb({ pdf, n, active, goTo }) {
       canvas.height = vp.height;
       task = page.render({ canvasContext: canvas.getContext('2d'), viewport: vp });
       task.promise.catch(() => {});
-    });
+    }).catch(() => {}); // a thumbnail of a document closed meanwhile: nothing to draw
     return () => { cancelled = true; if (task) task.cancel(); };
   }, [seen, pdf, n]);
   return html`
