@@ -6,7 +6,7 @@ may be stopped), the data directory on a small tmpfs mounted here (so the disk m
 - PostgreSQL stopped for 10 s: every request a clear 503 `database_unavailable` (sockets: the same in the
   ack), no worker dies, and the service is back by itself once PostgreSQL is;
 - `kill -9` of a worker while 200 members vote: every acknowledged ballot is counted exactly once, the
-  killed worker's tablets reconnect through nginx to the other workers and resync (aim: within 5 s)."""
+  killed worker's tablets reconnect through nginx to the other workers and resync within 5 s."""
 
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ async def test_postgresql_stopped_for_10_s_answers_503_and_the_service_recovers_
     await tablet.sio.disconnect()
 
 
-RESYNC_BOUND_S = 30.0
+RESYNC_BOUND_S = 5.0  # the issue's aim; measured 2.4-2.8 s here (docs/BENCHMARKS.md)
 
 
 async def test_a_worker_killed_while_200_members_vote_loses_no_acknowledged_ballot(faults: dict[str, Any]) -> None:
@@ -237,9 +237,13 @@ async def _vote_through_a_kill(d: Deployment, faults: dict[str, Any], chair: Tab
             assert again["error"]["code"] == "already_voted", again
         else:
             assert again["ok"], again
-    for t, (_, state) in zip(moved, resynced, strict=True):
+    # Every acknowledged ballot is kept, also those the killed worker acknowledged just before it died.
+    # Asked now, not from the resync's state: a tablet whose random wait ended after the kill voted through
+    # its new worker, maybe after it had resynced.
+    for t in moved:
         if t not in unacknowledged:
-            assert next(p["mine"] for p in state["polls"] if p["id"] == poll_id)["voted"], "an acked ballot is kept"
+            sync = await t.call("meeting.sync", {"meeting_id": mid}, timeout=15)
+            assert next(p["mine"] for p in sync["state"]["polls"] if p["id"] == poll_id)["voted"], "acked, kept"
 
     closed = await chair.call("poll.close", {"poll_id": poll_id})
     assert closed["ok"], closed
@@ -254,7 +258,4 @@ async def _vote_through_a_kill(d: Deployment, faults: dict[str, Any], chair: Tab
         await db.dispose()
     assert rows == voters == VOTERS, "every ballot counted exactly once"
     print(f"{counted_unacked} ballots were committed but their answer lost with the worker; counted once")
-    # The issue's aim is 5 s; on one 2-core machine that also runs the 200 clients the slowest tablet took
-    # 8.5 s (2.3 s with 50 members: test_deploy_nginx.py). The bound here says no tablet is stranded;
-    # the figure is printed and written in docs/BENCHMARKS.md.
     assert slowest < RESYNC_BOUND_S, f"the slowest tablet resynced after {slowest:.1f} s"
