@@ -55,8 +55,8 @@ async def me(call: Call) -> dict[str, Any]:
     user = await users.get(call.db, call.user, call.user.user_id)
     token = session_token(call.request)
     csrf = auth.csrf_token(call.settings, token) if call.user.via_cookie and token else None
-    return {"user": user, "csrf_token": csrf, "media_path": call.settings.relay_path or "/socket.io",
-            "offline_hours": call.settings.offline_hours}
+    # No bridge path here: it is each meeting's (GET /api/meetings/{id}/bridge/relay).
+    return {"user": user, "csrf_token": csrf, "offline_hours": call.settings.offline_hours}
 
 
 @api.route("POST", "/api/auth/password", summary="Change my password (my other sessions end)",

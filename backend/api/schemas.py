@@ -127,7 +127,6 @@ class TokenOut(Output):
 class MeOut(Output):
     user: UserOut
     csrf_token: str | None = Field(description="present for cookie sessions")
-    media_path: str = Field(description="the Socket.IO path of the video bridge's signalling (namespace /media)")
     offline_hours: int = Field(description="how long the app keeps offline copies without reaching the server")
 
 

@@ -120,6 +120,10 @@ async def test_meetings_are_assigned_to_relays_and_the_assignment_survives_resta
     assert r.status_code == 200 and r.json()["media_path"] == "/socket.io", r.text
     r = await people["outsider"].client.get(f"/api/meetings/{mid}/bridge/relay")
     assert r.status_code == 404, "who is not in the meeting is not told it exists"
+    # The session's own answer names no bridge path: it is the meeting's, and one path per person (it was
+    # ECABINET_RELAY_PATH, "/relay", which no relay serves) sent sites of a relayed meeting nowhere.
+    me = (await people["member"].client.get("/api/auth/me")).json()
+    assert "media_path" not in me and me["user"]["id"] == people["member"].id, me
 
     cli(server, "relays", "assign", str(mid), a.name)
     assert (await relays.route(server.db, worker, chair_actor, mid))["media_path"] == f"/relay/{a.name}/socket.io"
