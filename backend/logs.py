@@ -110,6 +110,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """FORMAT, and the request's id when there is one (nginx's, on a proxied request), so that a text log
+    line can be found from nginx's log and from the X-Request-ID a user reports."""
+
+    def __init__(self) -> None:
+        super().__init__(FORMAT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # the line itself, before any traceback
+        line = super().formatMessage(record)
+        request_id = record.__dict__.get("request_id")
+        return f"{line} request_id={request_id}" if request_id else line
+
+
 class _Ours(logging.StreamHandler):  # type: ignore[type-arg]
     """The handler configure() installs (found again by a second call)."""
 
@@ -124,7 +137,7 @@ def configure(level: str, fmt: str = "text", *, stream: IO[str] | None = None) -
     for old in [h for h in root.handlers if isinstance(h, _Ours)]:
         root.removeHandler(old)
     handler = _Ours(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(FORMAT))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(Redact())
     if numeric > logging.DEBUG:
         handler.addFilter(TracebacksAtDebug())

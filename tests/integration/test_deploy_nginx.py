@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import time
 from collections import Counter
@@ -104,6 +105,11 @@ async def test_a_session_through_nginx_on_three_workers_and_a_relay_survives_a_k
         assert (await http.get(f"{base}/src/app.js")).status_code == 200, "nginx serves the app itself"
         assert (await http.get(f"{base}/package.json")).status_code == 404, "only what the browser needs is served"
         assert (await http.get(f"{base}/relay/main/health")).json()["name"] == "main", "nginx reaches the relay"
+        # One id per request, nginx's own ($request_id, 32 hex digits; a client's is not believed): the
+        # answer, nginx's log format and the worker's log lines all carry it.
+        probe = await http.get(f"{base}/api/ready", headers={"X-Request-ID": "from-the-client"})
+        request_id = probe.headers["x-request-id"]
+        assert re.fullmatch(r"[0-9a-f]{32}", request_id), request_id
     world = await setup_meeting(base, MEMBERS, deployment.db_url)
     tokens = world["tokens"]
     chair, bridge = Tablet(base, tokens["chutich"]), Tablet(base, tokens["diemcau"])
@@ -113,6 +119,7 @@ async def test_a_session_through_nginx_on_three_workers_and_a_relay_survives_a_k
     finally:  # no client left reconnecting to a deployment that is gone
         await asyncio.gather(*(t.sio.disconnect() for t in [chair, bridge, *tablets]), return_exceptions=True)
     assert deployment.logged_errors() == [], deployment.logged_errors()[:10]
+    assert request_id in deployment.workers_log(), "the worker's log line names nginx's request id"
 
 
 async def _session(deployment: Deployment, world: dict[str, Any], chair: Tablet, bridge: Tablet,

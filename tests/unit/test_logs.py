@@ -78,3 +78,27 @@ def test_socketio_loggers_get_no_handler_of_their_own_and_are_quiet_below_debug(
         root = logging.getLogger()
         for handler in [h for h in root.handlers if isinstance(h, logs._Ours)]:
             root.removeHandler(handler)
+
+
+def test_text_lines_name_the_request_before_any_traceback() -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    logs.configure("info", "text", stream=stream)
+    try:
+        log = logging.getLogger("ecabinet.access")
+        log.info("GET /api/ready 200", extra={"request_id": "83a8fc7ec88dd982bcb2a73e84be6bd0"})
+        log.info("no request here")
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            log.error("failed", exc_info=True, extra={"request_id": "r2"})
+    finally:
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root.setLevel(level)
+    out = stream.getvalue().splitlines()
+    assert out[0].endswith("GET /api/ready 200 request_id=83a8fc7ec88dd982bcb2a73e84be6bd0"), out[0]
+    assert out[1].endswith("no request here"), out[1]
+    assert out[2].endswith("failed request_id=r2"), out[2]  # the id on the line, the traceback after it
