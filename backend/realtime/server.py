@@ -135,11 +135,10 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         token = auth_data.get("token") if isinstance(auth_data, dict) else None
         generation = self.sessions.generation
         try:
-            if isinstance(token, str) and token:
-                actor = await auth.authenticate(self.live.db, self.settings, token, via_cookie=False)
-            else:
-                actor = await auth.authenticate(self.live.db, self.settings,
-                                                _cookie(environ, auth.session_cookie(self.settings)), via_cookie=True)
+            bearer = isinstance(token, str) and bool(token)
+            actor = await auth.authenticate_batched(
+                self.live.batches, self.live.db, self.settings,
+                token if bearer else _cookie(environ, auth.session_cookie(self.settings)), via_cookie=not bearer)
         except Unauthorized as exc:
             refusal = exc
             # A browser whose device was marked lost is told so: the app then erases what it stored.

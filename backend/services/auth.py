@@ -10,6 +10,7 @@ import hmac
 import secrets
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +26,7 @@ from backend.models.base import utcnow
 from backend.services import audit, devices, login_throttle, passwords
 from backend.services.context import Actor
 from backend.services.events import EventBus, Revocation
+from backend.services.group_commit import GroupCommit
 
 # A session is extended on use, but written back at most this often.
 _EXTEND_EVERY = timedelta(minutes=5)
@@ -127,19 +129,52 @@ async def login(db: Database, settings: Settings, username: str, password: str, 
 
 async def authenticate(db: Database, settings: Settings, token: str | None, *, via_cookie: bool) -> Actor:
     """The actor behind a session token, or Unauthorized. Extends the session on use."""
-    if not token or len(token) > 200:
-        raise Unauthorized("log in first")
-    digest = token_hash(token)
-    async with db.read() as s:
-        row = (await s.exec(select(AuthSession, User).join(User).where(AuthSession.token_hash == digest))).first()
-    if row is None:
-        raise Unauthorized("your session has ended: log in again")
-    session, user = row
-    _require_current(session, user)
-    if via_cookie != (session.kind == "cookie"):
-        # A bearer token in a cookie (or the reverse) means someone is replaying a secret where it does not belong.
-        raise Unauthorized("this token is not valid here")
-    return await _in_use(db, settings, session, user)
+    (result,) = await authenticate_many(db, settings, [(token, via_cookie)])
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+async def authenticate_batched(batches: GroupCommit, db: Database, settings: Settings, token: str | None, *,
+                               via_cookie: bool) -> Actor:
+    """`authenticate`, with the tokens presented together (a room of tablets connecting, a reconnect
+    storm) checked in one read, and their extensions in one write."""
+    actor: Actor = await batches.submit(
+        "authenticate", lambda batch: authenticate_many(db, settings, batch), (token, via_cookie))
+    return actor
+
+
+async def authenticate_many(db: Database, settings: Settings,
+                            requests: Sequence[tuple[str | None, bool]]) -> list[Actor | Exception]:
+    """For each (token, via_cookie): its actor, or the Unauthorized to answer."""
+    digests = {token_hash(token) for token, _ in requests if token and len(token) <= 200}
+    found: dict[str, tuple[AuthSession, User]] = {}
+    if digests:
+        async with db.read() as s:
+            rows = await s.exec(select(AuthSession, User).join(User)
+                                .where(col(AuthSession.token_hash).in_(digests)))
+            found = {session.token_hash: (session, user) for session, user in rows}
+    out: list[Actor | Exception] = []
+    for token, via_cookie in requests:
+        if not token or len(token) > 200:
+            out.append(Unauthorized("log in first"))
+            continue
+        row = found.get(token_hash(token))
+        try:
+            if row is None:
+                raise Unauthorized("your session has ended: log in again")
+            _require_current(*row)
+            if via_cookie != (row[0].kind == "cookie"):
+                # A bearer token in a cookie (or the reverse) means someone is replaying a secret where it
+                # does not belong.
+                raise Unauthorized("this token is not valid here")
+        except Unauthorized as exc:
+            out.append(exc)
+            continue
+        out.append(actor_for(row[1], session_id=row[0].id, via_cookie=row[0].kind == "cookie"))
+    accepted = {a.session_id for a in out if isinstance(a, Actor)}
+    await _extend(db, settings, [row for row in found.values() if row[0].id in accepted])
+    return out
 
 
 async def session_actor(db: Database, settings: Settings, session_id: int) -> Actor:
@@ -161,19 +196,26 @@ def _require_current(session: AuthSession, user: User) -> None:
 
 async def _in_use(db: Database, settings: Settings, session: AuthSession, user: User) -> Actor:
     """Extends the session (written at most every few minutes) and returns its actor."""
+    await _extend(db, settings, [(session, user)])
+    return actor_for(user, session_id=session.id, via_cookie=session.kind == "cookie")
+
+
+async def _extend(db: Database, settings: Settings, rows: Sequence[tuple[AuthSession, User]]) -> None:
+    """Extends the sessions in use whose last extension is a few minutes old, in one write (with their
+    devices' "last seen", on the same cadence)."""
     now = utcnow()
     lifetime = timedelta(hours=settings.session_hours)
-    if session.expires_at - now < lifetime - _EXTEND_EVERY:
-        async with db.write() as s:
-            live = await s.get(AuthSession, session.id)
-            if live is not None:
-                live.expires_at = now + lifetime
-                s.add(live)
-                device = await s.get(Device, live.device_id) if live.device_id is not None else None
-                if device is not None:  # the device list's "last seen", on the same few-minute cadence
-                    device.last_seen_at = now
-                    s.add(device)
-    return actor_for(user, session_id=session.id, via_cookie=session.kind == "cookie")
+    due = {session.id for session, _ in rows if session.expires_at - now < lifetime - _EXTEND_EVERY}
+    if not due:
+        return
+    async with db.write() as s:
+        for live in await s.exec(select(AuthSession).where(col(AuthSession.id).in_(due))):
+            live.expires_at = now + lifetime
+            s.add(live)
+            device = await s.get(Device, live.device_id) if live.device_id is not None else None
+            if device is not None:
+                device.last_seen_at = now
+                s.add(device)
 
 
 class SessionCache:

@@ -15,6 +15,8 @@ import logging
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
+from backend.db import unavailable_error
+
 log = logging.getLogger("ecabinet.group_commit")
 
 T = TypeVar("T")
@@ -62,7 +64,10 @@ class GroupCommit:
                     if len(results) != len(batch):
                         raise RuntimeError(f"a batch of {len(batch)} got {len(results)} results")
                 except Exception as exc:  # nothing of the batch was written: every caller hears why
-                    log.exception("batch of %s failed", key)
+                    if unavailable_error(exc) is not None:  # the database is down or busy: 503 to each, no traceback
+                        log.warning("batch of %s: database unavailable (%r)", key, exc)
+                    else:
+                        log.exception("batch of %s failed", key)
                     results = [exc] * len(batch)
                 for (_, future), result in zip(batch, results, strict=True):
                     if future.done():  # the caller was cancelled

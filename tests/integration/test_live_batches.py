@@ -7,13 +7,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
+import socketio
 from sqlalchemy import event
 from sqlmodel import col, func, select
 
-from backend.models import Attendance, AuditEntry, Ballot
+from backend.models import Attendance, AuditEntry, AuthSession, Ballot
+from backend.models.base import utcnow
 from backend.services import audit
+from backend.services.auth import token_hash
 from tests.integration.conftest import Server, bulk_members
 from tests.integration.live import LiveClient
 
@@ -42,6 +46,56 @@ async def _tablets(server: Server, mid: int, prefix: str) -> list[LiveClient]:
         await c.connect(token=token)
         clients.append(c)
     return clients
+
+
+@contextmanager
+def session_reads(server: Server) -> Iterator[list[int]]:
+    """Counts the statements that read login sessions (a socket's token check at connect)."""
+    counted = [0]
+
+    def on_statement(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM auth_sessions" in statement:
+            counted[0] += 1
+
+    event.listen(server.db.engine.sync_engine, "before_cursor_execute", on_statement)
+    try:
+        yield counted
+    finally:
+        event.remove(server.db.engine.sync_engine, "before_cursor_execute", on_statement)
+
+
+async def test_a_connect_storm_checks_the_tokens_together_and_still_refuses_each_bad_one(
+        session_world: dict[str, Any], server: Server) -> None:
+    """A room of tablets connecting at once (or reconnecting after an access point restarted) is checked
+    in a few reads, and the sessions due for their extension are extended in a few writes, not one of
+    each per tablet; a bad token among them is still refused, alone."""
+    mid = session_world["meeting_id"]
+    tokens = await bulk_members(server, mid, TABLETS, prefix="connect")  # sessions due for their extension
+    clients = [LiveClient(server.base_url) for _ in tokens]
+    intruders = [LiveClient(server.base_url) for _ in range(3)]
+    refused: list[Any] = []
+    for intruder in intruders:
+        intruder.sio.on("connect_error", refused.append)
+    try:
+        with session_reads(server) as reads, write_transactions(server) as commits:
+            outcomes = await asyncio.gather(
+                *(c.connect(token=t) for c, t in zip(clients, tokens, strict=True)),
+                *(c.connect(token=f"forged-{i}-{'x' * 40}") for i, c in enumerate(intruders)),
+                return_exceptions=True)
+        assert all(o is None for o in outcomes[:TABLETS]), [o for o in outcomes if o is not None][:3]
+        refusals = outcomes[TABLETS:]
+        assert all(isinstance(o, socketio.exceptions.ConnectionError) for o in refusals), refusals
+        assert len(refused) == 3 and all("session has ended" in str(r) for r in refused), refused
+        assert reads[0] <= TABLETS // 3, f"{reads[0]} reads of sessions for {TABLETS} tablets"
+        assert 1 <= commits[0] <= TABLETS // 3, f"{commits[0]} writes for {TABLETS} tablets"
+        async with server.db.read() as s:
+            extended = (await s.exec(select(func.min(AuthSession.expires_at)).where(
+                col(AuthSession.token_hash).in_([token_hash(t) for t in tokens])))).one()
+        assert extended > utcnow() + timedelta(hours=server.settings.session_hours) - timedelta(minutes=5)
+        acks = await asyncio.gather(*(c.call("meeting.join", {"meeting_id": mid}, timeout=60) for c in clients))
+        assert all(a["ok"] and a["state"]["me"]["role"] == "member" for a in acks)
+    finally:
+        await asyncio.gather(*(c.close() for c in [*clients, *intruders]))
 
 
 async def test_a_join_storm_checks_everyone_in_once_with_far_fewer_writes_than_tablets(
