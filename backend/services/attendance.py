@@ -15,7 +15,7 @@ from backend.models import Attendance, Meeting, Participant, User, taking_part
 from backend.models.base import utcnow
 from backend.services import access, audit, auth
 from backend.services.context import Actor, Live
-from backend.services.events import ROSTER_PUSH_INTERVAL_S, meeting_room, staff_room
+from backend.services.events import ROSTER_PUSH_INTERVAL_S, meeting_room, room_interval, staff_room
 
 
 async def quorum(s: AsyncSession, meeting: Meeting, *, also_present: int = 0) -> dict[str, Any]:
@@ -103,6 +103,7 @@ async def _push_attendance(live: Live, meeting_id: int) -> None:
             return
         q = await quorum(s, meeting)
         roster = await present(s, meeting_id)
+    live.progress.pace(("attendance", meeting_id), room_interval(ROSTER_PUSH_INTERVAL_S, len(roster)))
     await live.bus.publish("attendance.changed", {"meeting_id": meeting_id, "quorum": q, "count": len(roster)},
                            room=meeting_room(meeting_id))
     await live.bus.publish("attendance.roster", {"meeting_id": meeting_id, "attendance": roster},

@@ -69,6 +69,19 @@ def user_room(user_id: int) -> str:
 ROSTER_PUSH_INTERVAL_S = 1.0
 
 
+ROOM_FANOUT_TABLETS = 500
+"""Up to this many tablets a room hears its pushes at their own pace; above it proportionally less
+often: python-socketio makes one send task per tablet and push, so a room of 2,000 hearing poll progress
+four times a second costs 8,000 sends a second, the CPU the ballots themselves need."""
+ROOM_PUSH_INTERVAL_MAX_S = 2.0
+
+
+def room_interval(base: float, tablets: int) -> float:
+    """How often (seconds) a push of pace `base` goes to a room of `tablets`: `base` up to
+    ROOM_FANOUT_TABLETS, then proportionally longer, at most ROOM_PUSH_INTERVAL_MAX_S (or `base`)."""
+    return min(max(base, base * tablets / ROOM_FANOUT_TABLETS), max(base, ROOM_PUSH_INTERVAL_MAX_S))
+
+
 class Coalescer:
     """Runs an action at most once per `interval` seconds per key, always after the latest trigger.
 
@@ -79,14 +92,19 @@ class Coalescer:
         self.interval = interval
         self._pending: dict[object, asyncio.Task[None]] = {}
         self._last: dict[object, float] = {}
+        self._pace: dict[object, float] = {}
 
     def trigger(self, key: object, action: Callable[[], Awaitable[None]], *, interval: float | None = None) -> None:
         """`interval` overrides the default for this key (room-wide rosters are pushed less often)."""
         if key in self._pending:
             return
-        every = self.interval if interval is None else interval
+        every = self._pace.get(key, self.interval if interval is None else interval)
         delay = max(0.0, self._last.get(key, 0.0) + every - time.monotonic())
         self._pending[key] = asyncio.get_running_loop().create_task(self._run(key, delay, action))
+
+    def pace(self, key: object, interval: float) -> None:
+        """From now on `key` runs at most once per `interval` (an action that learns its room's size)."""
+        self._pace[key] = interval
 
     async def _run(self, key: object, delay: float, action: Callable[[], Awaitable[None]]) -> None:
         await asyncio.sleep(delay)

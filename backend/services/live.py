@@ -21,7 +21,7 @@ from backend.services import access, attendance, audit, polls, speakers
 from backend.services.access import Membership
 from backend.services.context import Actor, Live
 from backend.services.documents import document_room, readable
-from backend.services.events import ROSTER_PUSH_INTERVAL_S, meeting_room, staff_room
+from backend.services.events import ROSTER_PUSH_INTERVAL_S, meeting_room, room_interval, staff_room
 
 
 def iso(value: Any) -> str | None:
@@ -218,6 +218,7 @@ async def publish_presence(live: Live, meeting_id: int) -> None:
 async def _push_presence(live: Live, meeting_id: int) -> None:
     """Everyone hears how many are online; the staff, who see who, get the list."""
     online = sorted(await live.presence.online(meeting_id))
+    live.progress.pace(("presence", meeting_id), room_interval(ROSTER_PUSH_INTERVAL_S, len(online)))
     await live.bus.publish("presence.changed", {"meeting_id": meeting_id, "count": len(online)},
                            room=meeting_room(meeting_id))
     await live.bus.publish("presence.roster", {"meeting_id": meeting_id, "online": online},

@@ -53,7 +53,7 @@ from backend.services import access, attendance, audit
 from backend.services.access import Membership
 from backend.services.ballot_seal import BallotSeal, BallotSealError
 from backend.services.context import Actor, Live
-from backend.services.events import meeting_room, staff_room
+from backend.services.events import meeting_room, room_interval, staff_room
 
 log = logging.getLogger("ecabinet.polls")
 MAX_TIME_LIMIT = 24 * 3600
@@ -454,6 +454,8 @@ async def publish_progress(live: Live, poll_id: int, meeting_id: int) -> None:
             return
         payload: dict[str, Any] = {"poll_id": poll_id, "meeting_id": meeting_id, "voted": await _voted(s, poll),
                    "entitled": await _entitled(s, meeting_id)}
+        # The entitled bound the room's size: a big assembly hears progress less often.
+        live.progress.pace(("poll", poll_id), room_interval(live.progress.interval, payload["entitled"]))
         if poll.show_interim:
             payload["counts"] = {o.key: 0 for o in _options(poll)} | await _counts(s, poll)
     await live.bus.publish("poll.progress", payload, room=meeting_room(meeting_id))

@@ -5,6 +5,8 @@ once, every ballot is counted once, each audit entry is chained after the one be
 from __future__ import annotations
 
 import asyncio
+import random
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -158,3 +160,49 @@ async def test_ballots_cast_together_are_written_in_far_fewer_transactions_and_e
     finally:
         await chair.close()
         await asyncio.gather(*(c.close() for c in clients))
+
+
+async def test_a_big_assembly_hears_vote_progress_less_often_and_still_the_last_count(
+        session_world: dict[str, Any], server: Server) -> None:
+    """Each push to a meeting's room is one send per tablet: an assembly of 2,000 hearing the progress
+    four times a second, as a cabinet does, spent on those sends the CPU its ballots needed. Above 500
+    tablets the progress comes proportionally less often (once a second at 2,000), and the last push
+    still carries the final count."""
+    people, mid = session_world["people"], session_world["meeting_id"]
+    tokens = await bulk_members(server, mid, 2000, prefix="assembly")
+    voters = tokens[:60]
+    clients = await _connected(server, voters)
+    chair = LiveClient(server.base_url)
+    await chair.login(people["chair"].username, people["chair"].password)
+    await chair.connect()
+    try:
+        assert all(a["ok"] for a in await asyncio.gather(
+            *(c.call("meeting.join", {"meeting_id": mid}, timeout=60) for c in [chair, *clients])))
+        created = await chair.call("poll.create", {"meeting_id": mid, "question": "Thông qua báo cáo?"})
+        poll_id = created["poll"]["id"]
+        assert (await chair.call("poll.open", {"poll_id": poll_id}))["ok"]
+        listener = clients[-1]
+        listener.events["poll.progress"].clear()
+        rng = random.Random(18)
+
+        async def vote(c: LiveClient) -> dict[str, Any]:
+            await asyncio.sleep(rng.uniform(0, 3.0))  # ballots over three seconds
+            return await c.call("vote.cast", {"poll_id": poll_id, "choice": "yes"}, timeout=60)
+
+        started = time.monotonic()
+        assert all(a["ok"] for a in await asyncio.gather(*(vote(c) for c in clients)))
+        last = await listener.wait_for("poll.progress", lambda p: p["voted"] == len(voters), timeout=10)
+        elapsed = time.monotonic() - started
+        pushes = [p for p in listener.events["poll.progress"] if p["poll_id"] == poll_id]
+        assert last["entitled"] >= 2000
+        # At four a second there would be 4 per second of voting; at 2,000 tablets, one.
+        assert len(pushes) <= elapsed + 2, f"{len(pushes)} progress pushes in {elapsed:.1f} s"
+    finally:
+        await chair.close()
+        await asyncio.gather(*(c.close() for c in clients))
+
+
+async def _connected(server: Server, tokens: list[str]) -> list[LiveClient]:
+    clients = [LiveClient(server.base_url) for _ in tokens]
+    await asyncio.gather(*(c.connect(token=t) for c, t in zip(clients, tokens, strict=True)))
+    return clients

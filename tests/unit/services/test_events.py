@@ -38,3 +38,27 @@ async def test_keys_are_independent() -> None:
     coalescer.trigger("a", make("a2"))
     await coalescer.drain()
     assert sorted(seen) == ["a", "b"]
+
+
+def test_a_room_push_slows_down_only_above_500_tablets_and_never_past_two_seconds() -> None:
+    from backend.services.events import room_interval
+
+    assert room_interval(0.25, 30) == 0.25 and room_interval(0.25, 500) == 0.25
+    assert room_interval(0.25, 2000) == 1.0  # four times a second for a cabinet, once for an assembly
+    assert room_interval(1.0, 1000) == 2.0 and room_interval(1.0, 10_000) == 2.0
+    assert room_interval(5.0, 10_000) == 5.0  # a slow push is never made faster
+
+
+async def test_a_paced_key_runs_at_its_own_interval() -> None:
+    runs: list[float] = []
+    coalescer = Coalescer(0.01)
+    loop = asyncio.get_running_loop()
+
+    async def action() -> None:
+        runs.append(loop.time())
+
+    coalescer.pace("room", 0.3)
+    for _ in range(3):
+        coalescer.trigger("room", action)
+        await coalescer.drain()
+    assert len(runs) == 3 and runs[2] - runs[0] >= 0.55, runs
