@@ -44,6 +44,8 @@ def parse(data: bytes, *, max_bytes: int = fields.MAX_PACKAGE_BYTES) -> etree._E
     try:
         root = etree.fromstring(bytes(data), parser())
     except etree.XMLSyntaxError as exc:
+        if "text node" in str(exc).lower():  # libxml2's 10,000,000-byte limit on one text (huge_tree=False)
+            raise TooLarge("one text in the package (an attachment?) is larger than the parser allows") from None
         raise MalformedXml(f"not well-formed XML: {exc}") from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:

@@ -121,6 +121,13 @@ def test_malformed_xml_is_refused(signer: Signer, data: bytes) -> None:
     assert _refusal(data, signer).code == "malformed_xml"
 
 
+def test_a_text_over_the_parsers_limit_is_too_large(signer: Signer) -> None:
+    # e.g. an attachment over exchange.fields.MAX_ATTACHMENT_BYTES; the parser stops at 10,000,000 bytes
+    data = f'<edXML xmlns="{NS}"><AttachmentEncoded>'.encode() + b"QUFB" * 2_500_001 + b"</AttachmentEncoded></edXML>"
+    error = _refusal(data, signer)
+    assert error.code == "too_large"
+
+
 def test_nesting_too_deep_is_refused_as_malformed(signer: Signer) -> None:
     data = f'<edXML xmlns="{NS}">'.encode() + b"<a>" * 5_000 + b"</a>" * 5_000 + b"</edXML>"
     assert _refusal(data, signer).code == "malformed_xml"
