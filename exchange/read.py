@@ -59,15 +59,17 @@ class _Reader:
     def __init__(self, known_agencies: Container[str] | None) -> None:
         self.known = known_agencies
 
-    def agency(self, value: str, what: str) -> str:
+    def agency(self, value: str, what: str, *, directory: bool = False) -> str:
+        """The id once it follows the rules; with `directory`, also once the caller's directory knows it
+        (only for From and To: traces and earlier documents may name hubs or agencies we never deal with)."""
         fields.check_agency_id(value, what)
-        if self.known is not None and value not in self.known:
+        if directory and self.known is not None and value not in self.known:
             raise UnknownAgency(f"{what} {value} is not an agency known here")
         return value
 
     def organization(self, element: etree._Element, what: str) -> Organization:
         return Organization(
-            organ_id=self.agency(_text(element, "OrganId"), f"{what}/OrganId"),
+            organ_id=self.agency(_text(element, "OrganId"), f"{what}/OrganId", directory=True),
             organ_name=_text(element, "OrganName"), organization_in_charge=_text(element, "OrganizationInCharge"),
             organ_add=_text(element, "OrganAdd"), email=_text(element, "Email"),
             telephone=_text(element, "Telephone"), fax=_text(element, "Fax"), website=_text(element, "Website"))
@@ -182,7 +184,8 @@ def parse_package(data: bytes, *, trust_anchors: Sequence[x509.Certificate],
     """The package `data` holds, signed by a certificate chaining to one of `trust_anchors` (valid at
     `verify_at`, default now: pass the time of receipt to read an old package again).
 
-    `known_agencies`, when given, is the directory every agency id must be in (else UnknownAgency).
+    `known_agencies`, when given, is the directory the sender and every recipient must be in (else
+    UnknownAgency); ids in traces and ResponseFor are only checked for their form.
     Raises an ExchangeError subclass with a stable code for anything refused."""
     root = safe_xml.parse(data, max_bytes=max_bytes)
     safe_xml.validate(root)

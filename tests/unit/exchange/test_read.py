@@ -141,6 +141,9 @@ def test_agencies_outside_the_directory_are_refused(signer: Signer) -> None:
     error = _refusal(data, signer, known_agencies=known - {"000.00.00.H26"})
     assert error.code == "unknown_agency" and "000.00.00.H26" in error.message
     assert _refusal(_status(signer), signer, known_agencies={"000.00.00.G22"}).code == "unknown_agency"
+    # a trace or an earlier document may name an agency outside the directory
+    assert ex.parse_package(_status(signer), trust_anchors=[signer.root], known_agencies={"000.00.00.H41"}) \
+        == sample_status()
 
 
 ATTACHMENT = "AttachmentEncoded/Attachment"
