@@ -134,3 +134,13 @@ def test_a_signature_made_with_sha1_is_refused(signer: Signer) -> None:
     assert f"{NS}edXML" == signed.tag
     assert b"ecdsa-sha1" in to_bytes(signed)
     _bad_signature(to_bytes(signed), signer)
+
+
+def test_a_comment_added_in_transit_changes_nothing_but_a_processing_instruction_does(signer: Signer) -> None:
+    # Canonical XML without comments leaves comments out of the signature; processing instructions are in it.
+    data = _document(signer)
+    commented = data.replace(b"<Subject>", b"<!-- ghi ch\xc3\xba --><Subject>", 1)
+    assert commented != data
+    assert ex.parse_package(commented, trust_anchors=[signer.root]) == sample_document()
+    instructed = data.replace(b"<Subject>", b"<?note x?><Subject>", 1)
+    _bad_signature(instructed, signer)
