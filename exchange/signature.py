@@ -64,8 +64,8 @@ class _AnchoredChainVerifier(X509CertChainVerifier):
     def __init__(self, anchors: Sequence[x509.Certificate], **kwargs: Any) -> None:
         super().__init__(ca_pem_file="-", **kwargs)  # type: ignore[no-untyped-call]
         self._anchors = list(anchors)
-
         self.verified: x509.Certificate | None = None
+        """The signer's certificate once its chain verified."""
 
     @property
     def store(self) -> x509.verification.Store:
@@ -86,8 +86,7 @@ class _Verifier(XMLVerifier):
     def get_cert_chain_verifier(self, ca_pem_file: Any, ee_policy: Any, ca_policy: Any) -> X509CertChainVerifier:
         self.chain_verifier = _AnchoredChainVerifier(
             self._anchors, verification_time=self._get_cert_verification_time(),  # type: ignore[no-untyped-call]
-            ee_policy=ee_policy,
-            ca_policy=ca_policy)
+            ee_policy=ee_policy, ca_policy=ca_policy)
         return self.chain_verifier
 
 
