@@ -80,12 +80,12 @@ bench: setup
 	else echo "no benchmarks yet"; fi
 
 lint: setup
-	$(BIN)/ruff check backend signing media tests bench
+	$(BIN)/ruff check backend signing media exchange tests bench
 	$(BIN)/mypy
 	python3 ../shared/tools/import-rules 2>/dev/null || true
 
 fmt: setup
-	$(BIN)/ruff check --fix backend signing media tests bench
+	$(BIN)/ruff check --fix backend signing media exchange tests bench
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/vendor
