@@ -11,12 +11,10 @@ import hashlib
 import hmac
 import re
 import secrets
-import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +23,9 @@ from aioice import stun, turn
 from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransportPolicy
 
 from media.ice import turn_credential
-from tests.conftest import free_port, port_open, unavailable
 from tests.integration.conftest import Server, serving
 from tests.integration.media.test_bridge import CHAIR, Site, _until
+from tests.support.coturn import Coturn, running_coturn
 
 TTL = 600
 STUN_URL = "stun:127.0.0.1:3478"
@@ -91,49 +89,10 @@ async def test_media_config_gives_each_person_their_own_credentials_for_turn_ser
 # --- a real TURN server -------------------------------------------------------------------------------------
 
 
-@dataclass
-class Coturn:
-    port: int
-    secret: str
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"turn:127.0.0.1:{self.port}?transport=udp"
-
-    def logged(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
 @pytest.fixture
 def coturn(tmp_path: Path) -> Iterator[Coturn]:
-    """Debian's coturn on 127.0.0.1, a free port, with a random shared secret; stopped (only it) after."""
-    binary = shutil.which("turnserver") or ("/usr/bin/turnserver" if Path("/usr/bin/turnserver").exists() else None)
-    if binary is None:
-        unavailable("coturn's turnserver is not installed (make deploy-tools installs Debian's coturn)")
-    assert binary is not None
-    port, secret, log = free_port(), secrets.token_urlsafe(24), tmp_path / "turnserver.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [binary, "-n", "-v", "--listening-port", str(port), "--use-auth-secret", f"--static-auth-secret={secret}",
-             "--realm", "ecabinet", "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1", "--no-cli", "--no-tls",
-             "--no-dtls", "--allow-loopback-peers", "--db", str(tmp_path / "turndb"),
-             "--pidfile", str(tmp_path / "turnserver.pid"), "--log-file", "stdout"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 15
-        while not port_open("127.0.0.1", port):  # it listens on TCP and UDP alike
-            assert proc.poll() is None, f"turnserver stopped: {log.read_text(errors='replace')[-2000:]}"
-            assert time.monotonic() < deadline, "turnserver did not listen within 15 s"
-            time.sleep(0.05)
-        yield Coturn(port, secret, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with running_coturn(tmp_path) as server:
+        yield server
 
 
 class _Inbox(asyncio.DatagramProtocol):
