@@ -79,7 +79,7 @@ unit: setup
 integration: setup signing-tools deploy-tools
 	$(BIN)/python -m pytest -q tests/integration
 
-e2e: setup chromium
+e2e: setup chromium deploy-tools
 	$(BIN)/python -m pytest -q tests/e2e
 
 bench: setup

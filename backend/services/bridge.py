@@ -68,8 +68,6 @@ class Bridge:
         self._bytes: dict[tuple[int, str], tuple[float, int, int]] = {}
         self._offers: dict[tuple[int, int], deque[float]] = defaultdict(deque)
         self._tasks: set[asyncio.Task[None]] = set()
-        self.clock: Callable[[], float] = time.time
-        """Unix time, for the expiry of TURN credentials (tests set it)."""
         if settings.media_host_addresses:
             hooks.restrict_host_addresses(list(settings.media_host_addresses))
 
@@ -78,7 +76,7 @@ class Bridge:
         `name`'s own that expire ECABINET_TURN_TTL_SECONDS from now."""
         s = self.settings
         return ice.ice_servers(s.media_ice_servers, secret=s.turn_secret, name=name, ttl=s.turn_ttl_seconds,
-                               now=self.clock())
+                               now=time.time())
 
     async def config(self, actor: Actor, meeting_id: int) -> dict[str, Any]:
         """What a site needs before it offers: its ICE servers (with its own TURN credentials) and the codec."""
