@@ -41,6 +41,10 @@ OFFERS_PER_MINUTE = 10
 
 log = logging.getLogger("ecabinet.bridge")
 
+BITRATE_WINDOW_S = 1.0
+"""A site's bitrate is counted over at least this long: the control room and Prometheus asking a few
+milliseconds apart would otherwise see the bytes of those milliseconds (often none)."""
+
 
 Notify = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 """Sends one connection (by its socket id) one event: (connection, event, data)."""
@@ -65,7 +69,9 @@ class Bridge:
         self.notify: Notify = _nobody
         """How a single connection is told something (the signalling layer sets it)."""
         self.relays: dict[int, Relay] = {}
-        self._bytes: dict[tuple[int, str], tuple[float, int, int]] = {}
+        # Per (meeting, site): when its publication's bytes were counted, how many, which publication,
+        # and the bitrate of the last window.
+        self._bytes: dict[tuple[int, str], tuple[float, int, int, float | None]] = {}
         self._offers: dict[tuple[int, int], deque[float]] = defaultdict(deque)
         self._tasks: set[asyncio.Task[None]] = set()
         if settings.media_host_addresses:
@@ -223,9 +229,14 @@ class Bridge:
                     elif stat.type == "inbound-rtp":
                         row["packets_lost"] += getattr(stat, "packetsLost", 0) or 0
                 now, before = time.monotonic(), self._bytes.get((meeting_id, site))
-                if before is not None and before[2] == id(publishing) and now > before[0]:
-                    row["bitrate_kbps"] = round((received - before[1]) * 8 / (now - before[0]) / 1000, 1)
-                self._bytes[(meeting_id, site)] = (now, received, id(publishing))
+                if before is None or before[2] != id(publishing):
+                    self._bytes[(meeting_id, site)] = (now, received, id(publishing), None)
+                elif now - before[0] < BITRATE_WINDOW_S:  # asked again at once: the last window's figure
+                    row["bitrate_kbps"] = before[3]
+                else:
+                    rate = round((received - before[1]) * 8 / (now - before[0]) / 1000, 1)
+                    self._bytes[(meeting_id, site)] = (now, received, id(publishing), rate)
+                    row["bitrate_kbps"] = rate
             rtts = [stat.roundTripTime for sub in subs for stat in (await sub.pc.getStats()).values()
                     if stat.type == "remote-inbound-rtp" and getattr(stat, "roundTripTime", None) is not None]
             row["rtt_ms"] = round(max(rtts) * 1000, 1) if rtts else None

@@ -261,6 +261,10 @@ async def test_the_control_room_sees_every_site_and_a_dropped_site_comes_back(
         state = (await sec.get(f"/api/meetings/{mid}/bridge")).json()
         hanoi = next(s for s in state["sites"] if s["site"] == str(people["bridge"].id))
         assert hanoi["publishing"] == "connected" and hanoi["bitrate_kbps"] > 0
+        # Asked again at once (the control room and Prometheus a moment apart): still the last second's
+        # bitrate, not the few bytes of the milliseconds between the two.
+        again = (await sec.get(f"/api/meetings/{mid}/bridge")).json()
+        assert next(s for s in again["sites"] if s["site"] == hanoi["site"])["bitrate_kbps"] == hanoi["bitrate_kbps"]
         metrics = (await sec.get(f"/api/meetings/{mid}/bridge/metrics")).text
         assert f'ecabinet_bridge_connected{{meeting="{mid}",site="{people["bridge"].id}"}} 1' in metrics
         # The same relay's figures in the worker's /metrics (the relay runs in this process).
