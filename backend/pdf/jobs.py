@@ -138,14 +138,41 @@ def exchange_parse(args: dict[str, Any], blobs: list[bytes]) -> tuple[Any, list[
 
     anchors = [cert for pem in blobs[1:] for cert in x509.load_pem_x509_certificates(pem)]
     known = args.get("known_agencies")
-    package = exchange.parse_package(blobs[0], trust_anchors=anchors,
-                                     known_agencies=None if known is None else frozenset(str(k) for k in known),
-                                     max_bytes=int(args["max_bytes"]))
+    try:
+        package = exchange.parse_package(blobs[0], trust_anchors=anchors,
+                                         known_agencies=None if known is None else frozenset(str(k) for k in known),
+                                         max_bytes=int(args["max_bytes"]))
+    except exchange.ExchangeError as exc:
+        return {"kind": "refused", "code": exc.code, "message": exc.message[:1000],
+                "claimed": _claimed(blobs[0], int(args["max_bytes"]))}, []
     kind = "status" if isinstance(package, exchange.StatusPackage) else "document"
     value = _jsonable(package)
     if isinstance(package, exchange.DocumentPackage):
         value["document_id"] = package.document_id
     return {"kind": kind, "package": value}, [a.data for a in getattr(package, "attachments", ())]
+
+
+def _claimed(data: bytes, max_bytes: int) -> dict[str, str] | None:
+    """What a refused package SAYS it is (From, DocumentId, Code, PromulgationDate), unverified, so the
+    refusal can answer its claimed sender with a status package; None when even the safe parse fails."""
+    from exchange import fields, safe_xml
+
+    try:
+        root = safe_xml.parse(data, max_bytes=max_bytes)
+    except ValueError:
+        return None
+    message = root.find("/".join(f"{{{fields.NAMESPACE}}}{step}"
+                                 for step in (fields.ENVELOPE, "edXMLHeader", "MessageHeader")))
+    if message is None:
+        return None
+
+    def text(path: str) -> str:
+        found = message.find("/".join(f"{{{fields.NAMESPACE}}}{step}" for step in path.split("/")))
+        return (found.text or "").strip()[:300] if found is not None else ""
+
+    return {"sender": text("From/OrganId"), "document_id": text("DocumentId"),
+            "code": f"{text('Code/CodeNumber')}/{text('Code/CodeNotation')}",
+            "promulgation_date": text("PromulgationInfo/PromulgationDate")}
 
 
 def _jsonable(value: Any) -> Any:

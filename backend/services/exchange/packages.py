@@ -17,6 +17,12 @@ class PackageRefused(Unprocessable):
     """The package was refused: `code` is the exchange library's (forbidden_construct, bad_signature, ...),
     or `too_complex` when its reading ran out of time or memory."""
 
+    def __init__(self, message: str, *, code: str, claimed: dict[str, str] | None = None) -> None:
+        super().__init__(message, code=code)
+        self.claimed = claimed
+        """What the package SAYS it is (sender, document_id, code, promulgation_date), unverified: only to
+        address the refusal's status package; None when it could not even be read safely."""
+
 
 @dataclass(frozen=True)
 class Parsed:
@@ -68,6 +74,11 @@ async def parse(settings: Settings, data: bytes, *, known_agencies: Iterable[str
                              code="too_complex") from exc
     except sandbox.JobRefused as exc:
         raise PackageRefused(exc.message, code=exc.code) from exc
+    if isinstance(value, dict) and value.get("kind") == "refused":
+        claimed = value.get("claimed")
+        raise PackageRefused(str(value.get("message", "")), code=str(value.get("code", "refused")),
+                             claimed={str(k): str(v) for k, v in claimed.items()} if isinstance(claimed, dict)
+                             else None)
     if not isinstance(value, dict) or value.get("kind") not in ("document", "status") \
             or not isinstance(value.get("package"), dict):
         raise PackageRefused("the package reader gave no answer", code="too_complex")
