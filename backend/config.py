@@ -200,6 +200,11 @@ class Settings:
     carry no status package."""
     exchange_signing_cert: Path | None = None
     """PEM certificate of that key, followed by its issuing CAs (ECABINET_EXCHANGE_SIGNING_CERT)."""
+    exchange_inbox_dir: Path | None = None
+    """A folder watched for packages (ECABINET_EXCHANGE_INBOX_DIR): each file dropped there is received like a
+    POST to /api/exchange/inbound, then moved to done/ or refused/ (with NAME.reason.txt). Unset: not watched."""
+    exchange_inbox_seconds: int = 5
+    """How often each worker looks into that folder (ECABINET_EXCHANGE_INBOX_SECONDS)."""
     exchange_agency_code: str = "000.00.00.G22"
     """Our own agency identifier, the sender of our status packages (ECABINET_EXCHANGE_AGENCY_CODE)."""
     exchange_agency_name: str = "Văn phòng Chính phủ"
@@ -359,7 +364,13 @@ def _exchange(env: Mapping[str, str], number: Callable[[str, int], int], default
         fields.check_agency_id(code, "ECABINET_EXCHANGE_AGENCY_CODE")
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    inbox = env.get("ECABINET_EXCHANGE_INBOX_DIR", "").strip()
+    if inbox and not Path(inbox).is_dir():
+        raise ConfigError(f"ECABINET_EXCHANGE_INBOX_DIR: {inbox} is not a directory")
     return {
+        "exchange_inbox_dir": Path(inbox) if inbox else None,
+        "exchange_inbox_seconds": _at_least(1, "ECABINET_EXCHANGE_INBOX_SECONDS", number(
+            "ECABINET_EXCHANGE_INBOX_SECONDS", defaults.exchange_inbox_seconds)),
         "exchange_max_package_bytes": largest,
         "exchange_parse_seconds": _at_least(1, "ECABINET_EXCHANGE_PARSE_SECONDS", number(
             "ECABINET_EXCHANGE_PARSE_SECONDS", defaults.exchange_parse_seconds)),

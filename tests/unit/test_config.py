@@ -117,6 +117,8 @@ def test_offline_copies_expire_after_72_hours_unless_configured() -> None:
     ({"ECABINET_EXCHANGE_TRUST_ANCHORS": "/no/such/roots.pem"}, "ECABINET_EXCHANGE_TRUST_ANCHORS"),
     ({"ECABINET_EXCHANGE_SIGNING_KEY": __file__}, "ECABINET_EXCHANGE_SIGNING_CERT"),
     ({"ECABINET_EXCHANGE_AGENCY_CODE": "001.00.00.G22"}, "ECABINET_EXCHANGE_AGENCY_CODE"),
+    ({"ECABINET_EXCHANGE_INBOX_DIR": __file__}, "ECABINET_EXCHANGE_INBOX_DIR"),
+    ({"ECABINET_EXCHANGE_INBOX_SECONDS": "0"}, "ECABINET_EXCHANGE_INBOX_SECONDS"),
 ])
 def test_exchange_settings_refuse_bad_values_by_name(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
