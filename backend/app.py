@@ -40,7 +40,7 @@ from backend.services.auth import SessionCache
 from backend.services.bridge import Bridge
 from backend.services.context import Live
 from backend.services.events import Coalescer, NullBus
-from backend.services.exchange import watched
+from backend.services.exchange import packages, watched
 from backend.services.files import FileStore
 from backend.services.opinions import Opinions
 from backend.services.presence import presence_store
@@ -201,7 +201,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
         revocations.listen(namespace.revoked)
     metrics.registry.register(LiveFigures(
         rooms=lambda: sio.manager.rooms.get("/", {}), pool=lambda: database.engine.sync_engine.pool,
-        sandboxes=lambda: {name: pdf_jobs.pool(settings, name) for name in ("work", "verify")},
+        sandboxes=lambda: {**{name: pdf_jobs.pool(settings, name) for name in ("work", "verify")},
+                           "exchange": packages.pool(settings)},
         relays=lambda: bridge.relays if bridge is not None else None))
 
     async def before_scrape() -> None:

@@ -219,3 +219,21 @@ async def test_any_logged_in_user_may_list_the_directory_and_nobody_else(
             "active": True} in listed
     async with httpx.AsyncClient(base_url=server.base_url) as anonymous:
         assert (await anonymous.get("/api/exchange/agencies")).status_code == 401
+
+
+async def test_a_commit_that_fails_leaves_neither_the_row_nor_the_files(
+        server: Server, directory: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = document(attachments=(ex.Attachment("rieng.pdf", "application/pdf", PDF + b"% chi rieng lan nay\n"),))
+    data = signed(package, pki(server).sender)
+    before = await counts(server)
+
+    async def failing_audit(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the disk under the database failed")
+
+    monkeypatch.setattr(inbound.audit, "record", failing_audit)
+    with pytest.raises(RuntimeError):
+        await inbound.receive(server.db, server.settings, data)
+    assert await counts(server) == before
+    monkeypatch.undo()
+    assert (await deliver(server, data)).status_code == 201  # and once the fault is gone, it lands whole
+    assert await counts(server) == (before[0] + 1, before[1] + 2)

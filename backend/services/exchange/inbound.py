@@ -135,8 +135,9 @@ def _duplicate(document_id: str) -> Conflict:
 
 
 def _discard(files: FileStore, digests: list[str]) -> None:
-    """Remove the files this package wrote, so a failed import leaves nothing behind. (A file that was
-    already in the store is never among them.)"""
+    """Remove the files this package wrote, so a failed import leaves nothing behind. A file that was
+    already in the store is never among them. (Known gap: another request storing the very same bytes in
+    the moment between our write and this removal would lose its copy; the store has no reference count.)"""
     for digest in digests:
         files.path(digest).unlink(missing_ok=True)
 
