@@ -45,8 +45,9 @@ signing-tools:
 	  else echo "signing tools missing and not root: those tests will skip"; fi; \
 	fi
 
-# The deployment test runs Debian's nginx with the generated configuration (deploy/); install it when
-# missing and we may (its service is not started: the test runs its own nginx on loopback ports).
+# The deployment test runs Debian's nginx with the generated configuration (deploy/), and the TURN test
+# Debian's coturn; install them when missing and we may (their services are neither started nor
+# enabled: the tests run their own nginx and turnserver on loopback ports).
 deploy-tools:
 	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -55,6 +56,14 @@ deploy-tools:
 	      || echo "could not install nginx: the deployment test will skip"; \
 	    (nginx -s stop 2>/dev/null || true); \
 	  else echo "nginx missing and not root: the deployment test will skip"; fi; \
+	fi
+	@if ! command -v turnserver >/dev/null && [ ! -x /usr/bin/turnserver ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's coturn for the TURN test"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq coturn >/dev/null) \
+	      || echo "could not install coturn: the TURN test will skip"; \
+	    (systemctl stop coturn 2>/dev/null; systemctl disable coturn 2>/dev/null; true); \
+	  else echo "coturn missing and not root: the TURN test will skip"; fi; \
 	fi
 
 run: setup
@@ -70,7 +79,7 @@ unit: setup
 integration: setup signing-tools deploy-tools
 	$(BIN)/python -m pytest -q tests/integration
 
-e2e: setup chromium
+e2e: setup chromium deploy-tools
 	$(BIN)/python -m pytest -q tests/e2e
 
 bench: setup

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.exceptions import ConfigError
+from media.ice import check_url, is_turn
 
 _KNOWN_BAD_SECRETS = {"", "changeme", "secret", "change-me", "dev"}
 _MIN_SECRET_LENGTH = 32
@@ -150,8 +151,17 @@ class Settings:
     media_codec: str = "VP8"
     """The video codec every site of the bridge negotiates: VP8 or H264 (ECABINET_MEDIA_CODEC)."""
     media_ice_servers: tuple[str, ...] = ()
-    """STUN/TURN URLs the relay and the sites use (ECABINET_MEDIA_ICE_SERVERS, comma-separated); none by
-    default: a closed government network has no public STUN server."""
+    """STUN/TURN URLs the relay and the sites use (ECABINET_MEDIA_ICE_SERVERS, comma-separated: `stun:`,
+    `turn:` or `turns:` URLs, checked at start); none by default: a closed government network has no
+    public STUN server."""
+    turn_secret: str = field(default="", repr=False)
+    """The secret shared with the TURN server (ECABINET_TURN_SECRET; coturn's `static-auth-secret` with
+    `use-auth-secret`): every site and the relay get time-limited credentials made with it for each
+    `turn:`/`turns:` URL. Needed when there is one (browsers refuse a TURN server without credentials);
+    at least 16 characters."""
+    turn_ttl_seconds: int = 3600
+    """How long such a credential may open a TURN allocation (ECABINET_TURN_TTL_SECONDS, 60 to 86400); an
+    allocation made in time lasts as long as its peer connection."""
     media_host_addresses: tuple[str, ...] = ()
     """Local addresses the relay offers media on (ECABINET_MEDIA_HOST_ADDRESSES, comma-separated); empty:
     every interface but loopback."""
@@ -270,6 +280,12 @@ class Settings:
         if level != "B-B" and not env.get("ECABINET_TSA_URL", "").strip():
             raise ConfigError(f"PAdES {level} needs a timestamp authority: set ECABINET_TSA_URL")
         secure = flag("ECABINET_SECURE_COOKIES", mode == "production")
+        ice_urls = _ice_urls(env.get("ECABINET_MEDIA_ICE_SERVERS", ""))
+        turn_secret = _turn_secret(env.get("ECABINET_TURN_SECRET", ""))
+        if not turn_secret and any(is_turn(url) for url in ice_urls):
+            # Browsers refuse a TURN server without credentials: no site could join the bridge.
+            raise ConfigError("ECABINET_MEDIA_ICE_SERVERS names a TURN server: set ECABINET_TURN_SECRET to its "
+                              "static-auth-secret (docs/operator.md, 'TURN')")
         offline_hours = number("ECABINET_OFFLINE_HOURS", defaults.offline_hours)
         if offline_hours < 1:
             raise ConfigError("ECABINET_OFFLINE_HOURS must be at least 1")
@@ -325,7 +341,10 @@ class Settings:
             verify_per_minute=number("ECABINET_VERIFY_PER_MINUTE", defaults.verify_per_minute),
             book_builds_per_minute=number("ECABINET_BOOK_BUILDS_PER_MINUTE", defaults.book_builds_per_minute),
             media_codec=_media_codec(env.get("ECABINET_MEDIA_CODEC", defaults.media_codec)),
-            media_ice_servers=_listed(env.get("ECABINET_MEDIA_ICE_SERVERS", "")),
+            media_ice_servers=ice_urls,
+            turn_secret=turn_secret,
+            turn_ttl_seconds=_between(60, 86_400, "ECABINET_TURN_TTL_SECONDS",
+                                      number("ECABINET_TURN_TTL_SECONDS", defaults.turn_ttl_seconds)),
             media_host_addresses=_listed(env.get("ECABINET_MEDIA_HOST_ADDRESSES", "")),
             relay_path=env.get("ECABINET_RELAY_PATH", "").strip(),
             smtp_host=env.get("ECABINET_SMTP_HOST", "").strip(),
@@ -406,6 +425,12 @@ def _at_least(low: int, name: str, value: int) -> int:
     return value
 
 
+def _between(low: int, high: int, name: str, value: int) -> int:
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be {low} to {high}, not {value}")
+    return value
+
+
 def _listed(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
@@ -448,6 +473,22 @@ def _media_codec(raw: str) -> str:
     if codec not in {"VP8", "H264"}:
         raise ConfigError(f"ECABINET_MEDIA_CODEC must be VP8 or H264, not {raw!r}")
     return codec
+
+
+def _ice_urls(raw: str) -> tuple[str, ...]:
+    """Checked now: a URL aiortc cannot read would fail every peer connection of the relay, in a meeting."""
+    try:
+        return tuple(check_url(url) for url in _listed(raw))
+    except ValueError as exc:
+        raise ConfigError(f"ECABINET_MEDIA_ICE_SERVERS: {exc}") from exc
+
+
+def _turn_secret(raw: str) -> str:
+    secret = raw.strip()
+    if secret and len(secret) < 16:
+        raise ConfigError("ECABINET_TURN_SECRET must be a random value of at least 16 characters (or unset), "
+                          "the same as coturn's static-auth-secret")
+    return secret
 
 
 def normalise_database_url(url: str) -> str:

@@ -18,7 +18,7 @@ import fractions
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import av
@@ -26,6 +26,7 @@ from aiortc import (
     MediaStreamTrack,
     RTCBundlePolicy,
     RTCConfiguration,
+    RTCIceServer,
     RTCPeerConnection,
     RTCRtpReceiver,
     RTCRtpSender,
@@ -257,26 +258,34 @@ class Relay:
     whoever owned the older one."""
 
     def __init__(self, configuration: RTCConfiguration | None = None, *, video_codec: str | None = None,
+                 ice_servers: Callable[[], list[RTCIceServer]] | None = None,
                  on_sources: Callable[[], None] | None = None,
                  on_replaced: Callable[[str, str], None] | None = None) -> None:
         self.configuration = configuration or RTCConfiguration(iceServers=[])
         """For the peer connections a site offers (publications)."""
-        # The relay's own offers bundle every m-line on one transport. With aiortc's default ("balanced")
-        # the second audio m-line stays bundled to a transport that the answer's BUNDLE group then shuts
-        # down: its sender never starts, and nobody hears the chair. (Publications keep the default: there
-        # the site's offer decides, and video receivers made before an audio-first offer would be bundled
-        # to a transport that the same BUNDLE handling shuts down.)
-        self.offering = RTCConfiguration(iceServers=self.configuration.iceServers,
-                                         bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        self.ice_servers = ice_servers
+        """Asked for the ICE servers of each new peer connection (instead of `configuration`'s): TURN
+        credentials expire, so each connection gets fresh ones."""
+        self.on_sources, self.on_replaced = on_sources, on_replaced
         self.video_codec = video_codec
         """The one video codec every site negotiates (None: whatever the offer prefers)."""
-        self.on_sources, self.on_replaced = on_sources, on_replaced
         self.connect_timeout = CONNECT_TIMEOUT_S
         self.sources: dict[tuple[str, str], Source] = {}
         """The sources on the air: the live publication's of each site."""
         self.publications: list[Publication] = []
         self.subscriptions: dict[str, Subscription] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def _configuration(self, *, offering: bool) -> RTCConfiguration:
+        servers = self.ice_servers() if self.ice_servers is not None else self.configuration.iceServers
+        if offering:
+            # The relay's own offers bundle every m-line on one transport. With aiortc's default ("balanced")
+            # the second audio m-line stays bundled to a transport that the answer's BUNDLE group then shuts
+            # down: its sender never starts, and nobody hears the chair. (Publications keep the default: there
+            # the site's offer decides, and video receivers made before an audio-first offer would be bundled
+            # to a transport that the same BUNDLE handling shuts down.)
+            return replace(self.configuration, iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        return replace(self.configuration, iceServers=servers)
 
     def live_publication(self, site: str) -> Publication | None:
         return next((pub for pub in self.publications if pub.site == site and pub.live), None)
@@ -288,7 +297,7 @@ class Relay:
         dropped; the site's working publication stays until this one is connected."""
         for earlier in [pub for pub in self.publications if pub.owner == owner and not pub.live]:
             await self._drop_publication(earlier)
-        pc = RTCPeerConnection(self.configuration)
+        pc = RTCPeerConnection(self._configuration(offering=False))
         pub = Publication(owner, site or owner, pc)
 
         @pc.on("track")
@@ -371,7 +380,7 @@ class Relay:
         previous = self.subscriptions.get(key)
         if previous is not None:
             await self._drop_subscription(previous)
-        pc = RTCPeerConnection(self.offering)
+        pc = RTCPeerConnection(self._configuration(offering=True))
         tracks: dict[tuple[str, str], ForwardedTrack] = {}
         for slot, kind in slots:
             track = ForwardedTrack(kind)

@@ -75,8 +75,7 @@ class MediaNamespace(SessionNamespace):
         session["meetings"].add(meeting_id)
 
     async def config(self, sid: str, actor: Actor, data: p.MeetingRef) -> dict[str, Any]:
-        await self.bridge.may_join(actor, data.meeting_id)
-        return {"ice_servers": list(self.settings.media_ice_servers), "codec": self.settings.media_codec}
+        return await self.bridge.config(actor, data.meeting_id)
 
     async def publish(self, sid: str, actor: Actor, data: p.MediaDescription) -> dict[str, Any]:
         await self._joined(sid, data.meeting_id)  # first: a disconnection while aiortc works still releases

@@ -32,7 +32,7 @@ from backend.exceptions import (
 )
 from backend.monitoring import Metrics
 from backend.realtime import payloads as p
-from backend.realtime.fanout import LinkedRedisManager
+from backend.realtime.fanout import DirectEmitManager, LinkedRedisManager
 from backend.realtime.revocations import Revocations
 from backend.redis_link import RedisLink
 from backend.services import attendance, auth, devices, live, polls, speakers
@@ -420,7 +420,7 @@ class SessionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 def create_server(settings: Settings, link: RedisLink | None = None,
                   metrics: Metrics | None = None) -> socketio.AsyncServer:
     """With a Redis link: python-socketio's Redis manager on the process's pool and the deployment's channel."""
-    manager = LinkedRedisManager(link, metrics=metrics) if link is not None else None
+    manager = LinkedRedisManager(link, metrics=metrics) if link is not None else DirectEmitManager()
     # cors_allowed_origins=None: a browser may connect only from the page's own origin. The loggers are
     # given (not False), so their records reach the process's one handler, where backend/logs.py withholds
     # the packets they carry; their level is set by logs.configure (WARNING unless debugging).

@@ -17,7 +17,7 @@ from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCIceServer, RTCSessionDescription
+from aiortc import RTCIceServer, RTCSessionDescription
 from sqlmodel import select
 
 from backend.config import Settings
@@ -29,8 +29,9 @@ from backend.models import Meeting, Participant, SpeakerTurn, taking_part
 from backend.services import access, relays
 from backend.services.context import Actor
 from backend.services.events import EventBus, NullBus, staff_room
-from media import hooks
+from media import hooks, ice
 from media import sdp as media_sdp
+from media.ice import IceServer
 from media.relay import Relay
 
 SLOTS = (("floor", "video"), ("floor", "audio"), ("chair", "video"), ("chair", "audio"))
@@ -70,11 +71,27 @@ class Bridge:
         if settings.media_host_addresses:
             hooks.restrict_host_addresses(list(settings.media_host_addresses))
 
+    def ice_servers(self, name: str) -> list[IceServer]:
+        """The STUN and TURN servers for `name` (a user id, or `relay`), TURN ones with credentials of
+        `name`'s own that expire ECABINET_TURN_TTL_SECONDS from now."""
+        s = self.settings
+        return ice.ice_servers(s.media_ice_servers, secret=s.turn_secret, name=name, ttl=s.turn_ttl_seconds,
+                               now=time.time())
+
+    async def config(self, actor: Actor, meeting_id: int) -> dict[str, Any]:
+        """What a site needs before it offers: its ICE servers (with its own TURN credentials) and the codec."""
+        await self.may_join(actor, meeting_id)
+        return {"ice_servers": [server.as_dict() for server in self.ice_servers(str(actor.user_id))],
+                "codec": self.settings.media_codec}
+
+    def _relay_ice_servers(self) -> list[RTCIceServer]:
+        return [RTCIceServer(urls=server.urls, username=server.username, credential=server.credential)
+                for server in self.ice_servers("relay")]
+
     def _relay(self, meeting_id: int) -> Relay:
         if meeting_id not in self.relays:
-            servers = [RTCIceServer(urls=url) for url in self.settings.media_ice_servers]
             self.relays[meeting_id] = Relay(
-                RTCConfiguration(iceServers=servers), video_codec=self.settings.media_codec,
+                video_codec=self.settings.media_codec, ice_servers=self._relay_ice_servers,
                 on_sources=lambda: self._spawn(self._sources_changed(meeting_id)),
                 on_replaced=lambda conn, site: self._spawn(self._replaced(meeting_id, conn)))
         return self.relays[meeting_id]

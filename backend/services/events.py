@@ -102,6 +102,13 @@ class Coalescer:
         delay = max(0.0, self._last.get(key, 0.0) + every - time.monotonic())
         self._pending[key] = asyncio.get_running_loop().create_task(self._run(key, delay, action))
 
+    def cancel(self, key: object) -> None:
+        """Drops a run of `key` that has not started (its news is stale: a closed poll's result replaces
+        its progress, and a push to 2,000 tablets would delay the result by as much)."""
+        task = self._pending.pop(key, None)
+        if task is not None:
+            task.cancel()
+
     def pace(self, key: object, interval: float) -> None:
         """From now on `key` runs at most once per `interval` (an action that learns its room's size)."""
         self._pace[key] = interval

@@ -484,6 +484,7 @@ async def close(live: Live, actor: Actor | None, poll_id: int) -> dict[str, Any]
                            object_id=poll.id, meeting_id=poll.meeting_id,
                            details={"counts": result.counts, "passed": result.passed, "by_clock": actor is None})
         out = await public(s, poll)
+    live.progress.cancel(("poll", poll_id))
     await live.bus.publish("poll.closed", out, room=meeting_room(poll.meeting_id))
     if poll.secret:
         await live.db.forget_deleted(["sealed_ballots", "secret_ballots"])

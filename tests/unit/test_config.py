@@ -106,6 +106,51 @@ def test_offline_copies_expire_after_72_hours_unless_configured() -> None:
             Settings.from_env({"ECABINET_OFFLINE_HOURS": bad})
 
 
+def test_turn_credentials_are_off_by_default_and_the_secret_stays_out_of_repr() -> None:
+    s = Settings.from_env({})
+    assert (s.media_ice_servers, s.turn_secret, s.turn_ttl_seconds) == ((), "", 3600)
+    s = Settings.from_env({"ECABINET_MEDIA_ICE_SERVERS": " stun:stun.example.gov.vn , turn:turn.example.gov.vn:3478"
+                                                         "?transport=udp,turns:turn.example.gov.vn:5349?transport=tcp",
+                           "ECABINET_TURN_SECRET": "Bi-mat-chung-voi-coturn-2026", "ECABINET_TURN_TTL_SECONDS": "600"})
+    assert s.media_ice_servers == ("stun:stun.example.gov.vn", "turn:turn.example.gov.vn:3478?transport=udp",
+                                   "turns:turn.example.gov.vn:5349?transport=tcp")
+    assert s.turn_ttl_seconds == 600
+    assert "Bi-mat" not in repr(s)
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("https://turn.example.gov.vn", "must start with stun:, turn: or turns:"),
+    ("turn.example.gov.vn:3478", "must start with stun:, turn: or turns:"),
+    ("stuns:stun.example.gov.vn", "must start with stun:, turn: or turns:"),
+    ("turn:turn.example.gov.vn:3478?transport=sctp", "turn:host[:port][?transport=udp|tcp]"),
+    ("turn:[2001:db8::1]:3478", "IPv4"),
+    ("stun:stun.example.gov.vn?transport=udp", "takes no transport"),
+    ("turn:turn.example.gov.vn:70000", "port must be 1 to 65535"),
+])
+def test_a_bad_ice_server_url_stops_the_start_with_the_setting_and_the_url_named(url: str, says: str) -> None:
+    env = {"ECABINET_MEDIA_ICE_SERVERS": f"stun:stun.example.gov.vn,{url}", "ECABINET_TURN_SECRET": "x" * 32}
+    with pytest.raises(ConfigError, match="ECABINET_MEDIA_ICE_SERVERS") as raised:
+        Settings.from_env(env)
+    assert url in str(raised.value) and says in str(raised.value)
+
+
+def test_a_turn_server_needs_the_shared_secret_and_the_secret_must_be_long() -> None:
+    with pytest.raises(ConfigError, match="set ECABINET_TURN_SECRET"):
+        Settings.from_env({"ECABINET_MEDIA_ICE_SERVERS": "turn:turn.example.gov.vn"})
+    assert Settings.from_env({"ECABINET_MEDIA_ICE_SERVERS": "stun:stun.example.gov.vn"}).turn_secret == ""
+    with pytest.raises(ConfigError, match="ECABINET_TURN_SECRET must be a random value of at least 16"):
+        Settings.from_env({"ECABINET_TURN_SECRET": "changeme"})
+
+
+@pytest.mark.parametrize(("raw", "says"), [("an hour", "must be a whole number, not 'an hour'"),
+                                           ("59", "must be 60 to 86400, not 59"),
+                                           ("86401", "must be 60 to 86400, not 86401")])
+def test_the_turn_credential_lifetime_is_a_whole_number_of_seconds_in_range(raw: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=f"ECABINET_TURN_TTL_SECONDS {says}"):
+        Settings.from_env({"ECABINET_TURN_TTL_SECONDS": raw})
+    assert Settings.from_env({"ECABINET_TURN_TTL_SECONDS": "86400"}).turn_ttl_seconds == 86400
+
+
 @pytest.mark.parametrize(("env", "named"), [
     ({"ECABINET_EXCHANGE_MAX_PACKAGE_BYTES": "999"}, "ECABINET_EXCHANGE_MAX_PACKAGE_BYTES"),
     ({"ECABINET_EXCHANGE_MAX_PACKAGE_BYTES": "70000000"}, "ECABINET_EXCHANGE_MAX_PACKAGE_BYTES"),

@@ -62,7 +62,9 @@ export class BridgeClient {
     this.onStatus('connecting');
     const meeting_id = this.meetingId;
     const config = await emitOn(this.socket, 'media.config', { meeting_id });
-    const iceServers = config.ice_servers.map((urls) => ({ urls }));
+    // Each join asks again: a TURN server's credentials are this person's own and expire (ECABINET_TURN_TTL_SECONDS).
+    const iceServers = config.ice_servers.map(({ urls, username, credential }) =>
+      (username === undefined ? { urls } : { urls, username, credential }));
     if (this.stream && !this.replaced) {
       const pub = new RTCPeerConnection({ iceServers });
       this.pcs.push(pub);

@@ -9,6 +9,7 @@ import math
 import time
 from array import array
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 import av
@@ -49,7 +50,9 @@ class Site:
     """A bridge point or a tablet: a Socket.IO client on /media and its peer connections."""
 
     def __init__(self, server: Server, live: LiveClient, *, base_url: str | None = None,
-                 path: str = "socket.io") -> None:
+                 path: str = "socket.io", configuration: RTCConfiguration | None = None) -> None:
+        self.configuration = configuration or RTCConfiguration()
+        """Of its peer connections (ICE servers, transport policy); receiving bundles every m-line regardless."""
         self.sio = socketio.AsyncClient(reconnection=False)
         self.server, self.live = server, live
         self.base_url, self.path = base_url or server.base_url, path
@@ -71,7 +74,7 @@ class Site:
         return ack
 
     async def publish(self, meeting_id: int, level: int, *, audio: bool = False) -> dict[str, Any]:
-        pc = RTCPeerConnection()
+        pc = RTCPeerConnection(self.configuration)
         self.pcs.append(pc)
         pc.addTransceiver(MovingPicture(level), direction="sendonly")
         if audio:
@@ -86,7 +89,7 @@ class Site:
         ack = await self.call("media.receive", {"meeting_id": meeting_id})
         assert ack["ok"], ack
         self.frames.clear()  # m-line indexes are this offer's
-        pc = RTCPeerConnection(BUNDLED)
+        pc = RTCPeerConnection(replace(self.configuration, bundlePolicy=BUNDLED.bundlePolicy))
         self.pcs.append(pc)
 
         @pc.on("track")

@@ -62,3 +62,21 @@ async def test_a_paced_key_runs_at_its_own_interval() -> None:
         coalescer.trigger("room", action)
         await coalescer.drain()
     assert len(runs) == 3 and runs[2] - runs[0] >= 0.55, runs
+
+
+async def test_a_cancelled_key_does_not_run_but_can_be_triggered_again() -> None:
+    runs: list[str] = []
+    coalescer = Coalescer(0.05)
+
+    async def action() -> None:
+        runs.append("ran")
+
+    coalescer.trigger("poll", action)
+    coalescer.trigger("poll", action)  # coalesced into the first, which has not started (it waits)
+    coalescer.cancel("poll")
+    await coalescer.drain()
+    await asyncio.sleep(0.1)
+    assert runs == []
+    coalescer.trigger("poll", action)
+    await coalescer.drain()
+    assert runs == ["ran"]
