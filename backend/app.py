@@ -40,6 +40,7 @@ from backend.services.auth import SessionCache
 from backend.services.bridge import Bridge
 from backend.services.context import Live
 from backend.services.events import Coalescer, NullBus
+from backend.services.exchange import packages, watched
 from backend.services.files import FileStore
 from backend.services.opinions import Opinions
 from backend.services.presence import presence_store
@@ -200,7 +201,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
         revocations.listen(namespace.revoked)
     metrics.registry.register(LiveFigures(
         rooms=lambda: sio.manager.rooms.get("/", {}), pool=lambda: database.engine.sync_engine.pool,
-        sandboxes=lambda: {name: pdf_jobs.pool(settings, name) for name in ("work", "verify")},
+        sandboxes=lambda: {**{name: pdf_jobs.pool(settings, name) for name in ("work", "verify")},
+                           "exchange": packages.pool(settings)},
         relays=lambda: bridge.relays if bridge is not None else None))
 
     async def before_scrape() -> None:
@@ -214,10 +216,13 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
         await revocations.start()
         housekeeping = asyncio.create_task(_housekeeping(live_ctx, rounds))
         heartbeat = asyncio.create_task(_presence_heartbeat(live_ctx, settings.presence_ttl_seconds / 3))
+        tasks = [housekeeping, heartbeat]
+        if settings.exchange_inbox_dir is not None:
+            tasks.append(asyncio.create_task(watched.watch(database, settings)))
         yield
-        for task in (housekeeping, heartbeat):
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(housekeeping, heartbeat, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await revocations.close()
         if bridge is not None:
             await bridge.close()

@@ -1,5 +1,5 @@
 """`ecabinet serve | relay | migrate | demo | user add|passwd|list | pki init|issue|import|token|list |
-verify | trace | backup | restore`."""
+verify | trace | backup | restore | agencies import|list`."""
 
 from __future__ import annotations
 
@@ -186,6 +186,7 @@ def cmd_relays(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from backend import migrate
     from backend.services import demo
+    from backend.services.exchange import agencies
 
     settings = _settings()
     if settings.mode == "production" and not args.force:
@@ -196,6 +197,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
     signers = _with_db(settings, lambda db: demo.load_signing(db, settings))
     if _with_db(settings, lambda db: demo.load_documents(db, settings)):
         print("demo meeting documents uploaded")
+    if _with_db(settings, agencies.load_demo):
+        print("example agency directory loaded (examples, not the official list: see docs/exchange.md)")
     if signers:
         print(f"signing certificates issued to {', '.join(signers)} (key passphrase {demo.SIGNING_PASSPHRASE})")
     if accounts is None:
@@ -204,6 +207,39 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print("Demo data loaded. Accounts (shown once; also listed in README.md):")
     for a in accounts:
         print(f"  {a.username:16} {a.password:18} {a.full_name} — {a.title}")
+
+
+def cmd_agencies(args: argparse.Namespace) -> None:
+    """The directory of agencies we exchange documents with: import a CSV file (all or nothing), list it."""
+    import json
+    from pathlib import Path
+
+    from backend.services.exchange import agencies
+
+    settings = _settings()
+    if args.agencies_command == "import":
+        try:
+            text = Path(args.file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            sys.exit(f"ecabinet: cannot read {args.file} as UTF-8 text: {exc}")
+        try:
+            done = _with_db(settings, lambda db: agencies.import_csv(db, text))
+        except agencies.DirectoryRefused as exc:
+            print(f"ecabinet: {args.file}: nothing was imported:", file=sys.stderr)
+            for problem in exc.problems:
+                print(f"  {problem}", file=sys.stderr)
+            sys.exit(1)
+        print(f"{done['added']} agencies added, {done['updated']} updated")
+        return
+    rows = _with_db(settings, agencies.listing)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        print("the directory is empty (import one: ecabinet agencies import FILE.csv)")
+    for a in rows:
+        print(f"{a['code']}\t{a['level']}\t{a['parent_code'] or '-'}\t{'' if a['active'] else '(inactive) '}"
+              f"{a['name']}")
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -539,6 +575,15 @@ def parser() -> argparse.ArgumentParser:
     run = rel.add_parser("unassign", help="forget a meeting's relay (the next join chooses the least busy)")
     run.add_argument("meeting_id", type=int)
     run.set_defaults(func=cmd_relays)
+    ag = sub.add_parser("agencies", help="the directory of agencies documents are exchanged with").add_subparsers(
+        dest="agencies_command", required=True)
+    agi = ag.add_parser("import", help="add or update agencies from a CSV file (code,name,level,parent_code); "
+                                       "any invalid row and nothing is imported")
+    agi.add_argument("file")
+    agi.set_defaults(func=cmd_agencies)
+    agl = ag.add_parser("list", help="every agency in the directory")
+    agl.add_argument("--json", action="store_true")
+    agl.set_defaults(func=cmd_agencies)
     trace = sub.add_parser("trace", help="name whose copy a leaked PDF is (exit 0 found, 1 not ours, 2 error)")
     trace.add_argument("file")
     trace.add_argument("--json", action="store_true", help="print the copies found as JSON")

@@ -9,9 +9,10 @@ import ipaddress
 import os
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from backend.exceptions import ConfigError
 from media.ice import check_url, is_turn
@@ -182,6 +183,42 @@ class Settings:
     """Upgrade the connection with STARTTLS (ECABINET_SMTP_STARTTLS)."""
     signing_timezone: str = "Asia/Ho_Chi_Minh"
     """Time zone of the dates printed on resolutions, minutes and signatures (ECABINET_TIMEZONE)."""
+    exchange_max_package_bytes: int = 64 * 1024 * 1024
+    """Largest edXML package POST /api/exchange/inbound accepts, refused before it is read whole
+    (ECABINET_EXCHANGE_MAX_PACKAGE_BYTES; at most the 64 MiB the exchange library allows)."""
+    exchange_parse_seconds: int = 30
+    """Time limit of reading one package in its sandbox child; the child is killed at it
+    (ECABINET_EXCHANGE_PARSE_SECONDS). A 56 MB package takes about 4 s."""
+    exchange_parse_memory_mb: int = 1_500
+    """Memory limit (RLIMIT_AS) of that child in MB (ECABINET_EXCHANGE_PARSE_MEMORY_MB); a 56 MB package
+    peaks at about 440 MiB."""
+    exchange_slots: int = 1
+    """Sandbox children reading packages at once, per web worker, a pool of their own so the gateway never
+    takes the slots of meeting documents (ECABINET_EXCHANGE_SLOTS)."""
+    exchange_queue: int = 4
+    """Packages that may wait for a slot (ECABINET_EXCHANGE_QUEUE); beyond it: 503 `busy`."""
+    exchange_wait_seconds: int = 60
+    """How long a package waits for a slot before 503 `busy` (ECABINET_EXCHANGE_WAIT_SECONDS)."""
+    exchange_gateway_secret: str = field(default="", repr=False)
+    """The bearer secret the exchange gateway sends to POST /api/exchange/inbound
+    (ECABINET_EXCHANGE_GATEWAY_SECRET, at least 24 characters); empty: the endpoint is disabled."""
+    exchange_trust_anchors: Path | None = None
+    """PEM file of the root certificates incoming packages must be signed under
+    (ECABINET_EXCHANGE_TRUST_ANCHORS); unset: every package is refused `bad_signature`."""
+    exchange_signing_key: Path | None = None
+    """PEM private key that signs our status packages (ECABINET_EXCHANGE_SIGNING_KEY); unset: refusals
+    carry no status package."""
+    exchange_signing_cert: Path | None = None
+    """PEM certificate of that key, followed by its issuing CAs (ECABINET_EXCHANGE_SIGNING_CERT)."""
+    exchange_inbox_dir: Path | None = None
+    """A folder watched for packages (ECABINET_EXCHANGE_INBOX_DIR): each file dropped there is received like a
+    POST to /api/exchange/inbound, then moved to done/ or refused/ (with NAME.reason.txt). Unset: not watched."""
+    exchange_inbox_seconds: int = 5
+    """How often each worker looks into that folder (ECABINET_EXCHANGE_INBOX_SECONDS)."""
+    exchange_agency_code: str = "000.00.00.G22"
+    """Our own agency identifier, the sender of our status packages (ECABINET_EXCHANGE_AGENCY_CODE)."""
+    exchange_agency_name: str = "Văn phòng Chính phủ"
+    """Our own agency's name (ECABINET_EXCHANGE_AGENCY_NAME)."""
 
     @property
     def effective_pki_dir(self) -> Path:
@@ -316,7 +353,61 @@ class Settings:
             smtp_user=env.get("ECABINET_SMTP_USER", ""),
             smtp_password=env.get("ECABINET_SMTP_PASSWORD", ""),
             smtp_starttls=flag("ECABINET_SMTP_STARTTLS", False),
+            **_exchange(env, number, defaults),
         )
+
+
+def _exchange(env: Mapping[str, str], number: Callable[[str, int], int], defaults: Settings) -> dict[str, Any]:
+    """The document exchange's settings (issue 17), checked now so a mistake stops the start."""
+    from exchange import fields
+
+    def path(name: str) -> Path | None:
+        raw = env.get(name, "").strip()
+        if raw and not Path(raw).is_file():
+            raise ConfigError(f"{name}: {raw} is not a readable file")
+        return Path(raw) if raw else None
+
+    largest = number("ECABINET_EXCHANGE_MAX_PACKAGE_BYTES", defaults.exchange_max_package_bytes)
+    if not 1_000 <= largest <= fields.MAX_PACKAGE_BYTES:
+        raise ConfigError(f"ECABINET_EXCHANGE_MAX_PACKAGE_BYTES must be from 1000 to {fields.MAX_PACKAGE_BYTES} "
+                          f"(the exchange library's limit), not {largest}")
+    secret = env.get("ECABINET_EXCHANGE_GATEWAY_SECRET", "").strip()
+    if secret and len(secret) < 24:
+        raise ConfigError("ECABINET_EXCHANGE_GATEWAY_SECRET must be at least 24 characters (or unset: the "
+                          "inbound endpoint is then disabled)")
+    key, cert = path("ECABINET_EXCHANGE_SIGNING_KEY"), path("ECABINET_EXCHANGE_SIGNING_CERT")
+    if (key is None) != (cert is None):
+        raise ConfigError("set both ECABINET_EXCHANGE_SIGNING_KEY and ECABINET_EXCHANGE_SIGNING_CERT, or neither")
+    code = env.get("ECABINET_EXCHANGE_AGENCY_CODE", defaults.exchange_agency_code).strip()
+    try:
+        fields.check_agency_id(code, "ECABINET_EXCHANGE_AGENCY_CODE")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    inbox = env.get("ECABINET_EXCHANGE_INBOX_DIR", "").strip()
+    if inbox and not Path(inbox).is_dir():
+        raise ConfigError(f"ECABINET_EXCHANGE_INBOX_DIR: {inbox} is not a directory")
+    return {
+        "exchange_inbox_dir": Path(inbox) if inbox else None,
+        "exchange_inbox_seconds": _at_least(1, "ECABINET_EXCHANGE_INBOX_SECONDS", number(
+            "ECABINET_EXCHANGE_INBOX_SECONDS", defaults.exchange_inbox_seconds)),
+        "exchange_max_package_bytes": largest,
+        "exchange_parse_seconds": _at_least(1, "ECABINET_EXCHANGE_PARSE_SECONDS", number(
+            "ECABINET_EXCHANGE_PARSE_SECONDS", defaults.exchange_parse_seconds)),
+        "exchange_parse_memory_mb": _at_least(200, "ECABINET_EXCHANGE_PARSE_MEMORY_MB", number(
+            "ECABINET_EXCHANGE_PARSE_MEMORY_MB", defaults.exchange_parse_memory_mb)),
+        "exchange_slots": _at_least(1, "ECABINET_EXCHANGE_SLOTS", number("ECABINET_EXCHANGE_SLOTS",
+                                                                         defaults.exchange_slots)),
+        "exchange_queue": _at_least(0, "ECABINET_EXCHANGE_QUEUE", number("ECABINET_EXCHANGE_QUEUE",
+                                                                         defaults.exchange_queue)),
+        "exchange_wait_seconds": _at_least(1, "ECABINET_EXCHANGE_WAIT_SECONDS", number(
+            "ECABINET_EXCHANGE_WAIT_SECONDS", defaults.exchange_wait_seconds)),
+        "exchange_gateway_secret": secret,
+        "exchange_trust_anchors": path("ECABINET_EXCHANGE_TRUST_ANCHORS"),
+        "exchange_signing_key": key,
+        "exchange_signing_cert": cert,
+        "exchange_agency_code": code,
+        "exchange_agency_name": env.get("ECABINET_EXCHANGE_AGENCY_NAME", defaults.exchange_agency_name).strip(),
+    }
 
 
 _REDIS_PREFIX = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")

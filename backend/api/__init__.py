@@ -5,6 +5,7 @@ from backend.api import (  # noqa: F401  (registration by import)
     bridge,
     devices,
     documents,
+    exchange,
     meetings,
     notifications,
     opinions,

@@ -16,8 +16,9 @@ _PATH_PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
 _REF = "#/components/schemas/{model}"
 _ERROR_TEXT = {
     400: "malformed request (e.g. body is not JSON, or breaks a rule)",
-    401: "not logged in, or the session has ended",
-    403: "logged in but not allowed (or missing CSRF token on a cookie session)",
+    401: "not logged in, or the session has ended (the exchange gateway: no bearer secret)",
+    403: "logged in but not allowed (or missing CSRF token on a cookie session; the exchange gateway: a wrong "
+         "secret, or the endpoint is disabled)",
     404: "no such object",
     409: "conflicts with the current state (duplicate, wrong meeting state)",
     413: "body too large",
@@ -50,7 +51,7 @@ def _error_codes(op: Operation) -> list[int]:
     codes = {400, 422}  # 422 also for query parameters an operation does not take
     if op.body is not None or op.upload is not None:
         codes |= {413, 415}
-    if op.permission.access is not Access.PUBLIC:
+    if op.permission.access is not Access.PUBLIC or op.gate is not None:
         codes |= {401, 403}
     if "{" in op.path or op.permission.meeting_actions:
         codes.add(404)
@@ -74,6 +75,7 @@ _SANDBOXED = {
     ("GET", "/api/documents/{document_id}/view"), ("GET", "/api/documents/{document_id}/download"),
     ("GET", "/api/documents/{document_id}/annotated"), ("GET", "/api/records/{record_id}/verification"),
     ("PUT", "/api/me/signature-image"), ("PUT", "/api/bodies/{body_id}/seal-image"),
+    ("POST", "/api/exchange/inbound"),
 }
 # Operations whose answer the client keeps and revalidates (ETag, If-None-Match, 304 Not Modified).
 _REVALIDATED = {("GET", "/api/documents/{document_id}/view")}
@@ -135,6 +137,8 @@ def document(operations: list[Operation], *, version: str) -> dict[str, Any]:
                                              "content": {"application/json": {"schema": error_ref}}}
         entry["security"] = [] if op.permission.access is Access.PUBLIC else [{"bearerAuth": []},
                                                                              {"cookieAuth": []}]
+        if op.gate is not None:  # a caller that is no user: the exchange gateway and its secret
+            entry["security"] = [{"gatewayAuth": []}]
         paths.setdefault(oa_path, {})[op.method.lower()] = entry
     return {
         "openapi": "3.1.0",
@@ -147,6 +151,9 @@ def document(operations: list[Operation], *, version: str) -> dict[str, Any]:
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer",
                                "description": "a token from POST /api/auth/tokens"},
+                "gatewayAuth": {"type": "http", "scheme": "bearer",
+                                "description": "the exchange gateway's secret (ECABINET_EXCHANGE_GATEWAY_SECRET), "
+                                               "for POST /api/exchange/inbound only"},
                 "cookieAuth": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
                                "description": f"set by POST /api/auth/login (named __Host-{SESSION_COOKIE} "
                                               "when served over HTTPS); unsafe methods also need "

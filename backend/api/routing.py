@@ -156,6 +156,9 @@ class Operation:
     """Name of the Settings field that caps the upload's size in bytes."""
     produces: str | None = None
     """Media type of a file answer (the handler returns a starlette Response)."""
+    gate: Callable[[Request, Settings], None] | None = None
+    """A check of a caller that is no user (e.g. the exchange gateway's bearer secret), run before the
+    body is read; it raises Unauthorized or Forbidden."""
 
     @property
     def name(self) -> str:
@@ -169,10 +172,11 @@ class Api:
     def route(self, method: str, path: str, *, summary: str, permission: Permission, tag: str,
               body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
               response: Any = None, status: int = 200, upload: str | None = None, upload_limit: str = "",
-              produces: str | None = None) -> Callable[[Handler], Handler]:
+              produces: str | None = None,
+              gate: Callable[[Request, Settings], None] | None = None) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.operations.append(Operation(method, path, handler, summary, permission, body, query, response,
-                                             status, tag, upload, upload_limit, produces))
+                                             status, tag, upload, upload_limit, produces, gate))
             return handler
         return register
 
@@ -194,6 +198,8 @@ async def run(op: Operation, request: Request) -> Response:
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings
     actor = await authenticate_request(request, db, settings, op.permission)
+    if op.gate is not None:
+        op.gate(request, settings)
     path = dict(request.path_params)
     for key, value in path.items():
         if isinstance(value, int) and not 1 <= value <= MAX_ID:

@@ -11,6 +11,7 @@ from backend.models.documents import (
     DocumentReader,
     DocumentVersion,
 )
+from backend.models.exchange import Agency, IncomingDocument
 from backend.models.meetings import AgendaItem, Attendance, Meeting, Participant, SavedGroup, SpeakerTurn, taking_part
 from backend.models.notifications import Notification
 from backend.models.opinions import (
@@ -27,10 +28,10 @@ from backend.models.resolutions import Resolution, ResolutionSignature, SigningC
 from backend.models.votes import Ballot, BallotReceipt, Poll, PollVoter, SealedBallot, SecretBallot
 
 __all__ = [
-    "AgendaItem", "AgendaPosition", "Annotation", "Attendance", "AuditEntry", "AuthSession", "Ballot",
+    "AgendaItem", "AgendaPosition", "Agency", "Annotation", "Attendance", "AuditEntry", "AuthSession", "Ballot",
     "BallotReceipt", "Body", "Device",
-    "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion", "LoginAddressThrottle",
-    "LoginThrottle", "Meeting", "MediaRelay", "Notification",
+    "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion", "IncomingDocument",
+    "LoginAddressThrottle", "LoginThrottle", "Meeting", "MediaRelay", "Notification",
     "OpinionAnswer", "OpinionBallot", "OpinionDocumentComment", "OpinionQuestion", "OpinionReminder", "OpinionRound",
     "Participant", "Poll", "PollVoter", "RelayAssignment", "Resolution", "ResolutionSignature", "SavedGroup",
     "SealedBallot",

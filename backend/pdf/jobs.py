@@ -10,6 +10,10 @@ functions parse untrusted bytes without bounds of their own.
 | trace    | [pdf]                      | -                                      | the copy tokens found       |
 | verify   | [pdf, PEM root...]         | max_objects                            | VerificationReport.to_dict  |
 | image    | [png]                      | max_side                               | size; [the image, re-drawn] |
+| exchange_parse | [edXML, PEM anchor...] | known_agencies (or null), max_bytes | package JSON; [attachments] |
+
+The sandbox is the house's one child-process runner, so the edXML reader (exchange/) runs here too though
+it is no PDF tool.
 """
 
 from __future__ import annotations
@@ -125,7 +129,72 @@ def image(args: dict[str, Any], blobs: list[bytes]) -> tuple[Any, list[bytes]]:
     return {"width": pixels.width, "height": pixels.height}, [out.getvalue()]
 
 
-JOBS: dict[str, Job] = {"probe": probe, "copy": copy, "book": book, "trace": trace, "verify": verify, "image": image}
+def exchange_parse(args: dict[str, Any], blobs: list[bytes]) -> tuple[Any, list[bytes]]:
+    """An edXML package read with every check of exchange.parse_package; its ExchangeError (code, message)
+    becomes the job's refusal. The attachments' bytes travel as blobs, in manifest order."""
+    from cryptography import x509
+
+    import exchange
+
+    anchors = [cert for pem in blobs[1:] for cert in x509.load_pem_x509_certificates(pem)]
+    known = args.get("known_agencies")
+    try:
+        package = exchange.parse_package(blobs[0], trust_anchors=anchors,
+                                         known_agencies=None if known is None else frozenset(str(k) for k in known),
+                                         max_bytes=int(args["max_bytes"]))
+    except exchange.ExchangeError as exc:
+        return {"kind": "refused", "code": exc.code, "message": exc.message[:1000],
+                "claimed": _claimed(blobs[0], int(args["max_bytes"]))}, []
+    kind = "status" if isinstance(package, exchange.StatusPackage) else "document"
+    value = _jsonable(package)
+    if isinstance(package, exchange.DocumentPackage):
+        value["document_id"] = package.document_id
+    return {"kind": kind, "package": value}, [a.data for a in getattr(package, "attachments", ())]
+
+
+def _claimed(data: bytes, max_bytes: int) -> dict[str, str] | None:
+    """What a refused package SAYS it is (From, DocumentId, Code, PromulgationDate), unverified, so the
+    refusal can answer its claimed sender with a status package; None when even the safe parse fails."""
+    from exchange import fields, safe_xml
+
+    try:
+        root = safe_xml.parse(data, max_bytes=max_bytes)
+    except ValueError:
+        return None
+    message = root.find("/".join(f"{{{fields.NAMESPACE}}}{step}"
+                                 for step in (fields.ENVELOPE, "edXMLHeader", "MessageHeader")))
+    if message is None:
+        return None
+
+    def text(path: str) -> str:
+        found = message.find("/".join(f"{{{fields.NAMESPACE}}}{step}" for step in path.split("/")))
+        return (found.text or "").strip()[:300] if found is not None else ""
+
+    return {"sender": text("From/OrganId"), "document_id": text("DocumentId"),
+            "code": f"{text('Code/CodeNumber')}/{text('Code/CodeNotation')}",
+            "promulgation_date": text("PromulgationInfo/PromulgationDate")}
+
+
+def _jsonable(value: Any) -> Any:
+    """A parsed package's dataclasses as JSON (dates ISO 8601, enums by value, bytes left out: they are
+    the blobs)."""
+    from datetime import date
+    from enum import Enum
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not isinstance(getattr(value, f.name), bytes)}
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, date):  # datetime too
+        return value.isoformat()
+    return value
+
+
+JOBS: dict[str, Job] = {"probe": probe, "copy": copy, "book": book, "trace": trace, "verify": verify, "image": image,
+                        "exchange_parse": exchange_parse}
 
 _PRELOAD: dict[str, tuple[str, ...]] = {
     "probe": ("pypdf", "pypdf.filters", "encodings.charmap", "encodings.utf_16_be"),
@@ -137,6 +206,8 @@ _PRELOAD: dict[str, tuple[str, ...]] = {
     "verify": ("asyncio", "signing", "backend.pdf.probe", "pyhanko.sign.validation",
                "pyhanko.pdf_utils.reader"),
     "image": ("PIL.Image", "PIL.PngImagePlugin", "zlib"),
+    "exchange_parse": ("exchange", "exchange.safe_xml", "exchange.signature", "cryptography.x509", "lxml.etree",
+                       "signxml", "encodings.idna"),
 }
 
 
@@ -146,6 +217,10 @@ def preload(job: str) -> None:
 
     for name in _PRELOAD.get(job, ()):
         importlib.import_module(name)
+    if job == "exchange_parse":
+        from exchange import safe_xml
+
+        safe_xml.schema()  # compiled once, before the limits
     if job in ("copy", "book"):
         from backend.pdf.fonts import register_fonts
 

@@ -71,7 +71,19 @@ def test_settings(data_dir: Path, database_url: str) -> Settings:
                    media_host_addresses=("127.0.0.1",),  # WebRTC stays on loopback
                    # Several test runs share one Redis server: each test server keys and channels its own.
                    redis_prefix=f"ecabinet-test-{uuid.uuid4().hex[:12]}",
-                   verify_seconds=8, verify_memory_mb=600)  # a hostile verification is killed within seconds
+                   verify_seconds=8, verify_memory_mb=600,  # a hostile verification is killed within seconds
+                   **_exchange_settings(data_dir))
+
+
+def _exchange_settings(data_dir: Path) -> dict[str, Any]:
+    """The document exchange on: the gateway's secret, a development PKI's root as the trust anchor and our
+    own status-signing key (tests/support/exchange_packages.py)."""
+    from tests.support.exchange_packages import GATEWAY_SECRET, exchange_pki
+
+    pki = exchange_pki(data_dir / "exchange-pki")
+    return {"exchange_gateway_secret": GATEWAY_SECRET, "exchange_trust_anchors": pki.anchors,
+            "exchange_signing_key": pki.our_key, "exchange_signing_cert": pki.our_cert,
+            "exchange_parse_seconds": 10, "exchange_parse_memory_mb": 1_000}
 
 
 @asynccontextmanager

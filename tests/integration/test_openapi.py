@@ -133,8 +133,12 @@ async def test_public_operations_need_no_security_and_the_others_declare_it(doc:
     public = {k for k, op in _operations(doc).items() if op["security"] == []}
     assert public == {("GET", "/api/health"), ("GET", "/api/ready"), ("POST", "/api/auth/login"),
                       ("POST", "/api/auth/tokens"), ("POST", "/api/verify"), ("POST", "/api/devices/wiped")}
+    # The exchange gateway is no user: it sends a secret of its own, declared as a scheme of its own.
+    gateway = ("POST", "/api/exchange/inbound")
+    assert _operations(doc)[gateway]["security"] == [{"gatewayAuth": []}]
+    assert {"401", "403"} <= set(_operations(doc)[gateway]["responses"])
     for key, op in _operations(doc).items():
-        if key not in public:
+        if key not in public and key != gateway:
             assert op["security"] == [{"bearerAuth": []}, {"cookieAuth": []}], key
             assert {"401", "403"} <= set(op["responses"]), key
 
@@ -147,8 +151,9 @@ async def _samples(server: Server, root: Client, cast: Cast,
     async def call(client: Client | None, method: str, path: str, url: str, body: Any = None,
                    params: dict[str, Any] | None = None, upload: bytes | None = None,
                    form: dict[str, str] | None = None, file: bytes | None = None,
-                   upload_type: str = "application/pdf") -> httpx.Response:
-        raw: dict[str, Any] = {"content": upload, "headers": {"Content-Type": upload_type}} if upload else {}
+                   upload_type: str = "application/pdf", headers: dict[str, str] | None = None) -> httpx.Response:
+        raw: dict[str, Any] = {"content": upload, "headers": {"Content-Type": upload_type, **(headers or {})}
+                               } if upload else {}
         if file is not None:  # a multipart form: its text fields and the PDF in the 'file' part
             raw = {"data": form or {}, "files": {"file": ("mau.pdf", file, "application/pdf")}}
         if client is None:
@@ -233,7 +238,27 @@ async def _samples(server: Server, root: Client, cast: Cast,
     await _bridge_samples(cast, call)
     await _notification_samples(cast, call)
     await _device_samples(server, root, call, await new_user("devices"))
+    await _exchange_samples(server, cast, call)
     return out
+
+
+async def _exchange_samples(server: Server, cast: Cast, call: Any) -> None:
+    """A document package delivered by the gateway (signed under the test server's exchange PKI), then read."""
+    from backend.services.exchange import agencies
+    from tests.support.exchange_packages import DIRECTORY, GATEWAY_SECRET, document, exchange_pki, signed
+
+    await agencies.import_csv(server.db, DIRECTORY)
+    sec = cast["secretary"].client
+    await call(cast["member"].client, "GET", "/api/exchange/agencies", "/api/exchange/agencies")
+    data = signed(document(), exchange_pki(server.settings.data_dir / "exchange-pki").sender)
+    r = await call(None, "POST", "/api/exchange/inbound", "/api/exchange/inbound", upload=data,
+                   upload_type="application/xml", headers={"Authorization": f"Bearer {GATEWAY_SECRET}"})
+    assert r.status_code == 201, r.text
+    stored = r.json()
+    await call(sec, "GET", "/api/exchange/inbox", "/api/exchange/inbox")
+    i = f"/api/exchange/inbox/{stored['id']}"
+    await call(sec, "GET", "/api/exchange/inbox/{incoming_id}", i)
+    await call(sec, "GET", "/api/exchange/inbox/{incoming_id}/attachments/{number}", f"{i}/attachments/1")
 
 
 async def _device_samples(server: Server, root: Client, call: Any, person: Any) -> None:

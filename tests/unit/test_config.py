@@ -149,3 +149,28 @@ def test_the_turn_credential_lifetime_is_a_whole_number_of_seconds_in_range(raw:
     with pytest.raises(ConfigError, match=f"ECABINET_TURN_TTL_SECONDS {says}"):
         Settings.from_env({"ECABINET_TURN_TTL_SECONDS": raw})
     assert Settings.from_env({"ECABINET_TURN_TTL_SECONDS": "86400"}).turn_ttl_seconds == 86400
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({"ECABINET_EXCHANGE_MAX_PACKAGE_BYTES": "999"}, "ECABINET_EXCHANGE_MAX_PACKAGE_BYTES"),
+    ({"ECABINET_EXCHANGE_MAX_PACKAGE_BYTES": "70000000"}, "ECABINET_EXCHANGE_MAX_PACKAGE_BYTES"),
+    ({"ECABINET_EXCHANGE_MAX_PACKAGE_BYTES": "lots"}, "ECABINET_EXCHANGE_MAX_PACKAGE_BYTES"),
+    ({"ECABINET_EXCHANGE_PARSE_SECONDS": "0"}, "ECABINET_EXCHANGE_PARSE_SECONDS"),
+    ({"ECABINET_EXCHANGE_PARSE_MEMORY_MB": "50"}, "ECABINET_EXCHANGE_PARSE_MEMORY_MB"),
+    ({"ECABINET_EXCHANGE_SLOTS": "0"}, "ECABINET_EXCHANGE_SLOTS"),
+    ({"ECABINET_EXCHANGE_GATEWAY_SECRET": "too-short"}, "ECABINET_EXCHANGE_GATEWAY_SECRET"),
+    ({"ECABINET_EXCHANGE_TRUST_ANCHORS": "/no/such/roots.pem"}, "ECABINET_EXCHANGE_TRUST_ANCHORS"),
+    ({"ECABINET_EXCHANGE_SIGNING_KEY": __file__}, "ECABINET_EXCHANGE_SIGNING_CERT"),
+    ({"ECABINET_EXCHANGE_AGENCY_CODE": "001.00.00.G22"}, "ECABINET_EXCHANGE_AGENCY_CODE"),
+    ({"ECABINET_EXCHANGE_INBOX_DIR": __file__}, "ECABINET_EXCHANGE_INBOX_DIR"),
+    ({"ECABINET_EXCHANGE_INBOX_SECONDS": "0"}, "ECABINET_EXCHANGE_INBOX_SECONDS"),
+])
+def test_exchange_settings_refuse_bad_values_by_name(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        Settings.from_env(env)
+
+
+def test_the_exchange_gateway_is_disabled_unless_a_secret_is_set() -> None:
+    settings = Settings.from_env({})
+    assert settings.exchange_gateway_secret == "" and settings.exchange_max_package_bytes == 64 * 1024 * 1024
+    assert "s3cr3t" not in repr(Settings.from_env({"ECABINET_EXCHANGE_GATEWAY_SECRET": "s3cr3t" * 5}))

@@ -24,9 +24,12 @@ def test_only_login_routes_health_and_readiness_are_public() -> None:
     public = {(op.method, op.path) for op in api.operations if op.permission.access is Access.PUBLIC}
     # Verifying a signed PDF is public on purpose: anyone who receives a resolution may check it. Readiness
     # is for load balancers, which do not log in; it says only which check fails. A revoked device confirms
-    # its wipe without a session (it has none left): its device cookie names it.
+    # its wipe without a session (it has none left): its device cookie names it. The exchange gateway is no
+    # user either: it delivers packages with a secret of its own, checked by the route's gate.
     assert public == {("POST", "/api/auth/login"), ("POST", "/api/auth/tokens"), ("GET", "/api/health"),
-                      ("GET", "/api/ready"), ("POST", "/api/verify"), ("POST", "/api/devices/wiped")}
+                      ("GET", "/api/ready"), ("POST", "/api/verify"), ("POST", "/api/devices/wiped"),
+                      ("POST", "/api/exchange/inbound")}
+    assert {(op.method, op.path) for op in api.operations if op.gate is not None} == {("POST", "/api/exchange/inbound")}
 
 
 def test_operation_names_are_unique() -> None:

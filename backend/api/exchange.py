@@ -1,0 +1,142 @@
+"""Document exchange with other agencies (issue 17): the agency directory, the gateway's delivery of
+incoming edXML packages, and the secretariat's inbox of what arrived."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from backend.api.routing import Call, Permission, api
+from backend.api.schemas import Output
+from backend.config import Settings
+from backend.exceptions import Forbidden, Unauthorized
+from backend.monitoring import ERROR_KEY
+from backend.services.exchange import agencies, inbound
+
+TAG = "exchange"
+
+
+class AgencyOut(Output):
+    code: str = Field(description="agency identifier NNN.NN.NN.XNN (QCVN 102:2016)")
+    name: str
+    level: int = Field(description="1 to 4, as the directory file says")
+    parent_code: str | None = Field(description="the agency in charge, when listed")
+    active: bool = Field(description="only active agencies may send documents to us")
+
+
+@api.route("GET", "/api/exchange/agencies", summary="The directory of agencies documents are exchanged with",
+           permission=Permission.user(), tag=TAG, response=list[AgencyOut])
+async def list_agencies(call: Call) -> list[dict[str, Any]]:
+    return await agencies.listing(call.db)
+
+
+# --- receiving: the exchange gateway -------------------------------------------------------------------
+
+EDXML = "application/xml"
+
+
+def gateway(request: Request, settings: Settings) -> None:
+    """The caller must be the exchange gateway: `Authorization: Bearer <ECABINET_EXCHANGE_GATEWAY_SECRET>`,
+    compared in constant time; no secret configured, no endpoint."""
+    secret = settings.exchange_gateway_secret
+    if not secret:
+        raise Forbidden("receiving documents is disabled: the operator has not set ECABINET_EXCHANGE_GATEWAY_SECRET",
+                        code="exchange_disabled")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send the gateway's secret as 'Authorization: Bearer <secret>'",
+                           code="gateway_secret_required")
+    if not hmac.compare_digest(token.strip().encode("utf-8"), secret.encode("utf-8")):
+        raise Forbidden("wrong gateway secret", code="bad_gateway_secret")
+
+
+class InboundOut(Output):
+    id: int = Field(description="the incoming document's id in the inbox")
+    document_id: str = Field(description="DocumentId: OrganId,yyyy/MM/dd,Number/Notation")
+    status: str = Field(description="arrived")
+
+
+@api.route("POST", "/api/exchange/inbound",
+           summary="Deliver one edXML document package from the exchange gateway (422 with the reason's code and, "
+                   "when the sender is known, a signed refused status package in `status_package`, base64)",
+           permission=Permission.public("the exchange gateway, with its bearer secret "
+                                        "(ECABINET_EXCHANGE_GATEWAY_SECRET)"),
+           tag=TAG, upload=EDXML, upload_limit="exchange_max_package_bytes", response=InboundOut, status=201,
+           gate=gateway)
+async def receive_package(call: Call) -> Any:
+    result = await inbound.receive(call.db, call.settings, call.raw)
+    if isinstance(result, inbound.Refusal):
+        call.request.scope[ERROR_KEY] = result.code  # the outcome in the request's log line
+        body: dict[str, Any] = {"error": {"code": result.code, "message": result.message}}
+        status_package = inbound.status_package_text(result)
+        if status_package is not None:
+            body["status_package"] = status_package
+        return JSONResponse(body, status_code=422)
+    return result
+
+
+# --- the inbox: the secretariat's view of what arrived -----------------------------------------------------
+
+INBOX = Permission.user("the secretariat and administrators")
+
+
+class IncomingOut(Output):
+    id: int
+    sender_code: str = Field(description="the sending agency's identifier")
+    sender_name: str
+    document_id: str
+    code: str = Field(description="number/notation, e.g. 15/NQ-CP")
+    subject: str = Field(description="trích yếu")
+    promulgation_date: date
+    due_date: date | None
+    received_at: datetime
+    status: str = Field(description="arrived")
+    attachment_count: int
+
+
+class IncomingAttachmentOut(Output):
+    number: int = Field(description="its number in the package, from 1: the download's path")
+    name: str
+    content_type: str = Field(description="as the sender declared it (the download is always sent as bytes)")
+    description: str
+    size: int
+
+
+class SignerOut(Output):
+    common_name: str
+    fingerprint_sha256: str
+
+
+class IncomingDetailOut(IncomingOut):
+    signer: SignerOut = Field(description="the certificate whose signature over the package verified")
+    package_sha256: str = Field(description="SHA-256 of the signed package as received (kept as evidence)")
+    attachments: list[IncomingAttachmentOut]
+
+
+@api.route("GET", "/api/exchange/inbox", summary="Documents received from other agencies, newest first",
+           permission=INBOX, tag=TAG, response=list[IncomingOut])
+async def list_inbox(call: Call) -> list[dict[str, Any]]:
+    return await inbound.inbox(call.db, call.user)
+
+
+@api.route("GET", "/api/exchange/inbox/{incoming_id:int}", summary="One document received, with its attachments",
+           permission=INBOX, tag=TAG, response=IncomingDetailOut)
+async def get_incoming(call: Call) -> dict[str, Any]:
+    return await inbound.one(call.db, call.user, call.path["incoming_id"])
+
+
+@api.route("GET", "/api/exchange/inbox/{incoming_id:int}/attachments/{number:int}",
+           summary="Download one attachment of a document received (audited)", permission=INBOX, tag=TAG,
+           produces="application/octet-stream")
+async def download_incoming_attachment(call: Call) -> Response:
+    name, data = await inbound.attachment(call.db, call.settings, call.user, call.path["incoming_id"],
+                                          call.path["number"])
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
+               "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    return Response(data, media_type="application/octet-stream", headers=headers)

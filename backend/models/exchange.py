@@ -1,0 +1,41 @@
+"""Document exchange with other agencies (issue 17): the directory of agencies we exchange with, and the
+documents received from them (the inbox). A document's attachments and the signed package itself live in
+the file store (services/files.py), named by their SHA-256; the row holds what the package said."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from backend.models.base import UTCDateTime, utcnow
+
+
+class Agency(SQLModel, table=True):
+    __tablename__ = "agencies"
+    code: str = Field(primary_key=True, max_length=13)  # NNN.NN.NN.XNN, checked by exchange/fields.py
+    name: str = Field(max_length=300)
+    level: int  # 1 (e.g. a ministry or province) to 4, as the directory file says
+    parent_code: str | None = Field(default=None, max_length=13)  # the agency in charge, when listed
+    active: bool = True  # only active agencies may send to us
+
+
+class IncomingDocument(SQLModel, table=True):
+    __tablename__ = "incoming_documents"
+    # One document id per sender: the same package delivered twice is a duplicate, not a second document.
+    __table_args__ = (UniqueConstraint("sender_code", "document_id", name="uq_incoming_document"),)
+    id: int | None = Field(default=None, primary_key=True)
+    sender_code: str = Field(max_length=13, index=True)
+    sender_name: str = Field(sa_column=Column(Text, nullable=False))
+    document_id: str = Field(max_length=300)  # OrganId,yyyy/MM/dd,Number/Notation
+    code: str = Field(sa_column=Column(Text, nullable=False))  # Number/Notation, e.g. 15/NQ-CP
+    subject: str = Field(sa_column=Column(Text, nullable=False))
+    promulgation_date: date
+    due_date: date | None = None
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    status: str = Field(default="arrived", max_length=16)
+    package_sha256: str = Field(max_length=64)  # the signed package as received, kept as evidence
+    signer: str = Field(sa_column=Column(Text, nullable=False))  # JSON: common_name, fingerprint_sha256
+    # JSON [{name, content_type, description, sha256, size}], in manifest order.
+    attachments: str = Field(sa_column=Column(Text, nullable=False))

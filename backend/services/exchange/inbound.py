@@ -1,0 +1,251 @@
+"""Receiving documents from other agencies: the gateway hands us one edXML package; it is read in the
+sandbox against our trust anchors and agency directory, and a valid document lands in the inbox
+(incoming_documents) with its attachments and the signed package itself in the file store. Nothing is
+half-imported: the files written for a package are removed again unless its row commits.
+
+A refused package is answered with its reason's code and, when the package names a sender in our
+directory, a signed 02 "refused" status package for the gateway to return to it (signed with
+ECABINET_EXCHANGE_SIGNING_KEY; without one, the refusal says so). Every package accepted or refused (once
+read) leaves an audit entry."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from backend.config import Settings
+from backend.db import Database
+from backend.exceptions import Conflict, Forbidden, NotFound
+from backend.models import IncomingDocument
+from backend.services import audit
+from backend.services.context import Actor
+from backend.services.exchange import agencies, packages
+from backend.services.exchange.packages import PackageRefused
+from backend.services.files import FileStore
+
+ARRIVED = "arrived"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused package's answer: the error and, when it could be made, the signed status package."""
+
+    code: str
+    message: str
+    status_package: bytes | None
+
+
+async def receive(db: Database, settings: Settings, data: bytes) -> dict[str, Any] | Refusal:
+    """The stored document's summary, or a Refusal; Conflict (409 `duplicate`) when the sender already sent
+    this document id."""
+    package_sha256 = hashlib.sha256(data).hexdigest()
+    known = await agencies.known_codes(db)
+    try:
+        parsed = await packages.parse(settings, data, known_agencies=known)
+        document = _document(settings, parsed)
+    except PackageRefused as refused:
+        return await _refuse(db, settings, refused, package_sha256, len(data), known)
+    document.package_sha256 = package_sha256
+    pkg = parsed.package
+    sender = pkg["sender"]["organ_id"]
+    async with db.read() as s:
+        duplicate = await _existing(s, sender, pkg["document_id"]) is not None
+    if duplicate:
+        async with db.write() as s:
+            await audit.record(s, "exchange.refused", actor_id=None, object_type="incoming_package",
+                               details={"code": "duplicate", "claimed_sender": sender,
+                                        "package_sha256": package_sha256, "size": len(data),
+                                        "status_package": False})
+        raise _duplicate(pkg["document_id"])
+    files = FileStore.for_settings(settings)
+    written: list[str] = []
+    try:
+        for blob in (data, *parsed.attachments):
+            digest = hashlib.sha256(blob).hexdigest()
+            fresh = not files.path(digest).exists()
+            await files.put(blob)
+            if fresh:
+                written.append(digest)
+        async with db.write() as s:
+            s.add(document)
+            await s.flush()
+            assert document.id is not None
+            await audit.record(s, "exchange.received", actor_id=None, object_type="incoming_document",
+                               object_id=document.id,
+                               details={"sender": sender, "document_id": pkg["document_id"],
+                                        "package_sha256": package_sha256,
+                                        "attachments": len(parsed.attachments)})
+    except IntegrityError as exc:  # the same document delivered twice at once: the other one stands
+        _discard(files, written)
+        raise _duplicate(pkg["document_id"]) from exc
+    except BaseException:
+        _discard(files, written)
+        raise
+    return {"id": document.id, "document_id": document.document_id, "status": document.status}
+
+
+def _document(settings: Settings, parsed: packages.Parsed) -> IncomingDocument:
+    """The inbox row of a document package (PackageRefused for a status package, or one not for us)."""
+    if parsed.kind != "document":
+        raise PackageRefused("this endpoint takes document packages; status packages are not handled here",
+                             code="not_a_document")
+    pkg = parsed.package
+    ours = settings.exchange_agency_code
+    if ours not in {r["organ_id"] for r in pkg["recipients"]}:
+        raise PackageRefused(f"the package is not addressed to our agency {ours}", code="not_addressed_to_us",
+                             claimed=_claim_of(pkg))
+    signer = pkg.get("signed_by") or {}
+    attachments = [{"name": a["name"], "content_type": a["content_type"], "description": a["description"],
+                    "sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
+                   for a, blob in zip(pkg["attachments"], parsed.attachments, strict=True)]
+    return IncomingDocument(
+        sender_code=pkg["sender"]["organ_id"], sender_name=pkg["sender"]["organ_name"],
+        document_id=pkg["document_id"], code=f"{pkg['code']['number']}/{pkg['code']['notation']}",
+        subject=pkg["subject"], promulgation_date=date.fromisoformat(pkg["promulgation"]["date"]),
+        due_date=date.fromisoformat(pkg["due_date"]) if pkg.get("due_date") else None, status=ARRIVED,
+        package_sha256="",  # set below: the hash of the bytes received
+        signer=json.dumps({"common_name": signer.get("common_name", ""),
+                           "fingerprint_sha256": signer.get("fingerprint_sha256", "")}, ensure_ascii=False),
+        attachments=json.dumps(attachments, ensure_ascii=False))
+
+
+def _claim_of(pkg: dict[str, Any]) -> dict[str, str]:
+    return {"sender": pkg["sender"]["organ_id"], "document_id": pkg["document_id"],
+            "code": f"{pkg['code']['number']}/{pkg['code']['notation']}",
+            "promulgation_date": pkg["promulgation"]["date"].replace("-", "/")}
+
+
+async def _existing(s: Any, sender: str, document_id: str) -> IncomingDocument | None:
+    found: IncomingDocument | None = (await s.exec(select(IncomingDocument).where(
+        IncomingDocument.sender_code == sender, IncomingDocument.document_id == document_id))).first()
+    return found
+
+
+def _duplicate(document_id: str) -> Conflict:
+    return Conflict(f"document {document_id} from this sender was already received", code="duplicate")
+
+
+def _discard(files: FileStore, digests: list[str]) -> None:
+    """Remove the files this package wrote, so a failed import leaves nothing behind. A file that was
+    already in the store is never among them. (Known gap: another request storing the very same bytes in
+    the moment between our write and this removal would lose its copy; the store has no reference count.)"""
+    for digest in digests:
+        files.path(digest).unlink(missing_ok=True)
+
+
+async def _refuse(db: Database, settings: Settings, refused: PackageRefused, package_sha256: str, size: int,
+                  known: set[str]) -> Refusal:
+    claimed = refused.claimed or {}
+    sender = claimed.get("sender", "")
+    status: bytes | None = None
+    message = refused.message
+    if sender and sender in known:
+        if settings.exchange_signing_key is None or settings.exchange_signing_cert is None:
+            message += (" (no status package: ECABINET_EXCHANGE_SIGNING_KEY and ECABINET_EXCHANGE_SIGNING_CERT "
+                        "are not set, so our refusal cannot be signed)")
+        else:
+            status = await asyncio.to_thread(_refused_status, settings, claimed, refused.message)
+    async with db.write() as s:
+        await audit.record(s, "exchange.refused", actor_id=None, object_type="incoming_package",
+                           details={"code": refused.code, "claimed_sender": sender if sender in known else "",
+                                    "package_sha256": package_sha256, "size": size,
+                                    "status_package": status is not None})
+    return Refusal(refused.code, message, status)
+
+
+def _refused_status(settings: Settings, claimed: dict[str, str], reason: str) -> bytes | None:
+    """A signed 02 "refused" status about the claimed document, or None when its claims break the rules
+    (a status must name a well-formed document)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    import exchange as ex
+    from exchange import fields
+
+    assert settings.exchange_signing_key is not None and settings.exchange_signing_cert is not None
+    key = load_pem_private_key(settings.exchange_signing_key.read_bytes(), password=None)
+    certificates = x509.load_pem_x509_certificates(settings.exchange_signing_cert.read_bytes())
+    now = datetime.now(ZoneInfo(settings.signing_timezone)).replace(tzinfo=None, microsecond=0)
+    try:
+        status = ex.StatusPackage(
+            sender=ex.Organization(settings.exchange_agency_code, settings.exchange_agency_name),
+            response_for=ex.ResponseFor(claimed["sender"], claimed["code"],
+                                        fields.parse_date(claimed["promulgation_date"], "PromulgationDate"),
+                                        claimed["document_id"]),
+            status_code=ex.StatusCode.REFUSED, timestamp=now,
+            staff=ex.StaffInfo("Văn thư", "e-Cabinet"), description=reason[:2000])
+        return ex.build_status(status, key=key, certificate=certificates[0],  # type: ignore[arg-type]
+                               chain=certificates[1:])
+    except (ex.ExchangeError, KeyError):
+        return None
+
+
+def status_package_text(refusal: Refusal) -> str | None:
+    return None if refusal.status_package is None else base64.b64encode(refusal.status_package).decode("ascii")
+
+
+# --- the inbox -----------------------------------------------------------------------------------------
+
+
+def _require_inbox(actor: Actor) -> None:
+    if not (actor.is_admin or actor.is_secretariat):
+        raise Forbidden("only the secretariat and administrators read the documents received")
+
+
+def _summary(doc: IncomingDocument) -> dict[str, Any]:
+    return {"id": doc.id, "sender_code": doc.sender_code, "sender_name": doc.sender_name,
+            "document_id": doc.document_id, "code": doc.code, "subject": doc.subject,
+            "promulgation_date": doc.promulgation_date, "due_date": doc.due_date, "received_at": doc.received_at,
+            "status": doc.status, "attachment_count": len(json.loads(doc.attachments))}
+
+
+async def inbox(db: Database, actor: Actor) -> list[dict[str, Any]]:
+    """The documents received, newest first."""
+    _require_inbox(actor)
+    async with db.read() as s:
+        rows = (await s.exec(select(IncomingDocument).order_by(col(IncomingDocument.received_at).desc(),
+                                                               col(IncomingDocument.id).desc()))).all()
+    return [_summary(d) for d in rows]
+
+
+async def _load(db: Database, actor: Actor, incoming_id: int) -> IncomingDocument:
+    _require_inbox(actor)
+    async with db.read() as s:
+        doc = await s.get(IncomingDocument, incoming_id)
+    if doc is None:
+        raise NotFound(f"no incoming document {incoming_id}", code="not_found")
+    return doc
+
+
+async def one(db: Database, actor: Actor, incoming_id: int) -> dict[str, Any]:
+    doc = await _load(db, actor, incoming_id)
+    signer = json.loads(doc.signer)
+    return {**_summary(doc), "signer": signer, "package_sha256": doc.package_sha256,
+            "attachments": [{"number": n, "name": a["name"], "content_type": a["content_type"],
+                             "description": a["description"], "size": a["size"]}
+                            for n, a in enumerate(json.loads(doc.attachments), start=1)]}
+
+
+async def attachment(db: Database, settings: Settings, actor: Actor, incoming_id: int,
+                     number: int) -> tuple[str, bytes]:
+    """The file name and bytes of attachment `number` (from 1); the download is audited."""
+    doc = await _load(db, actor, incoming_id)
+    listed = json.loads(doc.attachments)
+    if not 1 <= number <= len(listed):
+        raise NotFound(f"incoming document {incoming_id} has no attachment {number}", code="not_found")
+    item = listed[number - 1]
+    data = await FileStore.for_settings(settings).get(item["sha256"])
+    async with db.write() as s:
+        await audit.record(s, "exchange.attachment_downloaded", actor_id=actor.user_id,
+                           object_type="incoming_document", object_id=incoming_id,
+                           details={"number": number, "sha256": item["sha256"]})
+    return str(item["name"]), data
