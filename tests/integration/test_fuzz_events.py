@@ -26,6 +26,7 @@ import socketio
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import strategies as st
 from pydantic import BaseModel
+from sqlalchemy import Integer
 from sqlmodel import SQLModel, func, select
 
 import backend.models  # noqa: F401  (registers every table)
@@ -129,7 +130,8 @@ async def meeting_rows(server: Server, meeting_id: int, document_ids: list[int])
             tables["polls"].c.meeting_id == meeting_id))).all())
         for name, table in tables.items():
             for column, values in (("meeting_id", [meeting_id]), ("document_id", document_ids), ("poll_id", polls)):
-                if column in table.c:
+                # Only the ids of our rows (incoming_documents.document_id is an edXML id, a string).
+                if column in table.c and isinstance(table.c[column].type, Integer):
                     out[f"{name}.{column}"] = (await s.exec(select(func.count()).select_from(table).where(
                         table.c[column].in_(values)))).one()
         meeting = (await s.exec(select(*tables["meetings"].c).where(tables["meetings"].c.id == meeting_id))).one()
