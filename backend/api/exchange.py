@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import hmac
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from backend.api.routing import Call, Permission, api
 from backend.api.schemas import Output
 from backend.config import Settings
+from backend.domain.meeting_states import Action
 from backend.exceptions import Forbidden, Unauthorized
 from backend.monitoring import ERROR_KEY
-from backend.services.exchange import agencies, inbound
+from backend.services.exchange import agencies, inbound, outbox
 
 TAG = "exchange"
 
@@ -140,3 +141,46 @@ async def download_incoming_attachment(call: Call) -> Response:
     headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
                "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     return Response(data, media_type="application/octet-stream", headers=headers)
+
+
+# --- sending: the outbox -------------------------------------------------------------------------------
+
+AgencyCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=13)]
+
+
+class SendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    recipients: list[AgencyCode] = Field(min_length=1, max_length=outbox.MAX_RECIPIENTS,
+                                         description="agency codes of our directory (NNN.NN.NN.XNN)")
+
+
+class OutgoingOut(Output):
+    id: int
+    record_id: int
+    recipient_code: str = Field(description="the receiving agency's identifier")
+    document_id: str = Field(description="DocumentId: OrganId,yyyy/MM/dd,Number/Notation")
+    state: str = Field(description="queued | sending | delivered | failed")
+    attempts: int = Field(description="deliveries tried so far")
+    next_attempt_at: datetime
+    last_error: str = Field(description="why the last delivery failed (empty when none did)")
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+OUTGOING = "/api/records/{record_id:int}/exchange"
+
+
+@api.route("POST", OUTGOING,
+           summary="Send a published record to other agencies: one signed edXML package carrying the signed PDF, "
+                   "queued for each recipient",
+           permission=Permission.meeting(Action.SEND_RECORDS), tag=TAG,
+           body=SendIn, response=list[OutgoingOut], status=201)
+async def send_record(call: Call) -> list[dict[str, Any]]:
+    return await outbox.send_record(call.db, call.settings, call.user, call.path["record_id"],
+                                    list(call.body.recipients))
+
+
+@api.route("GET", OUTGOING, summary="Where a record was sent, with each delivery's state",
+           permission=Permission.meeting(Action.PUBLISH_RECORDS), tag=TAG, response=list[OutgoingOut])
+async def list_sent(call: Call) -> list[dict[str, Any]]:
+    return await outbox.listing(call.db, call.user, call.path["record_id"])

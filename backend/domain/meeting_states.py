@@ -60,6 +60,7 @@ class Action(StrEnum):
     REVIEW_RECORDS = "review_records"
     SIGN_RECORDS = "sign_records"
     PUBLISH_RECORDS = "publish_records"
+    SEND_RECORDS = "send_records"  # to other agencies (document exchange)
     # Opinion rounds (meetings of kind opinion_round): configured as a draft, answered while published.
     CONFIGURE_ROUND = "configure_round"
     ANSWER_ROUND = "answer_round"
@@ -105,6 +106,8 @@ _ALLOWED: dict[Action, tuple[frozenset[Role], frozenset[Status]]] = {
     Action.REVIEW_RECORDS: (frozenset({Role.SECRETARY}), frozenset({Status.IN_PROGRESS, Status.CLOSED})),
     Action.SIGN_RECORDS: (frozenset({Role.CHAIR}), frozenset({Status.IN_PROGRESS, Status.CLOSED})),
     Action.PUBLISH_RECORDS: (STAFF, frozenset({Status.IN_PROGRESS, Status.CLOSED})),
+    # Sending a published record to other agencies is the secretariat's (văn thư) job.
+    Action.SEND_RECORDS: (frozenset({Role.SECRETARY}), frozenset({Status.IN_PROGRESS, Status.CLOSED})),
     Action.CONFIGURE_ROUND: (STAFF, frozenset({Status.DRAFT})),
     # Whether a chair or member is asked is their participant's `may_vote` flag, checked by the service.
     Action.ANSWER_ROUND: (VOTING_ROLES, frozenset({Status.PUBLISHED})),

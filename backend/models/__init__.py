@@ -11,7 +11,7 @@ from backend.models.documents import (
     DocumentReader,
     DocumentVersion,
 )
-from backend.models.exchange import Agency, IncomingDocument
+from backend.models.exchange import Agency, IncomingDocument, OutgoingPackage
 from backend.models.meetings import AgendaItem, Attendance, Meeting, Participant, SavedGroup, SpeakerTurn, taking_part
 from backend.models.notifications import Notification
 from backend.models.opinions import (
@@ -32,7 +32,8 @@ __all__ = [
     "BallotReceipt", "Body", "Device",
     "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion", "IncomingDocument",
     "LoginAddressThrottle", "LoginThrottle", "Meeting", "MediaRelay", "Notification",
-    "OpinionAnswer", "OpinionBallot", "OpinionDocumentComment", "OpinionQuestion", "OpinionReminder", "OpinionRound",
+    "OpinionAnswer", "OpinionBallot", "OutgoingPackage",
+    "OpinionDocumentComment", "OpinionQuestion", "OpinionReminder", "OpinionRound",
     "Participant", "Poll", "PollVoter", "RelayAssignment", "Resolution", "ResolutionSignature", "SavedGroup",
     "SealedBallot",
     "SecretBallot", "SigningCredential", "SpeakerTurn", "User", "taking_part",

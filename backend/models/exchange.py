@@ -39,3 +39,29 @@ class IncomingDocument(SQLModel, table=True):
     signer: str = Field(sa_column=Column(Text, nullable=False))  # JSON: common_name, fingerprint_sha256
     # JSON [{name, content_type, description, sha256, size}], in manifest order.
     attachments: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class OutgoingPackage(SQLModel, table=True):
+    """One recipient of a document we send (the outbox). The recipients sent together share ONE signed
+    package (package_sha256, in the file store); each row is delivered and retried on its own.
+
+        queued --claimed by a sender--> sending --2xx/409--> delivered
+                                           └--error--> queued (backoff) ... --> failed (max attempts)"""
+
+    __tablename__ = "outgoing_packages"
+    # One document id per recipient: sending it again would be a duplicate at the recipient.
+    __table_args__ = (UniqueConstraint("document_id", "recipient_code", name="uq_outgoing_package"),)
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="resolutions.id", index=True)
+    recipient_code: str = Field(max_length=13)
+    document_id: str = Field(max_length=300)  # OrganId,yyyy/MM/dd,Number/Notation
+    package_sha256: str = Field(max_length=64)
+    state: str = Field(default="queued", max_length=16, index=True)  # queued | sending | delivered | failed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # While `sending`, when the claim expires (a crashed sender's row is taken again after it).
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_by: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -428,6 +428,11 @@ async def _record_samples(server: Server, cast: Cast, call: Any, meeting_id: int
                                                                              "secret": secret})
     await call(sec, "GET", "/api/records/{record_id}/verification", f"{r}/verification")
     await call(sec, "POST", "/api/records/{record_id}/publish", f"{r}/publish")
+    from backend.services.exchange import agencies
+    from tests.support.exchange_packages import DIRECTORY, SENDER
+    await agencies.import_csv(server.db, DIRECTORY)
+    await call(sec, "POST", "/api/records/{record_id}/exchange", f"{r}/exchange", {"recipients": [SENDER]})
+    await call(sec, "GET", "/api/records/{record_id}/exchange", f"{r}/exchange")
     pdf = (await call(sec, "GET", "/api/records/{record_id}/pdf", f"{r}/pdf")).content
     await call(None, "POST", "/api/verify", "/api/verify", upload=pdf)
 
