@@ -40,7 +40,7 @@ from backend.services.auth import SessionCache
 from backend.services.bridge import Bridge
 from backend.services.context import Live
 from backend.services.events import Coalescer, NullBus
-from backend.services.exchange import packages, watched
+from backend.services.exchange import packages, sender, watched
 from backend.services.files import FileStore
 from backend.services.opinions import Opinions
 from backend.services.presence import presence_store
@@ -219,6 +219,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> ASGIApp:
         tasks = [housekeeping, heartbeat]
         if settings.exchange_inbox_dir is not None:
             tasks.append(asyncio.create_task(watched.watch(database, settings)))
+        if settings.exchange_gateway_url:
+            tasks.append(asyncio.create_task(sender.run(database, settings)))
         yield
         for task in tasks:
             task.cancel()

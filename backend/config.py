@@ -219,6 +219,21 @@ class Settings:
     """Our own agency identifier, the sender of our status packages (ECABINET_EXCHANGE_AGENCY_CODE)."""
     exchange_agency_name: str = "Văn phòng Chính phủ"
     """Our own agency's name (ECABINET_EXCHANGE_AGENCY_NAME)."""
+    exchange_gateway_url: str = ""
+    """Where the outbox delivers packages we send (ECABINET_EXCHANGE_GATEWAY_URL, the gateway's POST
+    endpoint, e.g. http://127.0.0.1:8700/packages); empty: packages stay queued."""
+    exchange_outbox_secret: str = field(default="", repr=False)
+    """Our bearer secret for that gateway (ECABINET_EXCHANGE_OUTBOX_SECRET)."""
+    exchange_outbox_seconds: float = 5.0
+    """How often each worker looks for packages due for delivery (ECABINET_EXCHANGE_OUTBOX_SECONDS)."""
+    exchange_retry_seconds: float = 30.0
+    """The first retry's delay after a failed delivery, doubled each time up to an hour
+    (ECABINET_EXCHANGE_RETRY_SECONDS)."""
+    exchange_max_attempts: int = 12
+    """Deliveries tried before a package is marked failed (ECABINET_EXCHANGE_MAX_ATTEMPTS)."""
+    exchange_lease_seconds: float = 120.0
+    """How long a worker holds a package it is sending; a package still `sending` after that (its worker
+    crashed) is taken again (ECABINET_EXCHANGE_LEASE_SECONDS)."""
 
     @property
     def effective_pki_dir(self) -> Path:
@@ -407,6 +422,16 @@ def _exchange(env: Mapping[str, str], number: Callable[[str, int], int], default
         "exchange_signing_cert": cert,
         "exchange_agency_code": code,
         "exchange_agency_name": env.get("ECABINET_EXCHANGE_AGENCY_NAME", defaults.exchange_agency_name).strip(),
+        "exchange_gateway_url": env.get("ECABINET_EXCHANGE_GATEWAY_URL", "").strip(),
+        "exchange_outbox_secret": env.get("ECABINET_EXCHANGE_OUTBOX_SECRET", "").strip(),
+        "exchange_outbox_seconds": float(_at_least(1, "ECABINET_EXCHANGE_OUTBOX_SECONDS", number(
+            "ECABINET_EXCHANGE_OUTBOX_SECONDS", int(defaults.exchange_outbox_seconds)))),
+        "exchange_retry_seconds": float(_at_least(1, "ECABINET_EXCHANGE_RETRY_SECONDS", number(
+            "ECABINET_EXCHANGE_RETRY_SECONDS", int(defaults.exchange_retry_seconds)))),
+        "exchange_max_attempts": _at_least(1, "ECABINET_EXCHANGE_MAX_ATTEMPTS", number(
+            "ECABINET_EXCHANGE_MAX_ATTEMPTS", defaults.exchange_max_attempts)),
+        "exchange_lease_seconds": float(_at_least(10, "ECABINET_EXCHANGE_LEASE_SECONDS", number(
+            "ECABINET_EXCHANGE_LEASE_SECONDS", int(defaults.exchange_lease_seconds)))),
     }
 
 
