@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import getpass
 import os
+import pathlib
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -133,6 +134,22 @@ def _relays_option(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
             sys.exit(f"ecabinet: --relay wants NAME=HOST:PORT (name: lowercase letters, digits, '-'), not {spec!r}")
         out.append((name, address))
     return tuple(out)
+
+
+def cmd_exchange_gateway(args: argparse.Namespace) -> None:
+    """A local exchange gateway (backend/exchange_gateway.py): for development and tests only."""
+    import uvicorn
+
+    from backend.exceptions import ConfigError
+    from backend.exchange_gateway import create_gateway_app, load_config
+
+    try:
+        config = load_config(pathlib.Path(args.config))
+    except ConfigError as exc:
+        sys.exit(f"ecabinet: {exc}")
+    print(f"e-Cabinet exchange gateway (development only) on http://{args.host}:{args.port}/packages", flush=True)
+    uvicorn.run(create_gateway_app(config), host=args.host, port=args.port, log_level="warning",
+                proxy_headers=False, access_log=False)
 
 
 def cmd_relay(args: argparse.Namespace) -> None:
@@ -557,6 +574,13 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("file")
     verify.add_argument("--json", action="store_true", help="print the whole report as JSON")
     verify.set_defaults(func=cmd_verify)
+    gw = sub.add_parser("exchange-gateway", help="FOR DEVELOPMENT AND TESTS ONLY: a local document exchange "
+                        "gateway forwarding edXML packages between e-Cabinet instances (see docs/exchange.md)")
+    gw.add_argument("--config", required=True, help="JSON: trust_anchors, agencies {code: {url, secret}}, "
+                                                    "senders {code: bearer}")
+    gw.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    gw.add_argument("--port", type=int, default=8700, help="default: 8700")
+    gw.set_defaults(func=cmd_exchange_gateway)
     relay = sub.add_parser("relay", help="run the video bridge's relay as its own process")
     relay.add_argument("--host", help="default: ECABINET_HOST or 127.0.0.1")
     relay.add_argument("--port", type=int, default=8100, help="default: 8100")

@@ -1,0 +1,59 @@
+"""The local exchange gateway (backend/exchange_gateway.py, development and tests only) in front of a real
+e-Cabinet server: a sender's signed package is read in the sandbox and forwarded to the recipient's inbound
+endpoint (202), a second delivery is the recipient's duplicate and still 202; a wrong bearer is 401, a
+package whose sender is not the bearer's agency 403, an unknown recipient 502."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func
+from sqlmodel import select
+
+from backend.exchange_gateway import create_gateway_app, load_config
+from backend.models import IncomingDocument
+from backend.services.exchange import agencies
+from tests.integration.conftest import Server
+from tests.support.exchange_packages import DIRECTORY, GATEWAY_SECRET, OURS, SENDER, document, exchange_pki, signed
+
+BEARER = "nghe-an-bearer-for-the-gateway-2026"
+
+
+def _gateway(server: Server, tmp_path: Path, agencies_known: dict[str, dict[str, str]]) -> httpx.AsyncClient:
+    pki = exchange_pki(server.settings.data_dir / "exchange-pki")
+    path = tmp_path / "gateway.json"
+    path.write_text(json.dumps({"trust_anchors": str(pki.anchors), "agencies": agencies_known,
+                                "senders": {SENDER: BEARER, OURS: "another-agencys-bearer-2026"}}))
+    app = create_gateway_app(load_config(path), server.settings)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60)
+
+
+async def _inbox(server: Server) -> int:
+    async with server.db.read() as s:
+        return int((await s.exec(select(func.count()).select_from(IncomingDocument))).one())
+
+
+async def test_the_gateway_forwards_a_senders_package_to_the_recipients_inbox_once(
+        server: Server, tmp_path: Path) -> None:
+    await agencies.import_csv(server.db, DIRECTORY)
+    pki = exchange_pki(server.settings.data_dir / "exchange-pki")
+    data = signed(document(), pki.sender)
+    to_us = {OURS: {"url": f"{server.base_url}/api/exchange/inbound", "secret": GATEWAY_SECRET}}
+    async with _gateway(server, tmp_path, to_us) as gateway:
+        wrong = await gateway.post("/packages", content=data, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        other = await gateway.post("/packages", content=data,
+                                   headers={"Authorization": "Bearer another-agencys-bearer-2026"})
+        assert other.status_code == 403 and other.json()["error"]["code"] == "wrong_sender"
+        assert await _inbox(server) == 0
+        sent = await gateway.post("/packages", content=data, headers={"Authorization": f"Bearer {BEARER}"})
+        assert sent.status_code == 202, sent.text
+        assert sent.json()["forwarded"] == [OURS]
+        again = await gateway.post("/packages", content=data, headers={"Authorization": f"Bearer {BEARER}"})
+        assert again.status_code == 202, again.text
+    assert await _inbox(server) == 1
+    async with _gateway(server, tmp_path, {}) as gateway:
+        lost = await gateway.post("/packages", content=data, headers={"Authorization": f"Bearer {BEARER}"})
+        assert lost.status_code == 502 and "unknown to this gateway" in lost.json()["error"]["message"]
