@@ -40,6 +40,7 @@ async def test_the_gateway_forwards_a_senders_package_to_the_recipients_inbox_on
     await agencies.import_csv(server.db, DIRECTORY)
     pki = exchange_pki(server.settings.data_dir / "exchange-pki")
     data = signed(document(), pki.sender)
+    before = await _inbox(server)  # the server is shared with other tests
     to_us = {OURS: {"url": f"{server.base_url}/api/exchange/inbound", "secret": GATEWAY_SECRET}}
     async with _gateway(server, tmp_path, to_us) as gateway:
         wrong = await gateway.post("/packages", content=data, headers={"Authorization": "Bearer nope"})
@@ -47,13 +48,13 @@ async def test_the_gateway_forwards_a_senders_package_to_the_recipients_inbox_on
         other = await gateway.post("/packages", content=data,
                                    headers={"Authorization": "Bearer another-agencys-bearer-2026"})
         assert other.status_code == 403 and other.json()["error"]["code"] == "wrong_sender"
-        assert await _inbox(server) == 0
+        assert await _inbox(server) == before
         sent = await gateway.post("/packages", content=data, headers={"Authorization": f"Bearer {BEARER}"})
         assert sent.status_code == 202, sent.text
         assert sent.json()["forwarded"] == [OURS]
         again = await gateway.post("/packages", content=data, headers={"Authorization": f"Bearer {BEARER}"})
         assert again.status_code == 202, again.text
-    assert await _inbox(server) == 1
+    assert await _inbox(server) == before + 1
     async with _gateway(server, tmp_path, {}) as gateway:
         lost = await gateway.post("/packages", content=data, headers={"Authorization": f"Bearer {BEARER}"})
         assert lost.status_code == 502 and "unknown to this gateway" in lost.json()["error"]["message"]

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 import uvicorn
+from sqlalchemy import update
+from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -60,7 +62,12 @@ async def gateway() -> AsyncIterator[FakeGateway]:
 
 
 async def _queued(server: Server, session_world: dict[str, Any], number: str) -> int:
+    """A fresh queued row, alone in the outbox (the server is shared with other tests: their rows are set
+    aside as failed, so the counts here are this test's)."""
     await agencies.import_csv(server.db, DIRECTORY)
+    async with server.db.write() as s:
+        await s.exec(update(OutgoingPackage).where(  # type: ignore[call-overload]
+            col(OutgoingPackage.state).in_(["queued", "sending"])).values(state="failed"))
     people, mid = session_world["people"], session_world["meeting_id"]
     record = await _signed_record(server, people, mid, number)
     sec = people["secretary"].client
