@@ -168,11 +168,13 @@ function App({ expiredAtStart }) {
 
   // Send people where they may be: to the login page when logged out, away from it when logged in.
   useEffect(() => {
-    // The verify page is public: anyone may check a signed PDF without an account.
-    if (session.status === 'anonymous' && route.name !== 'login' && route.name !== 'verify') {
+    // The verify page is public: anyone may check a signed PDF without an account. The address is read
+    // as it is now, not as it was rendered: one opened in the instant after logging in is kept.
+    const now = parseRoute(window.location.hash).name;
+    if (session.status === 'anonymous' && now !== 'login' && now !== 'verify') {
       rememberTarget(window.location.hash);
       navigate('/login', { replace: true });
-    } else if (session.status === 'user' && (route.name === 'login' || route.name === 'home')) {
+    } else if (session.status === 'user' && (now === 'login' || now === 'home')) {
       navigate(takeTarget() || '/meetings', { replace: true });
     }
   }, [session.status, route.name]);

@@ -156,6 +156,34 @@ def test_wrong_password_shows_the_refusal_and_stays_on_login(devices: Any) -> No
     device.assert_clean()
 
 
+def test_an_address_opened_in_the_instant_after_logging_in_is_kept(devices: Any, live_server: LiveServer) -> None:
+    """The redirect away from the login page used the address as it was rendered: a meeting opened at the
+    moment the header appeared (a bookmark, a link from a message, a test's goto) was thrown back to the
+    list. Seen in CI: the chair's start button never appeared. The address is set here from a DOM observer,
+    between the header's render and the effects that follow it, which is that instant made certain."""
+    with rest_client(live_server.base_url, *SECRETARIAT) as http:
+        meeting = http.get("/api/meetings").json()[0]
+    device = devices()
+    page = device.open()
+    page.get_by_test_id("login-username").fill(SECRETARIAT[0])
+    page.get_by_test_id("login-password").fill(SECRETARIAT[1])
+    page.evaluate("""(target) => {
+        const seen = new MutationObserver(() => {
+            if (document.querySelector('[data-testid="logout"]')) {
+                seen.disconnect();
+                window.location.hash = target;
+            }
+        });
+        seen.observe(document.body, { childList: true, subtree: true });
+    }""", f"#/meetings/{meeting['id']}")
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("meeting-heading")).to_have_text(meeting["title"])
+    page.wait_for_timeout(500)  # any late redirect would have happened by now
+    assert page.url.endswith(f"#/meetings/{meeting['id']}"), page.url
+    expect(page.get_by_test_id("meeting-heading")).to_have_text(meeting["title"])
+    device.assert_clean()
+
+
 def test_the_chair_picks_participants_and_deputies_from_the_candidates(devices: Any, live_server: LiveServer) -> None:
     """The chair may not list all accounts (GET /api/users); the meeting's candidates list serves instead.
     The system administrator is never among them."""
