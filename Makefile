@@ -8,14 +8,14 @@ FE_STAMP := frontend/vendor/.installed
 CHROMIUM ?= /usr/bin/chromium
 export ECABINET_DATA_DIR ?= data
 
-.PHONY: run test unit integration e2e bench lint fmt setup chromium signing-tools deploy-tools clean
+.PHONY: run test unit integration e2e bench lint fmt setup chromium signing-tools deploy-tools clean constraints
 
 setup: $(PY_STAMP) $(FE_STAMP)
 
-$(PY_STAMP): pyproject.toml
+$(PY_STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
 	@touch $@
 
 $(FE_STAMP): frontend/package.json frontend/package-lock.json frontend/vendor.sh
@@ -87,6 +87,11 @@ bench: setup
 	  case $$b in bench/__init__.py|bench/harness.py) continue;; esac; \
 	  echo "== $$b"; $(BIN)/python $$b || exit 1; done; \
 	else echo "no benchmarks yet"; fi
+
+# After upgrading a dependency on purpose and passing the tests: record the versions CI will install.
+constraints: setup
+	(echo "# The versions every test passed with (make setup installs these; refresh with: make constraints)."; \
+	 $(BIN)/pip freeze --exclude-editable --disable-pip-version-check | grep -v '^ecabinet') > constraints.txt
 
 lint: setup
 	$(BIN)/ruff check backend signing media exchange tests bench

@@ -101,12 +101,21 @@ class IncomingOut(Output):
     attachment_count: int
 
 
+class AttachmentSignaturesOut(Output):
+    signatures: int = Field(description="how many signatures the PDF carries (0: unsigned)")
+    valid: bool = Field(description="it carries signatures and every one held on arrival")
+    signers: list[str] = Field(description="each signature's signer, as its certificate names them")
+    readable: bool = Field(description="the file could be read as a PDF (an unsigned one that cannot is let in)")
+
+
 class IncomingAttachmentOut(Output):
     number: int = Field(description="its number in the package, from 1: the download's path")
     name: str
     content_type: str = Field(description="as the sender declared it (the download is always sent as bytes)")
     description: str
     size: int
+    pdf: AttachmentSignaturesOut | None = Field(
+        default=None, description="a PDF's own signatures, verified on arrival (None: not a PDF)")
 
 
 class SignerOut(Output):

@@ -119,7 +119,7 @@ class LinkedRedisManager(socketio.AsyncRedisManager, DirectEmitManager):  # type
                 lost = True
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # its connection goes back to the subscription pool
+                    await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # its connection goes back to the subscription pool
             await asyncio.sleep(wait)
             wait = min(wait * 2, SUBSCRIBE_RETRY_MAX_S)
 

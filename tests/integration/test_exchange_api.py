@@ -72,7 +72,9 @@ async def test_a_signed_package_from_a_known_agency_lands_in_the_inbox_with_its_
     assert one["subject"] == package.subject and one["code"] == package.code.number + "/TTr-UBND"
     assert one["promulgation_date"] == "2026-12-01" and one["due_date"] == "2026-12-31"
     assert one["attachments"] == [{"number": 1, "name": "to-trinh.pdf", "content_type": "application/pdf",
-                                   "description": "Toàn văn tờ trình", "size": len(PDF)}]
+                                   "description": "Toàn văn tờ trình", "size": len(PDF),
+                                   # the stand-in PDF is unsigned and not a whole PDF: let in, marked so
+                                   "pdf": {"signatures": 0, "valid": False, "signers": [], "readable": False}}]
     assert one["signer"]["common_name"] == "Văn phòng UBND tỉnh Nghệ An"
     pdf = await sec.get(f"/api/exchange/inbox/{stored['id']}/attachments/1")
     assert pdf.status_code == 200 and pdf.content == PDF

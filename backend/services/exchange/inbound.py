@@ -28,7 +28,7 @@ from backend.exceptions import Conflict, Forbidden, NotFound
 from backend.models import IncomingDocument
 from backend.services import audit
 from backend.services.context import Actor
-from backend.services.exchange import agencies, packages
+from backend.services.exchange import agencies, packages, pdf_check
 from backend.services.exchange.packages import PackageRefused
 from backend.services.files import FileStore
 
@@ -52,8 +52,11 @@ async def receive(db: Database, settings: Settings, data: bytes) -> dict[str, An
     try:
         parsed = await packages.parse(settings, data, known_agencies=known)
         document = _document(settings, parsed)
+        signed = await pdf_check.check(settings, parsed, _claim_of(parsed.package))
     except PackageRefused as refused:
         return await _refuse(db, settings, refused, package_sha256, len(data), known)
+    document.attachments = json.dumps([{**a, **({"pdf": pdf} if pdf else {})} for a, pdf in
+                                       zip(json.loads(document.attachments), signed, strict=True)], ensure_ascii=False)
     document.package_sha256 = package_sha256
     pkg = parsed.package
     sender = pkg["sender"]["organ_id"]
@@ -231,7 +234,7 @@ async def one(db: Database, actor: Actor, incoming_id: int) -> dict[str, Any]:
     signer = json.loads(doc.signer)
     return {**_summary(doc), "signer": signer, "package_sha256": doc.package_sha256,
             "attachments": [{"number": n, "name": a["name"], "content_type": a["content_type"],
-                             "description": a["description"], "size": a["size"]}
+                             "description": a["description"], "size": a["size"], "pdf": a.get("pdf")}
                             for n, a in enumerate(json.loads(doc.attachments), start=1)]}
 
 
