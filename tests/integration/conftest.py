@@ -87,15 +87,15 @@ def _exchange_settings(data_dir: Path) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def serve(backend: str, data_dir: Path) -> AsyncIterator[Server]:
+async def serve(backend: str, data_dir: Path, **overrides: Any) -> AsyncIterator[Server]:
     """The real app on a fresh database of `backend` (sqlite or postgres), served on a free loopback port,
-    with the administrator account made."""
+    with the administrator account made; `overrides` replace test settings (another agency's exchange)."""
     pg_name = None
     if backend == "postgres":
         pg_name, url = await _fresh_postgres()
     else:
         url = f"sqlite+aiosqlite:///{data_dir / 'test.sqlite3'}"
-    settings = test_settings(data_dir, url)
+    settings = replace(test_settings(data_dir, url), **overrides)
     await asyncio.to_thread(migrate.upgrade, url)
     db = Database(url)
     await users.create(db, None, {"username": "admin", "full_name": "Quản trị", "password": ADMIN_PASSWORD,
@@ -216,6 +216,10 @@ class Person:
 
 @pytest.fixture
 async def world(server: Server, admin: Client, client_factory: Any) -> dict[str, Any]:
+    return await build_world(admin, client_factory)
+
+
+async def build_world(admin: Client, client_factory: Any) -> dict[str, Any]:
     """A body, its secretariat, a chair, two members, a guest, a bridge point and an outsider, all logged in,
     and a draft meeting created by the secretariat with the chair and members added."""
     body = (await admin.post("/api/bodies", json={"name": unique("Ủy ban nhân dân tỉnh "), "kind":
@@ -269,6 +273,10 @@ async def live_factory(server: Server) -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def session_world(world: dict[str, Any]) -> dict[str, Any]:
+    return await start_session(world)
+
+
+async def start_session(world: dict[str, Any]) -> dict[str, Any]:
     """The `world` meeting with two agenda items, published and started by its chair."""
     meeting_id = world["meeting"]["id"]
     sec = world["people"]["secretary"].client
