@@ -11,6 +11,7 @@ from backend.api import (  # noqa: F401  (registration by import)
     opinions,
     records,
     system,
+    tasks,
     users,
 )
 from backend.api.routing import api

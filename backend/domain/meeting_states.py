@@ -61,6 +61,7 @@ class Action(StrEnum):
     SIGN_RECORDS = "sign_records"
     PUBLISH_RECORDS = "publish_records"
     SEND_RECORDS = "send_records"  # to other agencies (document exchange)
+    PREPARE_TASKS = "prepare_tasks"  # the tasks a draft resolution assigns to agencies
     # Opinion rounds (meetings of kind opinion_round): configured as a draft, answered while published.
     CONFIGURE_ROUND = "configure_round"
     ANSWER_ROUND = "answer_round"
@@ -108,6 +109,9 @@ _ALLOWED: dict[Action, tuple[frozenset[Role], frozenset[Status]]] = {
     Action.PUBLISH_RECORDS: (STAFF, frozenset({Status.IN_PROGRESS, Status.CLOSED})),
     # Sending a published record to other agencies is the secretariat's (văn thư) job.
     Action.SEND_RECORDS: (frozenset({Role.SECRETARY}), frozenset({Status.IN_PROGRESS, Status.CLOSED})),
+    # The tasks a draft resolution assigns (lead and cooperating agencies, deadline) are the secretariat's
+    # to write down, like the draft itself; the chair reads them on the draft and signs.
+    Action.PREPARE_TASKS: (frozenset({Role.SECRETARY}), frozenset({Status.IN_PROGRESS, Status.CLOSED})),
     Action.CONFIGURE_ROUND: (STAFF, frozenset({Status.DRAFT})),
     # Whether a chair or member is asked is their participant's `may_vote` flag, checked by the service.
     Action.ANSWER_ROUND: (VOTING_ROLES, frozenset({Status.PUBLISHED})),

@@ -25,6 +25,7 @@ from backend.models.opinions import (
 )
 from backend.models.relays import MediaRelay, RelayAssignment
 from backend.models.resolutions import Resolution, ResolutionSignature, SigningCredential
+from backend.models.tasks import RecordTask, TaskDelivery
 from backend.models.votes import Ballot, BallotReceipt, Poll, PollVoter, SealedBallot, SecretBallot
 
 __all__ = [
@@ -34,7 +35,8 @@ __all__ = [
     "LoginAddressThrottle", "LoginThrottle", "Meeting", "MediaRelay", "Notification",
     "OpinionAnswer", "OpinionBallot", "OutgoingPackage",
     "OpinionDocumentComment", "OpinionQuestion", "OpinionReminder", "OpinionRound",
-    "Participant", "Poll", "PollVoter", "RelayAssignment", "Resolution", "ResolutionSignature", "SavedGroup",
+    "Participant", "Poll", "PollVoter", "RecordTask", "RelayAssignment", "Resolution", "ResolutionSignature",
+    "SavedGroup",
     "SealedBallot",
-    "SecretBallot", "SigningCredential", "SpeakerTurn", "User", "taking_part",
+    "SecretBallot", "SigningCredential", "SpeakerTurn", "TaskDelivery", "User", "taking_part",
 ]

@@ -24,6 +24,7 @@ import { VerifyView } from './views/verify.js';
 import { DocumentView } from './views/viewer.js';
 import { SearchView } from './views/search.js';
 import { TraceView } from './views/trace.js';
+import { TasksView } from './views/tasks.js';
 import { BridgeView } from './views/bridge.js';
 import { ControlRoomView } from './views/control_room.js';
 import { NotificationBell } from './views/notifications.js';
@@ -95,6 +96,7 @@ function Header({ user, onLogout, routeName }) {
         ${user && html`<${NotificationBell} />`}
         ${user && html`<a class="button button-header" href="#/account" data-testid="nav-account">${t('header.account')}</a>`}
         ${user && user.is_admin && html`<a class="button button-header" href="#/users" data-testid="nav-users">${t('header.users')}</a>`}
+        ${user && (user.is_admin || user.is_secretariat) && html`<a class="button button-header" href="#/tasks" data-testid="nav-tasks">${t('tasks.nav')}</a>`}
         <a class="button button-header" href="#/verify" data-testid="nav-verify">${t('verify.nav')}</a>
         <${LanguageSwitch} />
         ${!user && routeName === 'verify' && html`
@@ -243,6 +245,7 @@ function App({ expiredAtStart }) {
       case 'document': body = html`<${DocumentView} user=${user} documentId=${route.id} key=${`d-${route.id}`} />`; break;
       case 'search': body = html`<${SearchView} user=${user} />`; break;
       case 'trace': body = html`<${TraceView} />`; break;
+      case 'tasks': body = html`<${TasksView} />`; break;
       case 'account': body = html`<${AccountView} user=${user} />`; break;
       case 'users': body = html`<${UsersView} user=${user} />`; break;
       case 'user': body = html`<${UserView} user=${user} userId=${route.id} key=${`u-${route.id}`} />`; break;

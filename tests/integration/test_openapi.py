@@ -421,6 +421,17 @@ async def _record_samples(server: Server, cast: Cast, call: Any, meeting_id: int
     await call(sec, "GET", "/api/meetings/{meeting_id}/records", f"{m}/records")
     await call(sec, "GET", "/api/records/{record_id}", r)
     await call(sec, "PATCH", "/api/records/{record_id}", r, {"recipients": ["Lưu: VT"]})
+    from backend.services.exchange import agencies
+    from tests.support.exchange_packages import DIRECTORY, SENDER
+    await agencies.import_csv(server.db, DIRECTORY)
+    tasks = f"{r}/tasks"
+    assignment = {"article": 1, "text": "Giao Ủy ban nhân dân tỉnh Nghệ An báo cáo.", "lead_code": SENDER,
+                  "deadline": "2099-12-31"}
+    task = (await call(sec, "POST", "/api/records/{record_id}/tasks", tasks, assignment)).json()
+    spare = (await sec.post(tasks, json=assignment)).json()
+    await call(sec, "PATCH", "/api/tasks/{task_id}", f"/api/tasks/{task['id']}", {"output": "Báo cáo"})
+    await call(sec, "DELETE", "/api/tasks/{task_id}", f"/api/tasks/{spare['id']}")
+    await call(sec, "GET", "/api/records/{record_id}/tasks", tasks)
     await call(sec, "GET", "/api/me/credentials", "/api/me/credentials")
     await call(sec, "POST", "/api/records/{record_id}/review", f"{r}/review", {"credential_id": sec_cred,
                                                                                "secret": secret})
@@ -428,9 +439,9 @@ async def _record_samples(server: Server, cast: Cast, call: Any, meeting_id: int
                                                                              "secret": secret})
     await call(sec, "GET", "/api/records/{record_id}/verification", f"{r}/verification")
     await call(sec, "POST", "/api/records/{record_id}/publish", f"{r}/publish")
-    from backend.services.exchange import agencies
-    from tests.support.exchange_packages import DIRECTORY, SENDER
-    await agencies.import_csv(server.db, DIRECTORY)
+    await call(sec, "POST", "/api/records/{record_id}/tasks/send", f"{tasks}/send")
+    await call(sec, "GET", "/api/tasks", "/api/tasks")
+    await call(cast["member"].client, "GET", "/api/meetings/{meeting_id}/tasks", f"{m}/tasks")
     await call(sec, "POST", "/api/records/{record_id}/exchange", f"{r}/exchange", {"recipients": [SENDER]})
     await call(sec, "GET", "/api/records/{record_id}/exchange", f"{r}/exchange")
     pdf = (await call(sec, "GET", "/api/records/{record_id}/pdf", f"{r}/pdf")).content

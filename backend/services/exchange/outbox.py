@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.config import Settings
 from backend.db import Database
@@ -48,14 +50,47 @@ def _recipients(codes: list[str], ours: str) -> list[str]:
     return wanted
 
 
+def require_signing(settings: Settings) -> None:
+    """Sending needs our signing key: 409 `exchange_disabled` without it."""
+    if settings.exchange_signing_key is None or settings.exchange_signing_cert is None:
+        raise InvalidState("sending is disabled: the operator has not set ECABINET_EXCHANGE_SIGNING_KEY and "
+                           "ECABINET_EXCHANGE_SIGNING_CERT", code="exchange_disabled")
+
+
+async def active_agencies(s: AsyncSession, codes: list[str]) -> dict[str, Agency]:
+    """The agencies `codes` name, or 422 `unknown_agency` naming those not active in our directory."""
+    agencies = {a.code: a for a in (await s.exec(select(Agency).where(col(Agency.code).in_(codes)))).all()}
+    unknown = [c for c in codes if c not in agencies or not agencies[c].active]
+    if unknown:
+        raise Unprocessable(f"not active agencies of our directory: {', '.join(unknown)}", code="unknown_agency")
+    return agencies
+
+
+async def signer_name(s: AsyncSession, record_id: int) -> str:
+    """The name of the chair who signed the record (empty when none did)."""
+    chair = (await s.exec(select(User).join(ResolutionSignature, col(ResolutionSignature.signer_id) == User.id)
+                          .where(ResolutionSignature.resolution_id == record_id,
+                                 ResolutionSignature.field_name == "chair"))).first()
+    return chair.full_name if chair else ""
+
+
+def record_code(settings: Settings, record: Resolution) -> tuple[str, str, date]:
+    """(number, notation, promulgation date) of a published record, as its packages carry them."""
+    assert record.published_at is not None
+    promulgated = record.published_at.astimezone(ZoneInfo(settings.signing_timezone)).date()
+    number, _, notation = record.number.partition("/")
+    if not notation:
+        raise InvalidState(f"the record's number {record.number!r} has no notation (Number/Notation)",
+                           code="bad_number")
+    return number, notation, promulgated
+
+
 async def send_record(db: Database, settings: Settings, actor: Actor, record_id: int,
                       recipients: list[str]) -> list[dict[str, Any]]:
     """Queue the published record `record_id` for `recipients` (agency codes of our directory); the new
     outgoing rows. Only the meeting's secretariat sends."""
     codes = _recipients(recipients, settings.exchange_agency_code)
-    if settings.exchange_signing_key is None or settings.exchange_signing_cert is None:
-        raise InvalidState("sending is disabled: the operator has not set ECABINET_EXCHANGE_SIGNING_KEY and "
-                           "ECABINET_EXCHANGE_SIGNING_CERT", code="exchange_disabled")
+    require_signing(settings)
     files = FileStore.for_settings(settings)
     async with db.read() as s:
         record = await s.get(Resolution, record_id)
@@ -66,41 +101,19 @@ async def send_record(db: Database, settings: Settings, actor: Actor, record_id:
         if record.status != "published":
             raise InvalidState(f"only a published record is sent (this one is {record.status})",
                                code="not_published")
-        agencies = {a.code: a for a in (await s.exec(select(Agency).where(col(Agency.code).in_(codes)))).all()}
-        unknown = [c for c in codes if c not in agencies or not agencies[c].active]
-        if unknown:
-            raise Unprocessable(f"not active agencies of our directory: {', '.join(unknown)}",
-                                code="unknown_agency")
-        chair = (await s.exec(select(User).join(ResolutionSignature, col(ResolutionSignature.signer_id) == User.id)
-                              .where(ResolutionSignature.resolution_id == record_id,
-                                     ResolutionSignature.field_name == "chair"))).first()
-    assert record.published_at is not None
-    zone = ZoneInfo(settings.signing_timezone)
-    promulgated = record.published_at.astimezone(zone).date()
-    number, _, notation = record.number.partition("/")
-    if not notation:
-        raise InvalidState(f"the record's number {record.number!r} has no notation (Number/Notation)",
-                           code="bad_number")
+        agencies = await active_agencies(s, codes)
+        chair = await signer_name(s, record_id)
+    number, notation, promulgated = record_code(settings, record)
     pdf = await files.get(record.pdf_sha256)
     package = await asyncio.to_thread(
-        _build, settings, [(c, agencies[c].name) for c in codes], record, number, notation, promulgated,
-        chair.full_name if chair else "", pdf)
-    document_id = _document_id(settings, promulgated, number, notation)
-    digest = hashlib.sha256(package).hexdigest()
-    fresh = not files.path(digest).exists()
-    await files.put(package)
+        build_package, settings, [(c, agencies[c].name) for c in codes], record, Letter(number, notation,
+                                                                                         promulgated, record.title),
+        chair, pdf)
+    document_id = our_document_id(settings, promulgated, number, notation)
+    digest, fresh = await store(files, package)
     try:
         async with db.write() as s:
-            taken = (await s.exec(select(OutgoingPackage.recipient_code).where(
-                OutgoingPackage.document_id == document_id,
-                col(OutgoingPackage.recipient_code).in_(codes)))).all()
-            if taken:
-                raise Conflict(f"already sent to {', '.join(sorted(taken))}", code="already_sent")
-            rows = [OutgoingPackage(record_id=record_id, recipient_code=c, document_id=document_id,
-                                    package_sha256=digest, created_by=actor.user_id) for c in codes]
-            for row in rows:
-                s.add(row)
-            await s.flush()
+            rows = await queue(s, record_id, codes, document_id, digest, actor.user_id)
             await audit.record(s, "exchange.sent", actor_id=actor.user_id, object_type="record",
                                object_id=record_id, meeting_id=record.meeting_id,
                                details={"recipients": codes, "document_id": document_id,
@@ -113,14 +126,62 @@ async def send_record(db: Database, settings: Settings, actor: Actor, record_id:
     return result
 
 
-def _document_id(settings: Settings, promulgated: date, number: str, notation: str) -> str:
+async def store(files: FileStore, package: bytes) -> tuple[str, bool]:
+    """Put a package in the file store: its SHA-256, and whether it is new there (then the caller removes
+    it again if its rows do not commit)."""
+    digest = hashlib.sha256(package).hexdigest()
+    fresh = not files.path(digest).exists()
+    await files.put(package)
+    return digest, fresh
+
+
+async def queue(s: AsyncSession, record_id: int, codes: list[str], document_id: str, digest: str,
+                actor_id: int) -> list[OutgoingPackage]:
+    """One queued row per recipient of the package `digest` (flushed: their ids are set), or 409
+    `already_sent` when one of them already has this document id."""
+    taken = (await s.exec(select(OutgoingPackage.recipient_code).where(
+        OutgoingPackage.document_id == document_id, col(OutgoingPackage.recipient_code).in_(codes)))).all()
+    if taken:
+        raise Conflict(f"already sent to {', '.join(sorted(taken))}", code="already_sent")
+    rows = [OutgoingPackage(record_id=record_id, recipient_code=c, document_id=document_id,
+                            package_sha256=digest, created_by=actor_id) for c in codes]
+    for row in rows:
+        s.add(row)
+    await s.flush()
+    return rows
+
+
+def our_document_id(settings: Settings, promulgated: date, number: str, notation: str) -> str:
+    """Our DocumentId for a package numbered `number`/`notation`, issued on `promulgated`."""
     from exchange import fields
 
     return fields.document_id(settings.exchange_agency_code, promulgated, number, notation)
 
 
-def _build(settings: Settings, recipients: list[tuple[str, str]], record: Resolution, number: str,
-           notation: str, promulgated: date, signer: str, pdf: bytes) -> bytes:
+@dataclass(frozen=True)
+class Letter:
+    """What a package's MessageHeader says beyond the record it carries."""
+
+    number: str
+    """CodeNumber."""
+    notation: str
+    """CodeNotation (a task's package: the record's with -NVn)."""
+    promulgated: date
+    """PromulgationDate: the record's publication day."""
+    subject: str
+    """Subject (trích yếu), at most 500 characters."""
+    content: str = ""
+    """Content: the text sent as text (a task's full wording)."""
+    due_date: date | None = None
+    """DueDate: by when the recipients must handle it (a task's deadline)."""
+    steering: bool = False
+    """OtherInfo/Direction: a steering document (văn bản chỉ đạo): a task's package is one."""
+
+
+def build_package(settings: Settings, recipients: list[tuple[str, str]], record: Resolution, letter: Letter,
+                  signer: str, pdf: bytes) -> bytes:
+    """The signed edXML document package of `letter` for `recipients` ((code, name) pairs), carrying the
+    record's signed PDF byte for byte as its one attachment. CPU work: call it in a thread."""
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -130,13 +191,17 @@ def _build(settings: Settings, recipients: list[tuple[str, str]], record: Resolu
     key = load_pem_private_key(settings.exchange_signing_key.read_bytes(), password=None)
     certificates = x509.load_pem_x509_certificates(settings.exchange_signing_cert.read_bytes())
     now = datetime.now(ZoneInfo(settings.signing_timezone)).replace(tzinfo=None, microsecond=0)
+    number, notation = record.number.partition("/")[0], record.number.partition("/")[2]
     package = ex.DocumentPackage(
         sender=ex.Organization(settings.exchange_agency_code, settings.exchange_agency_name),
         recipients=tuple(ex.Organization(code, name) for code, name in recipients),
-        code=ex.DocumentCode(number, notation),
-        promulgation=ex.PromulgationInfo("Hà Nội", promulgated),
+        code=ex.DocumentCode(letter.number, letter.notation),
+        promulgation=ex.PromulgationInfo("Hà Nội", letter.promulgated),
         document_type=ex.DocumentType(1, 1, TYPE_NAMES.get(record.kind, record.kind)),
-        subject=record.title,
+        subject=letter.subject,
+        content=letter.content,
+        due_date=letter.due_date,
+        other=ex.OtherInfo(direction=letter.steering),
         signer=ex.SignerInfo("", "", signer),
         traces=(ex.TraceHeader(settings.exchange_agency_code, now),),
         attachments=(ex.Attachment(f"{number}-{notation}.pdf".replace("/", "-"), "application/pdf", pdf,

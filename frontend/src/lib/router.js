@@ -1,4 +1,4 @@
-// Hash routes: #/login, #/account (my devices), #/users and #/users/<id> (administrators), #/verify (public), #/records/<id>, #/documents/<id>?page=N, #/search?q=, #/trace (admin), #/meetings, #/meetings/new, #/meetings/<id>, #/meetings/<id>/edit, and the live
+// Hash routes: #/login, #/account (my devices), #/users and #/users/<id> (administrators), #/verify (public), #/records/<id>, #/documents/<id>?page=N, #/search?q=, #/trace (admin), #/tasks (secretariat, admin), #/meetings, #/meetings/new, #/meetings/<id>, #/meetings/<id>/edit, and the live
 // session: #/meetings/<id>/live (tablet), #/meetings/<id>/console (chair), #/meetings/<id>/wall (projector).
 
 const MEETING_PAGES = {
@@ -13,6 +13,7 @@ export function parseRoute(hash) {
   if (parts[0] === 'verify' && parts.length === 1) return { name: 'verify' };
   if (parts[0] === 'search' && parts.length === 1) return { name: 'search' };
   if (parts[0] === 'trace' && parts.length === 1) return { name: 'trace' };
+  if (parts[0] === 'tasks' && parts.length === 1) return { name: 'tasks' };
   if (parts[0] === 'account' && parts.length === 1) return { name: 'account' };
   if (parts[0] === 'users' && parts.length === 1) return { name: 'users' };
   if (parts[0] === 'users' && parts.length === 2 && /^[1-9][0-9]{0,9}$/.test(parts[1])) {

@@ -8,6 +8,7 @@ import {
   ConfidentialityBadge, ConfirmButton, ErrorBox, Loading, Notice, RoleBadge, StatusBadge, useTitle,
 } from './components.js';
 import { RecordsSection } from './record.js';
+import { MeetingTasksSection } from './meeting_tasks.js';
 import { PositionsSection } from './positions.js';
 import { DocumentsSection } from './documents.js';
 
@@ -92,6 +93,7 @@ export function MeetingView({ meetingId }) {
       <${DocumentsSection} meeting=${meeting} allowed=${allowed} />
       <${PositionsSection} meeting=${meeting} allowed=${allowed} />
       <${RecordsSection} meeting=${meeting} />
+      <${MeetingTasksSection} meeting=${meeting} />
     </main>`;
 }
 

@@ -35,6 +35,7 @@ EXPECTED: dict[Action, dict[Role, set[Status]]] = {
     Action.SIGN_RECORDS: {CH: {I, C}},
     Action.PUBLISH_RECORDS: {CH: {I, C}, SE: {I, C}},
     Action.SEND_RECORDS: {SE: {I, C}},
+    Action.PREPARE_TASKS: {SE: {I, C}},
     Action.CONFIGURE_ROUND: {CH: {D}, SE: {D}},
     Action.ANSWER_ROUND: {CH: {P}, ME: {P}},
     Action.CLOSE_ROUND: {CH: {P}, SE: {P}},
