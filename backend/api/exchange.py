@@ -164,6 +164,7 @@ class SendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     recipients: list[AgencyCode] = Field(min_length=1, max_length=outbox.MAX_RECIPIENTS,
                                          description="agency codes of our directory (NNN.NN.NN.XNN)")
+    due_date: date | None = Field(default=None, description="DueDate: by when the recipients should handle it")
 
 
 class OutgoingOut(Output):
@@ -190,7 +191,7 @@ OUTGOING = "/api/records/{record_id:int}/exchange"
            body=SendIn, response=list[OutgoingOut], status=201)
 async def send_record(call: Call) -> list[dict[str, Any]]:
     return await outbox.send_record(call.db, call.settings, call.user, call.path["record_id"],
-                                    list(call.body.recipients))
+                                    list(call.body.recipients), call.body.due_date)
 
 
 @api.route("GET", OUTGOING, summary="Where a record was sent, with each delivery's state",

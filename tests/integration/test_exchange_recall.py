@@ -248,3 +248,19 @@ async def test_the_secretariat_replaces_a_record_delivered_by_another_published_
     assert package.document_id == row["document_id"] != sent[0]["document_id"]
     twice = await sec.post(path, json={"by_record_id": new["id"], "reason": "Thay thế"})
     assert twice.status_code == 409 and twice.json()["error"]["code"] == "already_sent"
+
+
+async def test_a_due_date_travels_in_the_package_and_one_before_the_record_is_refused(
+        server: Server, session_world: dict[str, Any], directory: None) -> None:
+    people, mid = session_world["people"], session_world["meeting_id"]
+    sec = people["secretary"].client
+    record = await _signed_record(server, people, mid, "44/NQ-CP")
+    assert (await sec.post(f"/api/records/{record['id']}/publish")).status_code == 200
+    path = f"/api/records/{record['id']}/exchange"
+    early = await sec.post(path, json={"recipients": [SENDER], "due_date": "2020-01-01"})
+    assert early.status_code == 400 and early.json()["error"]["code"] == "bad_due_date"
+    sent = await sec.post(path, json={"recipients": [SENDER], "due_date": "2030-01-15"})
+    assert sent.status_code == 201, sent.text
+    async with server.db.read() as s:
+        digest = (await s.get(OutgoingPackage, sent.json()[0]["id"])).package_sha256  # type: ignore[union-attr]
+    assert _package(server, digest).due_date == date(2030, 1, 15)

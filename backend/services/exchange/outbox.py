@@ -106,9 +106,9 @@ async def _published(s: Any, settings: Settings, actor: Actor, record_id: int) -
 
 
 async def send_record(db: Database, settings: Settings, actor: Actor, record_id: int,
-                      recipients: list[str]) -> list[dict[str, Any]]:
-    """Queue the published record `record_id` for `recipients` (agency codes of our directory); the new
-    outgoing rows. Only the meeting's secretariat sends."""
+                      recipients: list[str], due_date: date | None = None) -> list[dict[str, Any]]:
+    """Queue the published record `record_id` for `recipients` (agency codes of our directory), asking them to
+    handle it by `due_date` (DueDate) if given; the new outgoing rows. Only the meeting's secretariat sends."""
     codes = _recipients(recipients, settings.exchange_agency_code)
     _require_keys(settings)
     async with db.read() as s:
@@ -117,7 +117,10 @@ async def send_record(db: Database, settings: Settings, actor: Actor, record_id:
     unknown = [c for c in codes if c not in agencies or not agencies[c].active]
     if unknown:
         raise Unprocessable(f"not active agencies of our directory: {', '.join(unknown)}", code="unknown_agency")
-    return await _queue(db, settings, actor, header, [(c, agencies[c].name) for c in codes], Business())
+    if due_date is not None and due_date < header.promulgated:
+        raise BadRequest("the due date is before the record's date", code="bad_due_date")
+    return await _queue(db, settings, actor, header, [(c, agencies[c].name) for c in codes], Business(),
+                        due_date)
 
 
 async def _delivered_to(s: Any, header: _Header) -> list[tuple[str, str]]:
@@ -165,7 +168,7 @@ async def replace_record(db: Database, settings: Settings, actor: Actor, record_
 
 
 async def _queue(db: Database, settings: Settings, actor: Actor, header: _Header, recipients: list[tuple[str, str]],
-                 business: Business) -> list[dict[str, Any]]:
+                 business: Business, due_date: date | None = None) -> list[dict[str, Any]]:
     """Build ONE signed package for `recipients`, store it and queue a row per recipient with the audit
     entry, in one transaction (the package file is removed again if it does not commit)."""
     files = FileStore.for_settings(settings)
@@ -173,7 +176,7 @@ async def _queue(db: Database, settings: Settings, actor: Actor, header: _Header
     assert record.id is not None
     codes = [c for c, _ in recipients]
     pdf = await files.get(record.pdf_sha256)
-    package = await asyncio.to_thread(_build, settings, recipients, header, pdf, business)
+    package = await asyncio.to_thread(_build, settings, recipients, header, pdf, business, due_date)
     digest = hashlib.sha256(package).hexdigest()
     fresh = not files.path(digest).exists()
     await files.put(package)
@@ -197,7 +200,8 @@ async def _queue(db: Database, settings: Settings, actor: Actor, header: _Header
                                object_id=record.id, meeting_id=record.meeting_id,
                                details={"recipients": codes, "document_id": header.document_id,
                                         "package_sha256": digest, "pdf_sha256": record.pdf_sha256,
-                                        "reason": business.reason, "replaces": business.replaces})
+                                        "reason": business.reason, "replaces": business.replaces,
+                                        "due_date": due_date.isoformat() if due_date else None})
             result = [summary(r) for r in rows]
     except BaseException:
         if fresh:  # nothing half-written: the package goes with its rows
@@ -213,7 +217,7 @@ def _document_id(settings: Settings, promulgated: date, number: str, notation: s
 
 
 def _build(settings: Settings, recipients: list[tuple[str, str]], header: _Header, pdf: bytes,
-           business: Business) -> bytes:
+           business: Business, due_date: date | None) -> bytes:
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -237,6 +241,7 @@ def _build(settings: Settings, recipients: list[tuple[str, str]], header: _Heade
         document_type=ex.DocumentType(1, 1, TYPE_NAMES.get(record.kind, record.kind)),
         subject=record.title,
         signer=ex.SignerInfo("", "", header.signer),
+        due_date=due_date,
         response_for=answers,
         traces=(ex.TraceHeader(settings.exchange_agency_code, now),),
         business=ex.Business(ex.BusinessDocType(business.doc_type), business.reason),

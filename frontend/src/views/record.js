@@ -9,6 +9,7 @@ import { formatDateTime, t } from '../lib/i18n.js';
 import { meetingPath, recordPath } from '../lib/router.js';
 import { ConfirmButton, ErrorBox, Loading, Notice, useTitle } from './components.js';
 import { SignatureReport } from './signature_report.js';
+import { ExchangeSend } from './exchange_send.js';
 
 const STAFF = new Set(['chair', 'secretary']);
 
@@ -240,6 +241,7 @@ export function RecordView({ recordId }) {
           </div>`}
       </section>
       <${PdfInline} record=${record} />
+      <${ExchangeSend} record=${record} meeting=${meeting} />
       ${(step === 'review' || step === 'sign') && html`
         <section class="card" aria-labelledby="sign-heading">
           <${SignForm} record=${record} step=${step}
