@@ -60,7 +60,7 @@ def gateway(request: Request, settings: Settings) -> None:
 class InboundOut(Output):
     id: int = Field(description="the incoming document's id in the inbox")
     document_id: str = Field(description="DocumentId: OrganId,yyyy/MM/dd,Number/Notation")
-    status: str = Field(description="arrived")
+    status: str = Field(description="arrived; or, for a recall or update, the state of the document acted on")
 
 
 @api.route("POST", "/api/exchange/inbound",
@@ -97,8 +97,9 @@ class IncomingOut(Output):
     promulgation_date: date
     due_date: date | None
     received_at: datetime
-    status: str = Field(description="arrived")
+    status: str = Field(description="arrived | recalled (kept, read-only) | replaced (see replaced_by_id)")
     attachment_count: int
+    replaced_by_id: int | None = Field(description="the incoming document that replaced it, when replaced")
 
 
 class AttachmentSignaturesOut(Output):
@@ -123,9 +124,20 @@ class SignerOut(Output):
     fingerprint_sha256: str
 
 
+class IncomingChangeOut(Output):
+    kind: str = Field(description="recalled | updated | replaced (the sender's BussinessDocType 1, 2, 3)")
+    reason: str = Field(description="BussinessDocReason: the sender's reason")
+    changes: dict[str, list[Any]] = Field(description="an update's {field: [before, after]}")
+    replaced_by_id: int | None = Field(description="a replacement's new incoming document")
+    package_sha256: str = Field(description="SHA-256 of that package as received (kept as evidence)")
+    received_at: datetime
+
+
 class IncomingDetailOut(IncomingOut):
     signer: SignerOut = Field(description="the certificate whose signature over the package verified")
     package_sha256: str = Field(description="SHA-256 of the signed package as received (kept as evidence)")
+    history: list[IncomingChangeOut] = Field(description="what the sender's recall, update and replacement "
+                                                         "packages did to it, oldest first")
     attachments: list[IncomingAttachmentOut]
 
 
@@ -161,6 +173,7 @@ class SendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     recipients: list[AgencyCode] = Field(min_length=1, max_length=outbox.MAX_RECIPIENTS,
                                          description="agency codes of our directory (NNN.NN.NN.XNN)")
+    due_date: date | None = Field(default=None, description="DueDate: by when the recipients should handle it")
 
 
 class OutgoingOut(Output):
@@ -174,6 +187,7 @@ class OutgoingOut(Output):
     last_error: str = Field(description="why the last delivery failed (empty when none did)")
     created_at: datetime
     delivered_at: datetime | None
+    business: str = Field(description="new | recall | replace (BussinessDocType 0, 1, 3)")
 
 
 OUTGOING = "/api/records/{record_id:int}/exchange"
@@ -186,10 +200,42 @@ OUTGOING = "/api/records/{record_id:int}/exchange"
            body=SendIn, response=list[OutgoingOut], status=201)
 async def send_record(call: Call) -> list[dict[str, Any]]:
     return await outbox.send_record(call.db, call.settings, call.user, call.path["record_id"],
-                                    list(call.body.recipients))
+                                    list(call.body.recipients), call.body.due_date)
 
 
 @api.route("GET", OUTGOING, summary="Where a record was sent, with each delivery's state",
            permission=Permission.meeting(Action.PUBLISH_RECORDS), tag=TAG, response=list[OutgoingOut])
 async def list_sent(call: Call) -> list[dict[str, Any]]:
     return await outbox.listing(call.db, call.user, call.path["record_id"])
+
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class RecallIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Reason = Field(description="why it is recalled (BussinessDocReason), shown to the recipients")
+
+
+class ReplaceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    by_record_id: int = Field(description="the published record that replaces this one")
+    reason: Reason = Field(description="why it is replaced (BussinessDocReason)")
+
+
+@api.route("POST", OUTGOING + "/recall",
+           summary="Recall a record sent: a recall package (same document id) queued to each agency that has it",
+           permission=Permission.meeting(Action.SEND_RECORDS), tag=TAG, body=RecallIn, response=list[OutgoingOut],
+           status=201)
+async def recall_record(call: Call) -> list[dict[str, Any]]:
+    return await outbox.recall_record(call.db, call.settings, call.user, call.path["record_id"], call.body.reason)
+
+
+@api.route("POST", OUTGOING + "/replace",
+           summary="Replace a record sent by another published record: its package, naming the old document, queued to "
+                   "every agency that has the old one (rows of the new record)",
+           permission=Permission.meeting(Action.SEND_RECORDS), tag=TAG, body=ReplaceIn, response=list[OutgoingOut],
+           status=201)
+async def replace_record(call: Call) -> list[dict[str, Any]]:
+    return await outbox.replace_record(call.db, call.settings, call.user, call.path["record_id"],
+                                       call.body.by_record_id, call.body.reason)

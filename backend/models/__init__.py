@@ -11,7 +11,7 @@ from backend.models.documents import (
     DocumentReader,
     DocumentVersion,
 )
-from backend.models.exchange import Agency, IncomingDocument, OutgoingPackage
+from backend.models.exchange import Agency, IncomingChange, IncomingDocument, OutgoingPackage
 from backend.models.meetings import AgendaItem, Attendance, Meeting, Participant, SavedGroup, SpeakerTurn, taking_part
 from backend.models.notifications import Notification
 from backend.models.opinions import (
@@ -31,7 +31,8 @@ from backend.models.votes import Ballot, BallotReceipt, Poll, PollVoter, SealedB
 __all__ = [
     "AgendaItem", "AgendaPosition", "Agency", "Annotation", "Attendance", "AuditEntry", "AuthSession", "Ballot",
     "BallotReceipt", "Body", "Device",
-    "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion", "IncomingDocument",
+    "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion",
+    "IncomingChange", "IncomingDocument",
     "LoginAddressThrottle", "LoginThrottle", "Meeting", "MediaRelay", "Notification",
     "OpinionAnswer", "OpinionBallot", "OutgoingPackage",
     "OpinionDocumentComment", "OpinionQuestion", "OpinionReminder", "OpinionRound",

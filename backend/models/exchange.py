@@ -34,11 +34,29 @@ class IncomingDocument(SQLModel, table=True):
     promulgation_date: date
     due_date: date | None = None
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
-    status: str = Field(default="arrived", max_length=16)
+    status: str = Field(default="arrived", max_length=16)  # arrived | recalled | replaced (kept, read-only)
     package_sha256: str = Field(max_length=64)  # the signed package as received, kept as evidence
     signer: str = Field(sa_column=Column(Text, nullable=False))  # JSON: common_name, fingerprint_sha256
     # JSON [{name, content_type, description, sha256, size}], in manifest order.
     attachments: str = Field(sa_column=Column(Text, nullable=False))
+    # When the sender replaced it (BussinessDocType 3): the document that supersedes it.
+    replaced_by_id: int | None = Field(default=None, foreign_key="incoming_documents.id")
+
+
+class IncomingChange(SQLModel, table=True):
+    """What a sender's recall (1), update (2) or replacement (3) package did to a document received from it:
+    the history of that document. One row per package: the same package delivered again is a duplicate."""
+
+    __tablename__ = "incoming_document_changes"
+    __table_args__ = (UniqueConstraint("incoming_id", "package_sha256", name="uq_incoming_change"),)
+    id: int | None = Field(default=None, primary_key=True)
+    incoming_id: int = Field(foreign_key="incoming_documents.id", index=True)
+    kind: str = Field(max_length=16)  # recalled | updated | replaced
+    reason: str = Field(sa_column=Column(Text, nullable=False))  # BussinessDocReason
+    changes: str = Field(sa_column=Column(Text, nullable=False))  # JSON {field: [before, after]} of an update
+    replaced_by_id: int | None = Field(default=None, foreign_key="incoming_documents.id")
+    package_sha256: str = Field(max_length=64)  # the signed package as received, kept as evidence
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class OutgoingPackage(SQLModel, table=True):
@@ -49,8 +67,9 @@ class OutgoingPackage(SQLModel, table=True):
                                            └--error--> queued (backoff) ... --> failed (max attempts)"""
 
     __tablename__ = "outgoing_packages"
-    # One document id per recipient: sending it again would be a duplicate at the recipient.
-    __table_args__ = (UniqueConstraint("document_id", "recipient_code", name="uq_outgoing_package"),)
+    # One document id per recipient and business: a document is sent once, and recalled once, to each; a
+    # replacement is the new document's own id (with business 3).
+    __table_args__ = (UniqueConstraint("document_id", "recipient_code", "business", name="uq_outgoing_package"),)
     id: int | None = Field(default=None, primary_key=True)
     record_id: int = Field(foreign_key="resolutions.id", index=True)
     recipient_code: str = Field(max_length=13)
@@ -65,3 +84,5 @@ class OutgoingPackage(SQLModel, table=True):
     created_by: int = Field(foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # BussinessDocType of the package: 0 new, 1 recall, 3 replacement (a new document superseding one sent).
+    business: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

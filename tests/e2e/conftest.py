@@ -47,6 +47,12 @@ def _env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ECABINET_", "DATABASE_URL", "REDIS_URL"))}
     env.update({"ECABINET_DATA_DIR": str(data_dir), "ECABINET_MODE": "demo", "ECABINET_LOG_LEVEL": "warning",
                 "PYTHONUNBUFFERED": "1"})
+    # Sending documents to other agencies signs packages (tests/e2e/test_exchange_send.py); no gateway URL:
+    # what is sent stays queued.
+    from tests.support.exchange_packages import exchange_pki
+
+    pki = exchange_pki(data_dir / "exchange-pki")
+    env.update({"ECABINET_EXCHANGE_SIGNING_KEY": str(pki.our_key), "ECABINET_EXCHANGE_SIGNING_CERT": str(pki.our_cert)})
     return env
 
 

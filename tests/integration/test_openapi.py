@@ -444,8 +444,30 @@ async def _record_samples(server: Server, cast: Cast, call: Any, meeting_id: int
     await call(cast["member"].client, "GET", "/api/meetings/{meeting_id}/tasks", f"{m}/tasks")
     await call(sec, "POST", "/api/records/{record_id}/exchange", f"{r}/exchange", {"recipients": [SENDER]})
     await call(sec, "GET", "/api/records/{record_id}/exchange", f"{r}/exchange")
+    await _recall_and_replace_samples(server, call, sec, record["id"])
     pdf = (await call(sec, "GET", "/api/records/{record_id}/pdf", f"{r}/pdf")).content
     await call(None, "POST", "/api/verify", "/api/verify", upload=pdf)
+
+
+async def _recall_and_replace_samples(server: Server, call: Any, sec: Any, record_id: int) -> None:
+    """The record delivered (set here), then recalled, and replaced by a published copy under another number."""
+    from sqlalchemy import update
+
+    from backend.models import OutgoingPackage, Resolution
+
+    async with server.db.write() as s:
+        await s.exec(update(OutgoingPackage).where(  # type: ignore[call-overload]
+            OutgoingPackage.record_id == record_id).values(state="delivered"))
+        old = await s.get(Resolution, record_id)
+        assert old is not None
+        copy = Resolution(**{**old.model_dump(exclude={"id"}), "number": "99/NQ-CP"})
+        s.add(copy)
+        await s.flush()
+        copy_id = copy.id
+    r = f"/api/records/{record_id}/exchange"
+    await call(sec, "POST", "/api/records/{record_id}/exchange/recall", f"{r}/recall", {"reason": "Ban hành nhầm"})
+    await call(sec, "POST", "/api/records/{record_id}/exchange/replace", f"{r}/replace",
+               {"by_record_id": copy_id, "reason": "Thay thế"})
 
 
 async def test_each_operations_success_schema_validates_its_real_answer(

@@ -77,6 +77,8 @@ async def test_the_secretariat_writes_tasks_on_the_draft_and_they_freeze_once_re
     path = f"/api/records/{record['id']}/tasks"
 
     # May: the secretariat adds a task; it is listed with the agencies' names, due, not yet sent.
+    async with server.db.read() as s:  # the server is shared: a deleted task's id may be given again (SQLite)
+        audit_before = (await s.exec(select(func.max(AuditEntry.id)))).one() or 0
     task = ok(await sec.post(path, json=TASK), 201)
     assert (task["lead_code"], task["lead_name"], task["state"], task["document_id"]) == (
         TAI_CHINH, "Bộ Tài chính", "due", None)
@@ -142,7 +144,8 @@ async def test_the_secretariat_writes_tasks_on_the_draft_and_they_freeze_once_re
     async with server.db.read() as s:
         assert await s.get(RecordTask, gone["id"]) is None
         audited = (await s.exec(select(AuditEntry.action).where(AuditEntry.object_type == "task",
-                                                                AuditEntry.object_id == task["id"]))).all()
+                                                                AuditEntry.object_id == task["id"],
+                                                                col(AuditEntry.id) > audit_before))).all()
     assert list(audited) == ["task.added"]
 
 

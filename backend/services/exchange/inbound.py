@@ -28,7 +28,7 @@ from backend.exceptions import Conflict, Forbidden, NotFound
 from backend.models import IncomingDocument
 from backend.services import audit
 from backend.services.context import Actor
-from backend.services.exchange import agencies, packages, pdf_check
+from backend.services.exchange import agencies, business, packages, pdf_check
 from backend.services.exchange.packages import PackageRefused
 from backend.services.files import FileStore
 
@@ -59,6 +59,11 @@ async def receive(db: Database, settings: Settings, data: bytes) -> dict[str, An
                                        zip(json.loads(document.attachments), signed, strict=True)], ensure_ascii=False)
     document.package_sha256 = package_sha256
     pkg = parsed.package
+    if business.doc_type(parsed):  # a recall, update or replacement acts on a document received before
+        try:
+            return await business.apply(db, settings, parsed, document, data, _claim_of(pkg))
+        except PackageRefused as refused:
+            return await _refuse(db, settings, refused, package_sha256, len(data), known)
     sender = pkg["sender"]["organ_id"]
     async with db.read() as s:
         duplicate = await _existing(s, sender, pkg["document_id"]) is not None
@@ -208,7 +213,8 @@ def _summary(doc: IncomingDocument) -> dict[str, Any]:
     return {"id": doc.id, "sender_code": doc.sender_code, "sender_name": doc.sender_name,
             "document_id": doc.document_id, "code": doc.code, "subject": doc.subject,
             "promulgation_date": doc.promulgation_date, "due_date": doc.due_date, "received_at": doc.received_at,
-            "status": doc.status, "attachment_count": len(json.loads(doc.attachments))}
+            "status": doc.status, "attachment_count": len(json.loads(doc.attachments)),
+            "replaced_by_id": doc.replaced_by_id}
 
 
 async def inbox(db: Database, actor: Actor) -> list[dict[str, Any]]:
@@ -233,6 +239,7 @@ async def one(db: Database, actor: Actor, incoming_id: int) -> dict[str, Any]:
     doc = await _load(db, actor, incoming_id)
     signer = json.loads(doc.signer)
     return {**_summary(doc), "signer": signer, "package_sha256": doc.package_sha256,
+            "history": await business.history(db, incoming_id),
             "attachments": [{"number": n, "name": a["name"], "content_type": a["content_type"],
                              "description": a["description"], "size": a["size"], "pdf": a.get("pdf")}
                             for n, a in enumerate(json.loads(doc.attachments), start=1)]}

@@ -10,6 +10,7 @@ import { meetingPath, recordPath } from '../lib/router.js';
 import { ConfirmButton, ErrorBox, Loading, Notice, useTitle } from './components.js';
 import { SignatureReport } from './signature_report.js';
 import { RecordTasks } from './record_tasks.js';
+import { ExchangeSend } from './exchange_send.js';
 
 const STAFF = new Set(['chair', 'secretary']);
 
@@ -242,6 +243,7 @@ export function RecordView({ recordId }) {
       </section>
       <${PdfInline} record=${record} />
       <${RecordTasks} record=${record} meeting=${meeting} />
+      <${ExchangeSend} record=${record} meeting=${meeting} />
       ${(step === 'review' || step === 'sign') && html`
         <section class="card" aria-labelledby="sign-heading">
           <${SignForm} record=${record} step=${step}
