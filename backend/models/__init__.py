@@ -11,7 +11,7 @@ from backend.models.documents import (
     DocumentReader,
     DocumentVersion,
 )
-from backend.models.exchange import Agency, IncomingDocument, OutgoingPackage
+from backend.models.exchange import Agency, IncomingDocument, IncomingStep, OutgoingPackage, ReceivedStatus
 from backend.models.meetings import AgendaItem, Attendance, Meeting, Participant, SavedGroup, SpeakerTurn, taking_part
 from backend.models.notifications import Notification
 from backend.models.opinions import (
@@ -30,11 +30,11 @@ from backend.models.votes import Ballot, BallotReceipt, Poll, PollVoter, SealedB
 __all__ = [
     "AgendaItem", "AgendaPosition", "Agency", "Annotation", "Attendance", "AuditEntry", "AuthSession", "Ballot",
     "BallotReceipt", "Body", "Device",
-    "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion", "IncomingDocument",
+    "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion", "IncomingDocument", "IncomingStep",
     "LoginAddressThrottle", "LoginThrottle", "Meeting", "MediaRelay", "Notification",
     "OpinionAnswer", "OpinionBallot", "OutgoingPackage",
     "OpinionDocumentComment", "OpinionQuestion", "OpinionReminder", "OpinionRound",
-    "Participant", "Poll", "PollVoter", "RelayAssignment", "Resolution", "ResolutionSignature", "SavedGroup",
+    "Participant", "Poll", "ReceivedStatus", "PollVoter", "RelayAssignment", "Resolution", "ResolutionSignature", "SavedGroup",
     "SealedBallot",
     "SecretBallot", "SigningCredential", "SpeakerTurn", "User", "taking_part",
 ]
