@@ -34,7 +34,8 @@ __all__ = [
     "LoginAddressThrottle", "LoginThrottle", "Meeting", "MediaRelay", "Notification",
     "OpinionAnswer", "OpinionBallot", "OutgoingPackage",
     "OpinionDocumentComment", "OpinionQuestion", "OpinionReminder", "OpinionRound",
-    "Participant", "Poll", "ReceivedStatus", "PollVoter", "RelayAssignment", "Resolution", "ResolutionSignature", "SavedGroup",
+    "Participant", "Poll", "PollVoter", "ReceivedStatus", "RelayAssignment", "Resolution", "ResolutionSignature",
+    "SavedGroup",
     "SealedBallot",
     "SecretBallot", "SigningCredential", "SpeakerTurn", "User", "taking_part",
 ]

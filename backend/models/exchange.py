@@ -105,4 +105,4 @@ class ReceivedStatus(SQLModel, table=True):
     status_at: datetime = Field(sa_type=UTCDateTime)  # the status's own Timestamp (their local time, as UTC)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # The signed status package (kept in the file store as evidence); the same package twice is one row.
-    package_sha256: str = Field(max_length=64, unique=True)
+    package_sha256: str = Field(max_length=64, unique=True, index=True)

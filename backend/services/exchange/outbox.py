@@ -21,6 +21,7 @@ from backend.exceptions import BadRequest, Conflict, InvalidState, NotFound, Unp
 from backend.models import Agency, OutgoingPackage, Resolution, ResolutionSignature, User
 from backend.services import access, audit
 from backend.services.context import Actor
+from backend.services.exchange import steps, tracking
 from backend.services.files import FileStore
 
 QUEUED, SENDING, DELIVERED, FAILED = "queued", "sending", "delivered", "failed"
@@ -49,10 +50,13 @@ def _recipients(codes: list[str], ours: str) -> list[str]:
 
 
 async def send_record(db: Database, settings: Settings, actor: Actor, record_id: int,
-                      recipients: list[str]) -> list[dict[str, Any]]:
-    """Queue the published record `record_id` for `recipients` (agency codes of our directory); the new
-    outgoing rows. Only the meeting's secretariat sends."""
+                      recipients: list[str], due_date: date | None = None) -> list[dict[str, Any]]:
+    """Queue the published record `record_id` for `recipients` (agency codes of our directory), to be
+    handled by `due_date` when given (the package's DueDate); the new outgoing rows. Only the meeting's
+    secretariat sends."""
     codes = _recipients(recipients, settings.exchange_agency_code)
+    if due_date is not None and due_date < steps.today(settings):
+        raise BadRequest(f"the due date {due_date.isoformat()} has already passed", code="bad_due_date")
     if settings.exchange_signing_key is None or settings.exchange_signing_cert is None:
         raise InvalidState("sending is disabled: the operator has not set ECABINET_EXCHANGE_SIGNING_KEY and "
                            "ECABINET_EXCHANGE_SIGNING_CERT", code="exchange_disabled")
@@ -84,7 +88,7 @@ async def send_record(db: Database, settings: Settings, actor: Actor, record_id:
     pdf = await files.get(record.pdf_sha256)
     package = await asyncio.to_thread(
         _build, settings, [(c, agencies[c].name) for c in codes], record, number, notation, promulgated,
-        chair.full_name if chair else "", pdf)
+        chair.full_name if chair else "", pdf, due_date)
     document_id = _document_id(settings, promulgated, number, notation)
     digest = hashlib.sha256(package).hexdigest()
     fresh = not files.path(digest).exists()
@@ -92,20 +96,22 @@ async def send_record(db: Database, settings: Settings, actor: Actor, record_id:
     try:
         async with db.write() as s:
             taken = (await s.exec(select(OutgoingPackage.recipient_code).where(
-                OutgoingPackage.document_id == document_id,
+                OutgoingPackage.kind == "document", OutgoingPackage.document_id == document_id,
                 col(OutgoingPackage.recipient_code).in_(codes)))).all()
             if taken:
                 raise Conflict(f"already sent to {', '.join(sorted(taken))}", code="already_sent")
             rows = [OutgoingPackage(record_id=record_id, recipient_code=c, document_id=document_id,
-                                    package_sha256=digest, created_by=actor.user_id) for c in codes]
+                                    due_date=due_date, package_sha256=digest, created_by=actor.user_id)
+                    for c in codes]
             for row in rows:
                 s.add(row)
             await s.flush()
             await audit.record(s, "exchange.sent", actor_id=actor.user_id, object_type="record",
                                object_id=record_id, meeting_id=record.meeting_id,
                                details={"recipients": codes, "document_id": document_id,
-                                        "package_sha256": digest, "pdf_sha256": record.pdf_sha256})
-            result = [summary(r) for r in rows]
+                                        "package_sha256": digest, "pdf_sha256": record.pdf_sha256,
+                                        "due_date": due_date.isoformat() if due_date else None})
+            result = [tracking.tracked(summary(r), [], r.due_date, steps.today(settings)) for r in rows]
     except BaseException:
         if fresh:  # nothing half-written: the package goes with its rows
             files.path(digest).unlink(missing_ok=True)
@@ -120,7 +126,7 @@ def _document_id(settings: Settings, promulgated: date, number: str, notation: s
 
 
 def _build(settings: Settings, recipients: list[tuple[str, str]], record: Resolution, number: str,
-           notation: str, promulgated: date, signer: str, pdf: bytes) -> bytes:
+           notation: str, promulgated: date, signer: str, pdf: bytes, due_date: date | None) -> bytes:
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -138,6 +144,7 @@ def _build(settings: Settings, recipients: list[tuple[str, str]], record: Resolu
         document_type=ex.DocumentType(1, 1, TYPE_NAMES.get(record.kind, record.kind)),
         subject=record.title,
         signer=ex.SignerInfo("", "", signer),
+        due_date=due_date,
         traces=(ex.TraceHeader(settings.exchange_agency_code, now),),
         attachments=(ex.Attachment(f"{number}-{notation}.pdf".replace("/", "-"), "application/pdf", pdf,
                                    record.title[:200]),),
@@ -150,14 +157,18 @@ def _build(settings: Settings, recipients: list[tuple[str, str]], record: Resolu
                             code="bad_package") from exc
 
 
-async def listing(db: Database, actor: Actor, record_id: int) -> list[dict[str, Any]]:
-    """The outgoing rows of a record, oldest first (the meeting's staff)."""
+async def listing(db: Database, settings: Settings, actor: Actor, record_id: int) -> list[dict[str, Any]]:
+    """The outgoing rows of a record, oldest first (the meeting's staff), each with the statuses its
+    recipient reported (services/exchange/tracking.py), the latest one and whether it is overdue."""
     async with db.read() as s:
         record = await s.get(Resolution, record_id)
         if record is None:
             raise _missing(record_id)
         await access.require_membership(s, actor, record.meeting_id, Action.PUBLISH_RECORDS,
                                         unseen=_missing(record_id))
-        rows = (await s.exec(select(OutgoingPackage).where(OutgoingPackage.record_id == record_id)
+        rows = (await s.exec(select(OutgoingPackage).where(OutgoingPackage.record_id == record_id,
+                                                           OutgoingPackage.kind == "document")
                              .order_by(col(OutgoingPackage.id)))).all()
-    return [summary(r) for r in rows]
+        statuses = await tracking.history(s, [r.id for r in rows if r.id is not None])
+    today = steps.today(settings)
+    return [tracking.tracked(summary(r), statuses[r.id], r.due_date, today) for r in rows if r.id is not None]
