@@ -74,7 +74,7 @@ def step_of(value: str) -> Step:
 
 def check_step(current: str, step: Step, *, description: str, department: str, person: str) -> None:
     """May a document whose status word is `current` take `step` with these texts? StepError otherwise:
-    `illegal_step` (409: not after the current one), `reason_required` (400: a refusal says why),
+    `illegal_step` (409: not after the current one), `refusal_reason_required` (400: a refusal says why),
     `assignee_required` (400: an assignment names a department and a person), `text_too_long` (400)."""
     now = BY_NAME.get(current)
     allowed = NEXT.get(now, ()) if now is not None else ()
@@ -85,7 +85,7 @@ def check_step(current: str, step: Step, *, description: str, department: str, p
     if any(len(text) > MAX_TEXT for text in (description, department, person)):
         raise StepError(Refusal.INVALID, "text_too_long", f"each text is at most {MAX_TEXT} characters")
     if step is Step.REFUSED and not description.strip():
-        raise StepError(Refusal.INVALID, "reason_required", "a refusal says why (description)")
+        raise StepError(Refusal.INVALID, "refusal_reason_required", "a refusal says why (description)")
     if step is Step.ASSIGNED and not (department.strip() and person.strip()):
         raise StepError(Refusal.INVALID, "assignee_required", "an assignment names the department and the person")
 

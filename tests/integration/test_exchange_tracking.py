@@ -136,7 +136,7 @@ async def test_a_refusal_needs_its_reason_and_ends_the_handling(server: Server, 
     sec = cast["secretary"].client
     path = f"/api/exchange/inbox/{stored['id']}/status"
     blank = await sec.post(path, json={"code": "02", "description": "   "})
-    assert blank.status_code == 400 and blank.json()["error"]["code"] == "reason_required"
+    assert blank.status_code == 400 and blank.json()["error"]["code"] == "refusal_reason_required"
     refused = await sec.post(path, json={"code": "02", "description": "Không thuộc thẩm quyền"})
     assert refused.status_code == 200 and refused.json()["status"] == "refused"
     later = await sec.post(path, json={"code": "03"})

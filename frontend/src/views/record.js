@@ -9,6 +9,7 @@ import { formatDateTime, t } from '../lib/i18n.js';
 import { meetingPath, recordPath } from '../lib/router.js';
 import { ConfirmButton, ErrorBox, Loading, Notice, useTitle } from './components.js';
 import { SignatureReport } from './signature_report.js';
+import { ExchangeTracking } from './exchange_tracking.js';
 
 const STAFF = new Set(['chair', 'secretary']);
 
@@ -253,6 +254,7 @@ export function RecordView({ recordId }) {
           ${record.signatures.map((s) => html`<li key=${s.field_name}>${t(`record.field.${s.field_name}`)}: ${s.signer_name} · ${formatDateTime(s.signed_at)} · PAdES ${s.level}</li>`)}
         </ul>
       </section>
+      <${ExchangeTracking} record=${record} meeting=${meeting} />
     </main>`;
 }
 

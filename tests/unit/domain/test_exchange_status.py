@@ -45,7 +45,7 @@ def test_a_refusal_needs_a_reason_and_an_assignment_a_department_and_a_person() 
     for description in ("", "   "):
         with pytest.raises(StepError) as refused:
             _step("arrived", Step.REFUSED, description=description)
-        assert refused.value.code == "reason_required" and refused.value.refusal is Refusal.INVALID
+        assert refused.value.code == "refusal_reason_required" and refused.value.refusal is Refusal.INVALID
     for department, person in (("", "A"), ("Vụ", ""), (" ", " ")):
         with pytest.raises(StepError) as refused:
             _step("accepted", Step.ASSIGNED, department=department, person=person)
