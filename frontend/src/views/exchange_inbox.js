@@ -20,7 +20,7 @@ export const inboxPath = () => '/exchange/inbox';
 export const incomingPath = (id) => `/exchange/inbox/${id}`;
 
 /** A day (yyyy-mm-dd) as the language writes it, without shifting it through a time zone. */
-function formatDay(day) {
+export function formatDay(day) {
   if (!day) return '';
   const [y, m, d] = day.split('-').map(Number);
   return new Intl.DateTimeFormat(document.documentElement.lang || 'vi', { day: '2-digit', month: '2-digit', year: 'numeric' })
@@ -87,7 +87,8 @@ function History({ steps }) {
           ${(s.department || s.person) && html`<span> · ${[s.department, s.person].filter(Boolean).join(', ')}</span>`}
           ${s.description && html`<div class="exchange-note">${s.description}</div>`}
           <div class="muted exchange-delivery">${s.status_sent
-            ? t(`exchange.delivery.${s.delivery || 'queued'}`) : t('exchange.delivery.not_sent')}</div>
+            ? t('exchange.inbox.reported', { state: t(`exchange.delivery.${s.delivery || 'queued'}`) })
+            : t('exchange.delivery.not_sent')}</div>
         </li>`)}
     </ol>`;
 }
@@ -166,7 +167,7 @@ export function InboxDocumentView({ incomingId }) {
       <section class="card" aria-labelledby="incoming-heading">
         <div class="meeting-head-top">
           <h1 id="incoming-heading" tabindex="-1" data-testid="incoming-heading">${doc.code}</h1>
-          <${InboxStatus} status=${doc.status} /> <${OverdueBadge} overdue=${doc.overdue} />
+          <span><${InboxStatus} status=${doc.status} /> <${OverdueBadge} overdue=${doc.overdue} /></span>
         </div>
         <p class="record-subject" data-testid="incoming-subject">${doc.subject}</p>
         <dl class="exchange-facts">
@@ -197,7 +198,7 @@ export function InboxDocumentView({ incomingId }) {
           ${warning && html`<div class="alert alert-warn" role="status" data-testid="inbox-warning">${warning}</div>`}
         </div>
         <${Steps} doc=${doc} onDone=${done} setError=${setError} />
-        <h3>${t('exchange.inbox.history')}</h3>
+        <h3 class="exchange-history-heading">${t('exchange.inbox.history')}</h3>
         <${History} steps=${doc.history} />
       </section>
     <//>`;

@@ -6,7 +6,7 @@ import { html, useEffect, useState } from '../lib/preact.js';
 import { request } from '../lib/api.js';
 import { formatDateTime, t } from '../lib/i18n.js';
 import { ErrorBox } from './components.js';
-import { OverdueBadge } from './exchange_inbox.js';
+import { OverdueBadge, formatDay } from './exchange_inbox.js';
 
 const STAFF = new Set(['chair', 'secretary']);
 
@@ -22,7 +22,7 @@ function Recipient({ row, names }) {
         ${latest && html` <span class="badge badge-exchange" data-testid="tracking-latest">${latest.code} · ${t(`exchange.step.${latest.code}`)}</span>`}
         <${OverdueBadge} overdue=${row.overdue} />
       </div>
-      ${row.due_date && html`<div class="muted">${t('exchange.field.due_date')}: ${row.due_date}</div>`}
+      ${row.due_date && html`<div class="muted">${t('exchange.field.due_date')}: ${formatDay(row.due_date)}</div>`}
       ${row.last_error && row.state !== 'delivered' && html`<div class="muted">${row.last_error}</div>`}
       ${row.history.length === 0
         ? html`<p class="muted" data-testid="tracking-none">${t('exchange.tracking.no_status')}</p>`
