@@ -1,7 +1,10 @@
 """Receiving documents from other agencies: the gateway hands us one edXML package; it is read in the
 sandbox against our trust anchors and agency directory, and a valid document lands in the inbox
 (incoming_documents) with its attachments and the signed package itself in the file store. Nothing is
-half-imported: the files written for a package are removed again unless its row commits.
+half-imported: the files written for a package are removed again unless its row commits. A document that
+lands gets its step 01 "arrived", and our signed 01 status for the sender is queued in the outbox in the
+same transaction (services/exchange/steps.py). A status package (a recipient's answer about a document we
+sent) goes to services/exchange/tracking.py.
 
 A refused package is answered with its reason's code and, when the package names a sender in our
 directory, a signed 02 "refused" status package for the gateway to return to it (signed with
