@@ -2,8 +2,9 @@
 production): it takes a signed package from a sender (POST /packages with the sender's bearer), reads its
 recipients in the exchange sandbox (exchange.parse_package: the signature must verify under the gateway's
 trust anchors, and the sender named in the package must be the one whose bearer came), and forwards the
-package unchanged to each recipient's e-Cabinet inbound endpoint. 202 once every recipient took it (or
-already had it: 409), 502 with the reason otherwise.
+package unchanged to each recipient's e-Cabinet inbound endpoint: a document to each agency of its To list,
+a status package (it has no To) to the agency that issued the document its ResponseFor names. 202 once
+every recipient took it (or already had it: 409), 502 with the reason otherwise.
 
 Its configuration file (JSON):
 
@@ -76,6 +77,15 @@ def _sender(request: Request, config: GatewayConfig) -> str | None:
     return None
 
 
+def _addressed(parsed: packages.Parsed) -> tuple[list[str], str]:
+    """Where a package goes, and the document it is (or, a status, is about): a document to each agency of
+    its To list; a status, which has no To, to the agency that issued the document its ResponseFor names."""
+    pkg = parsed.package
+    if parsed.kind == "status":
+        return [str(pkg["response_for"]["organ_id"])], str(pkg["response_for"]["document_id"])
+    return [str(r["organ_id"]) for r in pkg["recipients"]], str(pkg["document_id"])
+
+
 def create_gateway_app(config: GatewayConfig, settings: Settings | None = None) -> Starlette:
     base = settings or Settings.from_env({"ECABINET_DATA_DIR": tempfile.mkdtemp(prefix="ecabinet-gateway-")})
     read_settings = replace(base, exchange_trust_anchors=config.trust_anchors)
@@ -92,11 +102,12 @@ def create_gateway_app(config: GatewayConfig, settings: Settings | None = None) 
         except ServiceUnavailable as busy:
             return _error(503, "busy", busy.message)
         pkg: dict[str, Any] = parsed.package
-        if parsed.kind != "document" or pkg["sender"]["organ_id"] != sender:
+        if pkg["sender"]["organ_id"] != sender:
             return _error(403, "wrong_sender", "the package's sender is not the agency whose secret came")
+        recipients, document_id = _addressed(parsed)
         failures = []
         async with httpx.AsyncClient(timeout=60) as client:
-            for recipient in (r["organ_id"] for r in pkg["recipients"]):
+            for recipient in recipients:
                 destination = config.agencies.get(recipient)
                 if destination is None:
                     failures.append(f"{recipient}: unknown to this gateway")
@@ -111,7 +122,7 @@ def create_gateway_app(config: GatewayConfig, settings: Settings | None = None) 
                     failures.append(f"{recipient}: HTTP {answer.status_code} {answer.text[:300]}")
         if failures:
             return _error(502, "not_forwarded", "; ".join(failures))
-        return JSONResponse({"forwarded": [r["organ_id"] for r in pkg["recipients"]],
-                             "document_id": pkg["document_id"]}, status_code=202)
+        return JSONResponse({"forwarded": recipients, "document_id": document_id, "kind": parsed.kind},
+                            status_code=202)
 
     return Starlette(routes=[Route("/packages", receive, methods=["POST"])])

@@ -18,7 +18,7 @@ from backend.config import Settings
 from backend.domain.meeting_states import Action
 from backend.exceptions import Forbidden, Unauthorized
 from backend.monitoring import ERROR_KEY
-from backend.services.exchange import agencies, inbound, outbox
+from backend.services.exchange import agencies, inbound, outbox, steps
 
 TAG = "exchange"
 
@@ -58,14 +58,20 @@ def gateway(request: Request, settings: Settings) -> None:
 
 
 class InboundOut(Output):
-    id: int = Field(description="the incoming document's id in the inbox")
-    document_id: str = Field(description="DocumentId: OrganId,yyyy/MM/dd,Number/Notation")
-    status: str = Field(description="arrived; or, for a recall or update, the state of the document acted on")
+    id: int = Field(description="a document: its id in the inbox; a status: the stored status's id")
+    document_id: str = Field(description="DocumentId: OrganId,yyyy/MM/dd,Number/Notation (a status: of the "
+                                         "document we sent that it is about)")
+    status: str = Field(description="a document: arrived (a recall or update: the state of the document acted on); "
+                                  "a status: its code (01 ... 06)")
+    kind: str = Field(default="document", description="document | status")
+    duplicate: bool = Field(default=False, description="a status package already stored (answered 200)")
 
 
 @api.route("POST", "/api/exchange/inbound",
-           summary="Deliver one edXML document package from the exchange gateway (422 with the reason's code and, "
-                   "when the sender is known, a signed refused status package in `status_package`, base64)",
+           summary="Deliver one edXML package from the exchange gateway: a document for our inbox, or a status "
+                   "about a document we sent (422 with the reason's code and, for a refused document whose sender "
+                   "is known, a signed refused status package in `status_package`, base64; the same status "
+                   "package again: 200)",
            permission=Permission.public("the exchange gateway, with its bearer secret "
                                         "(ECABINET_EXCHANGE_GATEWAY_SECRET)"),
            tag=TAG, upload=EDXML, upload_limit="exchange_max_package_bytes", response=InboundOut, status=201,
@@ -79,12 +85,25 @@ async def receive_package(call: Call) -> Any:
         if status_package is not None:
             body["status_package"] = status_package
         return JSONResponse(body, status_code=422)
+    if result.get("duplicate"):  # the same status package again: stored once, answered alike
+        return JSONResponse(InboundOut.model_validate(result).model_dump(mode="json"), status_code=200)
     return result
 
 
 # --- the inbox: the secretariat's view of what arrived -----------------------------------------------------
 
 INBOX = Permission.user("the secretariat and administrators")
+
+
+class StepOut(Output):
+    code: str = Field(description="01 arrived, 02 refused, 03 accepted, 04 assigned, 05 in progress, 06 done")
+    name: str = Field(description="the step as a word: arrived, refused, accepted, assigned, in_progress, done")
+    description: str = Field(description="the clerk's note (a refusal's reason)")
+    department: str = Field(description="an assignment's department")
+    person: str = Field(description="an assignment's person")
+    at: datetime
+    status_sent: bool = Field(description="a signed status package was queued to the sender")
+    delivery: str | None = Field(description="that package's delivery: queued | sending | delivered | failed")
 
 
 class IncomingOut(Output):
@@ -97,8 +116,11 @@ class IncomingOut(Output):
     promulgation_date: date
     due_date: date | None
     received_at: datetime
-    status: str = Field(description="arrived | recalled (kept, read-only) | replaced (see replaced_by_id)")
+    status: str = Field(description="the last step: arrived | refused | accepted | assigned | in_progress | done; "
+                                    "or recalled (kept, read-only) | replaced (see replaced_by_id)")
     attachment_count: int
+    history: list[StepOut] = Field(description="the steps of its handling, in order")
+    overdue: bool = Field(description="its due date has passed and it is neither done nor refused")
     replaced_by_id: int | None = Field(description="the incoming document that replaced it, when replaced")
 
 
@@ -136,7 +158,7 @@ class IncomingChangeOut(Output):
 class IncomingDetailOut(IncomingOut):
     signer: SignerOut = Field(description="the certificate whose signature over the package verified")
     package_sha256: str = Field(description="SHA-256 of the signed package as received (kept as evidence)")
-    history: list[IncomingChangeOut] = Field(description="what the sender's recall, update and replacement "
+    changes: list[IncomingChangeOut] = Field(description="what the sender's recall, update and replacement "
                                                          "packages did to it, oldest first")
     attachments: list[IncomingAttachmentOut]
 
@@ -144,13 +166,13 @@ class IncomingDetailOut(IncomingOut):
 @api.route("GET", "/api/exchange/inbox", summary="Documents received from other agencies, newest first",
            permission=INBOX, tag=TAG, response=list[IncomingOut])
 async def list_inbox(call: Call) -> list[dict[str, Any]]:
-    return await inbound.inbox(call.db, call.user)
+    return await inbound.inbox(call.db, call.settings, call.user)
 
 
 @api.route("GET", "/api/exchange/inbox/{incoming_id:int}", summary="One document received, with its attachments",
            permission=INBOX, tag=TAG, response=IncomingDetailOut)
 async def get_incoming(call: Call) -> dict[str, Any]:
-    return await inbound.one(call.db, call.user, call.path["incoming_id"])
+    return await inbound.one(call.db, call.settings, call.user, call.path["incoming_id"])
 
 
 @api.route("GET", "/api/exchange/inbox/{incoming_id:int}/attachments/{number:int}",
@@ -164,6 +186,33 @@ async def download_incoming_attachment(call: Call) -> Response:
     return Response(data, media_type="application/octet-stream", headers=headers)
 
 
+class StepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(max_length=2, description="02 refuse, 03 accept, 04 assign, 05 in progress, 06 done")
+    description: str = Field(default="", max_length=2000, description="a note; a refusal's reason (required)")
+    department: str = Field(default="", max_length=300, description="an assignment's department (required)")
+    person: str = Field(default="", max_length=300, description="an assignment's person (required)")
+
+
+class StepTakenOut(Output):
+    id: int = Field(description="the incoming document")
+    status: str = Field(description="its status now")
+    status_sent: bool = Field(description="a signed status package was queued to the sender")
+    message: str = Field(description="why none was, when none was (e.g. no signing key)")
+    step: StepOut
+
+
+@api.route("POST", "/api/exchange/inbox/{incoming_id:int}/status",
+           summary="Take the next step on a document received (02 refuse, 03 accept, 04 assign, 05 in progress, "
+                   "06 done; their order is backend/domain/exchange_status.py): recorded, audited, and reported "
+                   "to the sender as a signed status package",
+           permission=INBOX, tag=TAG, body=StepIn, response=StepTakenOut)
+async def take_step(call: Call) -> dict[str, Any]:
+    body = call.body
+    return await steps.take_step(call.db, call.settings, call.user, call.path["incoming_id"], body.code,
+                                 description=body.description, department=body.department, person=body.person)
+
+
 # --- sending: the outbox -------------------------------------------------------------------------------
 
 AgencyCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=13)]
@@ -173,7 +222,18 @@ class SendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     recipients: list[AgencyCode] = Field(min_length=1, max_length=outbox.MAX_RECIPIENTS,
                                          description="agency codes of our directory (NNN.NN.NN.XNN)")
-    due_date: date | None = Field(default=None, description="DueDate: by when the recipients should handle it")
+    due_date: date | None = Field(default=None, description="by when the recipients should have handled it "
+                                                            "(the package's DueDate; today or later)")
+
+
+class ReportedOut(Output):
+    code: str = Field(description="the recipient's status: 01 arrived ... 06 done")
+    description: str
+    department: str
+    staff: str
+    at: datetime = Field(description="when the recipient reached it (its Timestamp)")
+    received_at: datetime
+    package_sha256: str = Field(description="SHA-256 of the signed status package (kept as evidence)")
 
 
 class OutgoingOut(Output):
@@ -188,6 +248,10 @@ class OutgoingOut(Output):
     created_at: datetime
     delivered_at: datetime | None
     business: str = Field(description="new | recall | replace (BussinessDocType 0, 1, 3)")
+    due_date: date | None = Field(description="the DueDate sent with it")
+    history: list[ReportedOut] = Field(description="the statuses the recipient reported, in order")
+    latest: ReportedOut | None
+    overdue: bool = Field(description="the due date has passed and the recipient reported neither done nor refused")
 
 
 OUTGOING = "/api/records/{record_id:int}/exchange"
@@ -203,10 +267,11 @@ async def send_record(call: Call) -> list[dict[str, Any]]:
                                     list(call.body.recipients), call.body.due_date)
 
 
-@api.route("GET", OUTGOING, summary="Where a record was sent, with each delivery's state",
+@api.route("GET", OUTGOING, summary="Where a record was sent: each delivery's state and the statuses its recipient "
+                                   "reported (the tracking)",
            permission=Permission.meeting(Action.PUBLISH_RECORDS), tag=TAG, response=list[OutgoingOut])
 async def list_sent(call: Call) -> list[dict[str, Any]]:
-    return await outbox.listing(call.db, call.user, call.path["record_id"])
+    return await outbox.listing(call.db, call.settings, call.user, call.path["record_id"])
 
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]

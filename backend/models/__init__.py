@@ -11,7 +11,14 @@ from backend.models.documents import (
     DocumentReader,
     DocumentVersion,
 )
-from backend.models.exchange import Agency, IncomingChange, IncomingDocument, OutgoingPackage
+from backend.models.exchange import (
+    Agency,
+    IncomingChange,
+    IncomingDocument,
+    IncomingStep,
+    OutgoingPackage,
+    ReceivedStatus,
+)
 from backend.models.meetings import AgendaItem, Attendance, Meeting, Participant, SavedGroup, SpeakerTurn, taking_part
 from backend.models.notifications import Notification
 from backend.models.opinions import (
@@ -32,11 +39,12 @@ __all__ = [
     "AgendaItem", "AgendaPosition", "Agency", "Annotation", "Attendance", "AuditEntry", "AuthSession", "Ballot",
     "BallotReceipt", "Body", "Device",
     "Document", "DocumentCopy", "DocumentPage", "DocumentReader", "DocumentVersion",
-    "IncomingChange", "IncomingDocument",
+    "IncomingChange", "IncomingDocument", "IncomingStep",
     "LoginAddressThrottle", "LoginThrottle", "Meeting", "MediaRelay", "Notification",
     "OpinionAnswer", "OpinionBallot", "OutgoingPackage",
     "OpinionDocumentComment", "OpinionQuestion", "OpinionReminder", "OpinionRound",
-    "Participant", "Poll", "PollVoter", "RecordTask", "RelayAssignment", "Resolution", "ResolutionSignature",
+    "Participant", "Poll", "PollVoter", "ReceivedStatus", "RecordTask", "RelayAssignment", "Resolution",
+    "ResolutionSignature",
     "SavedGroup",
     "SealedBallot",
     "SecretBallot", "SigningCredential", "SpeakerTurn", "TaskDelivery", "User", "taking_part",

@@ -60,20 +60,28 @@ class IncomingChange(SQLModel, table=True):
 
 
 class OutgoingPackage(SQLModel, table=True):
-    """One recipient of a document we send (the outbox). The recipients sent together share ONE signed
-    package (package_sha256, in the file store); each row is delivered and retried on its own.
+    """One package for one recipient (the outbox): a document we send (`kind` "document": a published
+    record; the recipients sent together share ONE signed package), or a status we report about a document
+    received (`kind` "status": our 01 arrived, 02 refused ... 06 done, back to its sender). Each row is
+    delivered and retried on its own.
 
         queued --claimed by a sender--> sending --2xx/409--> delivered
                                            └--error--> queued (backoff) ... --> failed (max attempts)"""
 
     __tablename__ = "outgoing_packages"
-    # One document id per recipient and business: a document is sent once, and recalled once, to each; a
-    # replacement is the new document's own id (with business 3).
-    __table_args__ = (UniqueConstraint("document_id", "recipient_code", "business", name="uq_outgoing_package"),)
+    # One document id per recipient and business: a document is sent once, and recalled once, to each (a
+    # replacement is the new document's own id, with business 3); and one status of each code per document:
+    # status_code is "" for a document, so documents keep their rule.
+    __table_args__ = (UniqueConstraint("kind", "document_id", "recipient_code", "status_code", "business",
+                                       name="uq_outgoing_package"),)
     id: int | None = Field(default=None, primary_key=True)
-    record_id: int = Field(foreign_key="resolutions.id", index=True)
+    kind: str = Field(default="document", max_length=8)  # document | status
+    record_id: int | None = Field(default=None, foreign_key="resolutions.id", index=True)  # a document's record
+    incoming_id: int | None = Field(default=None, foreign_key="incoming_documents.id", index=True)  # a status's
+    status_code: str = Field(default="", max_length=2)  # a status's code (01 ... 06); "" for a document
     recipient_code: str = Field(max_length=13)
-    document_id: str = Field(max_length=300)  # OrganId,yyyy/MM/dd,Number/Notation
+    document_id: str = Field(max_length=300)  # OrganId,yyyy/MM/dd,Number/Notation (a status: the one it is about)
+    due_date: date | None = None  # a document's DueDate: by when the recipient should have handled it
     package_sha256: str = Field(max_length=64)
     state: str = Field(default="queued", max_length=16, index=True)  # queued | sending | delivered | failed
     attempts: int = 0
@@ -81,8 +89,41 @@ class OutgoingPackage(SQLModel, table=True):
     # While `sending`, when the claim expires (a crashed sender's row is taken again after it).
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str = Field(default="", sa_column=Column(Text, nullable=False))
-    created_by: int = Field(foreign_key="users.id")
+    created_by: int | None = Field(default=None, foreign_key="users.id")  # None: the system (01 arrived)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # BussinessDocType of the package: 0 new, 1 recall, 3 replacement (a new document superseding one sent).
     business: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class IncomingStep(SQLModel, table=True):
+    """One step of a received document's handling (our side as recipient): 01 when it arrived, then the
+    secretariat's 02 ... 06 (backend/domain/exchange_status.py), each reported to the sender."""
+
+    __tablename__ = "incoming_steps"
+    id: int | None = Field(default=None, primary_key=True)
+    incoming_id: int = Field(foreign_key="incoming_documents.id", index=True)
+    code: str = Field(max_length=2)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    department: str = Field(default="", sa_column=Column(Text, nullable=False))
+    person: str = Field(default="", sa_column=Column(Text, nullable=False))
+    actor_id: int | None = Field(default=None, foreign_key="users.id")  # None: the system (01)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The status package queued to the sender; None when it could not be signed (no signing key).
+    outgoing_id: int | None = Field(default=None, foreign_key="outgoing_packages.id")
+
+
+class ReceivedStatus(SQLModel, table=True):
+    """A status a recipient reported about a document we sent it (our side as sender: the tracking)."""
+
+    __tablename__ = "received_statuses"
+    id: int | None = Field(default=None, primary_key=True)
+    outgoing_id: int = Field(foreign_key="outgoing_packages.id", index=True)  # the document row it answers
+    code: str = Field(max_length=2)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    department: str = Field(default="", sa_column=Column(Text, nullable=False))
+    staff: str = Field(default="", sa_column=Column(Text, nullable=False))
+    status_at: datetime = Field(sa_type=UTCDateTime)  # the status's own Timestamp (their local time, as UTC)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The signed status package (kept in the file store as evidence); the same package twice is one row.
+    package_sha256: str = Field(max_length=64, unique=True, index=True)

@@ -27,6 +27,7 @@ import { TraceView } from './views/trace.js';
 import { TasksView } from './views/tasks.js';
 import { BridgeView } from './views/bridge.js';
 import { ControlRoomView } from './views/control_room.js';
+import { InboxDocumentView, InboxListView } from './views/exchange_inbox.js';
 import { NotificationBell } from './views/notifications.js';
 import {
   AccountView, ExpiredNotice, UserView, UsersView, WipedView,
@@ -97,6 +98,7 @@ function Header({ user, onLogout, routeName }) {
         ${user && html`<a class="button button-header" href="#/account" data-testid="nav-account">${t('header.account')}</a>`}
         ${user && user.is_admin && html`<a class="button button-header" href="#/users" data-testid="nav-users">${t('header.users')}</a>`}
         ${user && (user.is_admin || user.is_secretariat) && html`<a class="button button-header" href="#/tasks" data-testid="nav-tasks">${t('tasks.nav')}</a>`}
+        ${user && (user.is_admin || user.is_secretariat) && html`<a class="button button-header" href="#/exchange/inbox" data-testid="nav-inbox">${t('exchange.nav')}</a>`}
         <a class="button button-header" href="#/verify" data-testid="nav-verify">${t('verify.nav')}</a>
         <${LanguageSwitch} />
         ${!user && routeName === 'verify' && html`
@@ -243,6 +245,8 @@ function App({ expiredAtStart }) {
       case 'meeting-round': body = html`<${RoundView} user=${user} meetingId=${route.id} key=${`round-${route.id}`} />`; break;
       case 'record': body = html`<${RecordView} user=${user} recordId=${route.id} key=${`r-${route.id}`} />`; break;
       case 'document': body = html`<${DocumentView} user=${user} documentId=${route.id} key=${`d-${route.id}`} />`; break;
+      case 'inbox': body = html`<${InboxListView} user=${user} />`; break;
+      case 'incoming': body = html`<${InboxDocumentView} user=${user} incomingId=${route.id} key=${`in-${route.id}`} />`; break;
       case 'search': body = html`<${SearchView} user=${user} />`; break;
       case 'trace': body = html`<${TraceView} />`; break;
       case 'tasks': body = html`<${TasksView} />`; break;

@@ -56,6 +56,16 @@ def _env(data_dir: Path) -> dict[str, str]:
     return env
 
 
+def _exchange_env(data_dir: Path) -> dict[str, str]:
+    """The document exchange on, as in the integration tests: the gateway's secret, the test PKI's root as
+    the trust anchor and our own status-signing key (tests/support/exchange_packages.py)."""
+    from tests.support.exchange_packages import GATEWAY_SECRET, exchange_pki
+
+    pki = exchange_pki(data_dir / "exchange-pki")
+    return {"ECABINET_EXCHANGE_GATEWAY_SECRET": GATEWAY_SECRET, "ECABINET_EXCHANGE_TRUST_ANCHORS": str(pki.anchors),
+            "ECABINET_EXCHANGE_SIGNING_KEY": str(pki.our_key), "ECABINET_EXCHANGE_SIGNING_CERT": str(pki.our_cert)}
+
+
 def _wait_ready(server: LiveServer) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     with httpx.Client(base_url=server.base_url, timeout=2) as http:
@@ -118,7 +128,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         if not vendored.is_file():
             unavailable(f"{vendored.relative_to(REPO)} is missing: run `make setup` (npm ci and frontend/vendor.sh)")
     data_dir = tmp_path_factory.mktemp("e2e-data")
-    env = _env(data_dir)
+    env = {**_env(data_dir), **_exchange_env(data_dir)}
     demo = subprocess.run([sys.executable, "-m", "backend.cli", "demo"], env=env, cwd=REPO, capture_output=True,
                           text=True, timeout=120)
     assert demo.returncode == 0, f"ecabinet demo failed:\n{demo.stdout}\n{demo.stderr}"

@@ -18,7 +18,7 @@ VIEWPORTS = {
     "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
     "tablet": {"viewport": {"width": 1024, "height": 768}, "has_touch": True},
 }
-CONTROLS = ["nav-account", "nav-users", "nav-verify", "lang-vi", "lang-en", "logout"]
+CONTROLS = ["nav-account", "nav-users", "nav-inbox", "nav-verify", "lang-vi", "lang-en", "logout"]
 
 
 def _boxes(page: Page) -> dict[str, dict[str, float]]:

@@ -238,4 +238,5 @@ async def test_a_commit_that_fails_leaves_neither_the_row_nor_the_files(
     assert await counts(server) == before
     monkeypatch.undo()
     assert (await deliver(server, data)).status_code == 201  # and once the fault is gone, it lands whole
-    assert await counts(server) == (before[0] + 1, before[1] + 2)
+    # the package, its PDF and our signed 01 "arrived" status for the sender
+    assert await counts(server) == (before[0] + 1, before[1] + 3)

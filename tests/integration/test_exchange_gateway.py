@@ -1,7 +1,8 @@
 """The local exchange gateway (backend/exchange_gateway.py, development and tests only) in front of a real
 e-Cabinet server: a sender's signed package is read in the sandbox and forwarded to the recipient's inbound
 endpoint (202), a second delivery is the recipient's duplicate and still 202; a wrong bearer is 401, a
-package whose sender is not the bearer's agency 403, an unknown recipient 502."""
+package whose sender is not the bearer's agency 403, an unknown recipient 502. A status package goes to the
+agency its ResponseFor names."""
 
 from __future__ import annotations
 
@@ -16,7 +17,19 @@ from backend.exchange_gateway import create_gateway_app, load_config
 from backend.models import IncomingDocument
 from backend.services.exchange import agencies
 from tests.integration.conftest import Server
-from tests.support.exchange_packages import DIRECTORY, GATEWAY_SECRET, OURS, SENDER, document, exchange_pki, signed
+from tests.integration.test_exchange_outbox_delivery import FakeGateway
+from tests.integration.test_exchange_outbox_delivery import gateway as gateway  # noqa: F401  (fixture)
+from tests.support.exchange_packages import (
+    DIRECTORY,
+    GATEWAY_SECRET,
+    OURS,
+    SENDER,
+    document,
+    exchange_pki,
+    signed,
+    signed_status,
+    status_from,
+)
 
 BEARER = "nghe-an-bearer-for-the-gateway-2026"
 
@@ -58,3 +71,24 @@ async def test_the_gateway_forwards_a_senders_package_to_the_recipients_inbox_on
     async with _gateway(server, tmp_path, {}) as gateway:
         lost = await gateway.post("/packages", content=data, headers={"Authorization": f"Bearer {BEARER}"})
         assert lost.status_code == 502 and "unknown to this gateway" in lost.json()["error"]["message"]
+
+
+async def test_the_gateway_forwards_a_status_to_the_agency_its_response_for_names(
+        server: Server, tmp_path: Path, gateway: FakeGateway) -> None:
+    pki = exchange_pki(server.settings.data_dir / "exchange-pki")
+    # Nghệ An reports 03 accepted about a document we (000.00.00.G22) sent it: a status has no To list.
+    status = signed_status(status_from(SENDER, f"{OURS},2026/12/02,15/NQ-CP", "03"), pki.sender)
+    to_fake = {OURS: {"url": gateway.url, "secret": "our-inbound-secret-2026"}}
+    async with _gateway(server, tmp_path, to_fake) as relay:
+        sent = await relay.post("/packages", content=status, headers={"Authorization": f"Bearer {BEARER}"})
+        assert sent.status_code == 202, sent.text
+        assert sent.json() == {"forwarded": [OURS], "document_id": f"{OURS},2026/12/02,15/NQ-CP", "kind": "status"}
+        # About a document of an agency the gateway does not know: not forwarded, with the reason.
+        stray = signed_status(status_from(SENDER, "000.00.00.H26,2026/12/02,7/QD-UBND", "01"), pki.sender)
+        lost = await relay.post("/packages", content=stray, headers={"Authorization": f"Bearer {BEARER}"})
+        assert lost.status_code == 502 and "000.00.00.H26: unknown to this gateway" in lost.json()["error"]["message"]
+        # Only its reporter's bearer may send it.
+        other = await relay.post("/packages", content=status,
+                                 headers={"Authorization": "Bearer another-agencys-bearer-2026"})
+        assert other.status_code == 403 and other.json()["error"]["code"] == "wrong_sender"
+    assert gateway.received == [("Bearer our-inbound-secret-2026", status)]

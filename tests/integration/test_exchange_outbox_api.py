@@ -57,8 +57,11 @@ async def _signed_record(server: Server, cast: dict[str, Any], mid: int, number:
 
 
 async def _outbox(server: Server) -> tuple[int, int]:
+    """Documents in the outbox and their audit entries (status packages are not counted: every document
+    received queues one)."""
     async with server.db.read() as s:
-        rows = (await s.exec(select(func.count()).select_from(OutgoingPackage))).one()
+        rows = (await s.exec(select(func.count()).select_from(OutgoingPackage)
+                             .where(OutgoingPackage.kind == "document"))).one()
         audits = (await s.exec(select(func.count()).select_from(AuditEntry)
                                .where(AuditEntry.action == "exchange.sent"))).one()
     return int(rows), int(audits)

@@ -56,10 +56,11 @@ async def test_a_recall_marks_the_document_recalled_keeps_it_and_nothing_acts_on
     recall = signed(acting(package, ex.BusinessDocType.RECALL), pki(server).sender)
     r = await deliver(server, recall)
     assert r.status_code == 201, r.text
-    assert r.json() == {"id": incoming, "document_id": package.document_id, "status": "recalled"}
+    assert r.json() == {"id": incoming, "document_id": package.document_id, "status": "recalled",
+                        "kind": "document", "duplicate": False}
     one = (await sec.get(f"/api/exchange/inbox/{incoming}")).json()
     assert one["status"] == "recalled" and one["subject"] == package.subject
-    assert [(h["kind"], h["reason"]) for h in one["history"]] == [("recalled", "Sai sót về thời hạn")]
+    assert [(h["kind"], h["reason"]) for h in one["changes"]] == [("recalled", "Sai sót về thời hạn")]
     assert (await sec.get(f"/api/exchange/inbox/{incoming}/attachments/1")).status_code == 200, "kept"
     listed = {d["id"]: d["status"] for d in (await sec.get("/api/exchange/inbox")).json()}
     assert listed[incoming] == "recalled"
@@ -83,12 +84,13 @@ async def test_an_update_changes_subject_and_due_date_and_keeps_the_change_in_hi
                             due_date=date(2027, 1, 15))
     r = await deliver(server, signed(update_package, pki(server).sender))
     assert r.status_code == 201, r.text
-    assert r.json() == {"id": incoming, "document_id": package.document_id, "status": "arrived"}
+    assert r.json() == {"id": incoming, "document_id": package.document_id, "status": "arrived",
+                        "kind": "document", "duplicate": False}
     assert (await counts(server))[0] == before[0], "no second document"
     one = (await cast["secretary"].client.get(f"/api/exchange/inbox/{incoming}")).json()
     assert (one["subject"], one["due_date"]) == ("Tờ trình (sửa đổi thời hạn)", "2027-01-15")
-    assert [h["kind"] for h in one["history"]] == ["updated"]
-    assert one["history"][0]["changes"] == {"subject": [package.subject, "Tờ trình (sửa đổi thời hạn)"],
+    assert [h["kind"] for h in one["changes"]] == ["updated"]
+    assert one["changes"][0]["changes"] == {"subject": [package.subject, "Tờ trình (sửa đổi thời hạn)"],
                                             "due_date": ["2026-12-31", "2027-01-15"]}
 
 
@@ -102,7 +104,7 @@ async def test_a_replacement_stores_the_new_document_and_marks_the_old_replaced_
     sec = cast["secretary"].client
     before = (await sec.get(f"/api/exchange/inbox/{old_id}")).json()
     assert (before["status"], before["replaced_by_id"]) == ("replaced", r.json()["id"])
-    assert before["history"][0]["kind"] == "replaced" and before["history"][0]["replaced_by_id"] == r.json()["id"]
+    assert before["changes"][0]["kind"] == "replaced" and before["changes"][0]["replaced_by_id"] == r.json()["id"]
     after = (await sec.get(f"/api/exchange/inbox/{r.json()['id']}")).json()
     assert (after["status"], after["subject"], after["replaced_by_id"]) == ("arrived", "Tờ trình thay thế", None)
     again = await deliver(server, signed(replacing(old), pki(server).sender))

@@ -259,6 +259,8 @@ async def _exchange_samples(server: Server, cast: Cast, call: Any) -> None:
     i = f"/api/exchange/inbox/{stored['id']}"
     await call(sec, "GET", "/api/exchange/inbox/{incoming_id}", i)
     await call(sec, "GET", "/api/exchange/inbox/{incoming_id}/attachments/{number}", f"{i}/attachments/1")
+    await call(sec, "POST", "/api/exchange/inbox/{incoming_id}/status", f"{i}/status",
+               {"code": "03", "description": "Đã vào sổ công văn đến"})
 
 
 async def _device_samples(server: Server, root: Client, call: Any, person: Any) -> None:

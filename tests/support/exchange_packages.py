@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -73,3 +73,18 @@ def document(**changes: object) -> ex.DocumentPackage:
 
 def signed(package: ex.DocumentPackage, signer: Signer) -> bytes:
     return ex.build_document(package, key=signer.key, certificate=signer.certificate, chain=signer.chain)
+
+
+def status_from(agency: str, document_id: str, code: str, *, at: datetime | None = None, description: str = "",
+                department: str = "Văn phòng UBND", staff: str = "Trần Thị B") -> ex.StatusPackage:
+    """A status `code` that `agency` reports about the document `document_id` (OrganId,yyyy/MM/dd,N/NOTATION)."""
+    organ, day, number = document_id.split(",", 2)
+    return ex.StatusPackage(
+        sender=ex.Organization(agency, "Cơ quan nhận"),
+        response_for=ex.ResponseFor(organ, number, datetime.strptime(day, "%Y/%m/%d").date(), document_id),
+        status_code=ex.StatusCode(code), timestamp=at or datetime(2026, 12, 4, 9, 0, 0),
+        staff=ex.StaffInfo(department, staff), description=description)
+
+
+def signed_status(status: ex.StatusPackage, signer: Signer) -> bytes:
+    return ex.build_status(status, key=signer.key, certificate=signer.certificate, chain=signer.chain)

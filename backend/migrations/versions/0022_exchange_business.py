@@ -43,13 +43,15 @@ def upgrade() -> None:
     with op.batch_alter_table("outgoing_packages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("business", sa.Integer(), server_default="0", nullable=False))
         batch_op.drop_constraint("uq_outgoing_package", type_="unique")
-        batch_op.create_unique_constraint("uq_outgoing_package", ["document_id", "recipient_code", "business"])
+        batch_op.create_unique_constraint("uq_outgoing_package",
+                                          ["kind", "document_id", "recipient_code", "status_code", "business"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("outgoing_packages", schema=None) as batch_op:
         batch_op.drop_constraint("uq_outgoing_package", type_="unique")
-        batch_op.create_unique_constraint("uq_outgoing_package", ["document_id", "recipient_code"])
+        batch_op.create_unique_constraint("uq_outgoing_package",
+                                          ["kind", "document_id", "recipient_code", "status_code"])
         batch_op.drop_column("business")
     with op.batch_alter_table("incoming_document_changes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_incoming_document_changes_incoming_id"))

@@ -1,7 +1,10 @@
 """Receiving documents from other agencies: the gateway hands us one edXML package; it is read in the
 sandbox against our trust anchors and agency directory, and a valid document lands in the inbox
 (incoming_documents) with its attachments and the signed package itself in the file store. Nothing is
-half-imported: the files written for a package are removed again unless its row commits.
+half-imported: the files written for a package are removed again unless its row commits. A document that
+lands gets its step 01 "arrived", and our signed 01 status for the sender is queued in the outbox in the
+same transaction (services/exchange/steps.py). A status package (a recipient's answer about a document we
+sent) goes to services/exchange/tracking.py.
 
 A refused package is answered with its reason's code and, when the package names a sender in our
 directory, a signed 02 "refused" status package for the gateway to return to it (signed with
@@ -15,24 +18,24 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from backend.config import Settings
 from backend.db import Database
-from backend.exceptions import Conflict, Forbidden, NotFound
+from backend.domain.exchange_status import Step, overdue
+from backend.exceptions import Conflict, NotFound
 from backend.models import IncomingDocument
 from backend.services import audit
 from backend.services.context import Actor
-from backend.services.exchange import agencies, business, packages, pdf_check
+from backend.services.exchange import agencies, business, packages, pdf_check, steps, tracking
 from backend.services.exchange.packages import PackageRefused
 from backend.services.files import FileStore
 
-ARRIVED = "arrived"
+ARRIVED = "arrived"  # the status word of a document that just landed (backend/domain/exchange_status.py)
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ async def receive(db: Database, settings: Settings, data: bytes) -> dict[str, An
     known = await agencies.known_codes(db)
     try:
         parsed = await packages.parse(settings, data, known_agencies=known)
+        if parsed.kind == "status":  # a recipient's answer about a document we sent: the tracking
+            return await tracking.receive(db, settings, parsed, data)
         document = _document(settings, parsed)
         signed = await pdf_check.check(settings, parsed, _claim_of(parsed.package))
     except PackageRefused as refused:
@@ -76,8 +81,11 @@ async def receive(db: Database, settings: Settings, data: bytes) -> dict[str, An
         raise _duplicate(pkg["document_id"])
     files = FileStore.for_settings(settings)
     written: list[str] = []
+    # Our 01 "arrived" back to the sender, queued in the outbox with the document itself.
+    arrived = (await asyncio.to_thread(steps.sign_status, settings, steps.about(document), Step.ARRIVED.value)
+               if steps.signing_enabled(settings) else None)
     try:
-        for blob in (data, *parsed.attachments):
+        for blob in (data, *parsed.attachments, *([arrived] if arrived else [])):
             digest = hashlib.sha256(blob).hexdigest()
             fresh = not files.path(digest).exists()
             await files.put(blob)
@@ -87,11 +95,13 @@ async def receive(db: Database, settings: Settings, data: bytes) -> dict[str, An
             s.add(document)
             await s.flush()
             assert document.id is not None
+            await steps.record_step(s, document, Step.ARRIVED.value,
+                                    hashlib.sha256(arrived).hexdigest() if arrived else "", actor_id=None)
             await audit.record(s, "exchange.received", actor_id=None, object_type="incoming_document",
                                object_id=document.id,
                                details={"sender": sender, "document_id": pkg["document_id"],
                                         "package_sha256": package_sha256,
-                                        "attachments": len(parsed.attachments)})
+                                        "attachments": len(parsed.attachments), "status_package": bool(arrived)})
     except IntegrityError as exc:  # the same document delivered twice at once: the other one stands
         _discard(files, written)
         raise _duplicate(pkg["document_id"]) from exc
@@ -173,28 +183,15 @@ async def _refuse(db: Database, settings: Settings, refused: PackageRefused, pac
 def _refused_status(settings: Settings, claimed: dict[str, str], reason: str) -> bytes | None:
     """A signed 02 "refused" status about the claimed document, or None when its claims break the rules
     (a status must name a well-formed document)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from exchange import ExchangeError, fields
 
-    import exchange as ex
-    from exchange import fields
-
-    assert settings.exchange_signing_key is not None and settings.exchange_signing_cert is not None
-    key = load_pem_private_key(settings.exchange_signing_key.read_bytes(), password=None)
-    certificates = x509.load_pem_x509_certificates(settings.exchange_signing_cert.read_bytes())
-    now = datetime.now(ZoneInfo(settings.signing_timezone)).replace(tzinfo=None, microsecond=0)
     try:
-        status = ex.StatusPackage(
-            sender=ex.Organization(settings.exchange_agency_code, settings.exchange_agency_name),
-            response_for=ex.ResponseFor(claimed["sender"], claimed["code"],
-                                        fields.parse_date(claimed["promulgation_date"], "PromulgationDate"),
-                                        claimed["document_id"]),
-            status_code=ex.StatusCode.REFUSED, timestamp=now,
-            staff=ex.StaffInfo("Văn thư", "e-Cabinet"), description=reason[:2000])
-        return ex.build_status(status, key=key, certificate=certificates[0],  # type: ignore[arg-type]
-                               chain=certificates[1:])
-    except (ex.ExchangeError, KeyError):
+        subject = steps.About(claimed["sender"], claimed["code"],
+                              fields.parse_date(claimed["promulgation_date"], "PromulgationDate"),
+                              claimed["document_id"])
+    except (ExchangeError, KeyError):
         return None
+    return steps.sign_status(settings, subject, Step.REFUSED.value, description=reason)
 
 
 def status_package_text(refusal: Refusal) -> str | None:
@@ -204,30 +201,28 @@ def status_package_text(refusal: Refusal) -> str | None:
 # --- the inbox -----------------------------------------------------------------------------------------
 
 
-def _require_inbox(actor: Actor) -> None:
-    if not (actor.is_admin or actor.is_secretariat):
-        raise Forbidden("only the secretariat and administrators read the documents received")
-
-
-def _summary(doc: IncomingDocument) -> dict[str, Any]:
+def _summary(doc: IncomingDocument, history: list[dict[str, Any]], today: date) -> dict[str, Any]:
     return {"id": doc.id, "sender_code": doc.sender_code, "sender_name": doc.sender_name,
             "document_id": doc.document_id, "code": doc.code, "subject": doc.subject,
             "promulgation_date": doc.promulgation_date, "due_date": doc.due_date, "received_at": doc.received_at,
-            "status": doc.status, "attachment_count": len(json.loads(doc.attachments)),
+            "status": doc.status, "attachment_count": len(json.loads(doc.attachments)), "history": history,
+            "overdue": overdue(doc.due_date, today, [h["code"] for h in history]),
             "replaced_by_id": doc.replaced_by_id}
 
 
-async def inbox(db: Database, actor: Actor) -> list[dict[str, Any]]:
-    """The documents received, newest first."""
-    _require_inbox(actor)
+async def inbox(db: Database, settings: Settings, actor: Actor) -> list[dict[str, Any]]:
+    """The documents received, newest first, each with its steps so far."""
+    steps.require_inbox(actor)
     async with db.read() as s:
         rows = (await s.exec(select(IncomingDocument).order_by(col(IncomingDocument.received_at).desc(),
                                                                col(IncomingDocument.id).desc()))).all()
-    return [_summary(d) for d in rows]
+        history = await steps.history(s, [d.id for d in rows if d.id is not None])
+    today = steps.today(settings)
+    return [_summary(d, history[d.id], today) for d in rows if d.id is not None]
 
 
 async def _load(db: Database, actor: Actor, incoming_id: int) -> IncomingDocument:
-    _require_inbox(actor)
+    steps.require_inbox(actor)
     async with db.read() as s:
         doc = await s.get(IncomingDocument, incoming_id)
     if doc is None:
@@ -235,11 +230,13 @@ async def _load(db: Database, actor: Actor, incoming_id: int) -> IncomingDocumen
     return doc
 
 
-async def one(db: Database, actor: Actor, incoming_id: int) -> dict[str, Any]:
+async def one(db: Database, settings: Settings, actor: Actor, incoming_id: int) -> dict[str, Any]:
     doc = await _load(db, actor, incoming_id)
+    async with db.read() as s:
+        history = (await steps.history(s, [incoming_id]))[incoming_id]
     signer = json.loads(doc.signer)
-    return {**_summary(doc), "signer": signer, "package_sha256": doc.package_sha256,
-            "history": await business.history(db, incoming_id),
+    return {**_summary(doc, history, steps.today(settings)), "signer": signer, "package_sha256": doc.package_sha256,
+            "changes": await business.history(db, incoming_id),
             "attachments": [{"number": n, "name": a["name"], "content_type": a["content_type"],
                              "description": a["description"], "size": a["size"], "pdf": a.get("pdf")}
                             for n, a in enumerate(json.loads(doc.attachments), start=1)]}

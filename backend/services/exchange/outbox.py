@@ -26,6 +26,7 @@ from backend.exceptions import BadRequest, Conflict, InvalidState, NotFound, Unp
 from backend.models import Agency, OutgoingPackage, Resolution, ResolutionSignature, User
 from backend.services import access, audit
 from backend.services.context import Actor
+from backend.services.exchange import steps, tracking
 from backend.services.files import FileStore
 
 QUEUED, SENDING, DELIVERED, FAILED = "queued", "sending", "delivered", "failed"
@@ -136,8 +137,8 @@ async def send_record(db: Database, settings: Settings, actor: Actor, record_id:
     async with db.read() as s:
         header = await _published(s, settings, actor, record_id)
         agencies = await active_agencies(s, codes)
-    if due_date is not None and due_date < header.promulgated:
-        raise BadRequest("the due date is before the record's date", code="bad_due_date")
+    if due_date is not None and due_date < steps.today(settings):
+        raise BadRequest(f"the due date {due_date.isoformat()} has already passed", code="bad_due_date")
     return await _queue(db, settings, actor, header, [(c, agencies[c].name) for c in codes], Business(),
                         due_date)
 
@@ -203,14 +204,15 @@ async def _queue(db: Database, settings: Settings, actor: Actor, header: _Header
     digest, fresh = await store(files, package)
     try:
         async with db.write() as s:
-            rows = await queue(s, record.id, codes, header.document_id, digest, actor.user_id, business.doc_type)
+            rows = await queue(s, record.id, codes, header.document_id, digest, actor.user_id, business.doc_type,
+                               due_date)
             await audit.record(s, AUDIT_ACTIONS[business.doc_type], actor_id=actor.user_id, object_type="record",
                                object_id=record.id, meeting_id=record.meeting_id,
                                details={"recipients": codes, "document_id": header.document_id,
                                         "package_sha256": digest, "pdf_sha256": record.pdf_sha256,
                                         "reason": business.reason, "replaces": business.replaces,
                                         "due_date": due_date.isoformat() if due_date else None})
-            result = [summary(r) for r in rows]
+            result = [tracking.tracked(summary(r), [], r.due_date, steps.today(settings)) for r in rows]
     except BaseException:
         if fresh:  # nothing half-written: the package goes with its rows
             files.path(digest).unlink(missing_ok=True)
@@ -228,17 +230,19 @@ async def store(files: FileStore, package: bytes) -> tuple[str, bool]:
 
 
 async def queue(s: AsyncSession, record_id: int, codes: list[str], document_id: str, digest: str,
-                actor_id: int, doc_type: int = NEW) -> list[OutgoingPackage]:
+                actor_id: int, doc_type: int = NEW, due_date: date | None = None) -> list[OutgoingPackage]:
     """One queued row per recipient of the package `digest` (flushed: their ids are set), or 409
     `already_sent` (`already_recalled` for a recall) when one of them already has it."""
     taken = (await s.exec(select(OutgoingPackage.recipient_code).where(
-        OutgoingPackage.document_id == document_id, col(OutgoingPackage.recipient_code).in_(codes),
+        OutgoingPackage.kind == "document", OutgoingPackage.document_id == document_id,
+        col(OutgoingPackage.recipient_code).in_(codes),
         col(OutgoingPackage.business).in_([doc_type] if doc_type == RECALL else [NEW, REPLACE])))).all()
     if taken:
         raise Conflict(f"already {'recalled from' if doc_type == RECALL else 'sent to'} {', '.join(sorted(taken))}",
                        code="already_recalled" if doc_type == RECALL else "already_sent")
     rows = [OutgoingPackage(record_id=record_id, recipient_code=c, document_id=document_id,
-                            package_sha256=digest, created_by=actor_id, business=doc_type) for c in codes]
+                            due_date=due_date, package_sha256=digest, created_by=actor_id, business=doc_type)
+            for c in codes]
     for row in rows:
         s.add(row)
     await s.flush()
@@ -318,14 +322,18 @@ def build_package(settings: Settings, recipients: list[tuple[str, str]], record:
                             code="bad_package") from exc
 
 
-async def listing(db: Database, actor: Actor, record_id: int) -> list[dict[str, Any]]:
-    """The outgoing rows of a record, oldest first (the meeting's staff)."""
+async def listing(db: Database, settings: Settings, actor: Actor, record_id: int) -> list[dict[str, Any]]:
+    """The outgoing rows of a record, oldest first (the meeting's staff), each with the statuses its
+    recipient reported (services/exchange/tracking.py), the latest one and whether it is overdue."""
     async with db.read() as s:
         record = await s.get(Resolution, record_id)
         if record is None:
             raise _missing(record_id)
         await access.require_membership(s, actor, record.meeting_id, Action.PUBLISH_RECORDS,
                                         unseen=_missing(record_id))
-        rows = (await s.exec(select(OutgoingPackage).where(OutgoingPackage.record_id == record_id)
+        rows = (await s.exec(select(OutgoingPackage).where(OutgoingPackage.record_id == record_id,
+                                                           OutgoingPackage.kind == "document")
                              .order_by(col(OutgoingPackage.id)))).all()
-    return [summary(r) for r in rows]
+        statuses = await tracking.history(s, [r.id for r in rows if r.id is not None])
+    today = steps.today(settings)
+    return [tracking.tracked(summary(r), statuses[r.id], r.due_date, today) for r in rows if r.id is not None]

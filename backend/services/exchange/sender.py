@@ -92,9 +92,12 @@ async def deliver(db: Database, settings: Settings, row_id: int) -> None:
             row.next_attempt_at = now + backoff(settings, row.attempts)
         s.add(row)
         if row.state != QUEUED:
-            await audit.record(s, f"exchange.{row.state}", actor_id=None, object_type="record",
-                               object_id=row.record_id,
+            status = row.kind == "status"  # a status about a document received, or a record we sent
+            await audit.record(s, f"exchange.{row.state}", actor_id=None,
+                               object_type="incoming_document" if status else "record",
+                               object_id=row.incoming_id if status else row.record_id,
                                details={"recipient": row.recipient_code, "document_id": row.document_id,
+                                        "kind": row.kind, "status_code": row.status_code,
                                         "attempts": row.attempts, "error": row.last_error})
 
 

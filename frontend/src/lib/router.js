@@ -1,4 +1,4 @@
-// Hash routes: #/login, #/account (my devices), #/users and #/users/<id> (administrators), #/verify (public), #/records/<id>, #/documents/<id>?page=N, #/search?q=, #/trace (admin), #/tasks (secretariat, admin), #/meetings, #/meetings/new, #/meetings/<id>, #/meetings/<id>/edit, and the live
+// Hash routes: #/login, #/account (my devices), #/users and #/users/<id> (administrators), #/verify (public), #/records/<id>, #/documents/<id>?page=N, #/search?q=, #/trace (admin), #/tasks (secretariat, admin), #/exchange/inbox and #/exchange/inbox/<id> (secretariat), #/meetings, #/meetings/new, #/meetings/<id>, #/meetings/<id>/edit, and the live
 // session: #/meetings/<id>/live (tablet), #/meetings/<id>/console (chair), #/meetings/<id>/wall (projector).
 
 const MEETING_PAGES = {
@@ -21,6 +21,10 @@ export function parseRoute(hash) {
   }
   if (parts[0] === 'documents' && parts.length === 2 && /^[1-9][0-9]{0,9}$/.test(parts[1])) {
     return { name: 'document', id: Number(parts[1]) };
+  }
+  if (parts[0] === 'exchange' && parts[1] === 'inbox') {
+    if (parts.length === 2) return { name: 'inbox' };
+    if (parts.length === 3 && /^[1-9][0-9]{0,9}$/.test(parts[2])) return { name: 'incoming', id: Number(parts[2]) };
   }
   if (parts[0] === 'records' && parts.length === 2 && /^[1-9][0-9]{0,9}$/.test(parts[1])) {
     return { name: 'record', id: Number(parts[1]) };
