@@ -3,7 +3,9 @@ production): it takes a signed package from a sender (POST /packages with the se
 recipients in the exchange sandbox (exchange.parse_package: the signature must verify under the gateway's
 trust anchors, and the sender named in the package must be the one whose bearer came), and forwards the
 package unchanged to each recipient's e-Cabinet inbound endpoint: a document to each agency of its To list,
-a status package (it has no To) to the agency that issued the document its ResponseFor names. 202 once
+a status package (it has no To) to the agency that issued the document its ResponseFor names; only to
+`?to=CODE` when the sender names one of those (e-Cabinet's outbox posts a package once per recipient row,
+so a package for several agencies reaches each once). 202 once
 every recipient took it (or already had it: 409), 502 with the reason otherwise.
 
 Its configuration file (JSON):
@@ -105,6 +107,11 @@ def create_gateway_app(config: GatewayConfig, settings: Settings | None = None) 
         if pkg["sender"]["organ_id"] != sender:
             return _error(403, "wrong_sender", "the package's sender is not the agency whose secret came")
         recipients, document_id = _addressed(parsed)
+        to = request.query_params.get("to")
+        if to is not None:  # the sender's outbox posts a package once per recipient row
+            if to not in recipients:
+                return _error(422, "not_a_recipient", f"{to} is not among the package's recipients")
+            recipients = [to]
         failures = []
         async with httpx.AsyncClient(timeout=60) as client:
             for recipient in recipients:

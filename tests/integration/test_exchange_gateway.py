@@ -92,3 +92,29 @@ async def test_the_gateway_forwards_a_status_to_the_agency_its_response_for_name
                                  headers={"Authorization": "Bearer another-agencys-bearer-2026"})
         assert other.status_code == 403 and other.json()["error"]["code"] == "wrong_sender"
     assert gateway.received == [("Bearer our-inbound-secret-2026", status)]
+
+
+async def test_a_package_for_several_agencies_goes_only_to_the_one_its_outbox_row_names(
+        server: Server, tmp_path: Path) -> None:
+    """The sender's outbox posts a package once per recipient row with ?to=CODE: forwarding it to all of
+    them each time sent every recipient one copy per row (the extras answered 409)."""
+    import exchange as ex
+
+    await agencies.import_csv(server.db, DIRECTORY)
+    pki = exchange_pki(server.settings.data_dir / "exchange-pki")
+    both = document(recipients=(ex.Organization(OURS, "Văn phòng Chính phủ"),
+                                ex.Organization("000.00.00.H26", "Ủy ban nhân dân tỉnh Hà Tĩnh")))
+    data = signed(both, pki.sender)
+    before = await _inbox(server)
+    routes = {OURS: {"url": f"{server.base_url}/api/exchange/inbound", "secret": GATEWAY_SECRET},
+              # Hà Tĩnh's endpoint is down: any forward there fails.
+              "000.00.00.H26": {"url": "http://127.0.0.1:9/api/exchange/inbound", "secret": "x"}}
+    headers = {"Authorization": f"Bearer {BEARER}"}
+    async with _gateway(server, tmp_path, routes) as gateway:
+        stranger = await gateway.post("/packages", params={"to": "000.00.00.H58"}, content=data, headers=headers)
+        assert stranger.status_code == 422 and stranger.json()["error"]["code"] == "not_a_recipient"
+        to_us = await gateway.post("/packages", params={"to": OURS}, content=data, headers=headers)
+        assert to_us.status_code == 202 and to_us.json()["forwarded"] == [OURS], to_us.text
+        to_all = await gateway.post("/packages", content=data, headers=headers)  # no `to`: every recipient
+        assert to_all.status_code == 502 and "000.00.00.H26" in to_all.json()["error"]["message"]
+    assert await _inbox(server) == before + 1

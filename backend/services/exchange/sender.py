@@ -57,11 +57,13 @@ async def due(db: Database, now: datetime) -> list[int]:
     return [int(r) for r in rows if r is not None]
 
 
-async def _post(settings: Settings, data: bytes) -> str | None:
-    """None when the gateway took the package (2xx, or 409: already there), else why not."""
+async def _post(settings: Settings, data: bytes, recipient: str) -> str | None:
+    """None when the gateway took the package for `recipient` (2xx, or 409: already there), else why not.
+    One package may name several recipients, each with its own row: `to` tells the gateway which one this
+    row is for, so each gets it once."""
     try:
         async with httpx.AsyncClient(timeout=settings.exchange_lease_seconds / 2) as client:
-            answer = await client.post(settings.exchange_gateway_url, content=data, headers={
+            answer = await client.post(settings.exchange_gateway_url, content=data, params={"to": recipient}, headers={
                 "Content-Type": "application/xml", "Authorization": f"Bearer {settings.exchange_outbox_secret}"})
     except httpx.HTTPError as exc:
         return f"network: {type(exc).__name__}: {exc}"[:2000]
@@ -76,7 +78,7 @@ async def deliver(db: Database, settings: Settings, row_id: int) -> None:
         row = await s.get(OutgoingPackage, row_id)
     assert row is not None
     data = await FileStore.for_settings(settings).get(row.package_sha256)
-    error = await _post(settings, data)
+    error = await _post(settings, data, row.recipient_code)
     now = utcnow()
     async with db.write() as s:
         row = await s.get(OutgoingPackage, row_id)
