@@ -6,6 +6,7 @@ left `sending` by a crashed worker is taken again after its lease; too many fail
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -143,3 +144,28 @@ async def test_one_claim_wins_and_a_crashed_workers_row_is_taken_again_after_its
     row = await _row(server, row_id)
     assert (row.state, row.attempts) == ("delivered", 2)
     assert len(gateway.received) == 1
+
+
+async def test_a_row_queued_in_this_process_leaves_at_once_not_at_the_next_look(
+        server: Server, session_world: dict[str, Any], gateway: FakeGateway) -> None:
+    """The loop looked every ECABINET_EXCHANGE_OUTBOX_SECONDS (5 by default): a status or a resolution
+    waited up to that long before leaving. The commit that queues a row now wakes this process's loop."""
+    first = await _queued(server, session_world, "611/NQ-CP")
+    loop = asyncio.create_task(sender.run(server.db, _settings(server, gateway, exchange_outbox_seconds=60.0)))
+    try:
+        for _ in range(200):  # its first look takes what is due
+            if (await _row(server, first)).state == "delivered":
+                break
+            await asyncio.sleep(0.05)
+        assert (await _row(server, first)).state == "delivered"
+        second = await _queued(server, session_world, "612/NQ-CP")  # now the loop waits 60 s for its next look
+        for _ in range(100):
+            if (await _row(server, second)).state == "delivered":
+                break
+            await asyncio.sleep(0.05)
+        assert (await _row(server, second)).state == "delivered", "the queued row waited for the next look"
+        assert len(gateway.received) == 2
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop

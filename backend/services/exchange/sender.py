@@ -11,11 +11,13 @@ which is harmless because the recipient dedupes by document id (a 409 then)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import or_, update
+from sqlalchemy import event, or_, update
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from backend.config import Settings
@@ -113,11 +115,46 @@ async def run_once(db: Database, settings: Settings) -> int:
     return sent
 
 
+# A row queued in this process wakes its loop at once (the commit's hook below), instead of waiting for
+# the next look: a status or a document leaves in milliseconds, not up to ECABINET_EXCHANGE_OUTBOX_SECONDS.
+# Rows queued by another worker are found at that worker's wake or at the next look of any loop.
+_loops: set[asyncio.Event] = set()
+
+
+def wake() -> None:
+    for queued in list(_loops):
+        queued.set()
+
+
+@event.listens_for(Session, "after_flush")
+def _note_queued(session: Session, _context: object) -> None:
+    if any(isinstance(o, OutgoingPackage) for o in session.new):
+        session.info["outbox_queued"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_after_commit(session: Session) -> None:
+    if session.info.pop("outbox_queued", False):
+        wake()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop("outbox_queued", None)
+
+
 async def run(db: Database, settings: Settings) -> None:
-    """Each worker's loop, every ECABINET_EXCHANGE_OUTBOX_SECONDS."""
-    while True:
-        try:
-            await run_once(db, settings)
-        except Exception:  # a database hiccup must not stop the loop
-            log.exception("exchange outbox: delivery failed")
-        await asyncio.sleep(settings.exchange_outbox_seconds)
+    """Each worker's loop: at every ECABINET_EXCHANGE_OUTBOX_SECONDS, and at once when a row is queued here."""
+    queued = asyncio.Event()
+    _loops.add(queued)
+    try:
+        while True:
+            queued.clear()
+            try:
+                await run_once(db, settings)
+            except Exception:  # a database hiccup must not stop the loop
+                log.exception("exchange outbox: delivery failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(queued.wait(), settings.exchange_outbox_seconds)
+    finally:
+        _loops.discard(queued)
