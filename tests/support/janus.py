@@ -1,7 +1,11 @@
 """Debian's Janus (`janus`) of a test's own: a generated configuration directory that loads only the
-VideoRoom plugin and the plain HTTP transport (on a free loopback port), gathers ICE candidates on
-127.0.0.1 only and asks no STUN server; started, waited for until its API answers `info`, and stopped
-after by its own PID only."""
+VideoRoom plugin and the plain HTTP transport (on a free loopback port), asks no STUN server, and
+gathers ICE candidates on one address of this machine only; started, waited for until its API answers
+`info`, and stopped after by its own PID only.
+
+Janus never gathers on a loopback interface (its ice.c skips IFF_LOOPBACK), so its media address is
+this machine's own first global IPv4 address (`media_address()`): the packets still never leave the
+machine, and the test peers add that address to their host candidates (`hooks.restrict_host_addresses`)."""
 
 from __future__ import annotations
 
@@ -24,12 +28,29 @@ LIBS = Path("/usr/lib/x86_64-linux-gnu/janus")
 """Where Debian puts Janus's plugins and transports (the multiarch path of amd64)."""
 
 
+def media_address() -> str:
+    """This machine's first global IPv4 address (skip without one)."""
+    try:
+        out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True,
+                             timeout=5).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        out = ""
+    for line in out.splitlines():
+        parts = line.split()
+        if "inet" in parts:
+            return parts[parts.index("inet") + 1].split("/")[0]
+    unavailable("no global IPv4 address for Janus's media (Janus never uses loopback)")
+    raise AssertionError
+
+
 @dataclass
 class Janus:
     url: str
     """Its HTTP API, e.g. http://127.0.0.1:PORT/janus."""
     proc: subprocess.Popen[bytes]
     log: Path
+    address: str
+    """The one address its ICE candidates are on."""
 
     def logged(self) -> str:
         return self.log.read_text(errors="replace")
@@ -56,7 +77,7 @@ def _others(folder: Path, keep: str) -> str:
     return ",".join(names)
 
 
-def write_config(directory: Path, port: int, rtp_ports: tuple[int, int]) -> Path:
+def write_config(directory: Path, port: int, rtp_ports: tuple[int, int], address: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "janus.jcfg").write_text(f"""
 general: {{
@@ -72,7 +93,7 @@ media: {{
     rtp_port_range = "{rtp_ports[0]}-{rtp_ports[1]}"
 }}
 nat: {{
-    ice_enforce_list = "127.0.0.1"
+    ice_enforce_list = "{address}"
     ignore_mdns = true
 }}
 plugins: {{
@@ -118,14 +139,15 @@ def running_janus(directory: Path, rtp_ports: tuple[int, int] | None = None) -> 
     binary = janus_binary()
     port = free_port()
     base = 20000 + (port % 200) * 100 if rtp_ports is None else 0  # disjoint ranges for instances side by side
-    config = write_config(directory, port, rtp_ports or (base, base + 99))
+    address = media_address()
+    config = write_config(directory, port, rtp_ports or (base, base + 99), address)
     log = directory / "janus.log"
     url = f"http://127.0.0.1:{port}/janus"
     with log.open("wb") as out:
         proc = subprocess.Popen([binary, "-C", str(config), "-F", str(directory), "-o"], stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=directory,
                                 env={**os.environ, "G_MESSAGES_DEBUG": ""})
-    instance = Janus(url, proc, log)
+    instance = Janus(url, proc, log, address)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not _answers(url):
