@@ -28,8 +28,9 @@ class Receiving(Protocol):
 
 
 class MediaBackend(Protocol):
-    sources: Mapping[tuple[str, str], Any]
-    """(site, kind) on the air."""
+    @property
+    def sources(self) -> Mapping[tuple[str, str], Any]:
+        """(site, kind) on the air."""
 
     @property
     def subscriptions(self) -> Mapping[str, Receiving]:

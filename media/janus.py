@@ -106,7 +106,7 @@ class JanusSession:
                 event = reply
             else:
                 event = await asyncio.wait_for(waiter, REQUEST_TIMEOUT_S)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise JanusError(f"Janus did not answer {body.get('request')!r} in time") from exc
         finally:
             self._waiting.pop(transaction, None)
@@ -138,9 +138,9 @@ class JanusSession:
             for event in events if isinstance(events, list) else [events]:
                 if event.get("janus") == "keepalive":
                     continue
-                waiter = self._waiting.get(event.get("transaction", ""))
-                if waiter is not None and not waiter.done() and event.get("janus") == "event":
-                    waiter.set_result(event)
+                pending = self._waiting.get(event.get("transaction", ""))
+                if pending is not None and not pending.done() and event.get("janus") == "event":
+                    pending.set_result(event)
                 elif "sender" in event:
                     self.on_event(int(event["sender"]), event)
 
@@ -375,8 +375,8 @@ class JanusRoom:
     async def _switch(self, sub: JanusSubscription) -> None:
         """Sends Janus the switches that make `sub`'s m-lines follow their routes (nothing if they do)."""
         async with sub._lock:
-            if self.subscriptions.get(sub.key) is not sub:
-                return
+            if self.subscriptions.get(sub.key) is not sub or not sub.answered:
+                return  # switches wait for the site's answer (`answered` sends them): Janus starts no stream before
             changes = [(stream, self._target(stream)) for stream in sub.tracks.values()
                        if self._target(stream) != stream.feeding]
             if not changes:
