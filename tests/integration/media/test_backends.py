@@ -122,11 +122,11 @@ async def test_a_receiver_decodes_the_floor_and_the_floor_moves_without_a_new_of
         await _until(lambda: len(member.frames.get(FLOOR, [])) >= 10)
         assert abs(member.frames[FLOOR][-1] - 60) < 30
         # The floor moves to Huế: the same peer connection and m-line now carry Huế, no new offer made.
-        transceivers = receiving.getTransceivers()
+        transceivers, offered = receiving.getTransceivers(), receiving.remoteDescription.sdp
         backend.route("member", "floor", "hue")
         await _until(lambda: len(member.frames[FLOOR]) >= 5 and abs(member.frames[FLOOR][-1] - 200) < 30)
         assert receiving.getTransceivers() == transceivers and receiving.connectionState == "connected"
-        assert receiving.remoteDescription.sdp == backend_offer_unchanged(receiving)
+        assert receiving.remoteDescription.sdp == offered  # no new offer was applied
         # The floor ends: nothing more arrives on it, the chair goes on.
         backend.route("member", "floor", None)
         await asyncio.sleep(1.0)
@@ -137,11 +137,6 @@ async def test_a_receiver_decodes_the_floor_and_the_floor_moves_without_a_new_of
     finally:
         for peer in (hanoi, hue, member):
             await peer.close()
-
-
-def backend_offer_unchanged(pc: RTCPeerConnection) -> str:
-    """The description the receiver holds (it changes only with a new offer, which never came)."""
-    return str(pc.remoteDescription.sdp)
 
 
 async def test_leaving_releases_what_a_connection_held(backend: MediaBackend) -> None:
@@ -174,4 +169,4 @@ def test_the_janus_launcher_loads_only_videoroom_and_http(janus: Janus) -> None:
     info = httpx.get(f"{janus.url}/info").json()
     assert list(info["plugins"]) == ["janus.plugin.videoroom"]
     assert list(info["transports"]) == ["janus.transport.http"]
-    assert "127.0.0.1" in Path(janus.log).read_text() or True
+    assert f"Adding '{janus.address}' to the ICE enforce list" in Path(janus.log).read_text()
