@@ -1,11 +1,13 @@
 """Debian's Janus (`janus`) of a test's own: a generated configuration directory that loads only the
-VideoRoom plugin and the plain HTTP transport (on a free loopback port), asks no STUN server, and
-gathers ICE candidates on one address of this machine only; started, waited for until its API answers
-`info`, and stopped after by its own PID only.
+VideoRoom plugin and the plain HTTP transport, asks no STUN server, and gathers ICE candidates on one
+address only; started, waited for until its API answers `info`, and stopped after by its own PID only.
 
-Janus never gathers on a loopback interface (its ice.c skips IFF_LOOPBACK), so its media address is
-this machine's own first global IPv4 address (`media_address()`): the packets still never leave the
-machine, and the test peers add that address to their host candidates (`hooks.restrict_host_addresses`)."""
+Janus never gathers on a loopback interface (its ice.c skips IFF_LOOPBACK), and test traffic must not
+go to this machine's outward address (../shared/DESIGN.md). So a test's Janus runs inside a network
+namespace the test makes (tests/support/netns.py): its API and its ICE candidates are on the
+namespace's veth address (`Namespace.inside`), and the test's peers gather on the host end of the veth
+pair (`Namespace.host`, `janus_network` sets that up). Several instances share one namespace, each on
+its own API port and RTP port range (`index`)."""
 
 from __future__ import annotations
 
@@ -15,42 +17,30 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port, unavailable
+from media import hooks
+from tests.conftest import unavailable
+from tests.support.netns import Namespace, network_namespace
 
 START_TIMEOUT_S = 20
 LIBS = Path("/usr/lib/x86_64-linux-gnu/janus")
 """Where Debian puts Janus's plugins and transports (the multiarch path of amd64)."""
 
 
-def media_address() -> str:
-    """This machine's first global IPv4 address (skip without one)."""
-    try:
-        out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True,
-                             timeout=5).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        out = ""
-    for line in out.splitlines():
-        parts = line.split()
-        if "inet" in parts:
-            return parts[parts.index("inet") + 1].split("/")[0]
-    unavailable("no global IPv4 address for Janus's media (Janus never uses loopback)")
-    raise AssertionError
-
-
 @dataclass
 class Janus:
     url: str
-    """Its HTTP API, e.g. http://127.0.0.1:PORT/janus."""
+    """Its HTTP API, e.g. http://10.213.7.2:8088/janus (in its namespace)."""
     proc: subprocess.Popen[bytes]
     log: Path
     address: str
-    """The one address its ICE candidates are on."""
+    """The one address its ICE candidates (and its API) are on: its namespace's veth address."""
+    index: int = 0
 
     def logged(self) -> str:
         return self.log.read_text(errors="replace")
@@ -115,7 +105,7 @@ general: {{
     base_path = "/janus"
     http = true
     port = {port}
-    ip = "127.0.0.1"
+    ip = "{address}"
     https = false
 }}
 admin: {{
@@ -134,20 +124,23 @@ def _answers(url: str) -> bool:
         return False
 
 
+API_PORT = 8088
+RTP_BASE = 20000
+
+
 @contextmanager
-def running_janus(directory: Path, rtp_ports: tuple[int, int] | None = None) -> Iterator[Janus]:
+def running_janus(directory: Path, ns: Namespace, index: int = 0) -> Iterator[Janus]:
+    """Janus number `index` in `ns`: API on port 8088 + index, RTP on 20000 + 1000 * index and up."""
     binary = janus_binary()
-    port = free_port()
-    base = 20000 + (port % 200) * 100 if rtp_ports is None else 0  # disjoint ranges for instances side by side
-    address = media_address()
-    config = write_config(directory, port, rtp_ports or (base, base + 99), address)
+    port, base = API_PORT + index, RTP_BASE + 1000 * index
+    config = write_config(directory, port, (base, base + 999), ns.inside)
     log = directory / "janus.log"
-    url = f"http://127.0.0.1:{port}/janus"
+    url = f"http://{ns.inside}:{port}/janus"
     with log.open("wb") as out:
-        proc = subprocess.Popen([binary, "-C", str(config), "-F", str(directory), "-o"], stdout=out,
+        proc = subprocess.Popen(ns.exec(binary, "-C", str(config), "-F", str(directory), "-o"), stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=directory,
                                 env={**os.environ, "G_MESSAGES_DEBUG": ""})
-    instance = Janus(url, proc, log, address)
+    instance = Janus(url, proc, log, ns.inside, index)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not _answers(url):
@@ -163,3 +156,30 @@ def running_janus(directory: Path, rtp_ports: tuple[int, int] | None = None) -> 
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@dataclass
+class JanusNetwork:
+    ns: Namespace
+    instances: list[Janus]
+
+    @property
+    def peer_addresses(self) -> tuple[str, ...]:
+        """Where this process's WebRTC peers gather host candidates: loopback and the veth's host end."""
+        return ("127.0.0.1", self.ns.host)
+
+
+@contextmanager
+def janus_network(directory: Path, count: int = 1) -> Iterator[JanusNetwork]:
+    """`count` private Janus instances in one namespace of their own; this process's aiortc peers gather
+    on loopback and the veth's host end only (back to loopback only after)."""
+    janus_binary()
+    with network_namespace("10.213", "a private Janus") as ns, ExitStack() as stack:
+        instances = [stack.enter_context(running_janus(directory / f"janus{index}", ns, index))
+                     for index in range(count)]
+        network = JanusNetwork(ns, instances)
+        hooks.restrict_host_addresses(list(network.peer_addresses))
+        try:
+            yield network
+        finally:
+            hooks.restrict_host_addresses(["127.0.0.1"])

@@ -7,6 +7,7 @@ nobody goes dark; leaving releases what a connection held."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,24 +17,26 @@ import pytest
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from media import hooks
 from media.backend import MediaBackend
 from media.janus import JanusRoom
 from media.relay import Relay
 from tests.integration.media.test_relay import MovingPicture
-from tests.support.janus import Janus, running_janus
+from tests.support.janus import Janus, JanusNetwork, janus_network
 
 SLOTS = (("floor", "video"), ("floor", "audio"), ("chair", "video"), ("chair", "audio"))
 FLOOR, CHAIR = 0, 2  # m-lines of the offer
 
 
 @pytest.fixture(scope="module")
-def janus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Janus]:
-    with running_janus(tmp_path_factory.mktemp("janus")) as instance:
-        # The test peers also offer the one address Janus gathers on (it never uses loopback).
-        hooks.restrict_host_addresses(["127.0.0.1", instance.address])
-        yield instance
-        hooks.restrict_host_addresses(["127.0.0.1"])
+def janus_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JanusNetwork]:
+    # Janus in a namespace of its own; the test peers gather on loopback and the veth's host end.
+    with janus_network(tmp_path_factory.mktemp("janus")) as network:
+        yield network
+
+
+@pytest.fixture(scope="module")
+def janus(janus_net: JanusNetwork) -> Janus:
+    return janus_net.instances[0]
 
 
 @pytest.fixture(params=["aiortc", "janus"])
@@ -46,6 +49,13 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[MediaBackend]
         made = JanusRoom(instance.url, 1000 + int(time.time() * 1000) % 100000, video_codec="VP8")
     yield made
     await made.close()
+
+
+_CANDIDATE = re.compile(r"^a=candidate:\S+ \d+ \S+ \d+ (\S+) \d+ typ", re.M)
+
+
+def candidate_addresses(sdp: str) -> set[str]:
+    return set(_CANDIDATE.findall(sdp))
 
 
 class Peer:
@@ -170,3 +180,31 @@ def test_the_janus_launcher_loads_only_videoroom_and_http(janus: Janus) -> None:
     assert list(info["plugins"]) == ["janus.plugin.videoroom"]
     assert list(info["transports"]) == ["janus.transport.http"]
     assert f"Adding '{janus.address}' to the ICE enforce list" in Path(janus.log).read_text()
+
+
+async def test_media_with_janus_stays_on_the_test_namespace_link(janus_net: JanusNetwork) -> None:
+    """Both ends' ICE candidates are on the veth pair (or loopback for ours), never on another address of
+    this machine: Janus's offer and answer, and our peers' descriptions."""
+    janus = janus_net.instances[0]
+    room = JanusRoom(janus.url, 900000 + int(time.time()) % 1000, video_codec="VP8")
+    hanoi, member = Peer(), Peer()
+    try:
+        publishing = await hanoi.publish(room, "hanoi", 60)
+        await _until(lambda: ("hanoi", "video") in room.sources)
+        receiving = await member.receive(room, "member")
+        room.route("member", "floor", "hanoi")
+        await _until(lambda: len(member.frames.get(FLOOR, [])) >= 5)
+        theirs = candidate_addresses(publishing.remoteDescription.sdp) | candidate_addresses(
+            receiving.remoteDescription.sdp)
+        ours = candidate_addresses(publishing.localDescription.sdp) | candidate_addresses(
+            receiving.localDescription.sdp)
+        assert theirs == {janus_net.ns.inside}
+        assert janus_net.ns.host in ours and ours <= {"127.0.0.1", janus_net.ns.host}
+        for pc in (publishing, receiving):  # the pairs in use (aioice's, private: read only here)
+            nominated = pc.getTransceivers()[0].receiver.transport.transport._connection._nominated
+            assert {pair.remote_candidate.host for pair in nominated.values()} == {janus_net.ns.inside}
+            assert {pair.local_candidate.host for pair in nominated.values()} == {janus_net.ns.host}
+    finally:
+        await hanoi.close()
+        await member.close()
+        await room.close()
