@@ -52,6 +52,11 @@ def offer_mids(sdp: str) -> dict[str, str]:
     return mids
 
 
+def offer_kinds(sdp: str) -> list[str]:
+    """The kind of every m-line of a description, in order (the publisher's stream index is its place)."""
+    return [section[2:].split(" ", 1)[0] for section in re.split(r"\r?\n(?=m=)", sdp)[1:]]
+
+
 class JanusSession:
     """One Janus session over HTTP: requests, and a long poll that hands each event either to the request
     that waits for it (same transaction) or to `on_event(handle, event)`."""
@@ -164,6 +169,8 @@ class JanusPublication:
     """The publisher's id in the room."""
     mids: dict[str, str]
     """Its streams' mids by kind (from the site's offer)."""
+    kinds: list[str] = field(default_factory=list)
+    """Every m-line's kind, in the offer's order (what a remote copy of it on another instance declares)."""
     live: bool = False
     state: str = "new"
     """"new", "connected" (Janus: webrtcup) or "closed" (hangup)."""
@@ -195,6 +202,9 @@ class JanusSubscription:
     _expiry: asyncio.TimerHandle | None = None
 
 
+_NONE = JanusPublication("", "", 0, 0, {})
+
+
 class JanusRoom:
     """A meeting's media on one Janus instance (see the module's doc)."""
 
@@ -207,6 +217,8 @@ class JanusRoom:
         self.connect_timeout = CONNECT_TIMEOUT_S
         self.janus = JanusSession(url, self._event)
         self.sources: dict[tuple[str, str], JanusPublication] = {}
+        self.remote: dict[str, JanusPublication] = {}
+        """Sites published on another instance and forwarded here (VideoRoom remote publishers), by site."""
         self.publications: list[JanusPublication] = []
         self.subscriptions: dict[str, JanusSubscription] = {}
         self.dummy: int | None = None
@@ -246,7 +258,8 @@ class JanusRoom:
         for earlier in [pub for pub in self.publications if pub.owner == owner and not pub.live]:
             await self._drop_publication(earlier)
         handle = await self.janus.attach()
-        pub = JanusPublication(owner, site or owner, handle, next(self._feeds), offer_mids(offer.sdp))
+        pub = JanusPublication(owner, site or owner, handle, next(self._feeds), offer_mids(offer.sdp),
+                               offer_kinds(offer.sdp))
         try:
             _, answer = await self.janus.message(handle, {
                 "request": "joinandconfigure", "ptype": "publisher", "room": self.room, "id": pub.feed,
@@ -368,6 +381,8 @@ class JanusRoom:
     def _target(self, stream: JanusStream) -> tuple[int, str]:
         assert self.dummy is not None
         pub = self.sources.get((stream.site, stream.kind)) if stream.site is not None else None
+        if pub is None and stream.site is not None and stream.kind in self.remote.get(stream.site, _NONE).mids:
+            pub = self.remote[stream.site]
         if pub is not None and pub.state == "connected":
             return pub.feed, pub.mids[stream.kind]
         return self.dummy, self.dummy_mids[stream.kind]
@@ -425,6 +440,72 @@ class JanusRoom:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    # --- forwarding between instances (media/janus_conference.py drives it) -------------------------
+
+    @property
+    def media_host(self) -> str:
+        """Where another instance sends what it forwards here when Janus names no address: its API's host."""
+        return httpx.URL(self.url).host
+
+    async def add_remote(self, source: JanusPublication) -> tuple[int, str, int, int]:
+        """Declares `source` (a publication on another instance) here as a remote publisher: (its feed
+        here, the address and the RTP and RTCP ports the source instance must forward to)."""
+        await self._ready()
+        assert self._control is not None
+        codecs = {"audio": "opus", "video": self.video_codec}
+        streams = [{"type": kind if kind in codecs else "data", "mindex": index, "mid": str(index),
+                    **({"codec": codecs[kind]} if kind in codecs else {})}
+                   for index, kind in enumerate(source.kinds)]
+        feed = next(self._feeds)
+        data, _ = await self.janus.message(self._control, {
+            "request": "add_remote_publisher", "room": self.room, "id": feed, "display": source.site,
+            "iface": self.media_host, "streams": streams})
+        return feed, str(data.get("ip") or self.media_host), int(data["port"]), int(data["rtcp_port"])
+
+    async def forward(self, pub: JanusPublication, remote_id: str, host: str, port: int, rtcp_port: int) -> None:
+        """This instance's publication `pub` forwarded (plain RTP, RTCP back for keyframe requests)."""
+        await self.janus.message(self._control or 0, {
+            "request": "publish_remotely", "room": self.room, "publisher_id": pub.feed, "remote_id": remote_id,
+            "host": host, "port": port, "rtcp_port": rtcp_port})
+
+    async def unforward(self, pub: JanusPublication, remote_id: str) -> None:
+        try:
+            await self.janus.message(self._control or 0, {
+                "request": "unpublish_remotely", "room": self.room, "publisher_id": pub.feed, "remote_id": remote_id})
+        except JanusError:  # the publisher is gone already, and its forwarders with it
+            log.debug("unpublish_remotely of %s", remote_id, exc_info=True)
+
+    async def receive_remote(self, site: str, feed: int, source: JanusPublication) -> None:
+        """What routes to `site` here is fed from now on by the remote publisher `feed` (a copy of `source`)."""
+        self.remote[site] = JanusPublication("", site, 0, feed, {kind: str(index) for index, kind in
+                                                                   reversed(list(enumerate(source.kinds)))},
+                                             list(source.kinds), live=True, state="connected")
+        await self._reroute(lambda stream: stream.site == site)
+
+    async def drop_remote(self, site: str) -> None:
+        """The forwarded copy of `site` goes: what it fed goes back to the dummy first, then it is removed."""
+        pub = self.remote.pop(site, None)
+        if pub is None or self._control is None:
+            return
+        await self._reroute(lambda stream: stream.feeding[0] == pub.feed)
+        try:
+            await self.janus.message(self._control, {"request": "remove_remote_publisher", "room": self.room,
+                                                     "id": pub.feed})
+        except JanusError:
+            log.debug("remove_remote_publisher of %s", pub.feed, exc_info=True)
+
+    def forget(self) -> list[str]:
+        """The instance is lost: everything on it is dropped here without asking it (the owners it held)."""
+        owners = {*(pub.owner for pub in self.publications), *(sub.owner for sub in self.subscriptions.values())}
+        for held in [*self.publications, *self.subscriptions.values()]:
+            if held._expiry is not None:
+                held._expiry.cancel()
+        self.publications.clear()
+        self.sources.clear()
+        self.subscriptions.clear()
+        self.remote.clear()
+        return sorted(owners)
 
     async def leave(self, owner: str) -> bool:
         pubs = [pub for pub in self.publications if pub.owner == owner]
