@@ -498,9 +498,10 @@ class JanusRoom:
     def forget(self) -> list[str]:
         """The instance is lost: everything on it is dropped here without asking it (the owners it held)."""
         owners = {*(pub.owner for pub in self.publications), *(sub.owner for sub in self.subscriptions.values())}
-        for held in [*self.publications, *self.subscriptions.values()]:
-            if held._expiry is not None:
-                held._expiry.cancel()
+        for expiry in [*(pub._expiry for pub in self.publications),
+                       *(sub._expiry for sub in self.subscriptions.values())]:
+            if expiry is not None:
+                expiry.cancel()
         self.publications.clear()
         self.sources.clear()
         self.subscriptions.clear()

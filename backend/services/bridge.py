@@ -36,6 +36,7 @@ from media import sdp as media_sdp
 from media.backend import MediaBackend
 from media.ice import IceServer
 from media.janus import JanusError, JanusRoom
+from media.janus_conference import JanusConference
 from media.relay import Relay
 
 SLOTS = (("floor", "video"), ("floor", "audio"), ("chair", "video"), ("chair", "audio"))
@@ -100,11 +101,11 @@ class Bridge:
 
     def _relay(self, meeting_id: int) -> MediaBackend:
         if meeting_id not in self.relays and self.settings.media_backend == "janus":
-            urls = self.settings.janus_urls
-            self.relays[meeting_id] = JanusRoom(
-                urls[meeting_id % len(urls)], meeting_id, video_codec=self.settings.media_codec,
+            self.relays[meeting_id] = JanusConference(  # every instance serves the meeting, sites spread over them
+                self.settings.janus_urls, meeting_id, video_codec=self.settings.media_codec,
                 on_sources=lambda: self._spawn(self._sources_changed(meeting_id)),
-                on_replaced=lambda conn, site: self._spawn(self._replaced(meeting_id, conn)))
+                on_replaced=lambda conn, site: self._spawn(self._replaced(meeting_id, conn)),
+                on_moved=lambda conn: self._spawn(self._moved(meeting_id, conn)))
         elif meeting_id not in self.relays:
             self.relays[meeting_id] = Relay(
                 video_codec=self.settings.media_codec, ice_servers=self._relay_ice_servers,
@@ -226,7 +227,7 @@ class Bridge:
         relay = self.relays.get(meeting_id)
         if relay is None:
             return {"sources": [], "sites": []}
-        if isinstance(relay, JanusRoom):  # Janus keeps its own figures (Admin API): the connections' states only
+        if isinstance(relay, JanusRoom | JanusConference):  # Janus keeps its own figures (Admin API): states only
             return await relay.state()
         assert isinstance(relay, Relay)
         sites = []
@@ -282,6 +283,11 @@ class Bridge:
         await self.notify(conn, "media.replaced", {
             "meeting_id": meeting_id,
             "message": "this site's camera and microphone are now sent from another device"})
+
+    async def _moved(self, meeting_id: int, conn: str) -> None:
+        """Tells a connection whose Janus instance was lost to publish and receive again (on another)."""
+        await self.notify(conn, "media.moved", {
+            "meeting_id": meeting_id, "message": "the media server of this site stopped: connect again"})
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)

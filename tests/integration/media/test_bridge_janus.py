@@ -30,7 +30,8 @@ from tests.support.janus import JanusNetwork, janus_network
 
 @pytest.fixture(scope="module")
 def janus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JanusNetwork]:
-    with janus_network(tmp_path_factory.mktemp("janus-bridge")) as network:  # in a namespace of its own
+    # Two instances: the bridge spreads the sites over them and forwards the floor and the chair between them.
+    with janus_network(tmp_path_factory.mktemp("janus-bridge"), count=2) as network:  # in a namespace of its own
         yield network
 
 
@@ -39,7 +40,7 @@ async def server(janus: JanusNetwork, tmp_path_factory: pytest.TempPathFactory) 
     data_dir: Path = tmp_path_factory.mktemp("data-janus")
     url = f"sqlite+aiosqlite:///{data_dir / 'test.sqlite3'}"
     settings = replace(integration.test_settings(data_dir, url), media_backend="janus",
-                       janus_urls=(janus.instances[0].url,),
+                       janus_urls=tuple(each.url for each in janus.instances),
                        media_host_addresses=janus.peer_addresses)  # the test peers, in this process
     await asyncio.to_thread(migrate.upgrade, url)
     db = Database(url)
