@@ -12,7 +12,7 @@ long-polling for its events. The same interface as the aiortc relay (media/backe
   it fed is switched back to the dummy publisher, so the m-line never goes inactive.
 
 One Janus session per meeting; one room per meeting (its id is the meeting's). Nothing here imports
-from backend/."""
+from the backend package."""
 
 from __future__ import annotations
 
