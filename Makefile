@@ -8,7 +8,7 @@ FE_STAMP := frontend/vendor/.installed
 CHROMIUM ?= /usr/bin/chromium
 export ECABINET_DATA_DIR ?= data
 
-.PHONY: run test unit integration e2e bench lint fmt setup chromium signing-tools deploy-tools clean constraints
+.PHONY: run test unit integration e2e bench lint fmt setup chromium signing-tools deploy-tools janus clean constraints
 
 setup: $(PY_STAMP) $(FE_STAMP)
 
@@ -66,20 +66,33 @@ deploy-tools:
 	  else echo "coturn missing and not root: the TURN test will skip"; fi; \
 	fi
 
+# The bridge's behavioural tests run against both media backends: the embedded aiortc relay and Debian's
+# Janus (VideoRoom plugin); install Janus when missing and we may (its service is neither started nor
+# enabled: the tests run their own instances on loopback ports with a generated configuration).
+janus:
+	@if ! command -v janus >/dev/null && [ ! -x /usr/bin/janus ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's janus for the media backend tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq janus >/dev/null) \
+	      || echo "could not install janus: the Janus backend tests will skip"; \
+	    (systemctl stop janus 2>/dev/null; systemctl disable janus 2>/dev/null; true); \
+	  else echo "janus missing and not root: the Janus backend tests will skip"; fi; \
+	fi
+
 run: setup
 	$(BIN)/ecabinet demo
 	$(BIN)/ecabinet serve
 
-test: setup chromium signing-tools deploy-tools
+test: setup chromium signing-tools deploy-tools janus
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit
 
-integration: setup signing-tools deploy-tools
+integration: setup signing-tools deploy-tools janus
 	$(BIN)/python -m pytest -q tests/integration
 
-e2e: setup chromium deploy-tools
+e2e: setup chromium deploy-tools janus
 	$(BIN)/python -m pytest -q tests/e2e
 
 bench: setup

@@ -165,6 +165,12 @@ class Settings:
     media_host_addresses: tuple[str, ...] = ()
     """Local addresses the relay offers media on (ECABINET_MEDIA_HOST_ADDRESSES, comma-separated); empty:
     every interface but loopback."""
+    media_backend: str = "aiortc"
+    """What carries the bridge's media (ECABINET_MEDIA_BACKEND): `aiortc` (the embedded relay, the default)
+    or `janus` (a Janus VideoRoom at ECABINET_JANUS_URLS, driven by e-Cabinet's signalling)."""
+    janus_urls: tuple[str, ...] = ()
+    """Janus HTTP API URLs, e.g. http://10.0.0.5:8088/janus (ECABINET_JANUS_URLS, comma-separated; required
+    with ECABINET_MEDIA_BACKEND=janus). A meeting goes to one of them (by its id)."""
     relay_path: str = ""
     """Where tablets find the video bridge's signalling when the relay runs as its own process
     (`ecabinet relay`, ECABINET_RELAY_PATH, e.g. /relay/socket.io, routed to it by the reverse proxy);
@@ -361,6 +367,9 @@ class Settings:
             turn_ttl_seconds=_between(60, 86_400, "ECABINET_TURN_TTL_SECONDS",
                                       number("ECABINET_TURN_TTL_SECONDS", defaults.turn_ttl_seconds)),
             media_host_addresses=_listed(env.get("ECABINET_MEDIA_HOST_ADDRESSES", "")),
+            media_backend=_media_backend(env.get("ECABINET_MEDIA_BACKEND", defaults.media_backend),
+                                         env.get("ECABINET_JANUS_URLS", "")),
+            janus_urls=_janus_urls(env.get("ECABINET_JANUS_URLS", "")),
             relay_path=env.get("ECABINET_RELAY_PATH", "").strip(),
             smtp_host=env.get("ECABINET_SMTP_HOST", "").strip(),
             smtp_port=number("ECABINET_SMTP_PORT", defaults.smtp_port),
@@ -498,6 +507,24 @@ def _media_codec(raw: str) -> str:
     if codec not in {"VP8", "H264"}:
         raise ConfigError(f"ECABINET_MEDIA_CODEC must be VP8 or H264, not {raw!r}")
     return codec
+
+
+def _media_backend(raw: str, janus_urls: str) -> str:
+    backend = raw.strip().lower()
+    if backend not in {"aiortc", "janus"}:
+        raise ConfigError(f"ECABINET_MEDIA_BACKEND must be aiortc or janus, not {raw!r}")
+    if backend == "janus" and not _listed(janus_urls):
+        raise ConfigError("ECABINET_MEDIA_BACKEND=janus needs ECABINET_JANUS_URLS (Janus's HTTP API, "
+                          "e.g. http://10.0.0.5:8088/janus)")
+    return backend
+
+
+def _janus_urls(raw: str) -> tuple[str, ...]:
+    urls = _listed(raw)
+    for url in urls:
+        if not re.match(r"^https?://[A-Za-z0-9.\[\]:-]+(:\d{1,5})?(/\S*)?$", url):
+            raise ConfigError(f"ECABINET_JANUS_URLS: {url!r} is not an http:// or https:// URL of Janus's API")
+    return urls
 
 
 def _ice_urls(raw: str) -> tuple[str, ...]:

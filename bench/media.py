@@ -8,8 +8,13 @@ publisher sends a pre-encoded stream (a keyframe every second), so it costs almo
 subscribers count the encoded frames they receive without decoding them (media/hooks.py's tap), so
 "frames delivered" measures the relay, not a decoder. Everything runs on 127.0.0.1.
 
+With `--janus` (root, Debian's janus), the same streams through a private Janus VideoRoom in the same
+run (media/janus.py; Janus in a network namespace of the bench's own, tests/support/janus.py): Janus's
+process CPU per forwarded stream beside the relay's.
+
     .venv/bin/python bench/media.py            # 1, 8, 32, 64 subscribers; MediaRelay 1 and 8
     .venv/bin/python bench/media.py --quick    # 1 and 8 subscribers, shorter windows (smoke)
+    .venv/bin/python bench/media.py --janus    # and Janus at the same sizes
 """
 
 from __future__ import annotations
@@ -155,14 +160,57 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-async def run(mode: str, subscribers: int, packets: list[av.Packet[Any]], warmup: float, window: float
-              ) -> dict[str, Any]:
+class JanusConn:
+    """The relay process's protocol, spoken to a JanusRoom in this process (Janus's CPU is its process's)."""
+
+    def __init__(self, url: str) -> None:
+        from media.janus import JanusRoom
+
+        self.room = JanusRoom(url, 7000 + random.randrange(1000), video_codec="VP8")
+
+    async def ask(self, **msg: Any) -> dict[str, Any]:
+        site, op = msg["site"], msg["op"]
+        if op == "publish":
+            answer = await self.room.publish(site, RTCSessionDescription(msg["sdp"], "offer"), site=site)
+            return {"sdp": answer.sdp}  # on the air once connected: `follow` switches the receivers then
+        if op == "subscribe":
+            offer = await self.room.subscribe(site, (("main", "video"),))
+            return {"sdp": offer.sdp}
+        await self.room.answered(site, RTCSessionDescription(msg["sdp"], "answer"))
+        self.room.follow(site, msg["publisher"])
+        return {}
+
+
+async def run(mode: str, subscribers: int, packets: list[av.Packet[Any]], warmup: float, window: float,
+              janus: Any = None) -> dict[str, Any]:
+    if mode == "janus":
+        return await run_janus(janus, subscribers, packets, warmup, window)
     port = 20000 + random.randrange(20000)
     proc = await asyncio.create_subprocess_exec(sys.executable, __file__, "--serve", mode, str(port),
                                                 stdout=asyncio.subprocess.PIPE)
     assert proc.stdout is not None
     await proc.stdout.readline()
     conn = Conn(*await asyncio.open_connection("127.0.0.1", port))
+    try:
+        return await measure(mode, conn, proc.pid, subscribers, packets, warmup, window)
+    finally:
+        conn.writer.close()
+        proc.kill()
+        await proc.wait()
+
+
+async def run_janus(janus: Any, subscribers: int, packets: list[av.Packet[Any]], warmup: float, window: float
+                    ) -> dict[str, Any]:
+    conn = JanusConn(janus.url)
+    try:
+        return await measure("janus", conn, janus.proc.pid, subscribers, packets, warmup, window)
+    finally:
+        await conn.room.close()
+
+
+async def measure(mode: str, conn: Any, pid: int, subscribers: int, packets: list[av.Packet[Any]], warmup: float,
+                  window: float) -> dict[str, Any]:
+    """One publisher, `subscribers` receivers of it; the CPU of process `pid` over `window` seconds."""
     pcs: list[RTCPeerConnection] = []
     counts = [0] * subscribers
     try:
@@ -188,9 +236,9 @@ async def run(mode: str, subscribers: int, packets: list[av.Packet[Any]], warmup
             await pc.setLocalDescription(await pc.createAnswer())
             await conn.ask(op="answer", site=f"s{i}", sdp=pc.localDescription.sdp, publisher="pub")
         await asyncio.sleep(warmup)
-        cpu0, sent0, got0, t0 = cpu_seconds(proc.pid), track.sent, list(counts), time.monotonic()
+        cpu0, sent0, got0, t0 = cpu_seconds(pid), track.sent, list(counts), time.monotonic()
         await asyncio.sleep(window)
-        cpu1, sent1, got1, t1 = cpu_seconds(proc.pid), track.sent, list(counts), time.monotonic()
+        cpu1, sent1, got1, t1 = cpu_seconds(pid), track.sent, list(counts), time.monotonic()
         published = sent1 - sent0
         delivered = [b - a for a, b in zip(got0, got1, strict=True)]
         cpu = (cpu1 - cpu0) / (t1 - t0)
@@ -200,9 +248,6 @@ async def run(mode: str, subscribers: int, packets: list[av.Packet[Any]], warmup
     finally:
         for pc in pcs:
             await pc.close()
-        conn.writer.close()
-        proc.kill()
-        await proc.wait()
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -221,11 +266,22 @@ async def main(args: argparse.Namespace) -> None:
     for n in baseline_sizes:
         rows.append(await run("mediarelay", n, packets, warmup, window))
         print(f"  MediaRelay, {n} subscribers: {rows[-1]['cpu'] * 100:.0f}% of a core", file=sys.stderr)
+    if args.janus:
+        import tempfile
+
+        from tests.support.janus import janus_network
+
+        with tempfile.TemporaryDirectory() as directory, janus_network(Path(directory)) as network:
+            for n in sizes:
+                rows.append(await run("janus", n, packets, warmup, window, network.instances[0]))
+                print(f"  Janus, {n} subscribers: {rows[-1]['cpu'] * 100:.0f}% of a core", file=sys.stderr)
+        hooks.restrict_host_addresses(["127.0.0.1"])
     print("| relay | subscribers | CPU (% of one core) | per subscriber | frames published | delivered (min / median) "
           "| delivered |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {'this relay' if r['mode'] == 'ours' else 'MediaRelay (baseline)'} | {r['subscribers']} | "
+        name = {"ours": "this relay", "mediarelay": "MediaRelay (baseline)", "janus": "Janus 1.1.2 VideoRoom"}
+        print(f"| {name[r['mode']]} | {r['subscribers']} | "
               f"{r['cpu'] * 100:.1f} | {r['cpu_per_subscriber'] * 100:.2f} | {r['published']} | "
               f"{r['delivered_min']} / {r['delivered_median']:.0f} | {r['delivered_ratio'] * 100:.0f}% |")
     ours = {r["subscribers"]: r for r in rows if r["mode"] == "ours"}
@@ -233,6 +289,18 @@ async def main(args: argparse.Namespace) -> None:
         if r["mode"] == "mediarelay" and r["subscribers"] in ours:
             ratio = r["cpu_per_subscriber"] / max(ours[r["subscribers"]]["cpu_per_subscriber"], 1e-6)
             print(f"\nMediaRelay / this relay, CPU per subscriber at {r['subscribers']}: {ratio:.1f}x")
+    januses = {r["subscribers"]: r for r in rows if r["mode"] == "janus"}
+    if januses:
+        low, n = min(januses), max(januses)
+        # The cost of one more forwarded stream: the slope between the smallest and the largest run.
+        per = {"relay": (ours[n]["cpu"] - ours[low]["cpu"]) / (n - low),
+               "janus": (januses[n]["cpu"] - januses[low]["cpu"]) / (n - low)}
+        print(f"\nCPU per forwarded stream ({low} to {n} subscribers): this relay {per['relay'] * 100:.2f}%, "
+              f"Janus {per['janus'] * 100:.2f}% of a core")
+        # 700 points: each receives the floor and the chair (2 video streams, audio ~10x cheaper).
+        streams = 700 * 2
+        print(f"700-point projection ({streams} forwarded video streams): this relay "
+              f"{streams * per['relay']:.1f} cores, Janus {streams * per['janus']:.1f} cores")
     top = ours[max(ours)]
     verdict = "PASS" if top["cpu"] < 0.5 and top["delivered_ratio"] >= 0.99 else "MISS"
     print(f"\ntarget: {max(ours)} subscribers under 50% of one core with every frame delivered: "
@@ -245,4 +313,5 @@ if __name__ == "__main__":
     else:
         parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
         parser.add_argument("--quick", action="store_true", help="1 and 8 subscribers, short windows")
+        parser.add_argument("--janus", action="store_true", help="Janus too (root, Debian's janus)")
         asyncio.run(main(parser.parse_args()))

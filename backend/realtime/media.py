@@ -7,7 +7,9 @@ meeting leaves the bridge).
 
 Everything the relay holds belongs to the socket that asked for it: `media.leave` and a disconnection
 release that socket's peer connections only, never another device's or another tab's of the same
-account. A socket whose publication another device of the account took over is told `media.replaced`."""
+account. A socket whose publication another device of the account took over is told `media.replaced`;
+one whose Janus instance was lost is told `media.moved` (it publishes and receives again, on another
+instance)."""
 
 from __future__ import annotations
 

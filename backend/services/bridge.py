@@ -4,8 +4,10 @@ the floor (whoever the chair gave the floor to, through the speaker queue) and t
 nobody gave the floor is heard by nobody: there is no way for a site to unmute itself; when the
 floor moves, the relay moves every site's floor picture and sound to the new speaker.
 
-One relay per meeting, in this process (the embedded default). Sites are named by user id; what the
-relay holds for them belongs to the signalling connection (socket id) that asked for it."""
+One relay per meeting, in this process (the embedded default), or with ECABINET_MEDIA_BACKEND=janus one
+Janus VideoRoom per meeting (media/janus.py): the same interface (media/backend.py), the same events
+and floor rules. Sites are named by user id; what the relay holds for them belongs to the signalling
+connection (socket id) that asked for it."""
 
 from __future__ import annotations
 
@@ -24,14 +26,17 @@ from backend.config import Settings
 from backend.db import Database
 from backend.domain import speaker_queue
 from backend.domain.meeting_states import Action, Role, Status
-from backend.exceptions import BadRequest, NotFound, TooManyRequests
+from backend.exceptions import BadRequest, NotFound, ServiceUnavailable, TooManyRequests
 from backend.models import Meeting, Participant, SpeakerTurn, taking_part
 from backend.services import access, relays
 from backend.services.context import Actor
 from backend.services.events import EventBus, NullBus, staff_room
 from media import hooks, ice
 from media import sdp as media_sdp
+from media.backend import MediaBackend
 from media.ice import IceServer
+from media.janus import JanusError, JanusRoom
+from media.janus_conference import JanusConference
 from media.relay import Relay
 
 SLOTS = (("floor", "video"), ("floor", "audio"), ("chair", "video"), ("chair", "audio"))
@@ -68,7 +73,7 @@ class Bridge:
         self.bus: EventBus = bus or NullBus()
         self.notify: Notify = _nobody
         """How a single connection is told something (the signalling layer sets it)."""
-        self.relays: dict[int, Relay] = {}
+        self.relays: dict[int, MediaBackend] = {}
         # Per (meeting, site): when its publication's bytes were counted, how many, which publication,
         # and the bitrate of the last window.
         self._bytes: dict[tuple[int, str], tuple[float, int, int, float | None]] = {}
@@ -94,8 +99,14 @@ class Bridge:
         return [RTCIceServer(urls=server.urls, username=server.username, credential=server.credential)
                 for server in self.ice_servers("relay")]
 
-    def _relay(self, meeting_id: int) -> Relay:
-        if meeting_id not in self.relays:
+    def _relay(self, meeting_id: int) -> MediaBackend:
+        if meeting_id not in self.relays and self.settings.media_backend == "janus":
+            self.relays[meeting_id] = JanusConference(  # every instance serves the meeting, sites spread over them
+                self.settings.janus_urls, meeting_id, video_codec=self.settings.media_codec,
+                on_sources=lambda: self._spawn(self._sources_changed(meeting_id)),
+                on_replaced=lambda conn, site: self._spawn(self._replaced(meeting_id, conn)),
+                on_moved=lambda conn: self._spawn(self._moved(meeting_id, conn)))
+        elif meeting_id not in self.relays:
             self.relays[meeting_id] = Relay(
                 video_codec=self.settings.media_codec, ice_servers=self._relay_ice_servers,
                 on_sources=lambda: self._spawn(self._sources_changed(meeting_id)),
@@ -111,6 +122,8 @@ class Bridge:
         try:
             answer = await self._relay(meeting_id).publish(conn, RTCSessionDescription(sdp, "offer"),
                                                            site=str(actor.user_id))
+        except JanusError as exc:
+            raise self._unreachable(exc) from exc
         except Exception as exc:  # aiortc refuses what it cannot use; nothing is left open
             log.info("bridge: an offer of user %s refused by aiortc: %r", actor.user_id, exc)
             raise BadRequest("the relay cannot use this offer (no codec or transport it supports)",
@@ -130,7 +143,10 @@ class Bridge:
             slots = tuple((f"site:{name}", "video") for name, kind in sorted(relay.sources) if kind == "video")
         else:
             key, site, slots = conn, str(actor.user_id), SLOTS
-        offer = await relay.subscribe(key, slots, owner=conn, site=site)
+        try:
+            offer = await relay.subscribe(key, slots, owner=conn, site=site)
+        except JanusError as exc:
+            raise self._unreachable(exc) from exc
         await self.route(meeting_id)
         return {"sdp": offer.sdp, "type": offer.type, "slots": [f"{slot}:{kind}" for slot, kind in slots]}
 
@@ -156,6 +172,10 @@ class Bridge:
             raise BadRequest("the relay cannot use this answer", code="bad_sdp") from exc
         await self.route(meeting_id)
         return {}
+
+    def _unreachable(self, exc: JanusError) -> ServiceUnavailable:
+        log.warning("bridge: Janus refused or did not answer: %s", exc)
+        return ServiceUnavailable("the media server does not answer: try again in a moment", code="media_unavailable")
 
     async def leave(self, conn: str, meeting_id: int) -> None:
         """The connection leaves the meeting's bridge (or is gone): what it published and receives ends.
@@ -207,6 +227,9 @@ class Bridge:
         relay = self.relays.get(meeting_id)
         if relay is None:
             return {"sources": [], "sites": []}
+        if isinstance(relay, JanusRoom | JanusConference):  # Janus keeps its own figures (Admin API): states only
+            return await relay.state()
+        assert isinstance(relay, Relay)
         sites = []
         named = {*(pub.site for pub in relay.publications), *(sub.site for sub in relay.subscriptions.values())}
         for site in sorted(named):
@@ -260,6 +283,11 @@ class Bridge:
         await self.notify(conn, "media.replaced", {
             "meeting_id": meeting_id,
             "message": "this site's camera and microphone are now sent from another device"})
+
+    async def _moved(self, meeting_id: int, conn: str) -> None:
+        """Tells a connection whose Janus instance was lost to publish and receive again (on another)."""
+        await self.notify(conn, "media.moved", {
+            "meeting_id": meeting_id, "message": "the media server of this site stopped: connect again"})
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)

@@ -6,8 +6,6 @@ Chromium in a network namespace of their own (`netns`)."""
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -21,6 +19,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect, sync_playwright
 
 from tests.conftest import free_port, unavailable
+from tests.support.netns import network_namespace
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "docs" / "screenshots"
@@ -81,35 +80,11 @@ def _wait_ready(server: LiveServer) -> None:
     pytest.fail(f"the server did not answer /api/health within {START_TIMEOUT_S} s:\n{server.output()}")
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
-
-
 @pytest.fixture(scope="module")
 def netns() -> Iterator[tuple[str, str, str]]:
     """(namespace, host address, browser address): a namespace with one veth link to the host."""
-    if shutil.which("ip") is None or os.geteuid() != 0:
-        unavailable("the bridge test needs root and iproute2 to put Chromium in its own network namespace")
-    name, tag = f"ecab{secrets.token_hex(3)}", secrets.token_hex(2)
-    host_if, ns_if = f"vh{tag}", f"vc{tag}"
-    subnet = 100 + secrets.randbelow(100)
-    host, browser = f"10.231.{subnet}.1", f"10.231.{subnet}.2"
-    try:
-        _ip("netns", "add", name)
-        _ip("link", "add", host_if, "type", "veth", "peer", "name", ns_if)
-        _ip("link", "set", ns_if, "netns", name)
-        _ip("addr", "add", f"{host}/30", "dev", host_if)
-        _ip("link", "set", host_if, "up")
-        _ip("netns", "exec", name, "ip", "addr", "add", f"{browser}/30", "dev", ns_if)
-        _ip("netns", "exec", name, "ip", "link", "set", ns_if, "up")
-        _ip("netns", "exec", name, "ip", "link", "set", "lo", "up")
-    except subprocess.CalledProcessError as exc:
-        unavailable(f"could not create a network namespace: {exc.stderr.decode(errors='replace').strip()}")
-    try:
-        yield name, host, browser
-    finally:
-        subprocess.run(["ip", "link", "del", host_if], capture_output=True, timeout=10)
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
+    with network_namespace("10.231", "the bridge test (Chromium in its own network namespace)") as ns:
+        yield ns.name, ns.host, ns.inside
 
 
 @pytest.fixture(scope="module")

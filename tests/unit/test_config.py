@@ -174,3 +174,21 @@ def test_the_exchange_gateway_is_disabled_unless_a_secret_is_set() -> None:
     settings = Settings.from_env({})
     assert settings.exchange_gateway_secret == "" and settings.exchange_max_package_bytes == 64 * 1024 * 1024
     assert "s3cr3t" not in repr(Settings.from_env({"ECABINET_EXCHANGE_GATEWAY_SECRET": "s3cr3t" * 5}))
+
+
+def test_the_media_backend_is_the_embedded_relay_unless_janus_is_chosen_with_its_urls() -> None:
+    assert Settings.from_env({}).media_backend == "aiortc"
+    chosen = Settings.from_env({"ECABINET_MEDIA_BACKEND": "Janus",
+                                "ECABINET_JANUS_URLS": "http://10.0.0.5:8088/janus, http://10.0.0.6:8088/janus"})
+    assert chosen.media_backend == "janus"
+    assert chosen.janus_urls == ("http://10.0.0.5:8088/janus", "http://10.0.0.6:8088/janus")
+
+
+@pytest.mark.parametrize(("env", "name"), [
+    ({"ECABINET_MEDIA_BACKEND": "mediasoup"}, "ECABINET_MEDIA_BACKEND"),
+    ({"ECABINET_MEDIA_BACKEND": "janus"}, "ECABINET_JANUS_URLS"),  # Janus, but where?
+    ({"ECABINET_MEDIA_BACKEND": "janus", "ECABINET_JANUS_URLS": "ws://10.0.0.5:8188"}, "ECABINET_JANUS_URLS"),
+])
+def test_a_media_backend_that_cannot_work_stops_the_start(env: dict[str, str], name: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env(env)

@@ -40,6 +40,11 @@ export class BridgeClient {
       this.publisher = null;
       this.onStatus('replaced');
     };
+    // The bridge tells this connection when the media server it was on stopped (several Janus instances):
+    // it joins again at once, on another instance, instead of waiting for its peer connections to fail.
+    this.onMoved = (p) => {
+      if (p && p.meeting_id === this.meetingId) this.rejoin();
+    };
   }
 
   /** Joins with `stream` (the camera and microphone), and again by itself after every reconnection. */
@@ -53,6 +58,7 @@ export class BridgeClient {
     if (this.stopped) return;
     this.socket.on('connect', this.onConnect);
     this.socket.on('media.replaced', this.onReplaced);
+    this.socket.on('media.moved', this.onMoved);
     if (!this.socket.connected) this.socket.connect();
     else await this.join();
   }
@@ -146,6 +152,7 @@ export class BridgeClient {
     if (this.socket) {
       this.socket.off('connect', this.onConnect);
       this.socket.off('media.replaced', this.onReplaced);
+      this.socket.off('media.moved', this.onMoved);
       if (this.socket.connected) this.socket.emit('media.leave', { meeting_id: this.meetingId }, () => {});
     }
     this.close();

@@ -1,0 +1,119 @@
+"""One conference over two Janus instances (media/janus_conference.py), both in a network namespace of
+the test's own (tests/support/janus.py): real aiortc peers publish synthetic cameras and decode what
+they receive. A receiver on the second instance decodes the floor published on the first (a VideoRoom
+remote publisher fed by RTP forwarding); the floor switches between forwarded and local sites without
+a new offer; the sites are spread over the instances; an instance killed mid-session has its sites
+placed on the other, receiving again within 5 s."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from media.janus_conference import JanusConference
+from tests.integration.media.test_backends import FLOOR, Peer, _until
+from tests.support.janus import JanusNetwork, janus_network
+
+
+@pytest.fixture
+def two(tmp_path: Path) -> Iterator[JanusNetwork]:
+    with janus_network(tmp_path, count=2) as network:
+        yield network
+
+
+@pytest.fixture
+async def conference(two: JanusNetwork) -> AsyncIterator[JanusConference]:
+    moved: asyncio.Queue[str] = asyncio.Queue()
+    made = JanusConference([each.url for each in two.instances], 5000 + int(time.time() * 1000) % 100000,
+                           video_codec="VP8", on_moved=moved.put_nowait)
+    made.moved = moved  # type: ignore[attr-defined]
+    yield made
+    await made.close()
+
+
+def near(frames: list[int], level: int) -> bool:
+    return len(frames) >= 5 and all(abs(value - level) < 30 for value in frames[-3:])
+
+
+async def test_a_receiver_on_the_second_instance_decodes_the_floor_published_on_the_first(
+        conference: JanusConference) -> None:
+    first, second = conference.rooms
+    for site, where in (("hanoi", first), ("hue", first), ("danang", second), ("member", second)):
+        conference.placed[site] = where
+    hanoi, hue, danang, member = Peer(), Peer(), Peer(), Peer()
+    try:
+        await hanoi.publish(conference, "hanoi", 60)
+        await hue.publish(conference, "hue", 200)
+        await danang.publish(conference, "danang", 120)
+        await _until(lambda: {("hanoi", "video"), ("hue", "video"), ("danang", "video")} <= set(conference.sources))
+        assert ("hanoi", "video") in first.sources and ("hanoi", "video") not in second.sources
+        receiving = await member.receive(conference, "member")
+        assert "member" in second.subscriptions
+        offered = receiving.remoteDescription.sdp
+
+        conference.route("member", "floor", "hanoi")  # published on the first, received on the second
+        await _until(lambda: near(member.frames.get(FLOOR, []), 60))
+        assert set(conference.forwards) == {("hanoi", 1)}
+        assert "hanoi" in second.remote and "hanoi" not in first.remote
+
+        conference.route("member", "floor", "hue")  # the floor switches to another site of the first
+        await _until(lambda: near(member.frames[FLOOR], 200))
+        await _until(lambda: set(conference.forwards) == {("hue", 1)})  # Hà Nội is forwarded no more
+        assert "hanoi" not in second.remote
+
+        conference.route("member", "floor", "danang")  # and to a site of the second itself
+        await _until(lambda: near(member.frames[FLOOR], 120))
+        await _until(lambda: conference.forwards == {})
+        assert receiving.remoteDescription.sdp == offered and receiving.connectionState == "connected"
+    finally:
+        for peer in (hanoi, hue, danang, member):
+            await peer.close()
+
+
+async def test_sites_are_spread_over_the_instances(conference: JanusConference) -> None:
+    placed = [conference.room_of(site) for site in ("1", "2", "3", "4", "5")]
+    assert [conference.rooms.index(each) for each in placed] == [0, 1, 0, 1, 0]
+    assert conference.room_of("2") is conference.rooms[1]  # a site stays where it was placed
+
+
+async def test_an_instance_stopped_mid_session_has_its_sites_receiving_again_within_5_s(
+        two: JanusNetwork, conference: JanusConference) -> None:
+    first, second = conference.rooms
+    for site, where in (("hanoi", first), ("member", first), ("hue", second)):
+        conference.placed[site] = where
+    moved: asyncio.Queue[str] = conference.moved  # type: ignore[attr-defined]
+    hanoi, hue, member = Peer(), Peer(), Peer()
+    try:
+        await hanoi.publish(conference, "hanoi", 60)
+        await hue.publish(conference, "hue", 200)
+        await _until(lambda: {("hanoi", "video"), ("hue", "video")} <= set(conference.sources))
+        await member.receive(conference, "member")
+        conference.route("member", "floor", "hanoi")
+        conference.route("member", "chair", "hue")  # forwarded from the second
+        await _until(lambda: near(member.frames.get(FLOOR, []), 60))
+
+        two.instances[0].stop()  # SIGKILL: no goodbye to its sessions
+        stopped = time.monotonic()
+        told = {await asyncio.wait_for(moved.get(), 5), await asyncio.wait_for(moved.get(), 5)}
+        assert told == {"hanoi", "member"}  # the connections the dead instance held, and only them
+        assert ("hanoi", "video") not in conference.sources and ("hue", "video") in conference.sources
+        # They come back as the bridge's sites do: publish and receive again (placed on the second now).
+        back, viewer = Peer(), Peer()
+        await back.publish(conference, "hanoi", 60)
+        await viewer.receive(conference, "member")
+        conference.route("member", "floor", "hanoi")
+        await _until(lambda: near(viewer.frames.get(FLOOR, []), 60), timeout=5 - (time.monotonic() - stopped))
+        elapsed = time.monotonic() - stopped
+        assert elapsed < 5, f"receiving again took {elapsed:.1f} s"
+        assert conference.placed["hanoi"] is second and conference.placed["member"] is second
+        assert conference.forwards == {}
+        await hanoi.close()
+        await member.close()
+        hanoi, member = back, viewer
+    finally:
+        for peer in (hanoi, hue, member):
+            await peer.close()
