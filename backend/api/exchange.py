@@ -13,12 +13,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from backend.api.routing import Call, Permission, api
-from backend.api.schemas import Output
+from backend.api.schemas import Id, Output
 from backend.config import Settings
 from backend.domain.meeting_states import Action
 from backend.exceptions import Forbidden, Unauthorized
 from backend.monitoring import ERROR_KEY
-from backend.services.exchange import agencies, inbound, outbox, steps
+from backend.services.exchange import agencies, inbound, outbox, steps, to_meeting
 
 TAG = "exchange"
 
@@ -173,6 +173,32 @@ async def list_inbox(call: Call) -> list[dict[str, Any]]:
            permission=INBOX, tag=TAG, response=IncomingDetailOut)
 async def get_incoming(call: Call) -> dict[str, Any]:
     return await inbound.one(call.db, call.settings, call.user, call.path["incoming_id"])
+
+
+class AttachIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    meeting_id: Id = Field(description="the meeting to put it before (the clerk must manage its documents)")
+    agenda_item_id: Id | None = Field(default=None, description="the agenda item it belongs to")
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)] | None = Field(
+        default=None, description="default: the document's number and subject")
+
+
+class AttachedOut(Output):
+    id: int = Field(description="the meeting's new document")
+    meeting_id: int
+    agenda_item_id: int | None
+    title: str
+
+
+@api.route("POST", "/api/exchange/inbox/{incoming_id:int}/attachments/{number:int}/meeting",
+           summary="Put one PDF attachment of a document received before a meeting: a new document of the meeting, "
+                   "under an agenda item, checked like an upload",
+           permission=Permission.user("the secretariat and administrators, who must also manage that meeting's "
+                                      "documents"), tag=TAG, body=AttachIn, response=AttachedOut, status=201)
+async def attach_to_meeting(call: Call) -> dict[str, Any]:
+    return await to_meeting.attach(call.db, call.settings, call.request.app.state.live, call.user,
+                                   call.path["incoming_id"], call.path["number"], call.body.meeting_id,
+                                   call.body.agenda_item_id, call.body.title)
 
 
 @api.route("GET", "/api/exchange/inbox/{incoming_id:int}/attachments/{number:int}",

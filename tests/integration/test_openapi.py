@@ -254,6 +254,14 @@ async def _exchange_samples(server: Server, cast: Cast, call: Any) -> None:
     r = await call(None, "POST", "/api/exchange/inbound", "/api/exchange/inbound", upload=data,
                    upload_type="application/xml", headers={"Authorization": f"Bearer {GATEWAY_SECRET}"})
     assert r.status_code == 201, r.text
+
+    async def deliver_package(package: bytes) -> Any:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as gateway:
+            delivered = await gateway.post("/api/exchange/inbound", content=package, headers={
+                "Authorization": f"Bearer {GATEWAY_SECRET}", "Content-Type": "application/xml"})
+        assert delivered.status_code == 201, delivered.text
+        return delivered
+
     stored = r.json()
     await call(sec, "GET", "/api/exchange/inbox", "/api/exchange/inbox")
     i = f"/api/exchange/inbox/{stored['id']}"
@@ -261,6 +269,17 @@ async def _exchange_samples(server: Server, cast: Cast, call: Any) -> None:
     await call(sec, "GET", "/api/exchange/inbox/{incoming_id}/attachments/{number}", f"{i}/attachments/1")
     await call(sec, "POST", "/api/exchange/inbox/{incoming_id}/status", f"{i}/status",
                {"code": "03", "description": "Đã vào sổ công văn đến"})
+    # A real PDF received, put before a meeting of this secretariat.
+    import exchange as ex
+    from tests.support.sample_pdfs import sample_pdf
+
+    pdf = ex.Attachment("to-trinh.pdf", "application/pdf", sample_pdf(1), "Tờ trình")
+    r = await deliver_package(signed(document(attachments=(pdf,)), exchange_pki(server.settings.data_dir /
+                                                                                 "exchange-pki").sender))
+    meeting = (await sec.post("/api/meetings", json={"body_id": cast.body["id"], "title": "Phiên họp nhận tờ trình",
+                                                     "starts_at": "2026-12-20T08:00:00+07:00"})).json()
+    await call(sec, "POST", "/api/exchange/inbox/{incoming_id}/attachments/{number}/meeting",
+               f"/api/exchange/inbox/{r.json()['id']}/attachments/1/meeting", {"meeting_id": meeting["id"]})
 
 
 async def _device_samples(server: Server, root: Client, call: Any, person: Any) -> None:
