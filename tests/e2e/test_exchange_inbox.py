@@ -172,3 +172,43 @@ def _published_and_sent(live_server: LiveServer) -> tuple[int, str]:
             "recipients": [SENDER], "due_date": (_today() + timedelta(days=14)).isoformat()})
         assert sent.status_code == 201, sent.text
         return rid, str(sent.json()[0]["document_id"])
+
+
+def test_the_clerk_puts_a_received_pdf_before_a_meeting_under_an_agenda_item(devices: Any,
+                                                                            live_server: LiveServer) -> None:
+    """Issue 17 point 4: a valid document received can be attached to a meeting's agenda."""
+    import exchange as ex
+    from tests.support.sample_pdfs import sample_pdf
+
+    title = "Phiên họp xem xét tờ trình của tỉnh Nghệ An"
+    with rest_client(live_server.base_url, *SECRETARY) as http:
+        me = http.get("/api/auth/me").json()["user"]
+        meeting = http.post("/api/meetings", json={"body_id": me["body_id"], "title": title,
+                                                   "starts_at": "2026-12-22T08:00:00+07:00"}).json()
+        item = http.post(f"/api/meetings/{meeting['id']}/agenda",
+                         json={"title": "Tờ trình hỗ trợ kinh phí khắc phục bão lũ"}).json()
+    pdf = ex.Attachment("to-trinh-bao-lu.pdf", "application/pdf", sample_pdf(1, title="Tờ trình"), "Toàn văn")
+    package = document(subject="Tờ trình đề nghị hỗ trợ kinh phí khắc phục bão lũ", attachments=(pdf,))
+    assert _deliver(live_server, signed(package, _pki(live_server).sender)).status_code == 201
+    incoming = _inbox_id(live_server, package)
+
+    sec = devices()
+    sec.open()
+    page = sec.login(*SECRETARY)
+    page.goto(f"{sec.base_url}/#/exchange/inbox/{incoming}")
+    expect(page.get_by_test_id("attachment-unsigned")).to_have_text("Chưa ký số")
+    page.get_by_test_id("to-meeting-open").click()
+    page.get_by_test_id("to-meeting-meeting").select_option(label=title)
+    page.get_by_test_id("to-meeting-item").select_option(label=item["title"])
+    page.get_by_test_id("to-meeting-submit").click()
+    expect(page.get_by_text("thành tài liệu họp?", exact=False)).to_be_visible()  # asks once more
+    sec.screenshot("exchange-to-meeting.png")
+    page.get_by_test_id("to-meeting-submit-confirm").click()
+    expect(page.get_by_test_id("to-meeting-done")).to_be_visible()
+    with rest_client(live_server.base_url, *SECRETARY) as http:
+        documents = http.get(f"/api/meetings/{meeting['id']}/documents").json()
+    assert [(d["agenda_item_id"], d["title"]) for d in documents] == [
+        (item["id"], f"{package.code.number}/{package.code.notation} — {package.subject}")]
+    page.get_by_test_id("to-meeting-done").get_by_role("link").click()
+    expect(page.get_by_test_id("meeting-heading")).to_have_text(title)
+    sec.assert_clean()

@@ -10,6 +10,7 @@ import { formatDateTime, t } from '../lib/i18n.js';
 import {
   ConfirmButton, ErrorBox, Loading, Notice, useTitle,
 } from './components.js';
+import { PdfSignatures, ToMeeting } from './exchange_to_meeting.js';
 
 const API_BASE = new URL('../../api', import.meta.url).pathname;
 const NEXT = {
@@ -187,6 +188,8 @@ export function InboxDocumentView({ incomingId }) {
               <a href=${`${API_BASE}/exchange/inbox/${doc.id}/attachments/${a.number}`} download=${a.name}
                 data-testid="attachment-download">${a.name}</a>
               <span class="muted"> · ${a.description} · ${Math.max(1, Math.round(a.size / 1024))} KB</span>
+              <${PdfSignatures} pdf=${a.pdf} />
+              <${ToMeeting} doc=${doc} attachment=${a} />
             </li>`)}
         </ul>
       </section>
