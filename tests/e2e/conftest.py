@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,13 +98,13 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@contextmanager
+def demo_server(data_dir: Path, env: dict[str, str], host: str = "127.0.0.1") -> Iterator[LiveServer]:
+    """`ecabinet demo` then `ecabinet serve` on `host` with `env`, as a user starts them; stopped at the end.
+    Every e2e server (the shared one, the bridge's in its namespace, the TURN and the tasks ones) is this."""
     for vendored in VENDORED:
         if not vendored.is_file():
             unavailable(f"{vendored.relative_to(REPO)} is missing: run `make setup` (npm ci and frontend/vendor.sh)")
-    data_dir = tmp_path_factory.mktemp("e2e-data")
-    env = {**_env(data_dir), **_exchange_env(data_dir)}
     demo = subprocess.run([sys.executable, "-m", "backend.cli", "demo"], env=env, cwd=REPO, capture_output=True,
                           text=True, timeout=120)
     assert demo.returncode == 0, f"ecabinet demo failed:\n{demo.stdout}\n{demo.stderr}"
@@ -111,9 +112,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     log = data_dir / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-migrate"],
+            [sys.executable, "-m", "backend.cli", "serve", "--host", host, "--port", str(port), "--no-migrate"],
             env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    server = LiveServer(f"http://127.0.0.1:{port}", process, log)
+    server = LiveServer(f"http://{host}:{port}", process, log)
     try:
         _wait_ready(server)
         yield server
@@ -125,6 +126,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data_dir = tmp_path_factory.mktemp("e2e-data")
+    with demo_server(data_dir, {**_env(data_dir), **_exchange_env(data_dir)}) as server:
+        yield server
 
 
 @dataclass

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,9 +20,9 @@ import pytest
 import socketio
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import free_port, unavailable
+from tests.conftest import unavailable
 from tests.e2e.axe import assert_accessible
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, REPO, SCREENSHOTS, LiveServer, _env, _wait_ready
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, LiveServer, _env, demo_server
 from tests.e2e.sessions import fresh_session
 
 pytestmark = pytest.mark.e2e
@@ -42,26 +40,8 @@ MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-str
 def bridge_server(netns: tuple[str, str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     _, host, _ = netns
     data_dir = tmp_path_factory.mktemp("bridge-data")
-    env = {**_env(data_dir), "ECABINET_MEDIA_HOST_ADDRESSES": host}
-    demo = subprocess.run([sys.executable, "-m", "backend.cli", "demo"], env=env, cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
-    assert demo.returncode == 0, demo.stderr
-    port = free_port()
-    log = data_dir / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "backend.cli", "serve", "--host", host, "--port", str(port),
-                                    "--no-migrate"], env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
-    server = LiveServer(f"http://{host}:{port}", process, log)
-    try:
-        _wait_ready(server)
+    with demo_server(data_dir, {**_env(data_dir), "ECABINET_MEDIA_HOST_ADDRESSES": host}, host) as server:
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="module")

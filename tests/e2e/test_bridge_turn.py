@@ -9,8 +9,6 @@ server listen on the host end of its veth pair."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +17,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from tests.conftest import free_port, unavailable
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, REPO, LiveServer, _env, _wait_ready
+from tests.conftest import unavailable
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, _env, demo_server
 from tests.e2e.sessions import fresh_session, token
 from tests.e2e.test_bridge import BRIDGE_POINT, MEDIA_ARGS, MEMBER, _call
 from tests.support.coturn import Coturn, running_coturn
@@ -55,24 +53,8 @@ def turn_server(netns: tuple[str, str, str], coturn_on_host: Coturn,
     data_dir = tmp_path_factory.mktemp("turn-bridge-data")
     env = {**_env(data_dir), "ECABINET_MEDIA_HOST_ADDRESSES": host, "ECABINET_MEDIA_ICE_SERVERS": coturn_on_host.url,
            "ECABINET_TURN_SECRET": coturn_on_host.secret}
-    demo = subprocess.run([sys.executable, "-m", "backend.cli", "demo"], env=env, cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
-    assert demo.returncode == 0, demo.stderr
-    port, log = free_port(), data_dir / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "backend.cli", "serve", "--host", host, "--port", str(port),
-                                    "--no-migrate"], env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
-    server = LiveServer(f"http://{host}:{port}", process, log)
-    try:
-        _wait_ready(server)
+    with demo_server(data_dir, env, host) as server:
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,6 @@ Screenshots go to docs/screenshots/."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
@@ -18,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import SCREENSHOTS, VENDORED, LiveServer, _env, _wait_ready, rest_client
+from tests.e2e.conftest import SCREENSHOTS, LiveServer, _env, demo_server, rest_client
 from tests.e2e.test_records import CHAIR, KEY_PASSPHRASE, MEETING_TITLE, MEMBER, QUESTION, SECRETARY, _run_vote
 
 pytestmark = pytest.mark.e2e
@@ -29,39 +27,17 @@ NEXT_YEAR = date.today().year + 1
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """`ecabinet demo` and `ecabinet serve`, as tests/e2e/conftest.py starts them, with our exchange signing
-    key and certificate set (a development PKI, tests/support/exchange_packages.py)."""
-    from tests.conftest import free_port, unavailable
+    """The e2e server with our exchange signing key and certificate set (a development PKI,
+    tests/support/exchange_packages.py): sending tasks signs packages."""
     from tests.support.exchange_packages import exchange_pki
 
-    for vendored in VENDORED:
-        if not vendored.is_file():
-            unavailable(f"{vendored} is missing: run `make setup`")
     data_dir = tmp_path_factory.mktemp("e2e-tasks")
     pki = exchange_pki(data_dir / "exchange-pki")
     env = _env(data_dir) | {"ECABINET_EXCHANGE_SIGNING_KEY": str(pki.our_key),
                             "ECABINET_EXCHANGE_SIGNING_CERT": str(pki.our_cert)}
-    demo = subprocess.run([sys.executable, "-m", "backend.cli", "demo"], env=env, capture_output=True, text=True,
-                          timeout=120)
-    assert demo.returncode == 0, f"ecabinet demo failed:\n{demo.stdout}\n{demo.stderr}"
-    port = free_port()
-    log = data_dir / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-migrate"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    server = LiveServer(f"http://127.0.0.1:{port}", process, log)
-    server.data_dir = data_dir  # type: ignore[attr-defined]
-    try:
-        _wait_ready(server)
+    with demo_server(data_dir, env) as server:
+        server.data_dir = data_dir  # type: ignore[attr-defined]
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def _on_server_db(server: LiveServer, work: Any) -> Any:
