@@ -6,7 +6,6 @@ and the meeting show what became of them, each to whom it may."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,14 +14,14 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 import exchange as ex
-from backend.models import AuditEntry, OutgoingPackage, Poll, RecordTask, TaskDelivery
-from backend.models.base import utcnow
+from backend.models import AuditEntry, OutgoingPackage, RecordTask, TaskDelivery
 from backend.services import credentials
 from backend.services.exchange import agencies
 from backend.services.files import FileStore
 from backend.services.tasks import apply_status
 from tests.integration.conftest import Server
 from tests.integration.helpers import assert_error, ok
+from tests.integration.test_exchange_outbox_api import _closed_poll
 from tests.support.exchange_packages import DIRECTORY
 
 SECRET = "Khoa-ky-nhiem-vu-2026"
@@ -40,15 +39,7 @@ async def _directory(server: Server) -> None:
 
 async def _draft(server: Server, cast: dict[str, Any], mid: int, number: str) -> dict[str, Any]:
     """A draft resolution with two articles, from a closed poll."""
-    async with server.db.write() as s:
-        poll = Poll(meeting_id=mid, question="Thông qua?", status="closed", created_by=cast["chair"].id,
-                    options=json.dumps([{"key": "yes", "label": "Tán thành", "kind": "yes"}]),
-                    result=json.dumps({"counts": {"yes": 1}, "total_ballots": 1, "entitled": 1, "present": 1,
-                                       "quorum_reached": True, "passed": True, "quorum_needed": 1}),
-                    opened_at=utcnow(), closed_at=utcnow())
-        s.add(poll)
-        await s.flush()
-        poll_id = poll.id
+    poll_id = await _closed_poll(server, cast, mid)
     r = await cast["secretary"].client.post(f"/api/meetings/{mid}/records", json={
         "kind": "resolution", "poll_id": poll_id, "number": number, "title": "Về việc phân bổ vốn đầu tư công",
         "articles": [{"heading": "Điều 1.", "text": "Thông qua phương án phân bổ."},
