@@ -8,6 +8,7 @@ reported (the tracking panel). Screenshots go to docs/screenshots/."""
 from __future__ import annotations
 
 import asyncio
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -127,12 +128,16 @@ def test_the_secretariat_handles_a_document_received_and_tracks_one_sent(devices
                                                             else ""), pki.sender))
         assert r.status_code == 201, r.text
     page.goto(f"{sec.base_url}/#/records/{record_id}")
-    panel = page.get_by_test_id("exchange-tracking")
+    # One card tells both what was delivered and what the recipient reported since.
+    panel = page.get_by_test_id("exchange-send")
     expect(panel).to_be_visible()
-    row = panel.locator(f"[data-testid=tracking-row][data-recipient='{SENDER}']")
+    row = panel.locator(f"[data-testid=exchange-row][data-recipient='{SENDER}']")
     expect(row).to_have_attribute("data-latest", "03")
-    expect(row.get_by_test_id("tracking-step")).to_have_count(2)
+    expect(row.get_by_test_id("exchange-state")).to_be_visible()  # the delivery, beside what was reported
     expect(row.get_by_test_id("tracking-latest")).to_contain_text("Đã tiếp nhận")
+    row.locator("summary").click()
+    expect(row.get_by_test_id("tracking-step")).to_have_text([re.compile("^01"), re.compile("^03.*Đã vào sổ")])
+    expect(page.locator("[data-testid=exchange-send], [data-testid=exchange-tracking]")).to_have_count(1)
     panel.screenshot(path=str(Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "exchange-tracking.png"))
     sec.assert_clean()
 

@@ -89,6 +89,14 @@ export function formatDateTime(iso) {
   }).format(date);
 }
 
+/** A day (YYYY-MM-DD, a due date or a deadline) in the current language, without shifting it through a time zone. */
+export function formatDay(day) {
+  if (!day) return '';
+  const [y, m, d] = day.split('-').map(Number);
+  return new Intl.DateTimeFormat(locale(), { day: '2-digit', month: '2-digit', year: 'numeric' })
+    .format(new Date(y, m - 1, d));
+}
+
 export function formatNumber(n) {
   return new Intl.NumberFormat(locale()).format(n);
 }

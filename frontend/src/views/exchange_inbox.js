@@ -6,7 +6,7 @@
 // which buttons to show.
 import { html, useEffect, useState } from '../lib/preact.js';
 import { request } from '../lib/api.js';
-import { formatDateTime, t } from '../lib/i18n.js';
+import { formatDateTime, formatDay, t } from '../lib/i18n.js';
 import {
   ConfirmButton, ErrorBox, Loading, Notice, useTitle,
 } from './components.js';
@@ -19,14 +19,6 @@ const NEXT = {
 
 export const inboxPath = () => '/exchange/inbox';
 export const incomingPath = (id) => `/exchange/inbox/${id}`;
-
-/** A day (yyyy-mm-dd) as the language writes it, without shifting it through a time zone. */
-export function formatDay(day) {
-  if (!day) return '';
-  const [y, m, d] = day.split('-').map(Number);
-  return new Intl.DateTimeFormat(document.documentElement.lang || 'vi', { day: '2-digit', month: '2-digit', year: 'numeric' })
-    .format(new Date(y, m - 1, d));
-}
 
 export function InboxStatus({ status }) {
   return html`<span class=${`badge badge-exchange badge-exchange-${status}`} data-testid="inbox-status"

@@ -1,11 +1,13 @@
 // Sending a published record to other agencies (document exchange, issue 17): the secretariat picks
-// recipients from the agency directory, optionally a due date, confirms, and follows each recipient's
-// delivery (queued, sending, delivered, failed). The chair sees the deliveries; nobody else sees this card.
-// Rendered from record.js by one line: <ExchangeSend record meeting />.
+// recipients from the agency directory, optionally a due date, confirms, and follows each recipient in one
+// table: the delivery (queued, sending, delivered, failed) and what the recipient reported since (01 arrived
+// ... 06 done, with the history, the due date and an overdue badge), both from GET /records/<id>/exchange.
+// The chair sees the table; nobody else sees this card. Rendered from record.js: <ExchangeSend record meeting />.
 import { html, useEffect, useState } from '../lib/preact.js';
 import { request } from '../lib/api.js';
-import { formatDateTime, t } from '../lib/i18n.js';
+import { formatDateTime, formatDay, t } from '../lib/i18n.js';
 import { ConfirmButton, ErrorBox, Notice } from './components.js';
+import { OverdueBadge } from './exchange_inbox.js';
 
 const STAFF = new Set(['chair', 'secretary']);
 const REFRESH_MS = 5000; // the outbox looks every few seconds: follow it while something is on its way
@@ -13,6 +15,30 @@ const enc = encodeURIComponent;
 
 function StateBadge({ state }) {
   return html`<span class=${`badge badge-exchange badge-exchange-${state}`} data-testid="exchange-state">${t(`exchange_send.state.${state}`)}</span>`;
+}
+
+/** What the recipient reported (01 arrived ... 06 done): the latest, the due date, and the whole history. */
+function Reported({ row }) {
+  const latest = row.latest;
+  return html`
+    ${latest
+      ? html`<span class="badge badge-exchange" data-testid="tracking-latest">${latest.code} · ${t(`exchange.step.${latest.code}`)}</span>`
+      : html`<span class="muted" data-testid="tracking-none">${t('exchange.tracking.no_status')}</span>`}
+    <${OverdueBadge} overdue=${row.overdue} />
+    ${row.due_date && html`<div class="muted">${t('exchange.field.due_date')}: ${formatDay(row.due_date)}</div>`}
+    ${row.history.length > 0 && html`
+      <details class="exchange-history-details">
+        <summary>${t('exchange_send.history', { count: row.history.length })}</summary>
+        <ol class="exchange-history">
+          ${row.history.map((h) => html`
+            <li key=${h.package_sha256} data-testid="tracking-step" data-code=${h.code}>
+              <strong>${h.code} · ${t(`exchange.step.${h.code}`)}</strong>
+              <span class="muted"> · ${formatDateTime(h.at)}</span>
+              ${(h.department || h.staff) && html`<span> · ${[h.department, h.staff].filter(Boolean).join(', ')}</span>`}
+              ${h.description && html`<div class="exchange-note">${h.description}</div>`}
+            </li>`)}
+        </ol>
+      </details>`}`;
 }
 
 /** The card of a published record's page; nothing for other records or readers. */
@@ -106,15 +132,18 @@ function ExchangeCard({ record, maysend }) {
             <th scope="col">${t('exchange_send.col_kind')}</th>
             <th scope="col">${t('exchange_send.col_state')}</th>
             <th scope="col">${t('exchange_send.col_when')}</th>
+            <th scope="col">${t('exchange_send.col_reported')}</th>
           </tr></thead>
           <tbody>
             ${rows.map((r) => html`
-              <tr key=${r.id} data-testid="exchange-row" data-recipient=${r.recipient_code}>
+              <tr key=${r.id} data-testid="exchange-row" data-recipient=${r.recipient_code}
+                data-latest=${r.latest ? r.latest.code : ''} data-overdue=${r.overdue ? 'yes' : 'no'}>
                 <td>${names[r.recipient_code] || ''} <span class="muted">${r.recipient_code}</span></td>
                 <td>${t(`exchange_send.kind.${r.business}`)}</td>
                 <td><${StateBadge} state=${r.state} />
                   ${r.last_error && html`<div class="muted" data-testid="exchange-last-error">${t('exchange_send.last_error', { attempts: r.attempts, error: r.last_error })}</div>`}</td>
                 <td>${formatDateTime(r.delivered_at || r.created_at)}</td>
+                <td><${Reported} row=${r} /></td>
               </tr>`)}
           </tbody>
         </table>`}

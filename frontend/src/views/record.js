@@ -11,7 +11,6 @@ import { ConfirmButton, ErrorBox, Loading, Notice, useTitle } from './components
 import { SignatureReport } from './signature_report.js';
 import { RecordTasks } from './record_tasks.js';
 import { ExchangeSend } from './exchange_send.js';
-import { ExchangeTracking } from './exchange_tracking.js';
 
 const STAFF = new Set(['chair', 'secretary']);
 
@@ -258,7 +257,6 @@ export function RecordView({ recordId }) {
           ${record.signatures.map((s) => html`<li key=${s.field_name}>${t(`record.field.${s.field_name}`)}: ${s.signer_name} · ${formatDateTime(s.signed_at)} · PAdES ${s.level}</li>`)}
         </ul>
       </section>
-      <${ExchangeTracking} record=${record} meeting=${meeting} />
     </main>`;
 }
 

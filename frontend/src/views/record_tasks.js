@@ -5,7 +5,7 @@
 // with the dashboard (tasks.js) and the meeting's decisions (meeting_tasks.js).
 import { html, useEffect, useState } from '../lib/preact.js';
 import { request } from '../lib/api.js';
-import { formatDateTime, locale, t } from '../lib/i18n.js';
+import { formatDateTime, formatDay, t } from '../lib/i18n.js';
 import { ConfirmButton, ErrorBox, Loading, Notice } from './components.js';
 
 const enc = encodeURIComponent;
@@ -20,13 +20,6 @@ export const tasksApi = {
   dashboard: (query) => request('GET', `/tasks${query ? `?${query}` : ''}`),
   meeting: (meetingId) => request('GET', `/meetings/${enc(meetingId)}/tasks`),
 };
-
-/** A day (YYYY-MM-DD) as the reader's language writes it. */
-export function formatDay(iso) {
-  if (!iso) return '';
-  const [y, m, d] = iso.split('-').map(Number);
-  return new Date(y, m - 1, d).toLocaleDateString(locale(), { year: 'numeric', month: '2-digit', day: '2-digit' });
-}
 
 export function TaskStateBadge({ state }) {
   return html`<span class=${`badge badge-task badge-task-${state}`} data-testid="task-state">${t(`tasks.state.${state}`)}</span>`;

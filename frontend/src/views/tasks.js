@@ -2,11 +2,11 @@
 // resolution's tasks by agency (due, overdue, done: the agency leads or cooperates), filtered by agency
 // and state. The secretariat (its body's meetings) and administrators only.
 import { html, useEffect, useState } from '../lib/preact.js';
-import { t } from '../lib/i18n.js';
+import { formatDay, t } from '../lib/i18n.js';
 import { meetingPath } from '../lib/router.js';
 import { ErrorBox, Loading, useTitle } from './components.js';
 import { TaskCounts } from './meeting_tasks.js';
-import { formatDay, TaskItem, tasksApi } from './record_tasks.js';
+import { TaskItem, tasksApi } from './record_tasks.js';
 
 const STATES = ['due', 'overdue', 'done'];
 
