@@ -134,8 +134,14 @@ class JanusConference:
 
     async def state(self) -> dict[str, Any]:
         states = [await each.state() for each in self.alive]
-        return {"sources": [row for state in states for row in state["sources"]],
-                "sites": [row for state in states for row in state["sites"]]}
+        sources = [row for state in states for row in state["sources"]]
+        for row in sources:  # a source's receivers on other instances are fed by its forwarded copy there
+            site, kind = str(row["site"]), row["kind"]
+            row["subscribers"] += sum(
+                1 for each in self.alive if site in each.remote and kind in each.remote[site].mids
+                for sub in each.subscriptions.values() for stream in sub.tracks.values()
+                if stream.feeding == (each.remote[site].feed, each.remote[site].mids[kind]))
+        return {"sources": sources, "sites": [row for state in states for row in state["sites"]]}
 
     async def close(self) -> None:
         for task in list(self._tasks):
