@@ -12,9 +12,16 @@ With `--janus` (root, Debian's janus), the same streams through a private Janus 
 run (media/janus.py; Janus in a network namespace of the bench's own, tests/support/janus.py): Janus's
 process CPU per forwarded stream beside the relay's.
 
+Latency, for the relay (in this process), Janus one instance, and Janus two instances with every receiver
+on the instance the publishers are not on (media/janus_conference.py, forwarded between them): synthetic
+cameras of distinguishable brightness (tests/integration/media/test_relay.py's MovingPicture) publish,
+receivers decode. Floor switch: from the `route` calls that move the floor to the first decoded frame of
+the new source, per receiver, over several switches. Join: from a site's asking for the offer to its first
+decoded floor frame. p50/p99 of each (with few samples, p99 is about the largest).
+
     .venv/bin/python bench/media.py            # 1, 8, 32, 64 subscribers; MediaRelay 1 and 8
     .venv/bin/python bench/media.py --quick    # 1 and 8 subscribers, shorter windows (smoke)
-    .venv/bin/python bench/media.py --janus    # and Janus at the same sizes
+    .venv/bin/python bench/media.py --janus    # and Janus at the same sizes, and the latencies of all three
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import argparse
 import asyncio
 import fractions
 import json
+import math
 import os
 import random
 import statistics
@@ -37,6 +45,7 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from media import hooks  # noqa: E402
+from media.backend import MediaBackend  # noqa: E402
 from media.relay import Relay  # noqa: E402
 
 FPS, WIDTH, HEIGHT = 30, 640, 480
@@ -250,8 +259,185 @@ async def measure(mode: str, conn: Any, pid: int, subscribers: int, packets: lis
             await pc.close()
 
 
+# --- latency: floor switch and join -----------------------------------------------------------------
+
+LEVELS = {"a": 60, "b": 200}  # the two speakers' brightness, told apart in the decoded frames
+FLOOR_ONLY = (("floor", "video"),)
+
+
+class Receiver:
+    """A site receiving the floor: every decoded frame's time and first luma byte."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.frames: list[tuple[float, int]] = []
+        self.pc: RTCPeerConnection | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def join(self, backend: MediaBackend, floor: str) -> None:
+        from aiortc import RTCBundlePolicy, RTCConfiguration
+
+        offer = await backend.subscribe(self.key, FLOOR_ONLY, owner=self.key, site=self.key)
+        backend.route(self.key, "floor", floor)  # as the bridge does: routed at the offer, again at the answer
+        pc = self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        pc.on("track", lambda track: setattr(self, "task", asyncio.ensure_future(self._read(track))))
+        await pc.setRemoteDescription(offer)
+        await pc.setLocalDescription(await pc.createAnswer())
+        await backend.answered(self.key, pc.localDescription)
+        backend.route(self.key, "floor", floor)
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        from aiortc.mediastreams import MediaStreamError
+
+        try:
+            while True:
+                frame = await track.recv()
+                self.frames.append((time.monotonic(), bytes(frame.planes[0])[0]))  # type: ignore[attr-defined]
+        except MediaStreamError:
+            return
+
+    def first(self, site: str, since: float) -> float | None:
+        """When the first frame of `site` at or after `since` was decoded."""
+        return next((at for at, level in self.frames if at >= since and abs(level - LEVELS[site]) < 30), None)
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        if self.pc is not None:
+            await self.pc.close()
+
+
+async def _first_frames(receivers: list[Receiver], site: str, since: float, timeout: float = 10.0
+                        ) -> list[float | None]:
+    deadline = time.monotonic() + timeout
+    while any(r.first(site, since) is None for r in receivers) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    return [None if (at := r.first(site, since)) is None else at - since for r in receivers]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+async def latencies(name: str, backend: MediaBackend, receivers: int, switches: int, joins: int,
+                    place: Any = None) -> dict[str, Any]:
+    """Floor switches seen by `receivers` sites, then `joins` sites joining one after the other.
+    `place(site, role)` puts a site on an instance first (Janus two instances), role "pub" or "sub"."""
+    from tests.integration.media.test_relay import MovingPicture
+
+    publishers: list[RTCPeerConnection] = []
+    sites: list[Receiver] = []
+    switched: list[float] = []
+    joined: list[float] = []
+    missed = 0
+    try:
+        for site, level in LEVELS.items():
+            if place is not None:
+                place(site, "pub")
+            pc = RTCPeerConnection()
+            publishers.append(pc)
+            pc.addTransceiver(MovingPicture(level), direction="sendonly")
+            await pc.setLocalDescription(await pc.createOffer())
+            await pc.setRemoteDescription(await backend.publish(site, pc.localDescription, site=site))
+        deadline = time.monotonic() + 20
+        while not all((site, "video") in backend.sources for site in LEVELS):
+            assert time.monotonic() < deadline, f"{name}: the publishers did not come on the air"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)
+        for i in range(receivers):
+            if place is not None:
+                place(f"r{i}", "sub")
+            sites.append(Receiver(f"r{i}"))
+            await sites[-1].join(backend, "a")
+        await _first_frames(sites, "a", 0.0, timeout=30)
+        floor = "a"
+        for _ in range(switches):
+            floor = "b" if floor == "a" else "a"
+            await asyncio.sleep(1.0)  # the last switch settled; each speaker is on for a while
+            since = time.monotonic()
+            for each in sites:
+                backend.route(each.key, "floor", floor)
+            seen = await _first_frames(sites, floor, since)
+            switched += [at for at in seen if at is not None]
+            missed += sum(at is None for at in seen)
+        for j in range(joins):
+            if place is not None:
+                place(f"j{j}", "sub")
+            newcomer = Receiver(f"j{j}")
+            since = time.monotonic()
+            try:
+                await newcomer.join(backend, floor)
+                seen = await _first_frames([newcomer], floor, since)
+            finally:
+                await newcomer.close()
+                await backend.leave(newcomer.key)
+            joined += [at for at in seen if at is not None]
+            missed += sum(at is None for at in seen)
+        return {"backend": name, "receivers": receivers, "switches": len(switched), "joins": len(joined),
+                "missed": missed,
+                "switch_p50": percentile(switched, 0.5) if switched else math.nan,
+                "switch_p99": percentile(switched, 0.99) if switched else math.nan,
+                "join_p50": percentile(joined, 0.5) if joined else math.nan,
+                "join_p99": percentile(joined, 0.99) if joined else math.nan}
+    finally:
+        for each in sites:
+            await each.close()
+        for pc in publishers:
+            await pc.close()
+        await backend.close()
+
+
+async def all_latencies(args: argparse.Namespace, network: Any) -> list[dict[str, Any]]:
+    """The relay, and with `network` (Janus instances) Janus one instance and two."""
+    receivers, switches, joins = (4, 6, 5) if args.quick else (8, 20, 15)
+    rows = [await latencies("this relay", Relay(video_codec="VP8"), receivers, switches, joins)]
+    if network is not None:
+        from media.janus import JanusRoom
+        from media.janus_conference import JanusConference
+
+        room = 800000 + random.randrange(100000)
+        rows.append(await latencies("Janus, one instance", JanusRoom(network.instances[0].url, room,
+                                                                      video_codec="VP8"),
+                                    receivers, switches, joins))
+        conference = JanusConference([each.url for each in network.instances], room + 1, video_codec="VP8")
+
+        def place(site: str, role: str) -> None:  # publishers on the first, receivers on the second
+            conference.placed[site] = conference.rooms[0 if role == "pub" else 1]
+
+        rows.append(await latencies("Janus, two instances (receivers on the other)", conference, receivers,
+                                    switches, joins, place))
+    return rows
+
+
+async def latency_only(args: argparse.Namespace) -> None:
+    if not args.janus:
+        print_latencies(await all_latencies(args, None))
+        return
+    import tempfile
+
+    from tests.support.janus import janus_network
+
+    with tempfile.TemporaryDirectory() as directory, janus_network(Path(directory), count=2) as network:
+        delays = await all_latencies(args, network)
+    print_latencies(delays)
+
+
+def print_latencies(rows: list[dict[str, Any]]) -> None:
+    print("\n| backend | receivers | floor switch p50 / p99 (ms) | switches seen | join to first floor frame "
+          "p50 / p99 (ms) | joins | missed (10 s) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['backend']} | {r['receivers']} | {r['switch_p50'] * 1000:.0f} / {r['switch_p99'] * 1000:.0f} | "
+              f"{r['switches']} | {r['join_p50'] * 1000:.0f} / {r['join_p99'] * 1000:.0f} | {r['joins']} | "
+              f"{r['missed']} |")
+
+
 async def main(args: argparse.Namespace) -> None:
     hooks.restrict_host_addresses(["127.0.0.1"])
+    if args.latency_only:
+        await latency_only(args)
+        return
     packets = encoded_stream()
     size = statistics.mean(len(bytes(p)) for p in packets)
     print(f"stream: {len(packets)} frames, {size * 8 * FPS / 1e6:.2f} Mbit/s, keyframe every {FPS} frames",
@@ -271,11 +457,14 @@ async def main(args: argparse.Namespace) -> None:
 
         from tests.support.janus import janus_network
 
-        with tempfile.TemporaryDirectory() as directory, janus_network(Path(directory)) as network:
+        with tempfile.TemporaryDirectory() as directory, janus_network(Path(directory), count=2) as network:
             for n in sizes:
                 rows.append(await run("janus", n, packets, warmup, window, network.instances[0]))
                 print(f"  Janus, {n} subscribers: {rows[-1]['cpu'] * 100:.0f}% of a core", file=sys.stderr)
+            delays = await all_latencies(args, network)
         hooks.restrict_host_addresses(["127.0.0.1"])
+    else:
+        delays = await all_latencies(args, None)
     print("| relay | subscribers | CPU (% of one core) | per subscriber | frames published | delivered (min / median) "
           "| delivered |")
     print("|---|---|---|---|---|---|---|")
@@ -301,6 +490,7 @@ async def main(args: argparse.Namespace) -> None:
         streams = 700 * 2
         print(f"700-point projection ({streams} forwarded video streams): this relay "
               f"{streams * per['relay']:.1f} cores, Janus {streams * per['janus']:.1f} cores")
+    print_latencies(delays)
     top = ours[max(ours)]
     verdict = "PASS" if top["cpu"] < 0.5 and top["delivered_ratio"] >= 0.99 else "MISS"
     print(f"\ntarget: {max(ours)} subscribers under 50% of one core with every frame delivered: "
@@ -314,4 +504,5 @@ if __name__ == "__main__":
         parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
         parser.add_argument("--quick", action="store_true", help="1 and 8 subscribers, short windows")
         parser.add_argument("--janus", action="store_true", help="Janus too (root, Debian's janus)")
+        parser.add_argument("--latency-only", action="store_true", help="only the floor switch and join latencies")
         asyncio.run(main(parser.parse_args()))

@@ -214,6 +214,8 @@ class JanusRoom:
         self.url, self.room = url, room
         self.video_codec = (video_codec or "VP8").lower()
         self.on_sources, self.on_replaced = on_sources, on_replaced
+        self.on_remote_switched: Callable[[str], None] | None = None
+        """Told a site whose forwarded copy here a receiver was just switched to (it needs a keyframe)."""
         self.connect_timeout = CONNECT_TIMEOUT_S
         self.janus = JanusSession(url, self._event)
         self.sources: dict[tuple[str, str], JanusPublication] = {}
@@ -392,18 +394,38 @@ class JanusRoom:
         async with sub._lock:
             if self.subscriptions.get(sub.key) is not sub or not sub.answered:
                 return  # switches wait for the site's answer (`answered` sends them): Janus starts no stream before
-            changes = [(stream, self._target(stream)) for stream in sub.tracks.values()
-                       if self._target(stream) != stream.feeding]
-            if not changes:
-                return
-            try:
-                await self.janus.message(sub.handle, {"request": "switch", "streams": [
-                    {"feed": feed, "mid": mid, "sub_mid": stream.sub_mid} for stream, (feed, mid) in changes]})
-            except JanusError:
-                log.info("switch of %s refused", sub.key, exc_info=True)
+            for attempt in range(3):
+                changes = [(stream, self._target(stream)) for stream in sub.tracks.values()
+                           if self._target(stream) != stream.feeding]
+                if not changes:
+                    return
+                try:
+                    await self.janus.message(sub.handle, {"request": "switch", "streams": [
+                        {"feed": feed, "mid": mid, "sub_mid": stream.sub_mid} for stream, (feed, mid) in changes]})
+                    break
+                except JanusError:
+                    # A forwarded copy removed while the switch to it was on its way ("no such feed"): the
+                    # targets are worked out again (the copy is gone from `remote` by then).
+                    log.info("switch of %s refused (attempt %d)", sub.key, attempt + 1, exc_info=True)
+                    if self.subscriptions.get(sub.key) is not sub:
+                        return
+                    await asyncio.sleep(0.05)
+            else:
                 return
             for stream, target in changes:
                 stream.feeding = target
+            # A receiver switched to a forwarded copy (or newly connected to one, `webrtcup`) needs a
+            # keyframe from the site itself: the copy's own keyframe requests (RTCP back to the forwarder)
+            # go nowhere until the forwarder has sent an RTCP report (seconds), so the source instance is
+            # asked directly (`request_keyframe`).
+            self._remote_switched(feed for _, (feed, _) in changes)
+
+    def _remote_switched(self, feeds: Iterable[int]) -> None:
+        """Tells whoever forwards here which sites' copies a receiver was switched to or connected to."""
+        remote = {pub.feed: site for site, pub in self.remote.items()}
+        for site in sorted({remote[feed] for feed in feeds if feed in remote}):
+            if self.on_remote_switched is not None:
+                self.on_remote_switched(site)
 
     async def _reroute(self, which: Callable[[JanusStream], bool]) -> None:
         for sub in list(self.subscriptions.values()):
@@ -422,6 +444,7 @@ class JanusRoom:
                 self._spawn(self._go_live(pub))
             if sub is not None:
                 sub.state = "connected"
+                self._remote_switched(stream.feeding[0] for stream in sub.tracks.values())
         elif kind in ("hangup", "detached"):
             if pub is not None:
                 pub.state = "closed"
@@ -468,6 +491,13 @@ class JanusRoom:
         await self.janus.message(self._control or 0, {
             "request": "publish_remotely", "room": self.room, "publisher_id": pub.feed, "remote_id": remote_id,
             "host": host, "port": port, "rtcp_port": rtcp_port})
+
+    async def request_keyframe(self, pub: JanusPublication) -> None:
+        """Asks the site of this instance's publication `pub` for a keyframe (VideoRoom `configure`)."""
+        try:
+            await self.janus.message(pub.handle, {"request": "configure", "keyframe": True})
+        except JanusError:
+            log.debug("keyframe request to %s", pub.site, exc_info=True)
 
     async def unforward(self, pub: JanusPublication, remote_id: str) -> None:
         try:

@@ -29,6 +29,7 @@ from media.janus import JanusError, JanusPublication, JanusRoom, JanusSubscripti
 log = logging.getLogger("ecabinet.media.janus")
 
 
+
 @dataclass(eq=False)
 class Forward:
     source: JanusRoom
@@ -48,6 +49,7 @@ class JanusConference:
             raise ValueError("no Janus instance to serve the meeting")
         for each in self.rooms:
             each.janus.on_lost = lambda lost=each: self._spawn(self._lost(lost))
+            each.on_remote_switched = lambda site: self._spawn(self._keyframe(site))
         self.placed: dict[str, JanusRoom] = {}
         """Which instance each site is on."""
         self.keys: dict[str, JanusRoom] = {}
@@ -132,8 +134,14 @@ class JanusConference:
 
     async def state(self) -> dict[str, Any]:
         states = [await each.state() for each in self.alive]
-        return {"sources": [row for state in states for row in state["sources"]],
-                "sites": [row for state in states for row in state["sites"]]}
+        sources = [row for state in states for row in state["sources"]]
+        for row in sources:  # a source's receivers on other instances are fed by its forwarded copy there
+            site, kind = str(row["site"]), row["kind"]
+            row["subscribers"] += sum(
+                1 for each in self.alive if site in each.remote and kind in each.remote[site].mids
+                for sub in each.subscriptions.values() for stream in sub.tracks.values()
+                if stream.feeding == (each.remote[site].feed, each.remote[site].mids[kind]))
+        return {"sources": sources, "sites": [row for state in states for row in state["sites"]]}
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -187,6 +195,14 @@ class JanusConference:
                     await target.drop_remote(site)
                     continue
                 self.forwards[(site, index)] = Forward(source, pub, remote_id)
+
+    async def _keyframe(self, site: str) -> None:
+        """A receiver elsewhere was switched to `site`'s forwarded copy: `site` is asked for a keyframe."""
+        for each in self.alive:
+            pub = each.live_publication(site)
+            if pub is not None:
+                await each.request_keyframe(pub)
+                return
 
     def _sources_changed(self) -> None:
         self._spawn(self._reconcile())

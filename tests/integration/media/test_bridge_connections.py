@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
+from media import janus as janus_module
 from media import relay as relay_module
 from tests.integration.conftest import Server
 from tests.integration.media.test_bridge import BUNDLED, CHAIR, CHAIR_AUDIO, Site, Tone, _until
@@ -177,6 +178,7 @@ async def test_an_offer_never_answered_or_answered_badly_leaves_no_subscriber(
         server: Server, session_world: dict[str, Any], live_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # This meeting's relay is made after this (raising=False: the test also runs on code without the timeout).
     monkeypatch.setattr(relay_module, "CONNECT_TIMEOUT_S", 2.0, raising=False)
+    monkeypatch.setattr(janus_module, "CONNECT_TIMEOUT_S", 2.0)  # the same test re-collected against Janus
     people, mid = session_world["people"], session_world["meeting_id"]
     chair, member, member2, guest = await _sites(server, live_factory, people, "chair", "member", "member2", "guest")
     try:
