@@ -49,6 +49,7 @@ log = logging.getLogger("ecabinet")
 
 PROGRESS_INTERVAL_S = 0.25  # at most four vote-progress updates a second per poll and worker
 SWEEP_INTERVAL_S = 0.5  # how late a poll's time limit may close it
+UNSEAL_SWEEP_S = 10.0  # how often to look for secret closes left half done (a worker died; rare)
 
 # The tablet app loads only its own files: no inline scripts, no third-party origins.
 CONTENT_SECURITY_POLICY = (
@@ -268,11 +269,14 @@ def behind_proxies(app: ASGIApp, settings: Settings) -> ASGIApp:
 
 async def _housekeeping(live_ctx: Live, rounds: Opinions) -> None:
     """Each worker: close polls and opinion rounds whose time is up (rounds also after a restart:
-    their deadlines are stored)."""
-    last_outage = 0.0
+    their deadlines are stored), and finish secret closes whose worker died before unsealing."""
+    last_outage = last_unseal = 0.0
     while True:
         try:
             await polls.close_due(live_ctx)
+            if time.monotonic() - last_unseal > UNSEAL_SWEEP_S:
+                last_unseal = time.monotonic()
+                await polls.unseal_left(live_ctx)
             await opinions.close_due(rounds)
             await rounds.remind_due()
         except Exception as exc:  # a database hiccup must not stop the loop

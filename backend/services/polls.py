@@ -4,9 +4,10 @@ A secret ballot is durable when acknowledged, yet nothing at rest links it to it
 transaction writes that they voted (PollVoter), the audit entry (no choice, no receipt) and the
 ballot sealed with a key the database never holds (SealedBallot, services/ballot_seal.py): a copy of
 the files, the WAL or a backup taken while the poll is open shows who voted and ciphertexts of one
-length. The close opens them all and, in one transaction, writes the choices (SecretBallot) in one
-random order and the receipts (BallotReceipt) in another, with random ids, deletes the sealed rows,
-then empties SQLite's WAL or vacuums PostgreSQL's dead tuples. The plain choices thus exist only as
+length. The close opens them all in memory, counts them and commits the result (told at once); then,
+in one transaction, writes the choices (SecretBallot) in one random order and the receipts
+(BallotReceipt) in another, with random ids, deletes the sealed rows, then empties SQLite's WAL or
+vacuums PostgreSQL's dead tuples. The plain choices thus exist only as
 one batch with one commit and one xmin: no order, offset or transaction id tells whose each is, and
 no row pairs a receipt with a choice (a receipt proves that a ballot was counted, not how)."""
 
@@ -147,11 +148,26 @@ async def ballots(live: Live, actor: Actor, poll_id: int) -> dict[str, Any]:
         if poll.status != voting.PollStatus.CLOSED.value:
             return await _lists(s, poll)
         cached = live.closed_lists.get(poll_id)
-        if cached is None:
-            cached = live.closed_lists[poll_id] = await _lists(s, poll)
-            while len(live.closed_lists) > _CLOSED_LISTS_KEPT:
-                live.closed_lists.popitem(last=False)
-        return cached
+        if cached is not None:
+            return cached
+        if not (poll.secret and await _sealed_left(s, poll_id)):
+            return _keep(live, poll_id, await _lists(s, poll))
+    # The result is told but the receipts are not written yet (the close is finishing them, or its
+    # worker died before): finish here (whoever comes second finds it done).
+    await _unseal(live, poll_id)
+    async with live.db.read() as s:
+        return _keep(live, poll_id, await _lists(s, await _load(s, poll_id)))
+
+
+def _keep(live: Live, poll_id: int, lists: dict[str, Any]) -> dict[str, Any]:
+    live.closed_lists[poll_id] = lists
+    while len(live.closed_lists) > _CLOSED_LISTS_KEPT:
+        live.closed_lists.popitem(last=False)
+    return lists
+
+
+async def _sealed_left(s: AsyncSession, poll_id: int) -> bool:
+    return (await s.exec(select(SealedBallot.id).where(SealedBallot.poll_id == poll_id).limit(1))).first() is not None
 
 
 async def _lists(s: AsyncSession, poll: Poll) -> dict[str, Any]:
@@ -462,19 +478,30 @@ async def publish_progress(live: Live, poll_id: int, meeting_id: int) -> None:
 
 
 async def close(live: Live, actor: Actor | None, poll_id: int) -> dict[str, Any]:
-    """Close (by the chair, or by the clock when `actor` is None) and freeze the result."""
+    """Close (by the chair, or by the clock when `actor` is None) and freeze the result.
+
+    A secret poll closes in two transactions. The first counts the ballots opened in memory and
+    commits the closed poll, its result and the audit entry: a few rows, whatever the number of
+    ballots, and the result is told as soon as it is durable. The second (`_unseal`) writes the
+    choices and the receipts and deletes the sealed rows: it adds nothing to the result, and the
+    sealed rows it leaves behind if the worker dies in between say no more than they did while the
+    poll was open; whoever next needs the receipts, or the housekeeping sweep, finishes it."""
+    opened: list[tuple[str, str]] = []
     async with live.db.write() as s:
         poll = await _load(s, poll_id, lock=True)
         if actor is not None:
             await access.require_membership(s, actor, poll.meeting_id, Action.RUN_POLLS, unseen=_missing(poll_id))
         if poll.status != voting.PollStatus.OPEN.value:
             raise InvalidState(f"the poll is {poll.status}", code="poll_not_open")
+        counts = await _counts(s, poll)
         if poll.secret:
-            await _unseal(s, poll, _seal_for(live, poll))
+            opened = await _open_sealed(s, poll, _seal_for(live, poll))
+            for _, choice in opened:
+                counts[choice] = counts.get(choice, 0) + 1
         meeting = await s.get(Meeting, poll.meeting_id)
         assert meeting is not None
         q = await attendance.quorum(s, meeting, also_present=await _voters_gone(s, poll))
-        result = voting.tally(_options(poll), await _counts(s, poll), rule=voting.Majority(poll.majority),
+        result = voting.tally(_options(poll), counts, rule=voting.Majority(poll.majority),
                               entitled=q["entitled"], present=q["present"], quorum_required=poll.quorum_required,
                               quorum_needed=q["needed"])
         poll.status, poll.closed_at = voting.PollStatus.CLOSED.value, utcnow()
@@ -487,38 +514,79 @@ async def close(live: Live, actor: Actor | None, poll_id: int) -> dict[str, Any]
     live.progress.cancel(("poll", poll_id))
     await live.bus.publish("poll.closed", out, room=meeting_room(poll.meeting_id))
     if poll.secret:
-        await live.db.forget_deleted(["sealed_ballots", "secret_ballots"])
+        try:
+            await _unseal(live, poll_id, opened)
+        except Exception:  # the result stands and is told; the receipts' list or the sweep finishes this
+            log.exception("poll %s: closed, its ballots not yet unsealed", poll_id)
     return out
 
 
-async def _unseal(s: AsyncSession, poll: Poll, seal: BallotSeal) -> None:
-    """The sealed ballots become anonymous choices and, apart, receipts: each list in its own random
-    order, fresh random ids, in this one transaction (one commit, one xmin for all)."""
+async def _open_sealed(s: AsyncSession, poll: Poll, seal: BallotSeal) -> list[tuple[str, str]]:
+    """(receipt, choice) of every sealed ballot of the poll, in memory only."""
     assert poll.id is not None
     sealed = (await s.exec(select(SealedBallot.sealed).where(SealedBallot.poll_id == poll.id))).all()
     try:
-        opened = seal.unseal_many(poll.id, sealed)
+        return seal.unseal_many(poll.id, sealed)
     except BallotSealError as exc:
         raise InvalidState("this poll's ballots are sealed with another key than this server's",
                            code="ballot_key_mismatch") from exc
-    # Ballots cast before sealing existed (migration 0011) are rewritten too, so none keeps its place.
-    choices = [c for _, c in opened] + list((await s.exec(select(SecretBallot.choice).where(
-        SecretBallot.poll_id == poll.id))).all())
-    receipts = [r for r, _ in opened]
-    rng = random.SystemRandom()
-    rng.shuffle(choices)
-    rng.shuffle(receipts)
-    await s.exec(sql_delete(SealedBallot).where(col(SealedBallot.poll_id) == poll.id))
-    await s.exec(sql_delete(SecretBallot).where(col(SecretBallot.poll_id) == poll.id))
-    # Rows, not ORM objects, each list in one statement: at 2,000 ballots, building 4,000 objects
-    # took most of the close.
-    conn = await s.connection()
-    if choices:
-        await conn.execute(sql_insert(SecretBallot.__table__),  # type: ignore[attr-defined]
-                           [{"id": uuid.uuid4().hex, "poll_id": poll.id, "choice": c} for c in choices])
-    if receipts:
-        await conn.execute(sql_insert(BallotReceipt.__table__),  # type: ignore[attr-defined]
-                           [{"id": uuid.uuid4().hex, "poll_id": poll.id, "receipt": r} for r in receipts])
+
+
+async def _unseal(live: Live, poll_id: int, opened: list[tuple[str, str]] | None = None) -> bool:
+    """A closed secret poll's sealed ballots become anonymous choices and, apart, receipts: each list
+    in its own random order, fresh random ids, in one transaction (one commit, one xmin for all),
+    then the deleted rows are wiped from the files. `opened`: the close's own reading of them (the
+    poll is closed, so they are still all of them); None: read and open them again (a close that
+    did not finish). Idempotent: False when another worker or request did it first."""
+    async with live.db.write() as s:
+        poll = await _load(s, poll_id, lock=True)
+        if not poll.secret or poll.status != voting.PollStatus.CLOSED.value:
+            return False
+        assert poll.id is not None
+        left = await _sealed_left(s, poll.id)
+        if opened is None or (opened and not left):
+            if not left:
+                return False
+            opened = await _open_sealed(s, poll, _seal_for(live, poll))
+        # Ballots cast before sealing existed (migration 0011) are rewritten too, so none keeps its place.
+        choices = [c for _, c in opened] + list((await s.exec(select(SecretBallot.choice).where(
+            SecretBallot.poll_id == poll.id))).all())
+        receipts = [r for r, _ in opened]
+        rng = random.SystemRandom()
+        rng.shuffle(choices)
+        rng.shuffle(receipts)
+        await s.exec(sql_delete(SealedBallot).where(col(SealedBallot.poll_id) == poll.id))
+        await s.exec(sql_delete(SecretBallot).where(col(SecretBallot.poll_id) == poll.id))
+        # Rows, not ORM objects, each list in one statement: at 2,000 ballots, building 4,000 objects
+        # took most of the close.
+        conn = await s.connection()
+        if choices:
+            await conn.execute(sql_insert(SecretBallot.__table__),  # type: ignore[attr-defined]
+                               [{"id": uuid.uuid4().hex, "poll_id": poll.id, "choice": c} for c in choices])
+        if receipts:
+            await conn.execute(sql_insert(BallotReceipt.__table__),  # type: ignore[attr-defined]
+                               [{"id": uuid.uuid4().hex, "poll_id": poll.id, "receipt": r} for r in receipts])
+    live.closed_lists.pop(poll_id, None)
+    await live.db.forget_deleted(["sealed_ballots", "secret_ballots"])
+    return True
+
+
+async def unseal_left(live: Live, *, closed_before: timedelta = timedelta(seconds=10)) -> int:
+    """Finish the closes that committed their result but not the unsealing (the worker died in
+    between). Only polls closed a while ago: a close in progress finishes its own."""
+    async with live.db.read() as s:
+        left = (await s.exec(select(Poll.id).where(
+            Poll.secret == True, Poll.status == voting.PollStatus.CLOSED.value,  # noqa: E712
+            col(Poll.closed_at) <= utcnow() - closed_before,
+            col(Poll.id).in_(select(SealedBallot.poll_id))))).all()
+    done = 0
+    for poll_id in left:
+        assert poll_id is not None
+        try:
+            done += await _unseal(live, poll_id)
+        except InvalidState as exc:  # another key: this worker cannot open them; one with the key will
+            log.warning("poll %s: its sealed ballots stay sealed: %s", poll_id, exc.message)
+    return done
 
 
 async def _voters_gone(s: AsyncSession, poll: Poll) -> int:
