@@ -14,6 +14,7 @@ import asyncio
 import os
 import random
 import signal
+import statistics
 import subprocess
 import time
 from collections import Counter
@@ -214,9 +215,14 @@ async def _vote_through_a_kill(d: Deployment, faults: dict[str, Any], chair: Tab
     os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
 
+    phases: dict[str, list[float]] = {"dropped": [], "connected": [], "joined": []}
+
     async def resync(t: Tablet) -> tuple[float, dict[str, Any]]:
         await asyncio.wait_for(t.back_after_a_drop(), 60)
+        phases["dropped"].append(t.dropped_at[0] - killed)
+        phases["connected"].append(time.monotonic() - killed)
         state = await asyncio.wait_for(t.resync(mid), 120)
+        phases["joined"].append(time.monotonic() - killed)
         return time.monotonic() - killed, state
 
     # The moved tablets resync while the ballots lost with the worker wait out their acknowledgement.
@@ -229,6 +235,13 @@ async def _vote_through_a_kill(d: Deployment, faults: dict[str, Any], chair: Tab
     slowest = max(seconds for seconds, _ in resynced)
     print(f"\nkill -9 during the vote: {len(moved)} tablets moved, {len(unacknowledged)} ballots unacknowledged; "
           f"the slowest tablet resynced {slowest:.2f} s after the kill")
+    after = [a for t in moved for a in t.sio.attempts if a[0] >= killed]
+    print("  seconds after the kill (median / slowest): " + "; ".join(
+        f"{name} {statistics.median(v):.2f} / {max(v):.2f}" for name, v in phases.items()))
+    print(f"  connection attempts after the kill: {len(after)} for {len(moved)} tablets; failed: "
+          f"{Counter(a[2] for a in after if a[2] != 'ok').most_common(4)}; slowest attempt "
+          f"{max(a[1] - a[0] for a in after):.2f} s; joins asked again: {sum(t.resync_retries for t in moved)}; "
+          f"load average {os.getloadavg()[0]:.1f}")
 
     # A tablet whose ballot was not acknowledged learns from the sync whether it counted, and votes if not.
     states = {t.route: state for t, (_, state) in zip(moved, resynced, strict=True)}
