@@ -144,6 +144,12 @@ class _TabletClient(socketio.AsyncClient):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.attempts: list[tuple[float, float, str]] = []
+        self.opened: list[float] = []
+        """When each Engine.IO connection opened (its namespace connect is sent then)."""
+
+    async def _handle_eio_connect(self) -> None:
+        self.opened.append(time.monotonic())
+        await super()._handle_eio_connect()
 
     async def connect(self, *args: Any, wait_timeout: float = 10, **kwargs: Any) -> None:
         started = time.monotonic()
@@ -165,12 +171,19 @@ class Tablet:
         self.sio = _TabletClient(http_session=_tls_session, reconnection=True, reconnection_delay=0.2,
                                         reconnection_delay_max=1.0, request_timeout=30)
         self.connected = asyncio.Event()
+        self._lost: asyncio.Future[None] | None = None
         self.drops = 0
         """How many times the connection was lost."""
         self.dropped_at: list[float] = []
         self.resync_retries = 0
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
+
+    def _lost_now(self) -> asyncio.Future[None]:
+        """Resolved when the current connection is lost."""
+        if self._lost is None or (self._lost.done() and self.connected.is_set()):
+            self._lost = asyncio.get_running_loop().create_future()
+        return self._lost
 
     async def _on_connect(self) -> None:
         self.connected.set()
@@ -179,6 +192,8 @@ class Tablet:
         self.drops += 1
         self.dropped_at.append(time.monotonic())
         self.connected.clear()
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
 
     async def connect(self, tries: int = 3) -> None:
         # Long-polling first, then the upgrade, as a browser behind a strict proxy does: without stickiness
@@ -195,7 +210,16 @@ class Tablet:
                 await asyncio.sleep(1)
 
     async def call(self, event: str, data: Any, timeout: float = 60) -> dict[str, Any]:
-        ack: dict[str, Any] = await self.sio.call(event, data, timeout=timeout)
+        """The event's answer. A connection lost before it fails the call at once, as the app's
+        socket.io-client rejects its pending answers then (python-socketio's would wait out `timeout`
+        for an answer that can no longer come: it forgets its callbacks at a disconnect)."""
+        lost = self._lost_now()
+        asking = asyncio.ensure_future(self.sio.call(event, data, timeout=timeout))
+        await asyncio.wait({asking, lost}, return_when=asyncio.FIRST_COMPLETED)
+        if not asking.done():
+            asking.cancel()
+            raise socketio.exceptions.DisconnectedError(f"the connection was lost before {event} was answered")
+        ack: dict[str, Any] = asking.result()
         return ack
 
     async def resync(self, meeting_id: int) -> dict[str, Any]:
@@ -208,7 +232,8 @@ class Tablet:
                 await asyncio.sleep(0.02)
             try:
                 joined = await self.call("meeting.join", {"meeting_id": meeting_id}, timeout=15)
-            except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError):
+            except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError,
+                    socketio.exceptions.DisconnectedError):
                 self.resync_retries += 1
                 continue
             assert joined["ok"], joined
