@@ -14,6 +14,7 @@ import re
 import secrets
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import socketio
 from cryptography import x509
@@ -113,6 +115,52 @@ http {{
     return tmp / "nginx.conf"
 
 
+_TLS: ssl.SSLContext | None = None
+
+
+def _tls_session() -> aiohttp.ClientSession:
+    """An HTTP session for one connection that trusts the test's self-signed certificate, from one TLS
+    context shared by every tablet. With `ssl_verify=False` python-engineio builds a new context (the
+    system's CA store read again, ~35 ms of CPU on a loaded machine) on the event loop for every WebSocket
+    connect: 75 tablets reconnecting at once blocked the test's loop for seconds. A browser does not."""
+    global _TLS
+    if _TLS is None:
+        _TLS = ssl.create_default_context()
+        _TLS.check_hostname = False
+        _TLS.verify_mode = ssl.CERT_NONE
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_TLS))
+
+
+class _TabletClient(socketio.AsyncClient):  # type: ignore[misc]
+    """python-socketio's client as a browser's socket.io-client behaves, and recording each connection
+    attempt (the reconnection loop's too): when, and how it ended.
+
+    Its reconnection loop connects with `wait_timeout` left at 1 s: under a reconnect storm a namespace
+    answer later than that is given up (and the work the server did thrown away), the next try waits out
+    the backoff, and the client's `connected` flags disagree (the 'connect' handler ran, the
+    'disconnect' one never does), so a call on it waits out its whole timeout. The app's socket.io-client
+    waits up to its `timeout` (10 s, frontend/src/lib/socket.js): so does this one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.attempts: list[tuple[float, float, str]] = []
+        self.opened: list[float] = []
+        """When each Engine.IO connection opened (its namespace connect is sent then)."""
+
+    async def _handle_eio_connect(self) -> None:
+        self.opened.append(time.monotonic())
+        await super()._handle_eio_connect()
+
+    async def connect(self, *args: Any, wait_timeout: float = 10, **kwargs: Any) -> None:
+        started = time.monotonic()
+        try:
+            await super().connect(*args, wait_timeout=wait_timeout, **kwargs)
+        except Exception as exc:
+            self.attempts.append((started, time.monotonic(), f"{type(exc).__name__}: {exc}"[:80]))
+            raise
+        self.attempts.append((started, time.monotonic(), "ok"))
+
+
 class Tablet:
     """A member's tablet: a bearer token, its own routing cookie, a live connection through nginx."""
 
@@ -120,20 +168,32 @@ class Tablet:
         self.base, self.token, self.transports = base, token, list(transports)
         self.route = secrets.token_hex(12)
         # request_timeout: a loaded machine may take more than engine.io's 5 s to answer a handshake.
-        self.sio = socketio.AsyncClient(ssl_verify=False, reconnection=True, reconnection_delay=0.2,
+        self.sio = _TabletClient(http_session=_tls_session, reconnection=True, reconnection_delay=0.2,
                                         reconnection_delay_max=1.0, request_timeout=30)
         self.connected = asyncio.Event()
+        self._lost: asyncio.Future[None] | None = None
         self.drops = 0
         """How many times the connection was lost."""
+        self.dropped_at: list[float] = []
+        self.resync_retries = 0
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
+
+    def _lost_now(self) -> asyncio.Future[None]:
+        """Resolved when the current connection is lost."""
+        if self._lost is None or (self._lost.done() and self.connected.is_set()):
+            self._lost = asyncio.get_running_loop().create_future()
+        return self._lost
 
     async def _on_connect(self) -> None:
         self.connected.set()
 
     async def _on_disconnect(self, reason: Any = None) -> None:
         self.drops += 1
+        self.dropped_at.append(time.monotonic())
         self.connected.clear()
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
 
     async def connect(self, tries: int = 3) -> None:
         # Long-polling first, then the upgrade, as a browser behind a strict proxy does: without stickiness
@@ -150,22 +210,34 @@ class Tablet:
                 await asyncio.sleep(1)
 
     async def call(self, event: str, data: Any, timeout: float = 60) -> dict[str, Any]:
-        ack: dict[str, Any] = await self.sio.call(event, data, timeout=timeout)
+        """The event's answer. A connection lost before it fails the call at once, as the app's
+        socket.io-client rejects its pending answers then (python-socketio's would wait out `timeout`
+        for an answer that can no longer come: it forgets its callbacks at a disconnect)."""
+        lost = self._lost_now()
+        asking = asyncio.ensure_future(self.sio.call(event, data, timeout=timeout))
+        await asyncio.wait({asking, lost}, return_when=asyncio.FIRST_COMPLETED)
+        if not asking.done():
+            asking.cancel()
+            raise socketio.exceptions.DisconnectedError(f"the connection was lost before {event} was answered")
+        ack: dict[str, Any] = asking.result()
         return ack
 
     async def resync(self, meeting_id: int) -> dict[str, Any]:
-        """After a drop: join and sync again once connected. A request lost with a connection that dropped
+        """After a drop: join again once connected; the join answers with the meeting's whole state, as
+        the app's live store takes it (no sync after it). A request lost with a connection that dropped
         again (nginx sends a device back to its own worker once that one is up again) is asked again, as
-        the app does on each reconnection. Returns the sync's state."""
+        the app does on each reconnection. Returns the join's state."""
         while True:
-            await self.connected.wait()
+            while not (self.connected.is_set() and self.sio.connected):
+                await asyncio.sleep(0.02)
             try:
                 joined = await self.call("meeting.join", {"meeting_id": meeting_id}, timeout=15)
-                sync = await self.call("meeting.sync", {"meeting_id": meeting_id}, timeout=15)
-            except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError):
+            except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError,
+                    socketio.exceptions.DisconnectedError):
+                self.resync_retries += 1
                 continue
-            assert joined["ok"] and sync["ok"], (joined, sync)
-            state: dict[str, Any] = sync["state"]
+            assert joined["ok"], joined
+            state: dict[str, Any] = joined["state"]
             return state
 
     async def back_after_a_drop(self, drops_before: int = 0) -> None:

@@ -14,6 +14,7 @@ import asyncio
 import os
 import random
 import signal
+import statistics
 import subprocess
 import time
 from collections import Counter
@@ -157,11 +158,15 @@ async def test_postgresql_stopped_for_10_s_answers_503_and_the_service_recovers_
     await tablet.sio.disconnect()
 
 
-# The aim is 5 s: measured 2.4-2.8 s on a quiet machine on 2026-12-03, but 6.4-19.6 s on the
-# 2026-12-04 machine for the same code (75 tablets reconnecting at once to two workers on two cores shared
-# with the 200 clients). What this test guards is that every moved tablet resyncs BY ITSELF and no
-# acknowledged ballot is lost; the time is printed, and the 5 s aim is reported in the closing note.
-RESYNC_BOUND_S = 30.0
+# The aim is 5 s (printed with the figures; docs/BENCHMARKS.md has the runs). The 6.4-19.6 s of
+# 2026-12-04 were the test's own tablets: python-engineio built a TLS context (the CA store read again,
+# 35-160 ms of CPU) on the test's event loop for each of the ~75 WebSocket reconnects, blocking every
+# tablet for seconds, and its reconnection gave a namespace answer only 1 s (deployment.Tablet now
+# connects as the app does). Since: 0.9-4.8 s at load averages 2.6-9.9 on the shared 2-core machine.
+# The bound leaves room for a loaded machine and still fails if a tablet waits out a backoff or a
+# request timeout (10-15 s).
+RESYNC_AIM_S = 5.0
+RESYNC_BOUND_S = 10.0
 
 
 async def test_a_worker_killed_while_200_members_vote_loses_no_acknowledged_ballot(faults: dict[str, Any]) -> None:
@@ -214,12 +219,18 @@ async def _vote_through_a_kill(d: Deployment, faults: dict[str, Any], chair: Tab
     os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
 
+    phases: dict[str, list[float]] = {"dropped": [], "connected": [], "joined": []}
+
     async def resync(t: Tablet) -> tuple[float, dict[str, Any]]:
         await asyncio.wait_for(t.back_after_a_drop(), 60)
+        phases["dropped"].append(t.dropped_at[0] - killed)
+        phases["connected"].append(time.monotonic() - killed)
         state = await asyncio.wait_for(t.resync(mid), 120)
+        phases["joined"].append(time.monotonic() - killed)
         return time.monotonic() - killed, state
 
-    # The moved tablets resync while the ballots lost with the worker wait out their acknowledgement.
+    # The moved tablets resync meanwhile; a ballot lost with the worker fails at the drop (as the app's does),
+    # and is cast again once its tablet has learnt from the resync whether it counted.
     resyncing = asyncio.gather(*(resync(t) for t in moved))
     acks = await asyncio.gather(*casting)
     unacknowledged = [t for t, ack in zip(tablets, acks, strict=True) if not ack["ok"]]
@@ -228,7 +239,25 @@ async def _vote_through_a_kill(d: Deployment, faults: dict[str, Any], chair: Tab
     resynced = await resyncing
     slowest = max(seconds for seconds, _ in resynced)
     print(f"\nkill -9 during the vote: {len(moved)} tablets moved, {len(unacknowledged)} ballots unacknowledged; "
-          f"the slowest tablet resynced {slowest:.2f} s after the kill")
+          f"the slowest tablet resynced {slowest:.2f} s after the kill (aim {RESYNC_AIM_S:.0f} s: "
+          f"{'met' if slowest < RESYNC_AIM_S else 'MISSED'})")
+    after = [a for t in moved for a in t.sio.attempts if a[0] >= killed]
+    # Each moved tablet's successful reconnect: from its start to the Engine.IO open (TLS, nginx, the
+    # WebSocket handshake) and from there to the namespace's answer (the server's connect: authentication).
+    opening, answering = [], []
+    for t in moved:
+        start, end, _ = next(a for a in t.sio.attempts if a[0] >= killed and a[2] == "ok")
+        opened = max(o for o in t.sio.opened if start <= o <= end)
+        opening.append(opened - start)
+        answering.append(end - opened)
+    phases["engine.io open"], phases["namespace answer"] = opening, answering
+    print("  seconds after the kill (median / slowest): " + "; ".join(
+        f"{name} {statistics.median(v):.2f} / {max(v):.2f}" for name, v in phases.items()) + " (the last two: "
+          "of the reconnect itself)")
+    print(f"  connection attempts after the kill: {len(after)} for {len(moved)} tablets; failed: "
+          f"{Counter(a[2] for a in after if a[2] != 'ok').most_common(4)}; slowest attempt "
+          f"{max(a[1] - a[0] for a in after):.2f} s; joins asked again: {sum(t.resync_retries for t in moved)}; "
+          f"load average {os.getloadavg()[0]:.1f}")
 
     # A tablet whose ballot was not acknowledged learns from the sync whether it counted, and votes if not.
     states = {t.route: state for t, (_, state) in zip(moved, resynced, strict=True)}

@@ -17,6 +17,9 @@ export class LiveError extends Error {
 }
 
 let socket = null;
+let retryTimer = null;
+/** Refusals the server answers when it cannot decide now (backend/db.py unavailable_error). */
+const RETRY_REFUSALS = new Set(['database_unavailable', 'database_busy']);
 const statusListeners = new Set();
 let status = 'idle'; // idle | connecting | online | reconnecting | refused
 
@@ -45,8 +48,10 @@ export function liveSocket() {
     transports: ['websocket', 'polling'],
     tryAllTransports: true,
     reconnection: true,
+    // A dropped connection (a worker restarted, the Wi-Fi back) is retried within a second, and never
+    // more than 2 s apart: a tablet in a meeting must not sit out a 5 s backoff (issue 16: resync in 5 s).
     reconnectionDelay: 500,
-    reconnectionDelayMax: 5000,
+    reconnectionDelayMax: 2000,
     randomizationFactor: 0.5,
     timeout: 10_000,
   });
@@ -61,8 +66,22 @@ export function liveSocket() {
   });
   socket.on('connect_error', (err) => {
     // socket.active is false when the server refused the connection (no automatic retry then).
-    if (!socket.active) setStatus('refused', refusalCode(err));
-    else setStatus('reconnecting', err && err.message);
+    if (socket.active) {
+      setStatus('reconnecting', err && err.message);
+      return;
+    }
+    const code = refusalCode(err);
+    if (RETRY_REFUSALS.has(code)) {
+      // Refused for now, not for good (the database out of reach, or busy in a reconnect storm): the
+      // server asks to try again, so try again soon, spread out, instead of showing "refused".
+      setStatus('reconnecting', code);
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(() => {
+        if (!socket.connected && !socket.active) socket.connect();
+      }, 1000 + Math.random() * 1000);
+    } else {
+      setStatus('refused', code);
+    }
   });
   return socket;
 }
@@ -89,6 +108,7 @@ export function connectSocket() {
 }
 
 export function disconnectSocket() {
+  clearTimeout(retryTimer);
   if (socket) socket.disconnect();
 }
 
@@ -150,7 +170,7 @@ export function mediaSocket() {
   if (media) return media;
   media = io('/media', {
     path: mediaPath, withCredentials: true, autoConnect: false, transports: ['websocket', 'polling'],
-    tryAllTransports: true, reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 5000,
+    tryAllTransports: true, reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 2000,
   });
   return media;
 }
