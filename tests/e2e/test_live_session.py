@@ -341,11 +341,46 @@ def test_a_tablet_that_loses_its_connection_says_so_and_shows_the_current_state_
 
     # Back online: the tablet joins again and replaces its state with the server's.
     network["up"] = True
-    # The client's back-off between attempts grows to 5 s (±50 %) while the network is down: the next try
-    # may come 7.5 s after the network returns, more than expect's 5 s on a loaded machine.
+    # The client's back-off between attempts grows to 2 s (±50 %) while the network is down: the next try
+    # may come 3 s after the network returns, and joining takes its time on a loaded machine.
     expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "online", timeout=25_000)
     expect(page.get_by_test_id("connection-banner")).to_have_count(0)
     expect(_highlighted(page)).to_have_text(ITEM2)
     expect(page.get_by_test_id("focus-title")).to_contain_text(ITEM2)
     chair.assert_clean()
+    binh.assert_clean()
+
+
+def test_a_tablet_refused_because_the_database_is_busy_tries_again_by_itself(
+        devices: Any, live_server: LiveServer) -> None:
+    """A reconnect storm or a database outage makes the server refuse a connection with `database_busy` /
+    `database_unavailable` ("try again"): socket.io-client never retries a refusal by itself, so the
+    tablet used to say "refused, log in again" for good. It now tries again, and gets in."""
+    meeting_id = _meeting_id(live_server)
+    _ensure_started(live_server, meeting_id)
+    refusals = {"left": 1, "sent": 0}
+
+    def on_socket(ws: Any) -> None:
+        if refusals["left"] == 0:
+            ws.connect_to_server()
+            return
+        refusals["left"] -= 1
+
+        def answer(message: str | bytes) -> None:  # the server's side of Engine.IO, then its refusal
+            if isinstance(message, str) and message.startswith("40"):
+                ws.send('44{"message":"Máy chủ đang bận","data":{"code":"database_busy"}}')
+                refusals["sent"] += 1
+                ws.close()
+        ws.on_message(answer)
+        ws.send('0{"sid":"refused-once","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}')
+
+    binh = devices()
+    page = binh.page
+    page.route_web_socket(re.compile(r".*/socket\.io/.*"), on_socket)  # the first connection is refused
+    binh.open()
+    binh.login(*MEMBER1)
+    page.goto(f"{binh.base_url}/#/meetings/{meeting_id}/live")
+    expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "online", timeout=15_000)
+    assert refusals["sent"] == 1, refusals  # it was refused once, and came back without a hand on it
+    expect(page.get_by_test_id("connection-banner")).to_have_count(0)
     binh.assert_clean()
