@@ -449,9 +449,9 @@ class JanusRoom:
                 self.on_remote_switched(site)
 
     async def _reroute(self, which: Callable[[JanusStream], bool]) -> None:
-        for sub in list(self.subscriptions.values()):
-            if any(which(stream) for stream in sub.tracks.values()):
-                await self._switch(sub)
+        # All at once: a floor change moves every receiver, and each switch is a few requests to Janus.
+        await asyncio.gather(*(self._switch(sub) for sub in list(self.subscriptions.values())
+                               if any(which(stream) for stream in sub.tracks.values())))
 
     # --- Janus's events ----------------------------------------------------------------------------
 
