@@ -62,12 +62,24 @@ async def test_a_receiver_on_the_second_instance_decodes_the_floor_published_on_
 
         conference.route("member", "floor", "hue")  # the floor switches to another site of the first
         await _until(lambda: near(member.frames[FLOOR], 200))
-        await _until(lambda: set(conference.forwards) == {("hue", 1)})  # Hà Nội is forwarded no more
-        assert "hanoi" not in second.remote
+        kept = conference.forwards[("hanoi", 1)]
+        await _until(lambda: set(conference.forwards) == {("hanoi", 1), ("hue", 1)})  # Hà Nội's copy is kept
 
         conference.route("member", "floor", "danang")  # and to a site of the second itself
         await _until(lambda: near(member.frames[FLOOR], 120))
-        await _until(lambda: conference.forwards == {})
+        await _until(lambda: set(conference.forwards) == {("hanoi", 1), ("hue", 1)})
+        conference.route("member", "floor", "hanoi")  # back to a recent speaker: its copy, not a new one
+        await _until(lambda: near(member.frames[FLOOR], 60))
+        assert conference.forwards[("hanoi", 1)] is kept
+
+        conference.keep_idle = 1  # the least recently routed idle copy goes (Huế's), then both
+        conference.route("member", "floor", "danang")
+        await _until(lambda: near(member.frames[FLOOR], 120))
+        await _until(lambda: set(conference.forwards) == {("hanoi", 1)})
+        assert "hue" not in second.remote and "hue" not in first.remote
+        conference.keep_idle = 0
+        conference.route("member", "floor", "danang")  # nothing changes for the receiver: a reconciliation
+        await _until(lambda: conference.forwards == {} and second.remote == {})
         assert receiving.remoteDescription.sdp == offered and receiving.connectionState == "connected"
     finally:
         for peer in (hanoi, hue, danang, member):
