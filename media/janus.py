@@ -417,9 +417,9 @@ class JanusRoom:
             for stream, target in changes:
                 stream.feeding = target
             # A receiver switched to a forwarded copy (or newly connected to one, `webrtcup`) needs a
-            # keyframe from the site itself: the copy's own keyframe requests (RTCP back to the forwarder)
-            # go nowhere until the forwarder has sent an RTCP report (seconds), so the source instance is
-            # asked directly (`request_keyframe`).
+            # keyframe from the site itself: besides the copy's own request (a PLI by RTCP back to the
+            # forwarder, which Janus 1.1.2 latches at once), the source instance is asked directly
+            # (`request_keyframe`), as the copy's request is one a second at most.
             self._remote_switched(feed for _, (feed, _) in changes)
 
     async def _switch_streams(self, sub: JanusSubscription, changes: list[tuple[JanusStream, tuple[int, str]]]

@@ -7,7 +7,8 @@ media/backend.py:
   instance that needs it: a VideoRoom remote publisher there (`add_remote_publisher`) fed by plain RTP
   from the source (`publish_remotely`, with RTCP back so that keyframe requests reach the site); the
   receivers' m-lines are switched to that copy as to any local publisher. `_reconcile` makes the
-  forwards match the routes after every change (a route, a publication on or off the air, a loss);
+  forwards match the routes after every change (a route, a publication on or off the air, a loss),
+  keeping the most recently routed idle copies (`keep_idle`) for a floor that comes back to them;
 - an instance lost (its long poll fails twice) is forgotten: its sites are placed again on the others
   as they come back, and each connection it held is told (`on_moved`) to publish and receive again.
 
