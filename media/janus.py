@@ -106,6 +106,7 @@ class JanusSession:
             message: dict[str, Any] = {"janus": "message", "body": body, "transaction": transaction}
             if jsep is not None:
                 message["jsep"] = jsep
+            log.debug("-> %s %s %s", self.url, handle, body)
             reply = await self._post(f"/{self.id}/{handle}", message)
             if reply.get("janus") != "ack":
                 event = reply
@@ -116,6 +117,7 @@ class JanusSession:
         finally:
             self._waiting.pop(transaction, None)
         data: dict[str, Any] = event.get("plugindata", {}).get("data", {})
+        log.debug("<- %s %s %s %s", self.url, handle, body.get("request"), data)
         if "error" in data or event.get("janus") == "error":
             raise JanusError(f"VideoRoom: {data.get('error_code')} {data.get('error') or event.get('error')}")
         return data, event.get("jsep")
@@ -143,6 +145,7 @@ class JanusSession:
             for event in events if isinstance(events, list) else [events]:
                 if event.get("janus") == "keepalive":
                     continue
+                log.debug("event %s %s", self.url, event)
                 pending = self._waiting.get(event.get("transaction", ""))
                 if pending is not None and not pending.done() and event.get("janus") == "event":
                     pending.set_result(event)
@@ -400,8 +403,7 @@ class JanusRoom:
                 if not changes:
                     return
                 try:
-                    await self.janus.message(sub.handle, {"request": "switch", "streams": [
-                        {"feed": feed, "mid": mid, "sub_mid": stream.sub_mid} for stream, (feed, mid) in changes]})
+                    await self._switch_streams(sub, changes)
                     break
                 except JanusError:
                     # A forwarded copy removed while the switch to it was on its way ("no such feed"): the
@@ -415,10 +417,29 @@ class JanusRoom:
             for stream, target in changes:
                 stream.feeding = target
             # A receiver switched to a forwarded copy (or newly connected to one, `webrtcup`) needs a
-            # keyframe from the site itself: the copy's own keyframe requests (RTCP back to the forwarder)
-            # go nowhere until the forwarder has sent an RTCP report (seconds), so the source instance is
-            # asked directly (`request_keyframe`).
+            # keyframe from the site itself: besides the copy's own request (a PLI by RTCP back to the
+            # forwarder, which Janus 1.1.2 latches at once), the source instance is asked directly
+            # (`request_keyframe`), as the copy's request is one a second at most.
             self._remote_switched(feed for _, (feed, _) in changes)
+
+    async def _switch_streams(self, sub: JanusSubscription, changes: list[tuple[JanusStream, tuple[int, str]]]
+                              ) -> None:
+        """One `switch` request. A switch to a forwarded copy is made while the subscription is paused, and
+        its `start` after renumbers the packets: every copy of a site's stream, whichever site it is,
+        reaches the receiving instance with the same SSRC (a remote publisher's streams are told apart by
+        their SSRC: 1000 + 10 x mindex), so Janus's subscriber does not see a new source, and carries the
+        new copy's sequence numbers over unchanged; the receiver took them for a jump (its SRTP dropped
+        them as replayed or too old) and saw nothing until the numbers came back in range (seconds)."""
+        copies = {pub.feed for pub in self.remote.values()}
+        renumber = any(feed in copies for _, (feed, _) in changes)
+        if renumber:
+            await self.janus.message(sub.handle, {"request": "pause"})
+        try:
+            await self.janus.message(sub.handle, {"request": "switch", "streams": [
+                {"feed": feed, "mid": mid, "sub_mid": stream.sub_mid} for stream, (feed, mid) in changes]})
+        finally:
+            if renumber:  # `start` on a paused subscription renumbers every stream's packets from the next one
+                await self.janus.message(sub.handle, {"request": "start"})
 
     def _remote_switched(self, feeds: Iterable[int]) -> None:
         """Tells whoever forwards here which sites' copies a receiver was switched to or connected to."""
@@ -428,9 +449,9 @@ class JanusRoom:
                 self.on_remote_switched(site)
 
     async def _reroute(self, which: Callable[[JanusStream], bool]) -> None:
-        for sub in list(self.subscriptions.values()):
-            if any(which(stream) for stream in sub.tracks.values()):
-                await self._switch(sub)
+        # All at once: a floor change moves every receiver, and each switch is a few requests to Janus.
+        await asyncio.gather(*(self._switch(sub) for sub in list(self.subscriptions.values())
+                               if any(which(stream) for stream in sub.tracks.values())))
 
     # --- Janus's events ----------------------------------------------------------------------------
 

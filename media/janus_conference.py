@@ -7,7 +7,8 @@ media/backend.py:
   instance that needs it: a VideoRoom remote publisher there (`add_remote_publisher`) fed by plain RTP
   from the source (`publish_remotely`, with RTCP back so that keyframe requests reach the site); the
   receivers' m-lines are switched to that copy as to any local publisher. `_reconcile` makes the
-  forwards match the routes after every change (a route, a publication on or off the air, a loss);
+  forwards match the routes after every change (a route, a publication on or off the air, a loss),
+  keeping the most recently routed idle copies (`keep_idle`) for a floor that comes back to them;
 - an instance lost (its long poll fails twice) is forgotten: its sites are placed again on the others
   as they come back, and each connection it held is told (`on_moved`) to publish and receive again.
 
@@ -28,6 +29,10 @@ from media.janus import JanusError, JanusPublication, JanusRoom, JanusSubscripti
 
 log = logging.getLogger("ecabinet.media.janus")
 
+KEEP_IDLE = 2
+"""Forwarded copies kept per receiving instance after nobody routes to them any more (the most recently
+routed ones): a floor going back to a recent speaker is then switched at once, as on one instance, instead
+of after the copy is built again. Each kept copy costs one site's streams between the two instances."""
 
 
 @dataclass(eq=False)
@@ -56,6 +61,10 @@ class JanusConference:
         """Which instance each subscription is on."""
         self.forwards: dict[tuple[str, int], Forward] = {}
         """(site, index of the receiving instance) → what feeds the copy there."""
+        self.keep_idle = KEEP_IDLE
+        self._routed: dict[tuple[str, int], int] = {}
+        """When each forward was last wanted by a route (a count of reconciliations): the idle ones kept."""
+        self._turn = 0
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -169,9 +178,32 @@ class JanusConference:
                         wanted[(stream.site, index)] = publishing[stream.site]
         return wanted
 
+    def _kept(self, wanted: Mapping[tuple[str, int], tuple[JanusRoom, JanusPublication]]
+              ) -> dict[tuple[str, int], tuple[JanusRoom, JanusPublication]]:
+        """The forwards to keep: the wanted ones, and per instance the `keep_idle` most recently wanted idle
+        ones whose source is still the same live publication."""
+        self._turn += 1
+        for key in wanted:
+            self._routed[key] = self._turn
+        live = {pub.site: (each, pub) for each in self.alive for pub in each.sources.values()
+                if pub.live and pub.state == "connected"}
+        kept = dict(wanted)
+        idle = sorted((key for key, forward in self.forwards.items()
+                       if key not in wanted and live.get(key[0], (None, None))[1] is forward.pub
+                       and not self.rooms[key[1]].janus.lost),
+                      key=lambda key: -self._routed.get(key, 0))
+        per_instance: dict[int, int] = {}
+        for site, index in idle:
+            if per_instance.get(index, 0) < self.keep_idle:
+                per_instance[index] = per_instance.get(index, 0) + 1
+                kept[(site, index)] = live[site]
+        for key in [key for key in self._routed if key not in kept]:
+            del self._routed[key]
+        return kept
+
     async def _reconcile(self) -> None:
         async with self._lock:
-            wanted = self._wanted()
+            wanted = self._kept(self._wanted())
             for (site, index), forward in list(self.forwards.items()):
                 source_now = wanted.get((site, index))
                 if source_now is not None and source_now[1] is forward.pub and not forward.source.janus.lost:
