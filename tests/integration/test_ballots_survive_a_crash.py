@@ -202,8 +202,17 @@ async def _vote_and_kill(site: Site, poll_secret: bool) -> tuple[int, dict[str, 
     assert site.process is not None
     os.kill(site.process.pid, signal.SIGKILL)  # right after those acks, with more ballots in flight
     site.process.wait(timeout=20)
-    await asyncio.gather(*voting)
-    for sio in [chair, *members]:
+    # An ack comes before the end of its connection, so once every client has seen its end, what was
+    # acknowledged has arrived; python-socketio would wait out the 60 s timeout of each call left.
+    clients = [chair, *members]
+    deadline = time.monotonic() + 30
+    while any(sio.connected for sio in clients) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)  # the answers read before each end are handled in tasks of their own
+    for task in voting:
+        task.cancel()
+    await asyncio.gather(*voting, return_exceptions=True)
+    for sio in clients:
         await sio.disconnect()
     return poll_id, dict(acks)
 
