@@ -260,8 +260,9 @@ async def test_the_control_room_sees_every_site_and_a_dropped_site_comes_back(
                      if s["site"] == str(people["bridge"].id))
         assert hanoi["publishing"] == "connected"
 
-        # Hà Nội has the floor; its connection drops: the member's floor goes dark; it comes back by itself
-        # (a new connection, a new offer) and is carried again, since the floor is still its own.
+        # Hà Nội has the floor; its connection drops: the member's floor goes dark, its chair does not; it
+        # comes back by itself (a new connection, a new offer) and is carried again, since the floor is
+        # still its own.
         await sites["member"].receive(mid)
         first_item = session_world["items"][0]["id"]
         assert (await lives["chair"].call("agenda.goto", {"meeting_id": mid, "item_id": first_item}))["ok"]
@@ -272,9 +273,10 @@ async def test_the_control_room_sees_every_site_and_a_dropped_site_comes_back(
         await sites["bridge"].close()
         await lives["secretary"].wait_for("media.sources", lambda d: people["bridge"].id not in d["sites"])
         await asyncio.sleep(0.5)
-        dark = len(member.frames[FLOOR])
+        dark, chair_at = len(member.frames[FLOOR]), len(member.frames[CHAIR])
         await asyncio.sleep(1.0)
         assert len(member.frames[FLOOR]) - dark <= 2
+        assert len(member.frames[CHAIR]) - chair_at >= 5  # the chair never stopped
         back = Site(server, lives["bridge"])
         sites["bridge"] = back
         await back.connect()
