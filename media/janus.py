@@ -9,7 +9,9 @@ long-polling for its events. The same interface as the aiortc relay (media/backe
   fills stays dark); Janus's offer goes to the site, the site's answer goes back with `start`;
 - `route` (the floor or the chair moves) is a `switch` of the subscriber's m-lines to another
   publisher's streams: no new offer, no renegotiation. Before a publication is taken down, whatever
-  it fed is switched back to the dummy publisher, so the m-line never goes inactive.
+  it fed is switched back to the dummy publisher, so the m-line never goes inactive; when Janus hangs
+  a publication up first (its site's connection died), the renegotiation it then asks of the m-lines
+  it fed is answered for the receiving site with the site's own answer (`_reanswer`).
 
 One Janus session per meeting; one room per meeting (its id is the meeting's). Nothing here imports
 from the backend package."""
