@@ -9,7 +9,9 @@ long-polling for its events. The same interface as the aiortc relay (media/backe
   fills stays dark); Janus's offer goes to the site, the site's answer goes back with `start`;
 - `route` (the floor or the chair moves) is a `switch` of the subscriber's m-lines to another
   publisher's streams: no new offer, no renegotiation. Before a publication is taken down, whatever
-  it fed is switched back to the dummy publisher, so the m-line never goes inactive.
+  it fed is switched back to the dummy publisher, so the m-line never goes inactive; when Janus hangs
+  a publication up first (its site's connection died), the renegotiation it then asks of the m-lines
+  it fed is answered for the receiving site with the site's own answer (`_reanswer`).
 
 One Janus session per meeting; one room per meeting (its id is the meeting's). Nothing here imports
 from the backend package."""
@@ -200,6 +202,8 @@ class JanusSubscription:
     handle: int
     tracks: dict[tuple[str, str], JanusStream]
     answered: bool = False
+    answer: str = ""
+    """The site's answer: also its answer to Janus's renegotiations that change no m-line (`_reanswer`)."""
     state: str = "new"
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _expiry: asyncio.TimerHandle | None = None
@@ -350,7 +354,7 @@ class JanusRoom:
         except JanusError as exc:
             await self._drop_subscription(sub)
             raise ValueError(str(exc)) from exc
-        sub.answered = True
+        sub.answered, sub.answer = True, answer.sdp
         await self._switch(sub)
 
     async def unsubscribe(self, key: str) -> None:
@@ -435,11 +439,34 @@ class JanusRoom:
         if renumber:
             await self.janus.message(sub.handle, {"request": "pause"})
         try:
-            await self.janus.message(sub.handle, {"request": "switch", "streams": [
+            data, jsep = await self.janus.message(sub.handle, {"request": "switch", "streams": [
                 {"feed": feed, "mid": mid, "sub_mid": stream.sub_mid} for stream, (feed, mid) in changes]})
+            if data.get("videoroom") == "updated" and jsep is not None:
+                await self._reanswer(sub, jsep)
         finally:
             if renumber:  # `start` on a paused subscription renumbers every stream's packets from the next one
                 await self.janus.message(sub.handle, {"request": "start"})
+
+    async def _reanswer(self, sub: JanusSubscription, offer: dict[str, str]) -> None:
+        """Janus asks to renegotiate `sub`: a site published on it hung up before its receivers were switched
+        away (its peer connection died without leaving), Janus turned their m-lines inactive, and the next
+        switch of such an m-line turns it active again with a new offer. That offer has the m-lines (mids,
+        directions, ICE and DTLS) of the first one: the site never saw the m-line go inactive and would
+        answer as it did, so its first answer is sent back to Janus as the answer, and the site is not asked."""
+        if offer.get("type") != "offer" or _MID.findall(offer["sdp"].replace("\r\n", "\n")) != \
+                _MID.findall(sub.answer.replace("\r\n", "\n")):
+            log.warning("Janus renegotiates %s with other m-lines: not carried to the site", sub.key)
+            return
+        await self.janus.message(sub.handle, {"request": "start"}, {"type": "answer", "sdp": sub.answer})
+
+    async def _renegotiated(self, sub: JanusSubscription, offer: dict[str, str]) -> None:
+        """A renegotiation Janus asked for on its own (not as the answer to a switch)."""
+        async with sub._lock:
+            if self.subscriptions.get(sub.key) is sub and sub.answered:
+                try:
+                    await self._reanswer(sub, offer)
+                except JanusError:
+                    log.info("renegotiation of %s refused", sub.key, exc_info=True)
 
     def _remote_switched(self, feeds: Iterable[int]) -> None:
         """Tells whoever forwards here which sites' copies a receiver was switched to or connected to."""
@@ -466,6 +493,9 @@ class JanusRoom:
             if sub is not None:
                 sub.state = "connected"
                 self._remote_switched(stream.feeding[0] for stream in sub.tracks.values())
+        elif kind == "event" and sub is not None and event.get("jsep") is not None and \
+                event.get("plugindata", {}).get("data", {}).get("videoroom") == "updated":
+            self._spawn(self._renegotiated(sub, event["jsep"]))
         elif kind in ("hangup", "detached"):
             if pub is not None:
                 pub.state = "closed"

@@ -3,7 +3,8 @@ the test's own (tests/support/janus.py): real aiortc peers publish synthetic cam
 they receive. A receiver on the second instance decodes the floor published on the first (a VideoRoom
 remote publisher fed by RTP forwarding); the floor switches between forwarded and local sites without
 a new offer, and back and forth, each switch seen within 2 s; the sites are spread over the instances;
-an instance killed mid-session has its sites placed on the other, receiving again within 5 s."""
+an instance killed mid-session has its sites placed on the other, receiving again within 5 s; a site
+whose peer connection dies without leaving disturbs no receiver, and is received again when it comes back."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from media.janus_conference import JanusConference
-from tests.integration.media.test_backends import FLOOR, Peer, _until
+from tests.integration.media.test_backends import CHAIR, FLOOR, Peer, _until
 from tests.support.janus import JanusNetwork, janus_network
 
 
@@ -160,4 +161,55 @@ async def test_an_instance_stopped_mid_session_has_its_sites_receiving_again_wit
         hanoi, member = back, viewer
     finally:
         for peer in (hanoi, hue, member):
+            await peer.close()
+
+
+async def test_a_site_whose_connection_dies_without_leaving_disturbs_nobody_and_is_received_again(
+        conference: JanusConference) -> None:
+    """Janus hangs up the site's publication before e-Cabinet switches its receivers away: it turns their
+    m-lines inactive, and the next switch of those m-lines is a renegotiation, answered for the site
+    (`JanusRoom._reanswer`). A receiver on the site's instance and one on the other keep the chair, see the
+    floor go dark, then decode the next speaker, and the site again once it publishes again and has the
+    floor back, without a new offer."""
+    first, second = conference.rooms
+    for site, where in (("hanoi", first), ("hue", first), ("danang", second), ("local", first), ("remote", second)):
+        conference.placed[site] = where
+    hanoi, hue, danang, local, remote = Peer(), Peer(), Peer(), Peer(), Peer()
+    back = Peer()
+    receivers = {"local": local, "remote": remote}
+    try:
+        dying = await hanoi.publish(conference, "hanoi", 60)
+        await hue.publish(conference, "hue", 200)
+        await danang.publish(conference, "danang", 120)
+        await _until(lambda: {("hanoi", "video"), ("hue", "video"), ("danang", "video")} <= set(conference.sources))
+        for key, peer in receivers.items():
+            await peer.receive(conference, key)
+            conference.route(key, "floor", "hanoi")
+            conference.route(key, "chair", "hue")
+        for peer in receivers.values():
+            await _until(lambda p=peer: near(p.frames.get(FLOOR, []), 60) and near(p.frames.get(CHAIR, []), 200))
+
+        await dying.close()  # no leave: Janus sees the DTLS alert and hangs the publication up itself
+        await _until(lambda: ("hanoi", "video") not in conference.sources)
+        await asyncio.sleep(0.5)
+        counts = {key: (len(peer.frames[FLOOR]), len(peer.frames[CHAIR])) for key, peer in receivers.items()}
+        await asyncio.sleep(1.5)
+        for key, peer in receivers.items():
+            assert len(peer.frames[FLOOR]) - counts[key][0] <= 2, key  # the floor is dark
+            assert len(peer.frames[CHAIR]) - counts[key][1] >= 5, key  # the chair never stopped
+            await _until(lambda p=peer: near(p.frames[CHAIR], 200))  # (a frame with the bar at 0 reads 240)
+
+        for key in receivers:  # the next speaker (on the second instance: forwarded to the first's receiver)
+            conference.route(key, "floor", "danang")
+        for peer in receivers.values():
+            await _until(lambda p=peer: near(p.frames[FLOOR], 120))
+        await back.publish(conference, "hanoi", 60)  # the site comes back (a new connection, a new offer)
+        await _until(lambda: ("hanoi", "video") in conference.sources)
+        for key in receivers:  # and has the floor again
+            conference.route(key, "floor", "hanoi")
+        for peer in receivers.values():
+            await _until(lambda p=peer: near(p.frames[FLOOR], 60))
+            await _until(lambda p=peer: near(p.frames[CHAIR], 200))
+    finally:
+        for peer in (hanoi, hue, danang, local, remote, back):
             await peer.close()
