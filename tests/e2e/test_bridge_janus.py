@@ -111,6 +111,34 @@ def _live(page: Page, slot: str, seconds: float = SWITCH_S) -> None:
     assert later[0] - frames > 20 and later[1] - sound > 1000, f"{slot} stalled: {frames, sound} -> {later}"
 
 
+WATCH_FLOOR = """() => { window.__frames = []; let watched = null;
+  const hook = (video) => { const seen = () => { if (watched !== video) return;
+    window.__frames.push(performance.now()); video.requestVideoFrameCallback(seen); };
+    video.requestVideoFrameCallback(seen); };
+  setInterval(() => { const video = document.querySelector('[data-testid=video-floor]');
+    if (video !== watched) { watched = video; if (video) hook(video); } }, 20); }"""
+"""Notes when each picture of the floor tile is put on the screen (the <video> element, whichever it is)."""
+
+
+def _presented(page: Page, since: float) -> list[float]:
+    """When the floor tile showed a picture (ms, the page's clock) after `since`."""
+    return [float(t) for t in page.evaluate("(since) => window.__frames.filter((t) => t > since)", since)]
+
+
+def _no_freeze(page: Page, since: float, name: str) -> None:
+    """The floor tile's pictures from `since` (the floor moved) on: the first within SWITCH_S, no gap after
+    it longer than a second (a picture frozen at the switch would be one), still coming at the end."""
+    shown = _presented(page, since)
+    assert shown, f"{name}: no picture on the floor tile since the switch"
+    gaps = [b - a for a, b in zip(shown, shown[1:], strict=False)]
+    print(f"FIGURE {name}: first picture {shown[0] - since:.0f} ms after the switch, {len(shown)} pictures in "
+          f"{shown[-1] - since:.0f} ms, longest gap {max(gaps, default=0):.0f} ms")
+    assert shown[0] - since < SWITCH_S * 1000, f"{name}: first picture {shown[0] - since:.0f} ms after the switch"
+    assert max(gaps, default=0) < 1000, f"{name}: the picture froze for {max(gaps):.0f} ms after the switch"
+    now = float(page.evaluate("performance.now()"))
+    assert now - shown[-1] < 500, f"{name}: no picture for the last {now - shown[-1]:.0f} ms"
+
+
 def test_a_floor_forwarded_from_the_other_instance_and_switched_across_instances_is_seen_and_heard(
         janus: JanusNetwork, janus_server: LiveServer, janus_browser: Browser) -> None:
     base = janus_server.base_url
@@ -146,34 +174,49 @@ def test_a_floor_forwarded_from_the_other_instance_and_switched_across_instances
     for page in (hanoi, hcm):
         _live(page, "chair", 30)
 
-    def give(page: Page, who: tuple[str, str]) -> None:
+    for page in pages.values():
+        page.evaluate(WATCH_FLOOR)
+
+    def give(page: Page, who: tuple[str, str]) -> dict[Page, float]:
+        """Gives `who` the floor; when it was given, on each page's clock."""
         page.get_by_test_id("speak-request").click()
         for _ in range(50):
             turns = chair("meeting.sync", {"meeting_id": mid})["state"]["speakers"]["turns"]
             waiting = [t for t in turns if t["status"] == "waiting"]
             if waiting:
+                before = {each: float(each.evaluate("performance.now()")) for each in pages.values()}
                 assert chair("speaker.give", {"meeting_id": mid, "turn_id": waiting[0]["id"]})["ok"]
                 expect(page.get_by_test_id("on-air")).to_be_visible(timeout=10_000)
-                return
+                return before
             page.wait_for_timeout(200)
         pytest.fail(f"{who[0]}'s request for the floor never reached the chair")
 
     # Hà Nội has the floor: HCM (the other instance) receives it as a forwarded copy, the chair too or not.
-    give(hanoi, BRIDGE_POINT)
+    given = give(hanoi, BRIDGE_POINT)
     _live(hcm, "floor", 30)
     _live(chair_room, "floor", 30)
+    _no_freeze(hcm, given[hcm], "HCM receiving Hà Nội first (a copy)")
     # The floor moves to HCM, across instances: Hà Nội (which received no floor while it spoke) and the
     # chair show HCM within a few seconds.
     assert _received(hanoi, "floor")[0] == 0
-    give(hcm, OTHER_POINT)
+    given = give(hcm, OTHER_POINT)
     _live(hanoi, "floor")
     _live(chair_room, "floor")
+    _no_freeze(hanoi, given[hanoi], "Hà Nội receiving HCM (a copy)")
+    _no_freeze(chair_room, given[chair_room], "the chair, Hà Nội's copy -> HCM (local)")
     expect(hanoi.get_by_test_id("video-floor-tile").locator("figcaption")).to_contain_text("Hồ Chí Minh")
+    expect(chair_room.get_by_test_id("video-floor-tile").locator("figcaption")).to_contain_text("Hồ Chí Minh")
     # And back to Hà Nội: the chair's and HCM's floor switch to Hà Nội's kept copy or its own stream again
     # (the switch to a copy whose RTP timestamps jump, docs/bridge.md).
-    give(hanoi, BRIDGE_POINT)
+    given = give(hanoi, BRIDGE_POINT)
     _live(hcm, "floor")
     _live(chair_room, "floor")
+    _no_freeze(hcm, given[hcm], "HCM receiving Hà Nội (a copy)")
+    _no_freeze(chair_room, given[chair_room], "the chair, HCM (local) -> Hà Nội's kept copy")
     expect(hcm.get_by_test_id("video-floor-tile").locator("figcaption")).to_contain_text("Hà Nội")
-    for page in pages.values():
+    expect(chair_room.get_by_test_id("video-floor-tile").locator("figcaption")).to_contain_text("Hà Nội")
+    # What the chair shows now is Hà Nội's, not HCM's still: HCM leaves, the chair's floor goes on.
+    hcm.context.close()
+    _live(chair_room, "floor")
+    for page in (chair_room, hanoi):
         page.context.close()
