@@ -27,6 +27,8 @@ SCREENSHOTS = REPO / "docs" / "screenshots"
 CHROMIUM = Path(os.environ.get("ECABINET_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
+MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+              "--autoplay-policy=no-user-gesture-required"]
 VENDORED = [REPO / "frontend" / "vendor" / name for name in ("preact-htm.js", "socket.io.js")]
 START_TIMEOUT_S = 30
 TABLET = {"width": 1280, "height": 800}
@@ -126,6 +128,22 @@ def demo_server(data_dir: Path, env: dict[str, str], host: str = "127.0.0.1") ->
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+
+@contextmanager
+def browser_in_namespace(namespace: str, server: LiveServer, folder: Path) -> Iterator[Browser]:
+    """Chromium started inside a test's network namespace, with a fake camera and microphone, the server's
+    plain-http test address treated as secure so that the camera works there as on https."""
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} is missing: install Debian's chromium (`make chromium`)")
+    wrapper = folder / "chromium-in-netns"
+    wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {namespace} {CHROMIUM} "$@"\n')
+    wrapper.chmod(0o755)
+    with sync_playwright() as playwright:
+        secure = f"--unsafely-treat-insecure-origin-as-secure={server.base_url}"
+        launched = playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_ARGS + MEDIA_ARGS + [secure])
+        yield launched
+        launched.close()
 
 
 @pytest.fixture(scope="module")

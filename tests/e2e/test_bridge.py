@@ -18,11 +18,10 @@ from typing import Any
 import httpx
 import pytest
 import socketio
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import unavailable
 from tests.e2e.axe import assert_accessible
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, LiveServer, _env, demo_server
+from tests.e2e.conftest import SCREENSHOTS, LiveServer, _env, browser_in_namespace, demo_server
 from tests.e2e.sessions import fresh_session
 
 pytestmark = pytest.mark.e2e
@@ -32,8 +31,6 @@ BRIDGE_POINT = ("diemcau.hanoi", "DiemCau@2026")
 MEMBER = ("bo.tuphap", "ThanhVien@2026")
 SECRETARY = ("vpcp.thuky", "BienBan@2026")
 MEETING_TITLE = "Phiên họp Chính phủ thường kỳ"
-MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-              "--autoplay-policy=no-user-gesture-required"]
 
 
 @pytest.fixture(scope="module")
@@ -47,17 +44,8 @@ def bridge_server(netns: tuple[str, str, str], tmp_path_factory: pytest.TempPath
 @pytest.fixture(scope="module")
 def ns_browser(netns: tuple[str, str, str], bridge_server: LiveServer,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        unavailable(f"{CHROMIUM} is missing: install Debian's chromium (`make chromium`)")
-    wrapper = tmp_path_factory.mktemp("chromium") / "chromium-in-netns"
-    wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {netns[0]} {CHROMIUM} "$@"\n')
-    wrapper.chmod(0o755)
-    with sync_playwright() as playwright:
-        # The server's test address is plain http: let the camera work there as on https.
-        secure = f"--unsafely-treat-insecure-origin-as-secure={bridge_server.base_url}"
-        launched = playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_ARGS + MEDIA_ARGS + [secure])
+    with browser_in_namespace(netns[0], bridge_server, tmp_path_factory.mktemp("chromium")) as launched:
         yield launched
-        launched.close()
 
 
 def _token(base_url: str, who: tuple[str, str]) -> str:

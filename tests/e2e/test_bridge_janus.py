@@ -17,11 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import unavailable
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, _env, demo_server
-from tests.e2e.test_bridge import BRIDGE_POINT, CHAIR, MEDIA_ARGS, MEETING_TITLE, _call, _page, _stat, _token
+from tests.e2e.conftest import LiveServer, _env, browser_in_namespace, demo_server
+from tests.e2e.test_bridge import BRIDGE_POINT, CHAIR, MEETING_TITLE, _call, _page, _stat, _token
 from tests.support.janus import JanusNetwork, janus_network
 
 pytestmark = pytest.mark.e2e
@@ -50,16 +49,8 @@ def janus_server(janus: JanusNetwork, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="module")
 def janus_browser(janus: JanusNetwork, janus_server: LiveServer,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        unavailable(f"{CHROMIUM} is missing: install Debian's chromium (`make chromium`)")
-    wrapper = tmp_path_factory.mktemp("chromium") / "chromium-in-netns"
-    wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {janus.ns.name} {CHROMIUM} "$@"\n')
-    wrapper.chmod(0o755)
-    with sync_playwright() as playwright:
-        secure = f"--unsafely-treat-insecure-origin-as-secure={janus_server.base_url}"
-        launched = playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_ARGS + MEDIA_ARGS + [secure])
+    with browser_in_namespace(janus.ns.name, janus_server, tmp_path_factory.mktemp("chromium")) as launched:
         yield launched
-        launched.close()
 
 
 def _janus_publishers(url: str) -> set[str]:

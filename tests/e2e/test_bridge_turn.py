@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from tests.conftest import unavailable
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, _env, demo_server
+from tests.e2e.conftest import LiveServer, _env, browser_in_namespace, demo_server
 from tests.e2e.sessions import fresh_session, token
-from tests.e2e.test_bridge import BRIDGE_POINT, MEDIA_ARGS, MEMBER, _call
+from tests.e2e.test_bridge import BRIDGE_POINT, MEMBER, _call
 from tests.support.coturn import Coturn, running_coturn
 
 pytestmark = pytest.mark.e2e
@@ -60,16 +58,8 @@ def turn_server(netns: tuple[str, str, str], coturn_on_host: Coturn,
 @pytest.fixture(scope="module")
 def relay_only_browser(netns: tuple[str, str, str], turn_server: LiveServer,
                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        unavailable(f"{CHROMIUM} is missing: install Debian's chromium (`make chromium`)")
-    wrapper: Path = tmp_path_factory.mktemp("chromium-turn") / "chromium-in-netns"
-    wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {netns[0]} {CHROMIUM} "$@"\n')
-    wrapper.chmod(0o755)
-    with sync_playwright() as playwright:
-        secure = f"--unsafely-treat-insecure-origin-as-secure={turn_server.base_url}"
-        launched = playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_ARGS + MEDIA_ARGS + [secure])
+    with browser_in_namespace(netns[0], turn_server, tmp_path_factory.mktemp("chromium-turn")) as launched:
         yield launched
-        launched.close()
 
 
 def _user_id(base_url: str, who: tuple[str, str]) -> int:

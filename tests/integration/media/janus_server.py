@@ -5,18 +5,12 @@ both (sites spread over them, the floor and the chair forwarded between them). A
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from backend import migrate
-from backend.db import Database
-from backend.services import users
 from tests.integration import conftest as integration
-from tests.integration.conftest import ADMIN_PASSWORD, Server, serving
+from tests.integration.conftest import Server
 from tests.support.janus import JanusNetwork, janus_network
 
 
@@ -29,17 +23,8 @@ def janus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JanusNetwork]:
 
 @pytest.fixture(scope="module")
 async def server(janus: JanusNetwork, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
-    data_dir: Path = tmp_path_factory.mktemp("data-janus")
-    url = f"sqlite+aiosqlite:///{data_dir / 'test.sqlite3'}"
-    settings = replace(integration.test_settings(data_dir, url), media_backend="janus",
-                       janus_urls=tuple(each.url for each in janus.instances),
-                       media_host_addresses=janus.peer_addresses)  # the test peers, in this process
-    await asyncio.to_thread(migrate.upgrade, url)
-    db = Database(url)
-    await users.create(db, None, {"username": "admin", "full_name": "Quản trị", "password": ADMIN_PASSWORD,
-                                  "is_admin": True})
-    try:
-        async with serving(settings, db) as base_url:
-            yield Server(base_url=base_url, settings=settings, db=db, backend="sqlite")
-    finally:
-        await db.dispose()
+    # media_host_addresses: where the test's peers (in this process) are reached from Janus's namespace.
+    async with integration.serve("sqlite", tmp_path_factory.mktemp("data-janus"), media_backend="janus",
+                                 janus_urls=tuple(each.url for each in janus.instances),
+                                 media_host_addresses=janus.peer_addresses) as running:
+        yield running
