@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete
 from sqlmodel import col, select
@@ -147,20 +148,14 @@ async def authenticate_batched(batches: GroupCommit, db: Database, settings: Set
 async def authenticate_many(db: Database, settings: Settings,
                             requests: Sequence[tuple[str | None, bool]]) -> list[Actor | Exception]:
     """For each (token, via_cookie): its actor, or the Unauthorized to answer."""
-    digests = {token_hash(token) for token, _ in requests if token and len(token) <= 200}
-    found: dict[str, tuple[AuthSession, User]] = {}
-    if digests:
-        async with db.read() as s:
-            rows = await s.exec(select(AuthSession, User).join(User)
-                                .where(col(AuthSession.token_hash).in_(digests)))
-            found = {session.token_hash: (session, user) for session, user in rows}
-    out: list[Actor | Exception] = []
-    for token, via_cookie in requests:
-        if not token or len(token) > 200:
-            out.append(Unauthorized("log in first"))
-            continue
-        row = found.get(token_hash(token))
+    digests = [token_hash(token) if token and len(token) <= 200 else None for token, _ in requests]
+    found = await _sessions(db, AuthSession.token_hash, {d for d in digests if d})
+    checked: list[tuple[AuthSession, User] | Unauthorized] = []
+    for (_, via_cookie), digest in zip(requests, digests, strict=True):
         try:
+            if digest is None:
+                raise Unauthorized("log in first")
+            row = found.get(digest)
             if row is None:
                 raise Unauthorized("your session has ended: log in again")
             _require_current(*row)
@@ -168,13 +163,10 @@ async def authenticate_many(db: Database, settings: Settings,
                 # A bearer token in a cookie (or the reverse) means someone is replaying a secret where it
                 # does not belong.
                 raise Unauthorized("this token is not valid here")
+            checked.append(row)
         except Unauthorized as exc:
-            out.append(exc)
-            continue
-        out.append(actor_for(row[1], session_id=row[0].id, via_cookie=row[0].kind == "cookie"))
-    accepted = {a.session_id for a in out if isinstance(a, Actor)}
-    await _extend(db, settings, [row for row in found.values() if row[0].id in accepted])
-    return out
+            checked.append(exc)
+    return await _actors(db, settings, checked)
 
 
 async def session_actor(db: Database, settings: Settings, session_id: int) -> Actor:
@@ -190,25 +182,37 @@ async def session_actor(db: Database, settings: Settings, session_id: int) -> Ac
 async def session_actors_many(db: Database, settings: Settings,
                               session_ids: Sequence[int]) -> list[Actor | Exception]:
     """`session_actor` for several sessions in one read (and one write for the extensions due)."""
-    async with db.read() as s:
-        rows = await s.exec(select(AuthSession, User).join(User)
-                            .where(col(AuthSession.id).in_(set(session_ids))))
-        found = {session.id: (session, user) for session, user in rows}
-    out: list[Actor | Exception] = []
+    found = await _sessions(db, AuthSession.id, set(session_ids))
+    checked: list[tuple[AuthSession, User] | Unauthorized] = []
     for session_id in session_ids:
         row = found.get(session_id)
-        if row is None or not row[1].is_active:
-            out.append(Unauthorized("your session has ended: log in again", code="session_revoked"))
-            continue
         try:
+            if row is None or not row[1].is_active:
+                raise Unauthorized("your session has ended: log in again", code="session_revoked")
             _require_current(*row)
+            checked.append(row)
         except Unauthorized as exc:
-            out.append(exc)
-            continue
-        out.append(actor_for(row[1], session_id=row[0].id, via_cookie=row[0].kind == "cookie"))
-    accepted = {a.session_id for a in out if isinstance(a, Actor)}
-    await _extend(db, settings, [row for row in found.values() if row[0].id in accepted])
-    return out
+            checked.append(exc)
+    return await _actors(db, settings, checked)
+
+
+async def _sessions(db: Database, key: Any, values: set[Any]) -> dict[Any, tuple[AuthSession, User]]:
+    """The login sessions (with their users) whose `key` column is one of `values`, by that value: one read."""
+    if not values:
+        return {}
+    async with db.read() as s:
+        rows = await s.exec(select(AuthSession, User).join(User).where(col(key).in_(values)))
+        return {getattr(session, key.key): (session, user) for session, user in rows}
+
+
+async def _actors(db: Database, settings: Settings,
+                  checked: Sequence[tuple[AuthSession, User] | Unauthorized]) -> list[Actor | Exception]:
+    """The actor of each session that passed its checks (the others' refusals as they are), and the
+    sessions in use extended in one write."""
+    accepted = [row for row in checked if not isinstance(row, Unauthorized)]
+    await _extend(db, settings, accepted)
+    return [row if isinstance(row, Unauthorized)
+            else actor_for(row[1], session_id=row[0].id, via_cookie=row[0].kind == "cookie") for row in checked]
 
 
 def _require_current(session: AuthSession, user: User) -> None:
