@@ -99,7 +99,9 @@ def _live(page: Page, slot: str, seconds: float = SWITCH_S) -> None:
     frames, sound = _received(page, slot)
     page.wait_for_timeout(2000)
     later = _received(page, slot)
-    assert later[0] - frames > 20 and later[1] - sound > 1000, f"{slot} stalled: {frames, sound} -> {later}"
+    # A frozen picture adds no frame; a flowing one 13-16 a second here, once 8.5 just after a switch (CI,
+    # the encoder adapting): more than 6 in 2 s tells the two apart. Gaps are _no_freeze's to judge.
+    assert later[0] - frames > 6 and later[1] - sound > 1000, f"{slot} stalled: {frames, sound} -> {later}"
 
 
 WATCH_FLOOR = """() => { window.__frames = []; let watched = null;
