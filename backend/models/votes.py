@@ -3,10 +3,11 @@
 A named poll stores who chose what (`Ballot`). A secret poll stores, while open, that a participant
 voted (`PollVoter`) and their ballot sealed with a key the database never holds (`SealedBallot`,
 services/ballot_seal.py); both are written by the voter's transaction, so only the seal keeps them
-apart. The close opens the sealed ballots and writes, in one transaction and random order, the
-anonymous choices (`SecretBallot`) and, separately, the receipts (`BallotReceipt`): nothing stored
-pairs a receipt with a choice, so a receipt proves that a ballot was counted, not how it voted.
-SQLite keeps both in WITHOUT ROWID tables, so even the storage order follows the random id."""
+apart. The close counts the sealed ballots opened in memory and commits the result first; then, in
+one transaction and random order, it writes the anonymous choices (`SecretBallot`) and, separately,
+the receipts (`BallotReceipt`): nothing stored pairs a receipt with a choice, so a receipt proves
+that a ballot was counted, not how it voted. SQLite keeps both in WITHOUT ROWID tables, so even the
+storage order follows the random id."""
 
 from __future__ import annotations
 
