@@ -96,12 +96,7 @@ async def test_the_floor_switched_back_and_forth_across_instances_is_seen_within
         conference.placed[site] = where
     hanoi, hue, member = Peer(), Peer(), Peer()
     try:
-        await hanoi.publish(conference, "hanoi", 60)
-        await hue.publish(conference, "hue", 200)
-        await _until(lambda: {("hanoi", "video"), ("hue", "video")} <= set(conference.sources))
-        await member.receive(conference, "member")
-        conference.route("member", "floor", "hanoi")
-        await _until(lambda: near(member.frames.get(FLOOR, []), 60))
+        await _member_sees_hanoi(conference, hanoi, hue, member)
         slow = []
         for turn, (site, level) in enumerate([("hue", 200), ("hanoi", 60)] * 4):
             await asyncio.sleep(0.5)  # each speaker on for a while, as in a meeting
@@ -119,6 +114,20 @@ async def test_the_floor_switched_back_and_forth_across_instances_is_seen_within
             await peer.close()
 
 
+async def _member_sees_hanoi(conference: JanusConference, hanoi: Peer, hue: Peer, member: Peer, *,
+                            chair: str | None = None) -> None:
+    """Hà Nội (level 60) and Huế (200) publish where they were placed; the member receives, Hà Nội on its
+    floor (and `chair` on its chair), and decodes Hà Nội."""
+    await hanoi.publish(conference, "hanoi", 60)
+    await hue.publish(conference, "hue", 200)
+    await _until(lambda: {("hanoi", "video"), ("hue", "video")} <= set(conference.sources))
+    await member.receive(conference, "member")
+    conference.route("member", "floor", "hanoi")
+    if chair is not None:
+        conference.route("member", "chair", chair)
+    await _until(lambda: near(member.frames.get(FLOOR, []), 60))
+
+
 async def test_sites_are_spread_over_the_instances(conference: JanusConference) -> None:
     placed = [conference.room_of(site) for site in ("1", "2", "3", "4", "5")]
     assert [conference.rooms.index(each) for each in placed] == [0, 1, 0, 1, 0]
@@ -133,13 +142,7 @@ async def test_an_instance_stopped_mid_session_has_its_sites_receiving_again_wit
     moved: asyncio.Queue[str] = conference.moved  # type: ignore[attr-defined]
     hanoi, hue, member = Peer(), Peer(), Peer()
     try:
-        await hanoi.publish(conference, "hanoi", 60)
-        await hue.publish(conference, "hue", 200)
-        await _until(lambda: {("hanoi", "video"), ("hue", "video")} <= set(conference.sources))
-        await member.receive(conference, "member")
-        conference.route("member", "floor", "hanoi")
-        conference.route("member", "chair", "hue")  # forwarded from the second
-        await _until(lambda: near(member.frames.get(FLOOR, []), 60))
+        await _member_sees_hanoi(conference, hanoi, hue, member, chair="hue")  # the chair forwarded
 
         two.instances[0].stop()  # SIGKILL: no goodbye to its sessions
         stopped = time.monotonic()
