@@ -101,25 +101,54 @@ class JanusSession:
                       ) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """A VideoRoom request: (the plugin's data, its JSEP if any), from the immediate answer or from the
         event that follows the ack. JanusError when the plugin says error."""
+        return await self._outcome(await self._queue(handle, body, jsep))
+
+    async def pipeline(self, handle: int, bodies: list[dict[str, Any]]
+                       ) -> list[tuple[dict[str, Any], dict[str, Any] | None] | JanusError]:
+        """Several requests to one handle queued at once, each posted when the one before is acked: VideoRoom
+        handles them one after the other on its one handler thread, with nothing of ours in between. Each
+        one's outcome in order (a JanusError for a refused one; the others still ran)."""
+        queued = [await self._queue(handle, body) for body in bodies]
+        outcomes: list[tuple[dict[str, Any], dict[str, Any] | None] | JanusError] = []
+        for each in queued:
+            try:
+                outcomes.append(await self._outcome(each))
+            except JanusError as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    async def _queue(self, handle: int, body: dict[str, Any], jsep: dict[str, str] | None = None
+                     ) -> tuple[str, str, asyncio.Future[dict[str, Any]]]:
+        """Posts a request and returns once Janus has taken it: its name, its transaction and the event (or
+        answer) to come."""
         transaction = secrets.token_hex(8)
         waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[transaction] = waiter
+        message: dict[str, Any] = {"janus": "message", "body": body, "transaction": transaction}
+        if jsep is not None:
+            message["jsep"] = jsep
+        log.debug("-> %s %s %s", self.url, handle, body)
         try:
-            message: dict[str, Any] = {"janus": "message", "body": body, "transaction": transaction}
-            if jsep is not None:
-                message["jsep"] = jsep
-            log.debug("-> %s %s %s", self.url, handle, body)
             reply = await self._post(f"/{self.id}/{handle}", message)
-            if reply.get("janus") != "ack":
-                event = reply
-            else:
-                event = await asyncio.wait_for(waiter, REQUEST_TIMEOUT_S)
+        except JanusError:
+            self._waiting.pop(transaction, None)
+            raise
+        if reply.get("janus") != "ack":
+            self._waiting.pop(transaction, None)
+            waiter.set_result(reply)
+        return str(body.get("request")), transaction, waiter
+
+    async def _outcome(self, queued: tuple[str, str, asyncio.Future[dict[str, Any]]]
+                       ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        request, transaction, waiter = queued
+        try:
+            event = await asyncio.wait_for(waiter, REQUEST_TIMEOUT_S)
         except TimeoutError as exc:
-            raise JanusError(f"Janus did not answer {body.get('request')!r} in time") from exc
+            raise JanusError(f"Janus did not answer {request!r} in time") from exc
         finally:
             self._waiting.pop(transaction, None)
         data: dict[str, Any] = event.get("plugindata", {}).get("data", {})
-        log.debug("<- %s %s %s %s", self.url, handle, body.get("request"), data)
+        log.debug("<- %s %s %s", self.url, request, data)
         if "error" in data or event.get("janus") == "error":
             raise JanusError(f"VideoRoom: {data.get('error_code')} {data.get('error') or event.get('error')}")
         return data, event.get("jsep")
@@ -435,17 +464,23 @@ class JanusRoom:
         new copy's sequence numbers over unchanged; the receiver took them for a jump (its SRTP dropped
         them as replayed or too old) and saw nothing until the numbers came back in range (seconds)."""
         copies = {pub.feed for pub in self.remote.values()}
-        renumber = any(feed in copies for _, (feed, _) in changes)
-        if renumber:
-            await self.janus.message(sub.handle, {"request": "pause"})
-        try:
-            data, jsep = await self.janus.message(sub.handle, {"request": "switch", "streams": [
-                {"feed": feed, "mid": mid, "sub_mid": stream.sub_mid} for stream, (feed, mid) in changes]})
-            if data.get("videoroom") == "updated" and jsep is not None:
-                await self._reanswer(sub, jsep)
-        finally:
-            if renumber:  # `start` on a paused subscription renumbers every stream's packets from the next one
-                await self.janus.message(sub.handle, {"request": "start"})
+        switch = {"request": "switch", "streams": [
+            {"feed": feed, "mid": mid, "sub_mid": stream.sub_mid} for stream, (feed, mid) in changes]}
+        if not any(feed in copies for _, (feed, _) in changes):
+            data, jsep = await self.janus.message(sub.handle, switch)
+        else:
+            # The three are queued at once, so that Janus starts the subscription again microseconds after the
+            # switch: the switch asks the copy's site for a keyframe, which comes back in tens of milliseconds
+            # and would be dropped by a subscription still paused, and Janus asks again only a second later.
+            pause, switched, start = await self.janus.pipeline(sub.handle, [{"request": "pause"}, switch,
+                                                                            {"request": "start"}])
+            for outcome in (switched, pause, start):
+                if isinstance(outcome, JanusError):
+                    raise outcome  # the switch is tried again (`_switch`)
+            assert not isinstance(switched, JanusError)
+            data, jsep = switched
+        if data.get("videoroom") == "updated" and jsep is not None:
+            await self._reanswer(sub, jsep)
 
     async def _reanswer(self, sub: JanusSubscription, offer: dict[str, str]) -> None:
         """Janus asks to renegotiate `sub`: a site published on it hung up before its receivers were switched

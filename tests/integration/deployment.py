@@ -37,7 +37,7 @@ from backend import migrate
 from backend.config import normalise_database_url
 from backend.db import Database
 from backend.services import users
-from tests.conftest import free_port, unavailable
+from tests.conftest import free_port, free_ports, unavailable
 from tests.support.sample_pdfs import sample_pdf
 
 REPO = Path(__file__).resolve().parents[2]
@@ -365,10 +365,8 @@ async def deployed(tmp: Path, *, database_url: str, redis_url: str, data_dir: Pa
         used.add(p)
         return p
 
-    first = port()
-    while first + 2 >= 65535 or used & {first + 1, first + 2}:
-        first = port()
-    used |= {first + 1, first + 2}
+    first = free_ports(3)
+    used |= {first, first + 1, first + 2}
     https, http = port(), port()
     relay_ports = {name: port() for name in relay_names}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ECABINET_", "DATABASE_URL", "REDIS_URL"))}
@@ -390,11 +388,16 @@ async def deployed(tmp: Path, *, database_url: str, redis_url: str, data_dir: Pa
     proxy = spawn([nginx, "-p", str(tmp), "-c", str(conf)], env, log)
     processes.append(proxy)
     try:
-        for i in range(3):
-            await ready(f"http://127.0.0.1:{first + i}/api/health", timeout=300)
-        for name, rport in relay_ports.items():
-            await ready(f"http://127.0.0.1:{rport}/relay/{name}/health", timeout=300)
-        await ready(f"https://127.0.0.1:{https}/api/health", verify=False)
+        try:
+            for i in range(3):
+                await ready(f"http://127.0.0.1:{first + i}/api/health", timeout=300)
+            for name, rport in relay_ports.items():
+                await ready(f"http://127.0.0.1:{rport}/relay/{name}/health", timeout=300)
+            await ready(f"https://127.0.0.1:{https}/api/health", verify=False)
+        except AssertionError as exc:
+            log.flush()
+            tail = (tmp / "workers.log").read_text(errors="replace")[-6000:]
+            raise AssertionError(f"{exc}; the end of the workers' log:\n{tail}") from None
         yield Deployment(base=f"https://127.0.0.1:{https}", first=first, tmp=tmp, db_url=database_url, env=env,
                          supervisor=supervisor,
                          relays={name: f"http://127.0.0.1:{p}" for name, p in relay_ports.items()})
