@@ -62,6 +62,10 @@ class Event:
     """Extra rule for the permission table."""
 
 
+IDLE_TICK_S = 0.005
+"""How `SioBus.delivered` tells a busy event loop: a sleep this long that comes back half of it late."""
+
+
 class SioBus:
     """The services' event bus, delivered by Socket.IO (through Redis when configured)."""
 
@@ -77,6 +81,19 @@ class SioBus:
 
     async def revoke(self, fact: Revocation) -> None:
         await self.revocations.publish(fact)
+
+    async def delivered(self, within: float) -> None:
+        """Every socket of this process has taken its queued packets and the event loop is no longer busy
+        writing them (a short sleep comes back on time), or `within` seconds have passed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            asleep = loop.time()
+            await asyncio.sleep(IDLE_TICK_S)
+            late = loop.time() - asleep - IDLE_TICK_S
+            if late < IDLE_TICK_S / 2 and not any(
+                    each.queue.qsize() for each in list(self.sio.eio.sockets.values())):
+                return
 
 
 def _cookie(environ: dict[str, Any], name: str) -> str | None:

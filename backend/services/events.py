@@ -38,6 +38,10 @@ class EventBus(Protocol):
     async def revoke(self, fact: Revocation) -> None:
         """Makes every process holding connections act on `fact` for its own (this one before returning)."""
 
+    async def delivered(self, within: float) -> None:
+        """Returns once this process's connections have taken what was published to them, or after `within`
+        seconds: for work that may wait and would otherwise compete with a big room's fan-out."""
+
 
 class NullBus:
     """For the command line and for tests of services alone: nobody is listening."""
@@ -49,6 +53,9 @@ class NullBus:
         return None
 
     async def revoke(self, fact: Revocation) -> None:
+        return None
+
+    async def delivered(self, within: float) -> None:
         return None
 
 

@@ -34,12 +34,18 @@ class _Told:
         self.server, self.statements = server, statements
         self.before: list[str] | None = None
         self.status: str | None = None
+        self.waited_after: int | None = None
+        """How many statements had run when the close waited for the result to reach the sockets."""
 
     async def publish(self, event: str, data: dict[str, Any], *, room: str) -> None:
         if event == "poll.closed":
             self.before = list(self.statements)
             async with self.server.db.read() as s:  # another connection: only what was committed
                 self.status = (await s.get(Poll, data["id"])).status  # type: ignore[union-attr]
+
+    async def delivered(self, within: float) -> None:
+        assert self.before is not None, "waited for a delivery before publishing"
+        self.waited_after = len(self.statements)
 
 
 def _live(server: Server, bus: Any) -> Live:
@@ -109,6 +115,9 @@ async def test_a_secret_close_tells_its_result_before_writing_anything_per_ballo
                                                           "DELETE FROM SEALED_BALLOTS"))]
     assert per_ballot == [], per_ballot
     assert len(told.before) <= 30, told.before  # a handful of statements, whatever the number of ballots
+    # The unsealing waited until the sockets had taken the result (it competed with the fan-out at 2,000).
+    assert told.waited_after is not None
+    assert not [s for s in statements[:told.waited_after] if s.startswith("INSERT INTO SECRET_BALLOTS")]
     # Then every ballot was written out once, as a choice and, apart, a receipt.
     sealed, choices, stored = await _stored(server, poll_id)
     assert (sealed, choices) == (0, expected)
