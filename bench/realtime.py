@@ -537,11 +537,13 @@ async def run_ecabinet(n: int, workers: int, db_kind: str, rounds: int, procs: i
                 res.fetch_s, fetched, fetch_failed = await pool.fetch_ballots(poll_id, 120 + n * 0.1)
                 if fetched != res.joined or fetch_failed:
                     res.notes.append(f"ballot list fetched by {fetched}/{res.joined} ({fetch_failed} failed)")
-            p99 = pct([(t - t_close) * 1000 for t in got["times"]], 99)
+            took = [(t - t_close) * 1000 for t in got["times"]]
             span = ballot_spans[-1] if ballot_spans else 0
             kind = "secret" if secret else "named"
             log(f"  round {r + 1} ({kind}): ballots {len(ballots['times'])}/{n} in {span:.2f}"
-                f" s, closed received by {len(got['times'])}/{n}, p99 {p99:.0f} ms")
+                f" s, closed received by {len(got['times'])}/{n}, first {min(took, default=0):.0f} ms, p50 "
+                f"{pct(took, 50):.0f}, p99 {pct(took, 99):.0f} ms, the chair's ack after "
+                f"{(secret_acks if secret else close_acks)[-1]:.0f} ms")
         res.poll_cpu_server, res.poll_wall = cpu_seconds(server_pids) - cpu1, time.monotonic() - wall1
         res.ballots_s = statistics.median(ballot_spans) if ballot_spans else float("nan")
         res.progress_s = statistics.median(progress_spans) if progress_spans else float("nan")
