@@ -84,7 +84,7 @@ def cmd_restore(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from backend import migrate
+    from backend import gc_policy, migrate
     from backend.app import create_app
 
     settings = _settings()
@@ -104,7 +104,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     # X-Forwarded-* are believed by the application itself, from ECABINET_TRUSTED_PROXIES only.
     # uvicorn's loggers go through the process's one handler (log_config=None: JSON, secrets withheld);
     # its access log is off: the application logs one line per request itself (backend/monitoring.py).
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level, proxy_headers=False,
+    app = create_app(settings)
+    gc_policy.apply(settings.gc_thresholds)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level, proxy_headers=False,
                 log_config=None, access_log=False)
 
 

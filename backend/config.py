@@ -75,6 +75,9 @@ class Settings:
     """How long a worker trusts its cached check of an open socket's session before asking the database
     again (ECABINET_SESSION_RECHECK_MS). Logout, deactivation and password changes reach sockets at once;
     this bounds the delay only when that message is lost (Redis down) or comes from another process."""
+    gc_thresholds: tuple[int, int, int] = (20_000, 10, 10)
+    """The cycle collector's thresholds in a serving process (ECABINET_GC_THRESHOLDS: three whole numbers,
+    comma-separated, or `python` for Python's own 700,10,10); see backend/gc_policy.py."""
     offline_hours: int = 72
     """How long a tablet keeps its offline copies (meeting documents, their annotations, unsent notes)
     without reaching the server (ECABINET_OFFLINE_HOURS): past it, the app erases them at its next
@@ -330,6 +333,7 @@ class Settings:
             metrics_token=_metrics_token(env.get("ECABINET_METRICS_TOKEN", "")),
             session_hours=number("ECABINET_SESSION_HOURS", defaults.session_hours),
             session_recheck_ms=number("ECABINET_SESSION_RECHECK_MS", defaults.session_recheck_ms),
+            gc_thresholds=_gc_thresholds(env.get("ECABINET_GC_THRESHOLDS"), defaults.gc_thresholds),
             offline_hours=offline_hours,
             secure_cookies=secure,
             hsts_seconds=number("ECABINET_HSTS_SECONDS", _ONE_YEAR if secure else 0),
@@ -478,6 +482,18 @@ def _networks(raw: str, setting: str = "ECABINET_TRUSTED_PROXIES") -> tuple[str,
         except ValueError as exc:
             raise ConfigError(f"{setting}: {part!r} is not an IP address or network") from exc
     return tuple(out)
+
+
+def _gc_thresholds(raw: str | None, default: tuple[int, int, int]) -> tuple[int, int, int]:
+    if raw is None or not raw.strip():
+        return default
+    if raw.strip().lower() == "python":
+        return (700, 10, 10)
+    parts = [part.strip() for part in raw.split(",")]
+    if len(parts) != 3 or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise ConfigError(f"ECABINET_GC_THRESHOLDS must be three whole numbers above 0 (as 20000,10,10) or "
+                          f"python, not {raw!r}")
+    return (int(parts[0]), int(parts[1]), int(parts[2]))
 
 
 def _log_format(raw: str) -> str:

@@ -15,6 +15,7 @@ exist. Labels are bounded: HTTP by route template, never the raw path; events by
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import ipaddress
 import logging
@@ -33,12 +34,13 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend import gc_policy
 from backend.config import Settings
 
 access_log = logging.getLogger("ecabinet.access")
@@ -95,6 +97,8 @@ class Metrics:
                                    ["meeting", "site"], registry=r)
         self.relay_lost = Gauge("ecabinet_relay_site_packets_lost", "Packets a site sent that were lost",
                                 ["meeting", "site"], registry=r)
+
+        r.register(GcFigures())
 
     def exposition(self) -> bytes:
         return bytes(generate_latest(self.registry))
@@ -174,6 +178,31 @@ class LiveFigures(Collector):
             forwarded.add_metric(label, sum(t.forwarded for t in tracks))
             dropped.add_metric(label, sum(t.dropped for t in tracks))
         yield from (streams, peers, forwarded, dropped)
+
+
+class GcFigures(Collector):
+    """The cycle collector's pauses in this process (`gc_policy.pauses`), its thresholds and what it froze."""
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        pauses = HistogramMetricFamily("ecabinet_gc_pause_seconds", "How long each garbage collection stopped "
+                                       "this process, by generation (2: a full collection)", labels=["generation"])
+        seen = gc_policy.pauses
+        for generation in range(3):
+            buckets = [(str(bound), float(n))
+                       for bound, n in zip(gc_policy.PAUSE_BUCKETS, seen.buckets[generation], strict=True)]
+            buckets.append(("+Inf", float(seen.count[generation])))
+            pauses.add_metric([str(generation)], buckets, sum_value=seen.total[generation])
+        yield pauses
+        thresholds = GaugeMetricFamily("ecabinet_gc_threshold", "The collector's threshold, by generation",
+                                       labels=["generation"])
+        for generation, value in enumerate(gc.get_threshold()):
+            thresholds.add_metric([str(generation)], float(value))
+        yield thresholds
+        yield GaugeMetricFamily("ecabinet_gc_frozen_objects", "Objects frozen at start (never walked by a "
+                                "collection)", value=float(gc.get_freeze_count()))
 
 
 # --- who may read /metrics -----------------------------------------------------------------------

@@ -192,3 +192,12 @@ def test_the_media_backend_is_the_embedded_relay_unless_janus_is_chosen_with_its
 def test_a_media_backend_that_cannot_work_stops_the_start(env: dict[str, str], name: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env(env)
+
+
+def test_the_collector_thresholds_default_to_a_serving_process_s_and_can_be_python_s_or_named() -> None:
+    assert Settings.from_env({}).gc_thresholds == (20_000, 10, 10)
+    assert Settings.from_env({"ECABINET_GC_THRESHOLDS": "python"}).gc_thresholds == (700, 10, 10)
+    assert Settings.from_env({"ECABINET_GC_THRESHOLDS": " 50000, 20,10"}).gc_thresholds == (50_000, 20, 10)
+    for bad in ("20000,10", "a,b,c", "0,10,10", "-5,10,10", "1,2,3,4"):
+        with pytest.raises(ConfigError, match="ECABINET_GC_THRESHOLDS"):
+            Settings.from_env({"ECABINET_GC_THRESHOLDS": bad})
