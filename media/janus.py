@@ -19,6 +19,7 @@ from the backend package."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import re
@@ -108,7 +109,14 @@ class JanusSession:
         """Several requests to one handle queued at once, each posted when the one before is acked: VideoRoom
         handles them one after the other on its one handler thread, with nothing of ours in between. Each
         one's outcome in order (a JanusError for a refused one; the others still ran)."""
-        queued = [await self._queue(handle, body) for body in bodies]
+        queued: list[tuple[str, str, asyncio.Future[dict[str, Any]]]] = []
+        try:
+            for body in bodies:
+                queued.append(await self._queue(handle, body))
+        except JanusError:  # one not taken (Janus unreachable): nobody will wait for the ones before it
+            for _, transaction, _ in queued:
+                self._waiting.pop(transaction, None)
+            raise
         outcomes: list[tuple[dict[str, Any], dict[str, Any] | None] | JanusError] = []
         for each in queued:
             try:
@@ -472,8 +480,13 @@ class JanusRoom:
             # The three are queued at once, so that Janus starts the subscription again microseconds after the
             # switch: the switch asks the copy's site for a keyframe, which comes back in tens of milliseconds
             # and would be dropped by a subscription still paused, and Janus asks again only a second later.
-            pause, switched, start = await self.janus.pipeline(sub.handle, [{"request": "pause"}, switch,
-                                                                            {"request": "start"}])
+            try:
+                pause, switched, start = await self.janus.pipeline(sub.handle, [{"request": "pause"}, switch,
+                                                                                {"request": "start"}])
+            except JanusError:  # not all three were taken: the subscription must not stay paused
+                with contextlib.suppress(JanusError):
+                    await self.janus.message(sub.handle, {"request": "start"})
+                raise
             for outcome in (switched, pause, start):
                 if isinstance(outcome, JanusError):
                     raise outcome  # the switch is tried again (`_switch`)
