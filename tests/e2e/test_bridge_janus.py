@@ -28,9 +28,6 @@ pytestmark = pytest.mark.e2e
 OTHER_POINT = ("diemcau.hcm", BRIDGE_POINT[1])
 SWITCH_S = 5
 """How soon the receivers must decode the new speaker after the floor moves ("a few seconds")."""
-KEPT_COPY_S = 0.8
-"""How soon a receiver with no floor picture shows a kept copy's first (0.35 s measured; 0.86-1.07 s when
-the keyframe the switch asked for was lost)."""
 
 
 @pytest.fixture(scope="module")
@@ -121,16 +118,15 @@ def _presented(page: Page, since: float) -> list[float]:
     return [float(t) for t in page.evaluate("(since) => window.__frames.filter((t) => t > since)", since)]
 
 
-def _no_freeze(page: Page, since: float, name: str, *, first_within: float = SWITCH_S) -> None:
-    """The floor tile's pictures from `since` (the floor moved) on: the first within `first_within` s, no gap
-    after it longer than a second (a picture frozen at the switch would be one), still coming at the end."""
+def _no_freeze(page: Page, since: float, name: str) -> None:
+    """The floor tile's pictures from `since` (the floor moved) on: the first within SWITCH_S, no gap after
+    it longer than a second (a picture frozen at the switch would be one), still coming at the end."""
     shown = _presented(page, since)
     assert shown, f"{name}: no picture on the floor tile since the switch"
     gaps = [b - a for a, b in zip(shown, shown[1:], strict=False)]
     print(f"FIGURE {name}: first picture {shown[0] - since:.0f} ms after the switch, {len(shown)} pictures in "
           f"{shown[-1] - since:.0f} ms, longest gap {max(gaps, default=0):.0f} ms")
-    assert shown[0] - since < first_within * 1000, \
-        f"{name}: first picture {shown[0] - since:.0f} ms after the switch"
+    assert shown[0] - since < SWITCH_S * 1000, f"{name}: first picture {shown[0] - since:.0f} ms after the switch"
     assert max(gaps, default=0) < 1000, f"{name}: the picture froze for {max(gaps):.0f} ms after the switch"
     now = float(page.evaluate("performance.now()"))
     assert now - shown[-1] < 500, f"{name}: no picture for the last {now - shown[-1]:.0f} ms"
@@ -208,9 +204,7 @@ def test_a_floor_forwarded_from_the_other_instance_and_switched_across_instances
     given = give(hanoi, BRIDGE_POINT)
     _live(hcm, "floor")
     _live(chair_room, "floor")
-    # HCM spoke last, so it had no floor picture: its first is the kept copy's keyframe. Janus asks a site
-    # for a keyframe once a second at most; one lost to the switch's pause showed the copy only after ~1 s.
-    _no_freeze(hcm, given[hcm], "HCM receiving Hà Nội (a copy)", first_within=KEPT_COPY_S)
+    _no_freeze(hcm, given[hcm], "HCM receiving Hà Nội (a copy)")
     _no_freeze(chair_room, given[chair_room], "the chair, HCM (local) -> Hà Nội's kept copy")
     expect(hcm.get_by_test_id("video-floor-tile").locator("figcaption")).to_contain_text("Hà Nội")
     expect(chair_room.get_by_test_id("video-floor-tile").locator("figcaption")).to_contain_text("Hà Nội")
