@@ -519,7 +519,8 @@ async def run_ecabinet(n: int, workers: int, db_kind: str, rounds: int, procs: i
                 progress_spans.append(seen[0] - t_open_ack)
             t_close = time.time()
             closed = await chair.call("poll.close", {"poll_id": poll_id}, timeout=120)
-            (secret_acks if secret else close_acks).append((time.time() - t_close) * 1000)
+            ack_ms = (time.time() - t_close) * 1000
+            (secret_acks if secret else close_acks).append(ack_ms)
             if not closed.get("ok"):
                 raise RuntimeError(f"poll.close failed: {closed}")
             res.payload_bytes = len(json.dumps(closed["poll"], ensure_ascii=False).encode())
@@ -542,8 +543,7 @@ async def run_ecabinet(n: int, workers: int, db_kind: str, rounds: int, procs: i
             kind = "secret" if secret else "named"
             log(f"  round {r + 1} ({kind}): ballots {len(ballots['times'])}/{n} in {span:.2f}"
                 f" s, closed received by {len(got['times'])}/{n}, first {min(took, default=0):.0f} ms, p50 "
-                f"{pct(took, 50):.0f}, p99 {pct(took, 99):.0f} ms, the chair's ack after "
-                f"{(secret_acks if secret else close_acks)[-1]:.0f} ms")
+                f"{pct(took, 50):.0f}, p99 {pct(took, 99):.0f} ms, the chair's ack after {ack_ms:.0f} ms")
         res.poll_cpu_server, res.poll_wall = cpu_seconds(server_pids) - cpu1, time.monotonic() - wall1
         res.ballots_s = statistics.median(ballot_spans) if ballot_spans else float("nan")
         res.progress_s = statistics.median(progress_spans) if progress_spans else float("nan")

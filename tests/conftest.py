@@ -51,12 +51,11 @@ def free_ports(count: int) -> int:
     the kernel hands to an outgoing connection (this suite holds hundreds) stays in use while it lasts, and
     a server started on it later fails to bind (a worker of the deployment tests never came up that way)."""
     floor = _ephemeral_floor()
-    for _ in range(500):
-        first = random.randrange(10_000, floor - count) if floor - count > 10_000 else 0
-        if first == 0:
-            break
-        if all(_bindable(first + i) for i in range(count)):
-            return first
+    if floor - count > 10_000:
+        for _ in range(500):
+            first = random.randrange(10_000, floor - count)
+            if all(_bindable(first + i) for i in range(count)):
+                return first
     with socket.socket() as s:  # a machine with an odd port range: any port the kernel gives
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

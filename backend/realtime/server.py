@@ -85,13 +85,13 @@ class SioBus:
     async def delivered(self, within: float) -> None:
         """Every socket of this process has taken its queued packets and the event loop is no longer busy
         writing them (a short sleep comes back on time), or `within` seconds have passed."""
+        sockets = getattr(getattr(self.sio, "eio", None), "sockets", {})  # none in a relay's write-only bus
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while loop.time() < deadline:
             asleep = loop.time()
             await asyncio.sleep(IDLE_TICK_S)
             late = loop.time() - asleep - IDLE_TICK_S
-            sockets = getattr(getattr(self.sio, "eio", None), "sockets", {})  # none in a relay's write-only bus
             if late < IDLE_TICK_S / 2 and not any(each.queue.qsize() for each in list(sockets.values())):
                 return
 
